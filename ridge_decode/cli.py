@@ -1,0 +1,336 @@
+"""Command-line entry points: ``ridge-decode COMMAND`` and the thin ``scripts/*.py`` wrappers.
+
+This is the one place where the stages (data, features, ridge, decode, metrics) are wired together. Heavy
+imports happen inside the commands so that ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+SUBJECT_HELP = "NSD subject number, 1..8."
+DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
+
+
+class _Timer:
+    """Wall time of named stages, for the summary table."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Stage:
+            def __enter__(self):
+                self.t0 = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.seconds[name] = timer.seconds.get(name, 0.0) + time.perf_counter() - self.t0
+
+        return _Stage()
+
+
+def _parse_ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+
+
+@click.group()
+@click.version_option(package_name="ridge_decode")
+def main():
+    """ridge_decode: reconstruct seen images from fMRI with ridge regression."""
+
+
+# ----------------------------------------------------------------------------------------------- simulate
+@main.command()
+@click.option("--out", default="data/synthetic", show_default=True, type=click.Path(file_okay=False))
+@click.option("--size", type=click.Choice(["small", "nsd", "tiny"]), default="small", show_default=True,
+              help="small: ~1,350 training images and a few thousand voxels; nsd: NSD's shapes, for benchmarks.")
+@click.option("--subjects", default="1,2", show_default=True, help="Comma-separated subject numbers.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--sessions", type=int, default=None, help="Override the number of sessions (750 trials each).")
+@click.option("--betas-format", default="hdf5", show_default=True, help="hdf5, nifti or hdf5,nifti.")
+@click.option("--image-size", default=128, show_default=True, type=int, help="Stimulus size in pixels.")
+def simulate(out, size, subjects, seed, sessions, betas_format, image_size):
+    """Write a synthetic subject in the NSD file layout, from real photographs and a known encoding model."""
+    from .simulate import simulate as run
+
+    t0 = time.perf_counter()
+    formats = tuple(f.strip() for f in betas_format.split(","))
+    path = run(out, size=size, subjects=_parse_ints(subjects), seed=seed, sessions=sessions,
+               betas_formats=formats, image_size=image_size)
+    click.echo(f"synthetic NSD layout written under {path} in {time.perf_counter() - t0:.1f} s")
+
+
+# --------------------------------------------------------------------------------------------- check-data
+@main.command("check-data")
+@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
+@click.option("--subject", "subjects", default="1", show_default=True, help="Comma-separated subjects.")
+@click.option("--strict", is_flag=True, help="Enforce NSD's exact sizes (grids, voxels, sessions, 425 px).")
+@click.option("--weights", is_flag=True, help="Let missing or bad model weights count toward the exit code.")
+@click.option("--weights-root", type=click.Path(), default=None, help="Default $RIDGE_DECODE_WEIGHTS or <root>/weights.")
+def check_data(data_root, subjects, strict, weights, weights_root):
+    """Report each manifest entry as present, missing or bad; exit 0 only if every NSD entry is present."""
+    from .check import check_data as run
+    from .check import format_table
+    from .manifest import resolve_data_root, resolve_weights_root
+
+    root = resolve_data_root(data_root)
+    results = run(root, _parse_ints(subjects), strict=strict,
+                  weights_root=resolve_weights_root(weights_root, root))
+    click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
+    click.echo(format_table(results))
+    failing = [r for r in results if r.status != "present" and (r.kind == "nsd" or weights)]
+    sys.exit(1 if failing else 0)
+
+
+# ---------------------------------------------------------------------------------------------- fetch-nsd
+@main.command("fetch-nsd")
+@click.option("--subject", type=int, required=True, help=SUBJECT_HELP)
+@click.option("--dest", type=click.Path(file_okay=False), default=None, help=DATA_ROOT_HELP)
+@click.option("--sessions", type=int, default=None, help="First N sessions only (default: all).")
+@click.option("--betas-format", type=click.Choice(["hdf5", "nifti"]), default="hdf5", show_default=True)
+@click.option("--source", default=None, help="Source root URL (default: the manifest's s3 bucket).")
+@click.option("--dry-run", is_flag=True, help="List the files and sizes, fetch nothing.")
+def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
+    """Download exactly the files one subject needs, resumably (NSD data agreement required)."""
+    from .fetch import fetch, format_plan, plan
+    from .manifest import resolve_data_root
+
+    items = plan(subject, sessions, betas_format)
+    click.echo(format_plan(items))
+    if dry_run:
+        return
+    dest = resolve_data_root(dest)
+    paths = fetch(items, dest, source)
+    click.echo(f"{len(paths)} files under {dest}")
+
+
+# ---------------------------------------------------------------------------------------- extract-features
+@main.command("extract-features")
+@click.option("--features", "names", default="pixels", show_default=True, help="Comma-separated families.")
+@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
+@click.option("--features-dir", type=click.Path(), default=None, help="Default <data root>/features.")
+@click.option("--subjects", default=None, help="Images of these subjects (default: every subject with betas).")
+@click.option("--batch-size", default=64, show_default=True, type=int)
+def extract_features(names, data_root, features_dir, subjects, batch_size):
+    """Compute feature families for the stimuli and cache them by 73k id."""
+    from .manifest import resolve_data_root
+
+    root = resolve_data_root(data_root)
+    subj = _parse_ints(subjects) if subjects else None
+    for name in [n.strip() for n in names.split(",") if n.strip()]:
+        path = _extract(name, root, features_dir, subj, batch_size)
+        click.echo(f"{name}: {path}")
+
+
+def _extract(name, root, features_dir, subjects, batch_size, progress=True):
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from .features import REGISTRY, FeatureStore
+    from .nsd import open_stimuli, viewed_ids
+
+    if name not in REGISTRY:
+        raise click.BadParameter(f"unknown feature family {name!r}; known: {sorted(REGISTRY)}")
+    family = REGISTRY[name]
+    ids = viewed_ids(root, subjects)
+    stimuli = open_stimuli(root)
+    out = []
+    for i in tqdm(range(0, len(ids), batch_size), desc=name, disable=not progress):
+        out.append(family.extract(stimuli.read(ids[i : i + batch_size])))
+    store = FeatureStore(features_dir or Path(root) / "features")
+    return store.write(name, ids, np.concatenate(out),
+                       {"family": name, "description": family.description, "stimuli": str(stimuli.path)})
+
+
+# --------------------------------------------------------------------------------------------------- fit
+def _fit_subject(subject, data_root, input_file, targets, features_dir, backend, alphas, alpha_per, sessions,
+                 out, progress=True):
+    """Load, fit, predict and write ``<out>/subjNN``; returns the summary dict and the test predictions."""
+    import h5py
+    import numpy as np
+
+    from . import metrics, plots
+    from .features import FeatureStore
+    from .io import atomic_path, peak_rss_mb, versions, write_json
+    from .manifest import resolve_data_root
+    from .nsd import load_generic, load_subject
+    from .ridge import OneStageRidge
+
+    timer = _Timer()
+    with timer("load"):
+        if input_file:
+            data = load_generic(input_file)
+            fdir = Path(features_dir or Path(input_file).parent / "features")
+        else:
+            root = resolve_data_root(data_root)
+            data = load_subject(subject, root, sessions=sessions, progress=progress)
+            fdir = Path(features_dir or root / "features")
+        store = FeatureStore(fdir)
+        groups = [t.strip() for t in targets.split(",") if t.strip()]
+        for g in groups:
+            if not store.exists(g):
+                raise click.ClickException(
+                    f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
+                    f"    python scripts/extract_features.py --features {g} --data-root {data_root or '<data root>'}"
+                    f" --features-dir {fdir}")
+        y_train = {g: store.read(g, data.train_ids) for g in groups}
+        y_test = {g: store.read(g, data.test_ids) for g in groups}
+    model = OneStageRidge(alphas=alphas, alpha_per=alpha_per, backend=backend)
+    with timer("fit"):
+        model.fit(data.train_betas, y_train)
+    with timer("predict"):
+        pred = model.predict(data.test_betas)
+    sub_dir = Path(out) / f"subj{subject:02d}"
+    r = {g: metrics.columnwise_r(pred[g], y_test[g]) for g in groups}
+    with timer("write"):
+        with atomic_path(sub_dir / "model.h5") as tmp, h5py.File(tmp, "w") as f:
+            f["X_mean"], f["X_scale"] = model.X_mean_, model.X_scale_
+            for g in groups:
+                f[f"coef/{g}"], f[f"y_mean/{g}"], f[f"alphas/{g}"] = model.coef_[g], model.y_mean_[g], model.alphas_[g]
+                f[f"coef/{g}"].attrs["target_shape"] = model.target_shapes_[g]
+        with atomic_path(sub_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as f:
+            f["ids"] = data.test_ids
+            for g in groups:
+                f[f"pred/{g}"], f[f"r/{g}"] = pred[g], r[g]
+        plots.fit_summary(r, model.alphas_, sub_dir / "fit_summary.png")
+    summary = {
+        "subject": subject,
+        "n_train": len(data.train_ids),
+        "n_test": len(data.test_ids),
+        "n_voxels": data.n_voxels,
+        "groups": {
+            g: {"n_targets": int(r[g].size), "mean_r": float(np.nanmean(r[g])),
+                "alpha_quantiles": np.quantile(model.alphas_[g], [0, 0.25, 0.5, 0.75, 1]).tolist()}
+            for g in groups
+        },
+        "seconds": timer.seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        "config": {"targets": groups, "backend": backend, "alphas": list(map(float, alphas)),
+                   "alpha_per": alpha_per, "sessions": sessions, "data": data.info},
+        "versions": versions(),
+    }
+    write_json(sub_dir / "summary.json", summary)
+    return summary, data, pred, y_test
+
+
+def _print_summary(summary):
+    click.echo(f"subject {summary['subject']}: {summary['n_train']} train, {summary['n_test']} test images, "
+               f"{summary['n_voxels']} voxels")
+    click.echo(f"{'group':<12}{'targets':>9}{'mean r':>9}{'median alpha':>14}")
+    for g, s in summary["groups"].items():
+        click.echo(f"{g:<12}{s['n_targets']:>9}{s['mean_r']:>9.3f}{s['alpha_quantiles'][2]:>14.3g}")
+    click.echo("stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["seconds"].items())
+               + f"; peak RSS {summary['peak_rss_mb']:.0f} MB")
+
+
+def _alphas(text):
+    import numpy as np
+
+    if text is None:
+        from .ridge import DEFAULT_ALPHAS
+
+        return DEFAULT_ALPHAS
+    try:
+        if ":" in text:  # lo:hi:n as powers of ten
+            lo, hi, n = text.split(":")
+            return np.logspace(float(lo), float(hi), int(n))
+        return np.array([float(a) for a in text.split(",")])
+    except ValueError:
+        raise click.BadParameter(f"--alphas takes 'a,b,c' or 'lo:hi:n' (log10); got {text!r}") from None
+
+
+@main.command()
+@click.option("--subject", type=int, default=1, show_default=True, help=SUBJECT_HELP)
+@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
+@click.option("--input", "input_file", type=click.Path(), default=None,
+              help="Your own data: one HDF5 file (see docs/data.md) instead of --data-root.")
+@click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
+@click.option("--features-dir", type=click.Path(), default=None, help="Default <data root>/features.")
+@click.option("--backend", type=click.Choice(["numpy", "torch", "torch_cuda"]), default="numpy", show_default=True)
+@click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
+@click.option("--alpha-per", type=click.Choice(["target", "group"]), default="target", show_default=True)
+@click.option("--sessions", type=int, default=None, help="First N sessions (default: all available).")
+@click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
+def fit(subject, data_root, input_file, targets, features_dir, backend, alphas, alpha_per, sessions, out):
+    """Fit the one-stage ridge from a subject's voxels to cached target groups; write outputs/subjNN."""
+    from .manifest import DataFileError, DataFormatError
+
+    try:
+        summary, *_ = _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
+                                   _alphas(alphas), alpha_per, sessions, out)
+    except (DataFileError, DataFormatError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    _print_summary(summary)
+    click.echo(f"written: {Path(out) / f'subj{subject:02d}'}")
+
+
+# --------------------------------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--data-root", type=click.Path(), default="data/synthetic", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic subject.")
+@click.option("--n-show", default=20, show_default=True, type=int, help="Test images in the figure.")
+def demo(data_root, out, seed, n_show):
+    """The main job on the synthetic subject: simulate if absent, fit voxels -> pixels, decode, score."""
+    import numpy as np
+
+    from . import metrics, plots
+    from .check import check_data as run_check
+    from .decode import weightfree
+    from .io import versions, write_json
+    from .nsd import open_stimuli
+    from .simulate import simulate as run_simulate
+
+    t0 = time.perf_counter()
+    root = Path(data_root)
+    if not (root / "synthetic.json").exists():
+        click.echo(f"simulating the synthetic subjects under {root} ...")
+        run_simulate(root, size="small", subjects=(1, 2), seed=seed)
+    bad = [r for r in run_check(root, (1,)) if r.status != "present"]
+    if bad:
+        raise click.ClickException(f"{root} is incomplete: {[(r.key, r.status, r.detail) for r in bad]}")
+    if not (root / "features" / "pixels.h5").exists():
+        _extract("pixels", root, None, None, 64)
+    summary, data, pred, y_test = _fit_subject(1, root, None, "pixels", None, "numpy", _alphas(None), "target",
+                                               None, Path(out) / "model")
+    _print_summary(summary)
+    recon = weightfree.pixels_to_images(pred["pixels"])
+    truth = weightfree.pixels_to_images(y_test["pixels"])
+    per_image_r = metrics.columnwise_r(recon.reshape(len(recon), -1).T.astype(float),
+                                       truth.reshape(len(truth), -1).T.astype(float))
+    stimuli = open_stimuli(root).read(data.test_ids[:n_show])
+    shown = weightfree.pixels_to_images(pred["pixels"][:n_show], size=stimuli.shape[1])
+    fig = plots.reconstruction_grid(stimuli, shown, data.test_ids[:n_show], Path(out) / "reconstructions.png",
+                                    title="synthetic subject 1: held-out stimuli (top) and ridge reconstructions "
+                                          "from voxels -> 32x32 pixels (bottom)", scores=per_image_r[:n_show])
+    rng = np.random.default_rng(0)
+    scores = {
+        "decoder": weightfree.NAME,
+        "n_test": int(len(data.test_ids)),
+        "mean_r_per_target": summary["groups"]["pixels"]["mean_r"],
+        "pixcorr": metrics.pixcorr(recon.astype(float), truth.astype(float)),
+        "two_way_identification_pixels": metrics.two_way_identification(truth, recon),
+        "two_way_identification_shuffled": metrics.two_way_identification(truth, recon[rng.permutation(len(recon))]),
+        "note": "held-out shared1000-style test images of synthetic subject 1; pixels at 32x32, compared with "
+                "the downsampled stimuli; shuffled = reconstructions paired with random stimuli (chance ~0.5)",
+        "seconds_total": time.perf_counter() - t0,
+        "fit_summary": summary,
+        "versions": versions(),
+    }
+    write_json(Path(out) / "scores.json", scores)
+    click.echo(f"PixCorr {scores['pixcorr']:.3f}, two-way identification {scores['two_way_identification_pixels']:.3f}"
+               f" (shuffled {scores['two_way_identification_shuffled']:.3f})")
+    click.echo(f"written: {fig} and {Path(out) / 'scores.json'} in {scores['seconds_total']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

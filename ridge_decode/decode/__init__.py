@@ -1,0 +1,1 @@
+"""Predicted targets to images."""

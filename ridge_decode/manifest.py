@@ -1,0 +1,189 @@
+"""Resolve the entries of ``data_manifest.yaml`` to local paths, and say exactly what is missing.
+
+The data root is chosen in a documented order, as nilearn does: the ``data_root`` argument (``--data-root``),
+else the ``RIDGE_DECODE_DATA`` environment variable, else the manifest's ``data_root_default``. Model weights
+live under a weights root: the argument, else ``RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_ENV = "RIDGE_DECODE_DATA"
+WEIGHTS_ENV = "RIDGE_DECODE_WEIGHTS"
+MANIFEST_ENV = "RIDGE_DECODE_MANIFEST"
+SIMULATE_HINT = (
+    "To run without NSD, simulate a subject in the NSD layout and point at it:\n"
+    "    python scripts/simulate.py --out data/synthetic\n"
+    "    python scripts/fit.py --subject 1 --data-root data/synthetic"
+)
+
+
+class DataFileError(FileNotFoundError):
+    """A file declared in the manifest is missing or unreadable; the message says which and how to get it."""
+
+
+class DataFormatError(ValueError):
+    """A file exists but its content is not what the manifest declares (shape, dtype, key...)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One manifest entry: a file or folder, relative to the data root (nsd) or the weights root (weights)."""
+
+    key: str
+    kind: str
+    path: str
+    per: str = "dataset"
+    format: str | None = None
+    dtype: str | None = None
+    shape: tuple | None = None
+    dataset: str | None = None
+    size_bytes: int | None = None
+    size_exact: bool = True
+    source: str | None = None
+    description: str = ""
+    alternative_to: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def relpath(self, subject: int | None = None, session: int | None = None) -> str:
+        """The path template filled with ``subject`` and ``session`` where the entry needs them."""
+        if self.per in ("subject", "session") and subject is None:
+            raise ValueError(f"manifest entry {self.key!r} is per {self.per}: a subject is needed")
+        if self.per == "session" and session is None:
+            raise ValueError(f"manifest entry {self.key!r} is per session: a session is needed")
+        return self.path.format(subject=subject or 0, session=session or 0)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The parsed manifest: entries plus per-subject facts (sessions, voxel counts, grids)."""
+
+    entries: dict[str, Entry]
+    subjects: dict[int, dict[str, Any]]
+    source_root: str
+    data_root_default: str
+    access: str
+    trials_per_session: int
+    n_images: int
+    n_shared: int
+
+    def __getitem__(self, key: str) -> Entry:
+        try:
+            return self.entries[key]
+        except KeyError:
+            raise KeyError(f"no entry {key!r} in data_manifest.yaml; known: {sorted(self.entries)}") from None
+
+    def of_kind(self, kind: str) -> list[Entry]:
+        """Entries of one kind ("nsd" or "weights"), in manifest order."""
+        return [e for e in self.entries.values() if e.kind == kind]
+
+    def subject_info(self, subject: int) -> dict[str, Any]:
+        """Sessions, voxel count and grid of an NSD subject; a clear error for an unknown subject."""
+        if subject not in self.subjects:
+            raise ValueError(f"unknown subject {subject!r}: NSD has subjects {sorted(self.subjects)}")
+        return self.subjects[subject]
+
+    def where_to_get(self, entry: Entry, subject: int | None = None, session: int | None = None) -> str:
+        """A one-paragraph instruction for obtaining ``entry``."""
+        if entry.kind == "nsd":
+            rel = entry.relpath(subject if subject is not None else 1, session if session is not None else 1)
+            fetch = f"python scripts/fetch_nsd.py --subject {subject}" if subject else "python scripts/fetch_nsd.py"
+            return (
+                f"It comes from {self.source_root}/{rel}. {self.access.strip()}\n"
+                f"Fetch it with: {fetch} --dest <data root>\n{SIMULATE_HINT}"
+            )
+        return f"Get it from {entry.source}. Weights are never downloaded at run time."
+
+
+def _manifest_path(path: str | os.PathLike | None) -> Path:
+    if path is not None:
+        return Path(path)
+    if os.environ.get(MANIFEST_ENV):
+        return Path(os.environ[MANIFEST_ENV])
+    return Path(__file__).with_name("data_manifest.yaml")
+
+
+def load_manifest(path: str | os.PathLike | None = None) -> Manifest:
+    """Parse ``data_manifest.yaml`` (default: the one shipped with the package, or ``$RIDGE_DECODE_MANIFEST``)."""
+    return _load_manifest_cached(str(_manifest_path(path).resolve()))
+
+
+@lru_cache(maxsize=4)
+def _load_manifest_cached(path: str) -> Manifest:
+    raw = yaml.safe_load(Path(path).read_text())
+    known = set(Entry.__dataclass_fields__) - {"key", "extra"}
+    entries = {}
+    for key, spec in raw["entries"].items():
+        spec = dict(spec)
+        extra = {k: spec.pop(k) for k in list(spec) if k not in known}
+        if spec.get("shape") is not None:
+            spec["shape"] = tuple(spec["shape"])
+        entries[key] = Entry(key=key, extra=extra, **spec)
+    return Manifest(
+        entries=entries,
+        subjects={int(k): v for k, v in raw["subjects"].items()},
+        source_root=raw["source_root"],
+        data_root_default=raw["data_root_default"],
+        access=raw["access"],
+        trials_per_session=int(raw["trials_per_session"]),
+        n_images=int(raw["n_images"]),
+        n_shared=int(raw["n_shared"]),
+    )
+
+
+def resolve_data_root(data_root: str | os.PathLike | None = None, manifest: Manifest | None = None) -> Path:
+    """The data root: the argument, else ``$RIDGE_DECODE_DATA``, else the manifest default."""
+    if data_root is not None:
+        return Path(data_root)
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV])
+    return Path((manifest or load_manifest()).data_root_default)
+
+
+def resolve_weights_root(
+    weights_root: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None
+) -> Path:
+    """The weights root: the argument, else ``$RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights``."""
+    if weights_root is not None:
+        return Path(weights_root)
+    if os.environ.get(WEIGHTS_ENV):
+        return Path(os.environ[WEIGHTS_ENV])
+    return resolve_data_root(data_root) / "weights"
+
+
+def entry_path(
+    key: str,
+    root: str | os.PathLike,
+    subject: int | None = None,
+    session: int | None = None,
+    manifest: Manifest | None = None,
+) -> Path:
+    """Local path of a manifest entry under ``root`` (no existence check)."""
+    manifest = manifest or load_manifest()
+    return Path(root) / manifest[key].relpath(subject, session)
+
+
+def require(
+    key: str,
+    root: str | os.PathLike,
+    subject: int | None = None,
+    session: int | None = None,
+    manifest: Manifest | None = None,
+) -> Path:
+    """Local path of a manifest entry, or a :class:`DataFileError` naming the file and how to get it."""
+    manifest = manifest or load_manifest()
+    path = entry_path(key, root, subject, session, manifest)
+    if not path.exists():
+        entry = manifest[key]
+        raise DataFileError(
+            f"Missing {entry.description.split('.')[0].strip() or key} (manifest entry {key!r}):\n"
+            f"    {path}\n{manifest.where_to_get(entry, subject, session)}"
+        )
+    return path

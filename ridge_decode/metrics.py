@@ -1,0 +1,38 @@
+"""Scores of predictions and reconstructions. Fractions in [0, 1]; reports print percentages."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def columnwise_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Pearson r of each column of ``pred`` (n, t) with ``true`` (n, t); constant columns give NaN."""
+    pred = np.asarray(pred, np.float64).reshape(len(pred), -1)
+    true = np.asarray(true, np.float64).reshape(len(true), -1)
+    pc, tc = pred - pred.mean(0), true - true.mean(0)
+    denom = np.sqrt((pc**2).sum(0) * (tc**2).sum(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pc * tc).sum(0) / denom
+
+
+def pixcorr(recon: np.ndarray, true: np.ndarray) -> float:
+    """Mean over images of the Pearson r between flattened reconstruction and stimulus (same size)."""
+    return float(np.nanmean(columnwise_r(np.asarray(recon).reshape(len(recon), -1).T,
+                                         np.asarray(true).reshape(len(true), -1).T)))
+
+
+def two_way_identification(true_feats: np.ndarray, recon_feats: np.ndarray) -> float:
+    """Two-way identification: for each reconstruction j, the fraction of distractors i != j with
+    corr(true_i, recon_j) < corr(true_j, recon_j), averaged over j. Chance is 0.5.
+    """
+    t = np.asarray(true_feats, np.float64).reshape(len(true_feats), -1)
+    r = np.asarray(recon_feats, np.float64).reshape(len(recon_feats), -1)
+    n = len(t)
+    if n < 2 or len(r) != n:
+        raise ValueError(f"need >= 2 paired rows; got {len(t)} true and {len(r)} reconstructions")
+    t = (t - t.mean(1, keepdims=True)) / t.std(1, keepdims=True)
+    r = (r - r.mean(1, keepdims=True)) / r.std(1, keepdims=True)
+    corr = t @ r.T / t.shape[1]  # corr[i, j] = corr(true_i, recon_j)
+    correct = np.diag(corr)
+    wins = (corr < correct[None, :]).sum(axis=0)
+    return float(np.mean(wins / (n - 1)))

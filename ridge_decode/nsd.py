@@ -1,0 +1,470 @@
+"""Load one NSD subject: betas -> nsdgeneral voxels -> /300 -> per-session z-score -> repeats averaged by 73k id.
+
+Also reads stimuli by 73k id and COCO captions, and the generic single-file input (``--input FILE``) through
+the same :class:`SubjectData`. Every file is located through :mod:`ridge_decode.manifest`, and every bad file
+gets an error that names it, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import nibabel as nib
+import numpy as np
+import scipy.io
+from tqdm.auto import tqdm
+
+from .io import atomic_path, file_signature
+from .manifest import (
+    DataFileError,
+    DataFormatError,
+    Manifest,
+    load_manifest,
+    require,
+    resolve_data_root,
+)
+
+log = logging.getLogger(__name__)
+
+BETA_SCALE = 300.0  # NSD betas are percent signal change x 300, stored as int16
+SLAB_TRIALS = 50  # HDF5 betas are read this many trials at a time: bounded memory on 1 GB sessions
+ZSCORE_MODES = ("session", "session-train", "none")
+BETAS_FORMATS = ("auto", "hdf5", "nifti")
+CACHE_VERSION = 1  # bump when the preprocessing changes, so old caches are rebuilt
+
+
+@dataclass
+class SubjectData:
+    """One subject's preprocessed data, one row per image, every row keyed by its 0-based 73k id.
+
+    Attributes
+    ----------
+    train_betas, test_betas : float32 arrays (n_train, p) and (n_test, p), repeats averaged.
+    train_ids, test_ids : int64 (n,), sorted 0-based 73k ids.
+    train_repeats, test_repeats : int (n,), how many trials were averaged into each row.
+    voxel_xyz : int (p, 3) voxel coordinates in the subject's grid (X, Y, Z), or None for generic input.
+    info : dict with the subject, the options and the source files.
+    """
+
+    train_betas: np.ndarray
+    train_ids: np.ndarray
+    test_betas: np.ndarray
+    test_ids: np.ndarray
+    train_repeats: np.ndarray
+    test_repeats: np.ndarray
+    voxel_xyz: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
+
+    @property
+    def n_voxels(self) -> int:
+        """Number of voxels p."""
+        return self.train_betas.shape[1]
+
+
+# --------------------------------------------------------------------------- design and mask
+def read_design(path: str | Path) -> dict[str, np.ndarray]:
+    """``nsd_expdesign.mat`` as 1-based int64 arrays: masterordering (30000,), subjectim (8, 10000), sharedix."""
+    try:
+        mat = scipy.io.loadmat(path)
+    except Exception as exc:  # scipy raises several types for corrupt files
+        raise DataFileError(f"cannot read the experiment design {path}: {exc}") from exc
+    out = {}
+    for key, ndim in (("masterordering", 1), ("subjectim", 2), ("sharedix", 1)):
+        if key not in mat:
+            found = sorted(k for k in mat if not k.startswith("__"))
+            raise DataFormatError(f"{path}: expected a variable {key!r}; found {found}")
+        arr = np.asarray(mat[key])
+        arr = arr.ravel() if ndim == 1 else arr
+        if not np.all(np.mod(arr, 1) == 0) or arr.min() < 1:
+            raise DataFormatError(f"{path}: {key} must hold 1-based integers; found min {arr.min()}")
+        out[key] = arr.astype(np.int64)
+    if out["subjectim"].ndim != 2 or out["subjectim"].shape[0] != 8:
+        raise DataFormatError(f"{path}: subjectim must be (8, 10000); found {out['subjectim'].shape}")
+    if out["masterordering"].max() > out["subjectim"].shape[1]:
+        raise DataFormatError(
+            f"{path}: masterordering indexes up to {out['masterordering'].max()}, beyond subjectim's "
+            f"{out['subjectim'].shape[1]} columns"
+        )
+    return out
+
+
+def subject_trials(design: dict[str, np.ndarray], subject: int, n_trials: int) -> tuple[np.ndarray, np.ndarray]:
+    """0-based 73k ids of a subject's first ``n_trials`` trials, and whether each shows a shared1000 image."""
+    m = design["masterordering"][:n_trials]
+    if len(m) < n_trials:
+        raise DataFormatError(f"the design has {len(m)} trials; {n_trials} requested")
+    ids = design["subjectim"][subject - 1, m - 1] - 1
+    return ids, m <= len(design["sharedix"])
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """The nsdgeneral ROI as a boolean (X, Y, Z) array (values > 0)."""
+    try:
+        img = nib.load(str(path))
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:
+        raise DataFileError(f"cannot read the nsdgeneral ROI {path}: {exc}") from exc
+    if data.ndim != 3:
+        raise DataFormatError(f"{path}: expected a 3-D ROI volume (X, Y, Z); found shape {data.shape}")
+    mask = data > 0
+    if not mask.any():
+        raise DataFormatError(f"{path}: the ROI holds no voxel > 0")
+    return mask
+
+
+# --------------------------------------------------------------------------- betas
+def betas_path(
+    root: Path, subject: int, session: int, fmt: str, manifest: Manifest | None = None
+) -> Path:
+    """Path of one session's betas in ``fmt`` ("hdf5" or "nifti")."""
+    manifest = manifest or load_manifest()
+    return root / manifest[f"betas_{fmt}"].relpath(subject, session)
+
+
+def detect_format(root: Path, subject: int, manifest: Manifest | None = None) -> str:
+    """"hdf5" when session 1 exists as HDF5, else "nifti"; a DataFileError naming both paths otherwise."""
+    for fmt in ("hdf5", "nifti"):
+        if betas_path(root, subject, 1, fmt, manifest).exists():
+            return fmt
+    require("betas_hdf5", root, subject, 1, manifest)  # raises, naming the file and how to get it
+    raise AssertionError("unreachable")
+
+
+def available_sessions(root: Path, subject: int, fmt: str, manifest: Manifest | None = None) -> int:
+    """How many consecutive sessions, from session 1, exist for ``subject`` in ``fmt``."""
+    manifest = manifest or load_manifest()
+    n_max = manifest.subject_info(subject)["sessions"]
+    n = 0
+    while n < n_max and betas_path(root, subject, n + 1, fmt, manifest).exists():
+        n += 1
+    return n
+
+
+def read_session(path: Path, mask: np.ndarray, fmt: str, n_trials: int = 750) -> np.ndarray:
+    """One session's betas inside ``mask``: int16 (n_trials, p), voxels in ``np.argwhere(mask)`` order.
+
+    Never converts the whole volume to float: HDF5 is read ``SLAB_TRIALS`` trials at a time, NIfTI as int16.
+    """
+    p = int(mask.sum())
+    if fmt == "hdf5":
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise DataFileError(f"cannot open betas {path} (truncated or not HDF5?): {exc}") from exc
+        with f:
+            if "betas" not in f:
+                raise DataFormatError(f"{path}: expected a dataset 'betas'; found {sorted(f.keys())}")
+            ds = f["betas"]
+            expected = (n_trials,) + mask.shape[::-1]
+            if ds.shape != expected:
+                raise DataFormatError(
+                    f"{path}: betas of the wrong shape: expected (trials, Z, Y, X) = {expected} to match the "
+                    f"nsdgeneral grid; found {ds.shape}"
+                )
+            if ds.dtype != np.int16:
+                raise DataFormatError(f"{path}: betas must be int16; found {ds.dtype}")
+            out = np.empty((n_trials, p), np.int16)
+            try:
+                for i in range(0, n_trials, SLAB_TRIALS):
+                    slab = ds[i : i + SLAB_TRIALS]  # (k, Z, Y, X)
+                    out[i : i + len(slab)] = slab.transpose(0, 3, 2, 1)[:, mask]
+            except OSError as exc:
+                raise DataFileError(f"cannot read betas {path} (truncated?): {exc}") from exc
+            return out
+    try:
+        img = nib.load(str(path))
+        expected = mask.shape + (n_trials,)
+        if img.shape != expected:
+            raise DataFormatError(
+                f"{path}: betas of the wrong shape: expected (X, Y, Z, trials) = {expected}; found {img.shape}"
+            )
+        data = img.dataobj.get_unscaled() if hasattr(img.dataobj, "get_unscaled") else np.asanyarray(img.dataobj)
+    except DataFormatError:
+        raise
+    except Exception as exc:
+        raise DataFileError(f"cannot read betas {path} (truncated or not NIfTI?): {exc}") from exc
+    if data.dtype != np.int16:
+        raise DataFormatError(f"{path}: betas must be int16; found {data.dtype}")
+    return np.ascontiguousarray(data[mask].T)
+
+
+def zscore_session(x: np.ndarray, mode: str, train_trials: np.ndarray | None = None) -> np.ndarray:
+    """Z-score each voxel of one session in place (float32 (trials, p)); ddof 0.
+
+    ``mode`` "session" uses all trials, "session-train" only ``train_trials`` (e.g. without shared1000),
+    "none" leaves ``x``. A voxel constant within the session gets standard deviation 1 (it becomes 0).
+    """
+    if mode == "none":
+        return x
+    ref = x if mode == "session" else x[train_trials]
+    mu = ref.mean(axis=0)
+    sd = ref.std(axis=0)
+    sd[sd == 0] = 1.0
+    x -= mu
+    x /= sd
+    return x
+
+
+def _options(sessions: int, zscore: str, fmt: str) -> dict:
+    return {"sessions": sessions, "zscore": zscore, "betas_format": fmt, "cache_version": CACHE_VERSION}
+
+
+def load_subject(
+    subject: int,
+    data_root: str | Path | None = None,
+    sessions: int | None = None,
+    zscore: str = "session",
+    betas_format: str = "auto",
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+) -> SubjectData:
+    """Load one NSD subject (real or synthetic): train/test betas averaged over repeats, keyed by 73k id.
+
+    Parameters
+    ----------
+    subject : 1..8.
+    data_root : NSD root (see :func:`ridge_decode.manifest.resolve_data_root`).
+    sessions : use the first ``sessions`` sessions (default: all that exist, e.g. 37 to match older papers).
+    zscore : "session" (each voxel within each session over all its trials, ddof 0), "session-train"
+        (statistics without the shared1000 trials) or "none".
+    betas_format : "hdf5", "nifti" or "auto" (HDF5 when present).
+    cache_dir : where the per-subject HDF5 cache goes (default ``<data root>/ridge_decode_cache``). The cache
+        records the options and every input's size and mtime; any change rebuilds it.
+    """
+    manifest = load_manifest()
+    manifest.subject_info(subject)
+    if zscore not in ZSCORE_MODES:
+        raise ValueError(f"zscore must be one of {ZSCORE_MODES}; got {zscore!r}")
+    if betas_format not in BETAS_FORMATS:
+        raise ValueError(f"betas_format must be one of {BETAS_FORMATS}; got {betas_format!r}")
+    root = resolve_data_root(data_root, manifest)
+    design_path = require("expdesign", root, manifest=manifest)
+    mask_path = require("nsdgeneral", root, subject, manifest=manifest)
+    fmt = detect_format(root, subject, manifest) if betas_format == "auto" else betas_format
+    n_avail = available_sessions(root, subject, fmt, manifest)
+    if sessions is None:
+        sessions = n_avail
+        if sessions == 0:
+            require(f"betas_{fmt}", root, subject, 1, manifest)
+    elif sessions > n_avail:
+        require(f"betas_{fmt}", root, subject, n_avail + 1, manifest)
+    files = [design_path, mask_path] + [betas_path(root, subject, s, fmt, manifest) for s in range(1, sessions + 1)]
+    options = _options(sessions, zscore, fmt)
+    signature = [file_signature(p) for p in files]
+
+    cache = Path(cache_dir) if cache_dir is not None else root / "ridge_decode_cache"
+    cache_file = cache / f"subj{subject:02d}.h5"
+    if use_cache:
+        cached = _read_cache(cache_file, options, signature)
+        if cached is not None:
+            return cached
+
+    design = read_design(design_path)
+    mask = read_mask(mask_path)
+    n_trials = sessions * manifest.trials_per_session
+    ids, shared = subject_trials(design, subject, n_trials)
+    uniq, rows = np.unique(ids, return_inverse=True)
+    sums = np.zeros((len(uniq), int(mask.sum())), np.float32)
+    counts = np.bincount(rows, minlength=len(uniq))
+    tps = manifest.trials_per_session
+    for s in tqdm(range(sessions), desc=f"subj{subject:02d} betas", disable=not progress, unit="session"):
+        sl = slice(s * tps, (s + 1) * tps)
+        x = read_session(files[2 + s], mask, fmt, tps).astype(np.float32)
+        x /= BETA_SCALE
+        zscore_session(x, zscore, ~shared[sl])
+        order = np.argsort(rows[sl], kind="stable")
+        r = rows[sl][order]
+        starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        sums[r[starts]] += np.add.reduceat(x[order], starts, axis=0)
+    sums /= counts[:, None]
+    is_test = np.isin(uniq, design["sharedix"] - 1)
+    data = SubjectData(
+        train_betas=sums[~is_test],
+        train_ids=uniq[~is_test],
+        test_betas=sums[is_test],
+        test_ids=uniq[is_test],
+        train_repeats=counts[~is_test],
+        test_repeats=counts[is_test],
+        voxel_xyz=np.argwhere(mask).astype(np.int32),
+        info={"subject": subject, "data_root": str(root), "options": options, "files": [str(p) for p in files]},
+    )
+    if use_cache:
+        _write_cache(cache_file, data, options, signature)
+    return data
+
+
+# --------------------------------------------------------------------------- cache
+def _read_cache(path: Path, options: dict, signature: list) -> SubjectData | None:
+    if not path.exists():
+        return None
+    try:
+        with h5py.File(path, "r") as f:
+            if json.loads(f.attrs["options"]) != options or json.loads(f.attrs["inputs"]) != signature:
+                log.info("cache %s is stale (options or inputs changed): rebuilding", path)
+                return None
+            arrays = {k: f[k][()] for k in f.keys()}
+            info = json.loads(f.attrs["info"])
+    except (OSError, KeyError) as exc:
+        log.warning("cache %s is unreadable (%s): rebuilding", path, exc)
+        return None
+    return SubjectData(info=info, **arrays)
+
+
+def _write_cache(path: Path, data: SubjectData, options: dict, signature: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for key in ("train_betas", "train_ids", "test_betas", "test_ids", "train_repeats", "test_repeats",
+                    "voxel_xyz"):
+            f[key] = getattr(data, key)
+        f.attrs["options"] = json.dumps(options)
+        f.attrs["inputs"] = json.dumps(signature)
+        f.attrs["info"] = json.dumps(data.info)
+
+
+# --------------------------------------------------------------------------- generic single-file input
+GENERIC_LAYOUT = {
+    "train/betas": 2, "train/ids": 1, "test/betas": 2, "test/ids": 1, "images": 4, "image_ids": 1,
+}
+
+
+def load_generic(path: str | Path) -> SubjectData:
+    """Your own data, one HDF5 file: ``train/betas`` (n, p), ``train/ids``, ``test/betas``, ``test/ids``,
+    ``images`` (N, H, W, 3) uint8 and ``image_ids`` (N,). Rows are returned sorted by id, duplicates averaged.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataFileError(f"generic input file not found: {path}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataFileError(f"cannot open {path} (truncated or not HDF5?): {exc}") from exc
+    with f:
+        for key, ndim in GENERIC_LAYOUT.items():
+            if key not in f:
+                raise DataFormatError(f"{path}: expected a dataset {key!r} (layout: {GENERIC_LAYOUT})")
+            if f[key].ndim != ndim:
+                raise DataFormatError(f"{path}: {key} must be {ndim}-D; found shape {f[key].shape}")
+        image_ids = f["image_ids"][()].astype(np.int64)
+        if f["images"].dtype != np.uint8 or f["images"].shape[-1] != 3:
+            raise DataFormatError(
+                f"{path}: images must be uint8 (N, H, W, 3); found {f['images'].dtype} {f['images'].shape}"
+            )
+        if f["images"].shape[0] != len(image_ids):
+            raise DataFormatError(f"{path}: {f['images'].shape[0]} images but {len(image_ids)} image_ids")
+        split = {}
+        for name in ("train", "test"):
+            betas, ids = f[f"{name}/betas"][()], f[f"{name}/ids"][()].astype(np.int64)
+            if len(betas) != len(ids):
+                raise DataFormatError(f"{path}: {name}/betas has {len(betas)} rows but {name}/ids has {len(ids)}")
+            if not np.issubdtype(betas.dtype, np.number):
+                raise DataFormatError(f"{path}: {name}/betas must be numeric; found {betas.dtype}")
+            missing = np.setdiff1d(ids, image_ids)
+            if len(missing):
+                raise DataFormatError(f"{path}: {name}/ids not in image_ids: {missing[:10].tolist()}")
+            uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
+            sums = np.zeros((len(uniq), betas.shape[1]), np.float32)
+            np.add.at(sums, inv, betas.astype(np.float32))
+            split[name] = (sums / counts[:, None], uniq, counts)
+    if split["train"][0].shape[1] != split["test"][0].shape[1]:
+        raise DataFormatError(
+            f"{path}: train/betas has {split['train'][0].shape[1]} voxels, test/betas {split['test'][0].shape[1]}"
+        )
+    return SubjectData(
+        train_betas=split["train"][0], train_ids=split["train"][1], train_repeats=split["train"][2],
+        test_betas=split["test"][0], test_ids=split["test"][1], test_repeats=split["test"][2],
+        info={"input": str(path), "options": {"generic": True}},
+    )
+
+
+# --------------------------------------------------------------------------- stimuli and captions
+class Stimuli:
+    """Images by 73k id from an HDF5 dataset (``nsd_stimuli.hdf5``'s ``imgBrick`` or a generic input file)."""
+
+    def __init__(self, path: str | Path, dataset: str = "imgBrick", ids_dataset: str | None = None):
+        self.path = Path(path)
+        self.dataset = dataset
+        try:
+            with h5py.File(self.path, "r") as f:
+                if dataset not in f:
+                    raise DataFormatError(f"{self.path}: expected a dataset {dataset!r}; found {sorted(f.keys())}")
+                self.shape = f[dataset].shape
+                self._row = None
+                if ids_dataset is not None:
+                    ids = f[ids_dataset][()].astype(np.int64)
+                    self._row = dict(zip(ids.tolist(), range(len(ids))))
+        except OSError as exc:
+            raise DataFileError(f"cannot open stimuli {self.path}: {exc}") from exc
+        if len(self.shape) != 4 or self.shape[-1] != 3:
+            raise DataFormatError(f"{self.path}: {dataset} must be (N, H, W, 3); found {self.shape}")
+
+    def read(self, ids) -> np.ndarray:
+        """uint8 images (len(ids), H, W, 3) in the order of ``ids`` (h5py gets sorted unique indices)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if self._row is not None:
+            missing = [i for i in ids.tolist() if i not in self._row]
+            if missing:
+                raise KeyError(f"{self.path}: no image for ids {missing[:10]}")
+            rows = np.array([self._row[i] for i in ids.tolist()], dtype=np.int64)
+        else:
+            rows = ids
+            if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
+                raise IndexError(f"{self.path}: ids must be within 0..{self.shape[0] - 1}; got {rows.min()}..{rows.max()}")
+        uniq, inv = np.unique(rows, return_inverse=True)
+        with h5py.File(self.path, "r") as f:
+            block = f[self.dataset][uniq] if len(uniq) else np.empty((0,) + self.shape[1:], np.uint8)
+        return block[inv]
+
+
+def open_stimuli(data_root: str | Path | None = None, input_file: str | Path | None = None) -> Stimuli:
+    """The stimuli of a data root (``nsd_stimuli.hdf5``) or of a generic input file."""
+    if input_file is not None:
+        return Stimuli(input_file, dataset="images", ids_dataset="image_ids")
+    root = resolve_data_root(data_root)
+    return Stimuli(require("stimuli", root))
+
+
+def read_captions(ids, data_root: str | Path | None = None) -> list[list[str]]:
+    """COCO captions of each 73k id, joined through ``nsd_stim_info_merged.csv``'s ``cocoId``."""
+    root = resolve_data_root(data_root)
+    info_path = require("stim_info", root)
+    wanted = {int(i) for i in np.asarray(ids).ravel()}
+    coco = {}
+    with open(info_path, newline="") as f:
+        reader = csv.DictReader(f)
+        for col in ("cocoId",):
+            if col not in (reader.fieldnames or []):
+                raise DataFormatError(f"{info_path}: expected a column {col!r}; found {reader.fieldnames}")
+        for row in reader:
+            i = int(row[reader.fieldnames[0]])
+            if i in wanted:
+                coco[i] = int(row["cocoId"])
+    by_coco: dict[int, list[str]] = {}
+    for key in ("captions_train", "captions_val"):
+        with open(require(key, root)) as f:
+            for ann in json.load(f)["annotations"]:
+                by_coco.setdefault(int(ann["image_id"]), []).append(ann["caption"].strip())
+    return [by_coco.get(coco.get(int(i), -1), []) for i in np.asarray(ids).ravel()]
+
+
+def viewed_ids(data_root: str | Path | None = None, subjects=None) -> np.ndarray:
+    """Sorted 0-based 73k ids shown in the available sessions of ``subjects`` (default: all with betas)."""
+    manifest = load_manifest()
+    root = resolve_data_root(data_root, manifest)
+    design = read_design(require("expdesign", root, manifest=manifest))
+    ids = []
+    for s in subjects or sorted(manifest.subjects):
+        fmts = [f for f in ("hdf5", "nifti") if betas_path(root, s, 1, f, manifest).exists()]
+        n = max((available_sessions(root, s, f, manifest) for f in fmts), default=0)
+        if n:
+            ids.append(subject_trials(design, s, n * manifest.trials_per_session)[0])
+        elif subjects:
+            require("betas_hdf5", root, s, 1, manifest)
+    if not ids:
+        raise DataFileError(f"no subject under {root} has betas, so no viewed images are known")
+    return np.unique(np.concatenate(ids))

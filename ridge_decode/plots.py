@@ -1,0 +1,58 @@
+"""Every figure of the package, in one place. Figures are written atomically as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .io import atomic_path  # noqa: E402
+
+
+def _save(fig, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def reconstruction_grid(
+    stimuli: np.ndarray, recons: np.ndarray, ids, path: str | Path, title: str = "", scores=None
+) -> Path:
+    """Each stimulus (top) above its reconstruction (bottom), labelled by 73k id (and a score if given)."""
+    n = len(stimuli)
+    cols = min(n, 10)
+    rows = 2 * int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k in range(n):
+        r, c = 2 * (k // cols), k % cols
+        axes[r, c].imshow(stimuli[k])
+        axes[r, c].set_title(f"{int(ids[k]):05d}", fontsize=7)
+        axes[r + 1, c].imshow(recons[k])
+        if scores is not None:
+            axes[r + 1, c].set_title(f"r={scores[k]:.2f}", fontsize=7)
+    axes[0, 0].text(-0.15, 0.5, "seen", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[1, 0].text(-0.15, 0.5, "decoded", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path) -> Path:
+    """Per group: the distribution of held-out r over targets, and of the chosen alphas."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+    for name, r in r_by_group.items():
+        ax1.hist(np.asarray(r)[np.isfinite(r)], bins=40, alpha=0.6, label=f"{name} (mean {np.nanmean(r):.3f})")
+        ax2.hist(np.log10(alphas_by_group[name]), bins=20, alpha=0.6, label=name)
+    ax1.set(xlabel="held-out r per target", ylabel="targets")
+    ax2.set(xlabel="log10 chosen alpha", ylabel="targets")
+    ax1.legend(fontsize=7)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
