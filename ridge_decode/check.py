@@ -209,7 +209,7 @@ def format_table(results: list[CheckResult]) -> str:
         rows.append((r.key, f"{r.subject:02d}" if r.subject else "-", r.status.upper() if r.status != "present"
                      else r.status, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
     hints = sorted({r.hint for r in results if r.status == "missing" and r.hint})
     if hints:
         lines += ["", "Missing files: " + " / ".join(hints)]

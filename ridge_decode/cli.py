@@ -75,7 +75,8 @@ def simulate(out, size, subjects, seed, sessions, betas_format, image_size):
 @click.option("--subject", "subjects", default="1", show_default=True, help="Comma-separated subjects.")
 @click.option("--strict", is_flag=True, help="Enforce NSD's exact sizes (grids, voxels, sessions, 425 px).")
 @click.option("--weights", is_flag=True, help="Let missing or bad model weights count toward the exit code.")
-@click.option("--weights-root", type=click.Path(), default=None, help="Default $RIDGE_DECODE_WEIGHTS or <root>/weights.")
+@click.option("--weights-root", type=click.Path(), default=None,
+              help="Default $RIDGE_DECODE_WEIGHTS or <root>/weights.")
 def check_data(data_root, subjects, strict, weights, weights_root):
     """Report each manifest entry as present, missing or bad; exit 0 only if every NSD entry is present."""
     from .check import check_data as run

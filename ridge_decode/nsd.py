@@ -397,7 +397,7 @@ class Stimuli:
                 self._row = None
                 if ids_dataset is not None:
                     ids = f[ids_dataset][()].astype(np.int64)
-                    self._row = dict(zip(ids.tolist(), range(len(ids))))
+                    self._row = dict(zip(ids.tolist(), range(len(ids)), strict=True))
         except OSError as exc:
             raise DataFileError(f"cannot open stimuli {self.path}: {exc}") from exc
         if len(self.shape) != 4 or self.shape[-1] != 3:
@@ -414,7 +414,9 @@ class Stimuli:
         else:
             rows = ids
             if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
-                raise IndexError(f"{self.path}: ids must be within 0..{self.shape[0] - 1}; got {rows.min()}..{rows.max()}")
+                raise IndexError(
+                    f"{self.path}: ids must be within 0..{self.shape[0] - 1}; got {rows.min()}..{rows.max()}"
+                )
         uniq, inv = np.unique(rows, return_inverse=True)
         with h5py.File(self.path, "r") as f:
             block = f[self.dataset][uniq] if len(uniq) else np.empty((0,) + self.shape[1:], np.uint8)

@@ -491,7 +491,7 @@ def _write_captions(out: Path, manifest, used: np.ndarray, metas: list[dict], se
         "val2017": {"images": [], "annotations": []},
     }
     ann_id = 0
-    for i, meta in zip(used, metas):
+    for i, meta in zip(used, metas, strict=True):
         split = by_split[coco_split(int(i))]
         cid = coco_id(int(i))
         split["images"].append({"id": cid, "file_name": f"{cid:012d}.jpg"})

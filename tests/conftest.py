@@ -1,0 +1,33 @@
+"""Shared fixtures: a tiny synthetic NSD root (HDF5 and NIfTI betas), and no access to the user's data."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from ridge_decode.manifest import DATA_ENV, WEIGHTS_ENV
+from ridge_decode.simulate import simulate
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_env(tmp_path, monkeypatch):
+    """Tests never read the user's data folders: the env vars point into the test's temporary folder."""
+    monkeypatch.setenv(DATA_ENV, str(tmp_path / "no_data_here"))
+    monkeypatch.setenv(WEIGHTS_ENV, str(tmp_path / "no_weights_here"))
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory):
+    """Two tiny synthetic subjects (2 sessions, ~400 voxels), betas as HDF5 and NIfTI. Treat as read-only."""
+    root = tmp_path_factory.mktemp("synthetic")
+    simulate(root, size="tiny", subjects=(1, 2), seed=0, betas_formats=("hdf5", "nifti"), progress=False)
+    return root
+
+
+@pytest.fixture
+def synthetic_copy(synthetic_root, tmp_path):
+    """A private, writable copy of the synthetic root, for tests that damage files."""
+    dest = tmp_path / "root"
+    shutil.copytree(synthetic_root, dest, ignore=shutil.ignore_patterns("ridge_decode_cache", "features"))
+    return dest

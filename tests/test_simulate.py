@@ -1,0 +1,87 @@
+import h5py
+import nibabel as nib
+import numpy as np
+import pytest
+import scipy.io
+
+from ridge_decode.manifest import entry_path
+from ridge_decode.simulate import (
+    load_source_photographs,
+    make_design,
+    noise_ceiling,
+    render_stimulus,
+    simulate,
+    trial_ids,
+)
+
+
+def test_layout_and_formats(synthetic_root):
+    root = synthetic_root
+    with h5py.File(entry_path("betas_hdf5", root, 1, 1), "r") as f:
+        betas = f["betas"]
+        assert betas.dtype == np.int16
+        mask = np.asanyarray(nib.load(str(entry_path("nsdgeneral", root, 1))).dataobj)
+        assert betas.shape == (750,) + mask.shape[::-1]
+    assert set(np.unique(mask)) == {-1, 0, 1}
+    nii = nib.load(str(entry_path("betas_nifti", root, 1, 2)))
+    assert nii.shape == mask.shape + (750,) and nii.get_data_dtype() == np.int16
+    mat = scipy.io.loadmat(entry_path("expdesign", root))
+    assert mat["masterordering"].shape == (1, 30000)
+    assert mat["subjectim"].shape == (8, 10000)
+    assert mat["sharedix"].shape == (1, 1000)
+
+
+def test_design_is_nsd_shaped():
+    d = make_design(0)
+    sub = d["subjectim"].astype(int)
+    assert np.array_equal(sub[:, :1000], np.tile(d["sharedix"].astype(int), (8, 1)))
+    assert len(np.unique(sub)) == 73000  # 1000 shared + 8 x 9000 own images use every 73k id once
+    counts = np.bincount(d["masterordering"].ravel().astype(int))[1:]
+    assert counts.min() == counts.max() == 3
+    # a block of two sessions holds every repeat of its images
+    first_block = d["masterordering"].ravel()[:1500].astype(int)
+    assert np.all(np.bincount(first_block)[np.unique(first_block)] == 3)
+
+
+def test_only_viewed_stimuli_are_written(synthetic_root):
+    design = make_design(0)
+    viewed = np.unique(np.concatenate([trial_ids(design, s, 1500) for s in (1, 2)]))
+    with h5py.File(entry_path("stimuli", synthetic_root), "r") as f:
+        brick = f["imgBrick"]
+        assert brick.shape == (73000, 128, 128, 3)
+        assert brick.chunks == (1, 128, 128, 3)
+        assert brick.id.get_num_chunks() == len(viewed)
+        imgs = brick[viewed[:50]]
+        assert imgs.reshape(50, -1).std(axis=1).min() > 0
+        unseen = np.setdiff1d(np.arange(73000), viewed)[:3]
+        assert not brick[unseen].any()
+
+
+def test_stimuli_are_deterministic_and_distinct():
+    photos = load_source_photographs()
+    assert len(photos) >= 15
+    a, _ = render_stimulus(photos, 123, seed=0, size=64)
+    b, _ = render_stimulus(photos, 123, seed=0, size=64)
+    c, _ = render_stimulus(photos, 123, seed=1, size=64)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    many = np.stack([render_stimulus(photos, i, 0, 32)[0] for i in range(300)]).reshape(300, -1)
+    assert len(np.unique(many, axis=0)) == 300
+
+
+def test_ground_truth_and_noise_ceiling(synthetic_root):
+    with h5py.File(synthetic_root / "nsddata/ppdata/subj01/synthetic_ground_truth.h5", "r") as f:
+        ncsnr = f["encoding/ncsnr"][()]
+        assert f["trial_ids"].shape == (1500,)
+        assert f["signal"].shape == (len(f["signal_ids"]), len(ncsnr))
+    nc = noise_ceiling(ncsnr, 3)
+    assert np.all((nc > 0) & (nc < 100))
+    assert noise_ceiling(1.0, 1) == pytest.approx(50.0)
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="size"):
+        simulate(tmp_path, size="huge")
+    with pytest.raises(ValueError, match="unknown subject 9"):
+        simulate(tmp_path, size="tiny", subjects=(9,))
+    with pytest.raises(ValueError, match="betas_formats"):
+        simulate(tmp_path, size="tiny", betas_formats=("mgz",))
