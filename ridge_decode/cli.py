@@ -118,21 +118,28 @@ def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
 @main.command("extract-features")
 @click.option("--features", "names", default="pixels", show_default=True, help="Comma-separated families.")
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--features-dir", type=click.Path(), default=None, help="Default <data root>/features.")
+@click.option("--input", "input_file", type=click.Path(), default=None,
+              help="Your own data file (its images), instead of --data-root.")
+@click.option("--features-dir", type=click.Path(), default=None,
+              help="Default <data root>/features (or features/ beside --input).")
 @click.option("--subjects", default=None, help="Images of these subjects (default: every subject with betas).")
 @click.option("--batch-size", default=64, show_default=True, type=int)
-def extract_features(names, data_root, features_dir, subjects, batch_size):
+def extract_features(names, data_root, input_file, features_dir, subjects, batch_size):
     """Compute feature families for the stimuli and cache them by 73k id."""
     from .manifest import resolve_data_root
 
-    root = resolve_data_root(data_root)
+    root = None if input_file else resolve_data_root(data_root)
     subj = _parse_ints(subjects) if subjects else None
     for name in [n.strip() for n in names.split(",") if n.strip()]:
-        path = _extract(name, root, features_dir, subj, batch_size)
+        path = _extract(name, root, features_dir, subj, batch_size, input_file=input_file)
         click.echo(f"{name}: {path}")
 
 
-def _extract(name, root, features_dir, subjects, batch_size, progress=True):
+def _default_features_dir(root, input_file):
+    return Path(input_file).parent / "features" if input_file else Path(root) / "features"
+
+
+def _extract(name, root, features_dir, subjects, batch_size, progress=True, input_file=None):
     import numpy as np
     from tqdm.auto import tqdm
 
@@ -142,12 +149,12 @@ def _extract(name, root, features_dir, subjects, batch_size, progress=True):
     if name not in REGISTRY:
         raise click.BadParameter(f"unknown feature family {name!r}; known: {sorted(REGISTRY)}")
     family = REGISTRY[name]
-    ids = viewed_ids(root, subjects)
-    stimuli = open_stimuli(root)
+    stimuli = open_stimuli(root, input_file)
+    ids = np.unique(stimuli.ids) if input_file else viewed_ids(root, subjects)
     out = []
     for i in tqdm(range(0, len(ids), batch_size), desc=name, disable=not progress):
         out.append(family.extract(stimuli.read(ids[i : i + batch_size])))
-    store = FeatureStore(features_dir or Path(root) / "features")
+    store = FeatureStore(features_dir or _default_features_dir(root, input_file))
     return store.write(name, ids, np.concatenate(out),
                        {"family": name, "description": family.description, "stimuli": str(stimuli.path)})
 
@@ -170,19 +177,18 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
     with timer("load"):
         if input_file:
             data = load_generic(input_file)
-            fdir = Path(features_dir or Path(input_file).parent / "features")
         else:
-            root = resolve_data_root(data_root)
-            data = load_subject(subject, root, sessions=sessions, progress=progress)
-            fdir = Path(features_dir or root / "features")
+            data = load_subject(subject, resolve_data_root(data_root), sessions=sessions, progress=progress)
+        fdir = Path(features_dir or _default_features_dir(resolve_data_root(data_root), input_file))
         store = FeatureStore(fdir)
         groups = [t.strip() for t in targets.split(",") if t.strip()]
         for g in groups:
             if not store.exists(g):
                 raise click.ClickException(
                     f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
-                    f"    python scripts/extract_features.py --features {g} --data-root {data_root or '<data root>'}"
-                    f" --features-dir {fdir}")
+                    f"    python scripts/extract_features.py --features {g} "
+                    + (f"--input {input_file}" if input_file else f"--data-root {data_root or '<data root>'}")
+                    + f" --features-dir {fdir}")
         y_train = {g: store.read(g, data.train_ids) for g in groups}
         y_test = {g: store.read(g, data.test_ids) for g in groups}
     model = OneStageRidge(alphas=alphas, alpha_per=alpha_per, backend=backend)

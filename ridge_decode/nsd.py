@@ -395,9 +395,10 @@ class Stimuli:
                     raise DataFormatError(f"{self.path}: expected a dataset {dataset!r}; found {sorted(f.keys())}")
                 self.shape = f[dataset].shape
                 self._row = None
+                self.ids = np.arange(self.shape[0])
                 if ids_dataset is not None:
-                    ids = f[ids_dataset][()].astype(np.int64)
-                    self._row = dict(zip(ids.tolist(), range(len(ids)), strict=True))
+                    self.ids = f[ids_dataset][()].astype(np.int64)
+                    self._row = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
         except OSError as exc:
             raise DataFileError(f"cannot open stimuli {self.path}: {exc}") from exc
         if len(self.shape) != 4 or self.shape[-1] != 3:

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 from click.testing import CliRunner
 
 from ridge_decode.cli import main
@@ -52,3 +53,25 @@ def test_scripts_are_thin_wrappers():
         res = subprocess.run([sys.executable, str(REPO / "scripts" / f"{name}.py"), "--help"],
                              capture_output=True, text=True, check=True)
         assert "Usage:" in res.stdout
+
+
+def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
+    import h5py
+
+    from ridge_decode.nsd import load_subject, open_stimuli
+
+    data = load_subject(1, synthetic_root, use_cache=False, progress=False)
+    ids = np.concatenate([data.train_ids, data.test_ids])
+    path = tmp_path / "mine.h5"
+    with h5py.File(path, "w") as f:
+        f["train/betas"], f["train/ids"] = data.train_betas, data.train_ids
+        f["test/betas"], f["test/ids"] = data.test_betas, data.test_ids
+        f["images"], f["image_ids"] = open_stimuli(synthetic_root).read(ids), ids
+    runner = CliRunner()
+    res = runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code != 0 and f"--input {path}" in res.output
+    assert runner.invoke(main, ["extract-features", "--input", str(path)]).exit_code == 0
+    res = runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "o" / "subj01" / "summary.json").read_text())
+    assert summary["n_test"] == 50 and summary["groups"]["pixels"]["mean_r"] > 0.2
