@@ -13,11 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from .manifest import Manifest, entry_path, load_manifest
-from .nsd import available_sessions, betas_path, read_design, read_mask
+from .nsd import available_sessions, betas_path, open_hdf5, read_design, read_mask
 
 NSD_STIMULUS_SIZE = 425
 
@@ -54,11 +53,7 @@ def _check_design(path: Path) -> tuple[str, dict]:
 
 
 def _check_stimuli(path: Path, strict: bool, n_images: int) -> tuple[str, tuple]:
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise _Bad(f"cannot open as HDF5 (truncated?): {exc}") from exc
-    with f:
+    with open_hdf5(path, "stimuli") as f:
         _fail("imgBrick" in f, f"no dataset 'imgBrick'; found {sorted(f.keys())}")
         ds = f["imgBrick"]
         _fail(ds.ndim == 4 and ds.shape[-1] == 3, f"imgBrick is {ds.shape}; expected (N, H, W, 3)")
@@ -110,11 +105,7 @@ def _check_betas(root: Path, subject: int, fmt: str, mask, info: dict, strict: b
     for s in range(1, n + 1):
         p = betas_path(root, subject, s, fmt, manifest)
         if fmt == "hdf5":
-            try:
-                f = h5py.File(p, "r")
-            except OSError as exc:
-                raise _Bad(f"{p.name}: cannot open as HDF5 (truncated?): {exc}") from exc
-            with f:
+            with open_hdf5(p, "betas") as f:
                 _fail("betas" in f, f"{p.name}: no dataset 'betas'; found {sorted(f.keys())}")
                 shape, dtype = f["betas"].shape, f["betas"].dtype
             expected = (tps,) + (mask.shape[::-1] if mask is not None else shape[1:])

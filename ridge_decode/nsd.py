@@ -66,6 +66,14 @@ class SubjectData:
         return self.train_betas.shape[1]
 
 
+def open_hdf5(path: str | Path, what: str) -> h5py.File:
+    """Open an HDF5 file read-only; a DataFileError naming ``what`` and the file if it is truncated or not HDF5."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise DataFileError(f"cannot open {what} {path} (truncated or not HDF5?): {exc}") from exc
+
+
 # --------------------------------------------------------------------------- design and mask
 def read_design(path: str | Path) -> dict[str, np.ndarray]:
     """``nsd_expdesign.mat`` as 1-based int64 arrays: masterordering (30000,), subjectim (8, 10000), sharedix."""
@@ -152,11 +160,7 @@ def read_session(path: Path, mask: np.ndarray, fmt: str, n_trials: int = 750) ->
     """
     p = int(mask.sum())
     if fmt == "hdf5":
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc:
-            raise DataFileError(f"cannot open betas {path} (truncated or not HDF5?): {exc}") from exc
-        with f:
+        with open_hdf5(path, "betas") as f:
             if "betas" not in f:
                 raise DataFormatError(f"{path}: expected a dataset 'betas'; found {sorted(f.keys())}")
             ds = f["betas"]
@@ -340,11 +344,7 @@ def load_generic(path: str | Path) -> SubjectData:
     path = Path(path)
     if not path.exists():
         raise DataFileError(f"generic input file not found: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise DataFileError(f"cannot open {path} (truncated or not HDF5?): {exc}") from exc
-    with f:
+    with open_hdf5(path, "generic input") as f:
         for key, ndim in GENERIC_LAYOUT.items():
             if key not in f:
                 raise DataFormatError(f"{path}: expected a dataset {key!r} (layout: {GENERIC_LAYOUT})")
@@ -389,18 +389,15 @@ class Stimuli:
     def __init__(self, path: str | Path, dataset: str = "imgBrick", ids_dataset: str | None = None):
         self.path = Path(path)
         self.dataset = dataset
-        try:
-            with h5py.File(self.path, "r") as f:
-                if dataset not in f:
-                    raise DataFormatError(f"{self.path}: expected a dataset {dataset!r}; found {sorted(f.keys())}")
-                self.shape = f[dataset].shape
-                self._row = None
-                self.ids = np.arange(self.shape[0])
-                if ids_dataset is not None:
-                    self.ids = f[ids_dataset][()].astype(np.int64)
-                    self._row = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
-        except OSError as exc:
-            raise DataFileError(f"cannot open stimuli {self.path}: {exc}") from exc
+        with open_hdf5(self.path, "stimuli") as f:
+            if dataset not in f:
+                raise DataFormatError(f"{self.path}: expected a dataset {dataset!r}; found {sorted(f.keys())}")
+            self.shape = f[dataset].shape
+            self._row = None
+            self.ids = np.arange(self.shape[0])
+            if ids_dataset is not None:
+                self.ids = f[ids_dataset][()].astype(np.int64)
+                self._row = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
         if len(self.shape) != 4 or self.shape[-1] != 3:
             raise DataFormatError(f"{self.path}: {dataset} must be (N, H, W, 3); found {self.shape}")
 

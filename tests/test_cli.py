@@ -75,3 +75,10 @@ def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "o" / "subj01" / "summary.json").read_text())
     assert summary["n_test"] == 50 and summary["groups"]["pixels"]["mean_r"] > 0.2
+
+
+def test_console_entry_point_is_installed():
+    exe = Path(sys.executable).parent / "ridge-decode"
+    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    for cmd in ("simulate", "check-data", "fetch-nsd", "extract-features", "fit", "demo"):
+        assert cmd in res.stdout

@@ -161,3 +161,15 @@ def test_generic_input_round_trip(synthetic_root, tmp_path):
         del f["test/ids"]
     with pytest.raises(DataFormatError, match="test/ids"):
         load_generic(path)
+
+
+def test_any_nsd_subject_number(tmp_path):
+    from ridge_decode.simulate import simulate
+
+    simulate(tmp_path, size="tiny", subjects=(7,), sessions=1, progress=False)
+    data = load_subject(7, tmp_path, use_cache=False, progress=False)
+    assert data.info["options"]["sessions"] == 1
+    design = nsd.read_design(entry_path("expdesign", tmp_path))
+    assert np.isin(data.train_ids, design["subjectim"][6, 1000:] - 1).all()
+    with pytest.raises(DataFileError, match="subj01"):
+        load_subject(1, tmp_path, use_cache=False, progress=False)
