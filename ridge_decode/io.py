@@ -17,14 +17,15 @@ import numpy as np
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    A crash or an exception leaves the destination untouched (never half written).
+    A crash or an exception leaves the destination untouched (never half written). ``suffix`` ends the
+    temporary name, for writers that choose the format by extension (e.g. ".nii.gz").
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
     try:

@@ -318,9 +318,8 @@ def noise_ceiling(ncsnr: np.ndarray, n_repeats: float | np.ndarray) -> np.ndarra
 # --------------------------------------------------------------------------- writers
 def _write_nifti(path: Path, data: np.ndarray) -> None:
     affine = np.diag([VOXEL_SIZE_MM, VOXEL_SIZE_MM, VOXEL_SIZE_MM, 1.0])
-    with atomic_path(path) as tmp:
-        nib.save(nib.Nifti1Image(data, affine), str(tmp) + ".nii.gz")
-        Path(str(tmp) + ".nii.gz").replace(tmp)
+    with atomic_path(path, suffix=".nii.gz") as tmp:
+        nib.save(nib.Nifti1Image(data, affine), str(tmp))
 
 
 def _write_stim_info(path: Path, design: dict[str, np.ndarray]) -> None:
