@@ -169,12 +169,11 @@ def check_data(
             p("nsdgeneral", s), info, strict), manifest)
         fmts = [f for f in ("hdf5", "nifti") if betas_path(root, s, 1, f, manifest).exists()] or ["hdf5"]
         for fmt in fmts:
-            _run(out, f"betas_{fmt}", s, betas_path(root, s, 1, fmt, manifest).parent,
+            # session 1 stands for the series: when it exists, every session present is checked
+            _run(out, f"betas_{fmt}", s, betas_path(root, s, 1, fmt, manifest),
                  lambda s=s, fmt=fmt, mask=mask, info=info: (
                      _check_betas(root, s, fmt, mask, info, strict, manifest), None),
                  manifest)
-            if not betas_path(root, s, 1, fmt, manifest).exists():
-                out[-1].status, out[-1].path = "missing", str(betas_path(root, s, 1, fmt, manifest))
     if weights_root is not None:
         for entry in manifest.of_kind("weights"):
             wp = Path(weights_root) / entry.path

@@ -175,11 +175,12 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
 
     timer = _Timer()
     with timer("load"):
+        root = resolve_data_root(data_root)
         if input_file:
             data = load_generic(input_file)
         else:
-            data = load_subject(subject, resolve_data_root(data_root), sessions=sessions, progress=progress)
-        fdir = Path(features_dir or _default_features_dir(resolve_data_root(data_root), input_file))
+            data = load_subject(subject, root, sessions=sessions, progress=progress)
+        fdir = Path(features_dir or _default_features_dir(root, input_file))
         store = FeatureStore(fdir)
         groups = [t.strip() for t in targets.split(",") if t.strip()]
         for g in groups:

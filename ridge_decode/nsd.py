@@ -437,9 +437,8 @@ def read_captions(ids, data_root: str | Path | None = None) -> list[list[str]]:
     coco = {}
     with open(info_path, newline="") as f:
         reader = csv.DictReader(f)
-        for col in ("cocoId",):
-            if col not in (reader.fieldnames or []):
-                raise DataFormatError(f"{info_path}: expected a column {col!r}; found {reader.fieldnames}")
+        if "cocoId" not in (reader.fieldnames or []):
+            raise DataFormatError(f"{info_path}: expected a column 'cocoId'; found {reader.fieldnames}")
         for row in reader:
             i = int(row[reader.fieldnames[0]])
             if i in wanted:
