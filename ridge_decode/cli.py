@@ -160,9 +160,14 @@ def _extract(name, root, features_dir, subjects, batch_size, progress=True, inpu
 
 
 # --------------------------------------------------------------------------------------------------- fit
-def _fit_subject(subject, data_root, input_file, targets, features_dir, backend, alphas, alpha_per, sessions,
-                 out, progress=True):
-    """Load, fit, predict and write ``<out>/subjNN``; returns the summary dict and the test predictions."""
+def _fit_subject(subject, data_root, input_file, targets, features_dir, out, *, backend="numpy", alphas=None,
+                 alpha_per="target", fixed_alpha=None, rescale=False, sessions=None, chunk_size=None,
+                 progress=True):
+    """Load, fit, predict and write ``<out>/subjNN``; returns the summary dict, the data and test predictions.
+
+    Training targets are read from the feature cache one chunk at a time; the model goes to ``model.h5``
+    chunk by chunk, and an interrupted fit resumes from its ``model.h5.part``.
+    """
     import h5py
     import numpy as np
 
@@ -171,8 +176,9 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
     from .io import atomic_path, peak_rss_mb, versions, write_json
     from .manifest import resolve_data_root
     from .nsd import load_generic, load_subject
-    from .ridge import OneStageRidge
+    from .ridge import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
 
+    alphas = DEFAULT_ALPHAS if alphas is None else alphas
     timer = _Timer()
     with timer("load"):
         root = resolve_data_root(data_root)
@@ -190,26 +196,26 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
                     f"    python scripts/extract_features.py --features {g} "
                     + (f"--input {input_file}" if input_file else f"--data-root {data_root or '<data root>'}")
                     + f" --features-dir {fdir}")
-        y_train = {g: store.read(g, data.train_ids) for g in groups}
+        y_train = {g: store.rows(g, data.train_ids) for g in groups}
         y_test = {g: store.read(g, data.test_ids) for g in groups}
-    model = OneStageRidge(alphas=alphas, alpha_per=alpha_per, backend=backend)
+    sub_dir = Path(out) / f"subj{subject:02d}"
+    model = OneStageRidge(alphas=alphas, alpha_per=alpha_per, fixed_alpha=fixed_alpha, backend=backend,
+                          chunk_size=chunk_size or DEFAULT_CHUNK_SIZE, path=sub_dir / "model.h5", progress=progress)
     with timer("fit"):
         model.fit(data.train_betas, y_train)
     with timer("predict"):
-        pred = model.predict(data.test_betas)
-    sub_dir = Path(out) / f"subj{subject:02d}"
-    r = {g: metrics.columnwise_r(pred[g], y_test[g]) for g in groups}
+        pred = model.predict(data.test_betas, rescale=rescale)
+    r = {g: metrics.columnwise_r(pred[g].reshape(len(pred[g]), -1), y_test[g].reshape(len(y_test[g]), -1))
+         for g in groups}
     with timer("write"):
-        with atomic_path(sub_dir / "model.h5") as tmp, h5py.File(tmp, "w") as f:
-            f["X_mean"], f["X_scale"] = model.X_mean_, model.X_scale_
-            for g in groups:
-                f[f"coef/{g}"], f[f"y_mean/{g}"], f[f"alphas/{g}"] = model.coef_[g], model.y_mean_[g], model.alphas_[g]
-                f[f"coef/{g}"].attrs["target_shape"] = model.target_shapes_[g]
         with atomic_path(sub_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as f:
             f["ids"] = data.test_ids
+            f.attrs["rescaled_with_test_statistics"] = bool(rescale)
             for g in groups:
                 f[f"pred/{g}"], f[f"r/{g}"] = pred[g], r[g]
         plots.fit_summary(r, model.alphas_, sub_dir / "fit_summary.png")
+    stages = {"load": timer.seconds["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()},
+              "fit": timer.seconds["fit"], "predict": timer.seconds["predict"], "write": timer.seconds["write"]}
     summary = {
         "subject": subject,
         "n_train": len(data.train_ids),
@@ -220,10 +226,13 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
                 "alpha_quantiles": np.quantile(model.alphas_[g], [0, 0.25, 0.5, 0.75, 1]).tolist()}
             for g in groups
         },
-        "seconds": timer.seconds,
+        "seconds": stages,
         "peak_rss_mb": peak_rss_mb(),
         "config": {"targets": groups, "backend": backend, "alphas": list(map(float, alphas)),
-                   "alpha_per": alpha_per, "sessions": sessions, "data": data.info},
+                   "alpha_per": alpha_per, "fixed_alpha": fixed_alpha, "rescale_with_test_statistics": rescale,
+                   "chunk_size": model.chunk_size, "sessions": sessions, "features_dir": str(fdir),
+                   "data": data.info},
+        "outputs": {"model": "model.h5", "predictions": "predictions.h5", "figure": "fit_summary.png"},
         "versions": versions(),
     }
     write_json(sub_dir / "summary.json", summary)
@@ -233,11 +242,13 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
 def _print_summary(summary):
     click.echo(f"subject {summary['subject']}: {summary['n_train']} train, {summary['n_test']} test images, "
                f"{summary['n_voxels']} voxels")
-    click.echo(f"{'group':<12}{'targets':>9}{'mean r':>9}{'median alpha':>14}")
+    click.echo(f"{'group':<16}{'targets':>9}{'mean r':>9}{'median alpha':>14}")
     for g, s in summary["groups"].items():
-        click.echo(f"{g:<12}{s['n_targets']:>9}{s['mean_r']:>9.3f}{s['alpha_quantiles'][2]:>14.3g}")
-    click.echo("stage seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in summary["seconds"].items())
-               + f"; peak RSS {summary['peak_rss_mb']:.0f} MB")
+        click.echo(f"{g:<16}{s['n_targets']:>9}{s['mean_r']:>9.3f}{s['alpha_quantiles'][2]:>14.3g}")
+    click.echo(f"{'stage':<16}{'seconds':>9}")
+    for k, v in summary["seconds"].items():
+        click.echo(f"{k:<16}{v:>9.2f}")
+    click.echo(f"peak RSS {summary['peak_rss_mb']:.0f} MB")
 
 
 def _alphas(text):
@@ -256,6 +267,19 @@ def _alphas(text):
         raise click.BadParameter(f"--alphas takes 'a,b,c' or 'lo:hi:n' (log10); got {text!r}") from None
 
 
+def _fixed_alpha(text):
+    """``--fixed-alpha``: one number for every group, or ``group=alpha,...``."""
+    if text is None:
+        return None
+    try:
+        if "=" not in text:
+            return float(text)
+        pairs = [item.split("=") for item in text.split(",") if item.strip()]
+        return {g.strip(): float(a) for g, a in pairs}
+    except ValueError:
+        raise click.BadParameter(f"--fixed-alpha takes a number or 'group=alpha,...'; got {text!r}") from None
+
+
 @main.command()
 @click.option("--subject", type=int, default=1, show_default=True, help=SUBJECT_HELP)
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
@@ -266,15 +290,22 @@ def _alphas(text):
 @click.option("--backend", type=click.Choice(["numpy", "torch", "torch_cuda"]), default="numpy", show_default=True)
 @click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
 @click.option("--alpha-per", type=click.Choice(["target", "group"]), default="target", show_default=True)
+@click.option("--fixed-alpha", default=None,
+              help="Brain-Diffuser baseline: no choice, one alpha ('5e4') or per group ('autokl=5e4,clip_text=1e5').")
+@click.option("--rescale", is_flag=True,
+              help="Brain-Diffuser's rescaling of the test predictions by their own (test-set) statistics.")
+@click.option("--chunk-size", type=int, default=None, help="Targets per chunk (default 4096); bounds memory.")
 @click.option("--sessions", type=int, default=None, help="First N sessions (default: all available).")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
-def fit(subject, data_root, input_file, targets, features_dir, backend, alphas, alpha_per, sessions, out):
+def fit(subject, data_root, input_file, targets, features_dir, backend, alphas, alpha_per, fixed_alpha, rescale,
+        chunk_size, sessions, out):
     """Fit the one-stage ridge from a subject's voxels to cached target groups; write outputs/subjNN."""
     from .manifest import DataFileError, DataFormatError
 
     try:
-        summary, *_ = _fit_subject(subject, data_root, input_file, targets, features_dir, backend,
-                                   _alphas(alphas), alpha_per, sessions, out)
+        summary, *_ = _fit_subject(subject, data_root, input_file, targets, features_dir, out, backend=backend,
+                                   alphas=_alphas(alphas), alpha_per=alpha_per, fixed_alpha=_fixed_alpha(fixed_alpha),
+                                   rescale=rescale, sessions=sessions, chunk_size=chunk_size)
     except (DataFileError, DataFormatError) as exc:
         raise click.ClickException(str(exc)) from exc
     _print_summary(summary)
@@ -308,8 +339,7 @@ def demo(data_root, out, seed, n_show):
         raise click.ClickException(f"{root} is incomplete: {[(r.key, r.status, r.detail) for r in bad]}")
     if not (root / "features" / "pixels.h5").exists():
         _extract("pixels", root, None, None, 64)
-    summary, data, pred, y_test = _fit_subject(1, root, None, "pixels", None, "numpy", _alphas(None), "target",
-                                               None, Path(out) / "model")
+    summary, data, pred, y_test = _fit_subject(1, root, None, "pixels", None, Path(out) / "model")
     _print_summary(summary)
     recon = weightfree.pixels_to_images(pred["pixels"])
     truth = weightfree.pixels_to_images(y_test["pixels"])

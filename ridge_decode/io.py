@@ -10,6 +10,7 @@ import resource
 import sys
 import tempfile
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +59,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape numerical results."""
+    """Versions of Python and of the packages that shape numerical results (read from metadata, not imported)."""
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("ridge_decode", "numpy", "scipy", "sklearn", "himalaya", "torch", "h5py", "nibabel"):
-        module = sys.modules.get(name)
-        if module is None:
-            with contextlib.suppress(ImportError):
-                module = __import__(name)
-        if module is not None:
-            out[name] = getattr(module, "__version__", "unknown")
+    for name in ("ridge_decode", "numpy", "scipy", "scikit-learn", "himalaya", "torch", "h5py", "nibabel"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[name] = metadata.version(name)
     return out
 
 

@@ -23,8 +23,50 @@ def test_extract_fit_writes_summary(synthetic_copy, tmp_path):
     assert (summary["n_train"], summary["n_test"]) == (450, 50)
     g = summary["groups"]["pixels"]
     assert g["n_targets"] == 32 * 32 * 3 and 0.2 < g["mean_r"] < 1 and len(g["alpha_quantiles"]) == 5
-    assert {"load", "fit", "predict", "write"} <= set(summary["seconds"]) and summary["peak_rss_mb"] > 0
-    assert (out / "subj01" / "fit_summary.png").exists() and (out / "subj01" / "predictions.h5").exists()
+    assert {"load", "fit", "fit.eigh", "fit.solve", "predict", "write"} <= set(summary["seconds"])
+    assert summary["peak_rss_mb"] > 0 and summary["config"]["alpha_per"] == "target"
+    assert (out / "subj01" / "fit_summary.png").exists()
+    assert not list((out / "subj01").glob("*.part"))
+    # the saved model reproduces the saved test predictions, keyed by 73k id
+    import h5py
+
+    from ridge_decode.nsd import load_subject
+    from ridge_decode.ridge import OneStageRidge
+
+    data = load_subject(1, synthetic_copy, progress=False)
+    with h5py.File(out / "subj01" / "predictions.h5", "r") as f:
+        np.testing.assert_array_equal(f["ids"][()], data.test_ids)
+        saved, r = f["pred/pixels"][()], f["r/pixels"][()]
+    assert saved.shape == (50, 32, 32, 3) and r.shape == (3072,)
+    model = OneStageRidge.load(out / "subj01" / "model.h5")
+    np.testing.assert_allclose(model.predict(data.test_betas)["pixels"], saved, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_brain_diffuser_baseline(synthetic_copy, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy)]).exit_code == 0
+    out = tmp_path / "bd"
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--fixed-alpha", "pixels=5e4",
+                               "--rescale", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((out / "subj01" / "summary.json").read_text())
+    assert summary["groups"]["pixels"]["alpha_quantiles"] == [5e4] * 5
+    assert summary["config"]["rescale_with_test_statistics"] is True and "fit.eigh" not in summary["seconds"]
+    import h5py
+
+    with h5py.File(out / "subj01" / "predictions.h5", "r") as f:
+        pred = f["pred/pixels"][()].reshape(50, -1)
+        assert f.attrs["rescaled_with_test_statistics"]
+    from ridge_decode.features import FeatureStore
+    from ridge_decode.nsd import load_subject
+
+    data = load_subject(1, synthetic_copy, progress=False)
+    y = FeatureStore(synthetic_copy / "features").read("pixels", data.train_ids).reshape(len(data.train_ids), -1)
+    varying = pred.std(0) > 0
+    np.testing.assert_allclose(pred.std(0)[varying], y.std(0)[varying], rtol=1e-3)  # rescaled to training spread
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--fixed-alpha", "pixels:5",
+                               "--out", str(out)])
+    assert res.exit_code != 0 and "--fixed-alpha takes a number or 'group=alpha,...'" in res.output
 
 
 def test_fit_without_nsd_says_what_is_missing(tmp_path):

@@ -54,3 +54,23 @@ def test_feature_store_round_trip(tmp_path):
     with pytest.raises(FileNotFoundError, match="extract_features.py --features nope"):
         store.read("nope", [3])
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_feature_rows_read_only_what_is_asked(tmp_path, monkeypatch):
+    import ridge_decode.features.store as store_mod
+
+    monkeypatch.setattr(store_mod, "READ_BLOCK_ROWS", 3)  # several blocks even on a toy file
+    store = FeatureStore(tmp_path)
+    rng = np.random.default_rng(3)
+    ids = np.arange(0, 40, 2)
+    feats = rng.standard_normal((20, 3, 5)).astype(np.float32)
+    store.write("toy", ids, feats)
+    want = np.array([38, 4, 6, 4, 20, 0, 30])
+    view = store.rows("toy", want)
+    expected = feats[want // 2]
+    assert view.shape == (7, 3, 5) and len(view) == 7 and view.ndim == 3
+    np.testing.assert_array_equal(view[:], expected)
+    np.testing.assert_array_equal(view[:, 1:3], expected[:, 1:3])
+    np.testing.assert_array_equal(view[2], expected[2])
+    with pytest.raises(IndexError, match="view\\[i\\] and view\\[:, ...\\]"):
+        view[1:3]
