@@ -116,47 +116,107 @@ def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
 
 # ---------------------------------------------------------------------------------------- extract-features
 @main.command("extract-features")
-@click.option("--features", "names", default="pixels", show_default=True, help="Comma-separated families.")
+@click.option("--features", "names", default="pixels", show_default=True,
+              help="Comma-separated families: ipadapter_plus,autokl,clip_text,clip_layers,pixels.")
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
 @click.option("--input", "input_file", type=click.Path(), default=None,
               help="Your own data file (its images), instead of --data-root.")
 @click.option("--features-dir", type=click.Path(), default=None,
               help="Default <data root>/features (or features/ beside --input).")
+@click.option("--weights-root", type=click.Path(), default=None,
+              help="Default $RIDGE_DECODE_WEIGHTS or <data root>/weights.")
 @click.option("--subjects", default=None, help="Images of these subjects (default: every subject with betas).")
-@click.option("--batch-size", default=64, show_default=True, type=int)
-def extract_features(names, data_root, input_file, features_dir, subjects, batch_size):
-    """Compute feature families for the stimuli and cache them by 73k id."""
-    from .manifest import resolve_data_root
+@click.option("--ids", "ids_text", default=None,
+              help="A subset instead: 'all' (every image in the stimuli file), 'a,b,c' or 'start:stop' (0-based).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
+              help="Stored dtype (models run in float16 only on CUDA).")
+@click.option("--shard", default=None, help="i/N: compute only the i-th of N contiguous parts of the ids.")
+@click.option("--merge", is_flag=True, help="Join the shard files of each family into one, checking every id.")
+@click.option("--list", "list_only", is_flag=True, help="List the families, their shapes and whether weights exist.")
+def extract_features(names, data_root, input_file, features_dir, weights_root, subjects, ids_text, device,
+                     batch_size, dtype, shard, merge, list_only):
+    """Compute feature families for the stimuli and cache them by 73k id (resumable, shardable)."""
+    from .features import REGISTRY, FeatureStore
+    from .manifest import DataFileError, DataFormatError, resolve_data_root, resolve_weights_root
 
     root = None if input_file else resolve_data_root(data_root)
-    subj = _parse_ints(subjects) if subjects else None
-    for name in [n.strip() for n in names.split(",") if n.strip()]:
-        path = _extract(name, root, features_dir, subj, batch_size, input_file=input_file)
-        click.echo(f"{name}: {path}")
+    wroot = resolve_weights_root(weights_root, root if root is not None else Path(input_file).parent)
+    if list_only:
+        click.echo(_list_families(wroot))
+        return
+    families = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in families if n not in REGISTRY]
+    if unknown:
+        raise click.BadParameter(f"unknown feature families {unknown}; known: {sorted(REGISTRY)}")
+    store = FeatureStore(features_dir or _default_features_dir(root, input_file))
+    try:
+        for name in families:
+            if merge:
+                click.echo(f"{name}: merged into {store.merge_shards(name)}")
+                continue
+            path = _extract(name, root, store, _parse_ints(subjects) if subjects else None, ids_text,
+                            input_file=input_file, weights_root=wroot, device=device, dtype=dtype,
+                            batch_size=batch_size, shard=shard)
+            click.echo(f"{name}: {path}")
+    except (DataFileError, DataFormatError, KeyError, ValueError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _list_families(weights_root) -> str:
+    from .features import REGISTRY
+    from .manifest import entry_path
+
+    lines = [f"weights root: {weights_root}"]
+    for f in REGISTRY.values():
+        if f.weights:
+            missing = [k for k in f.weights if not entry_path(k, weights_root).exists()]
+            state = "weights present" if not missing else f"weights missing: {', '.join(missing)}"
+        else:
+            state = "no weights needed"
+        lines.append(f"{f.name:<16}{'x'.join(map(str, f.shape)):<14}{state:<40}{f.description}")
+    return "\n".join(lines)
 
 
 def _default_features_dir(root, input_file):
     return Path(input_file).parent / "features" if input_file else Path(root) / "features"
 
 
-def _extract(name, root, features_dir, subjects, batch_size, progress=True, input_file=None):
+def _select_ids(ids_text, stimuli, root, subjects, input_file):
+    """The ids to extract: a subset from ``--ids``, else every image of the input file or the subjects' images."""
     import numpy as np
-    from tqdm.auto import tqdm
 
-    from .features import REGISTRY, FeatureStore
-    from .nsd import open_stimuli, viewed_ids
+    from .nsd import viewed_ids
 
-    if name not in REGISTRY:
-        raise click.BadParameter(f"unknown feature family {name!r}; known: {sorted(REGISTRY)}")
-    family = REGISTRY[name]
+    if ids_text is None:
+        return np.unique(stimuli.ids) if input_file else viewed_ids(root, subjects)
+    if ids_text == "all":
+        return np.unique(stimuli.ids)
+    try:
+        if ":" in ids_text:
+            a, b = ids_text.split(":")
+            return np.arange(int(a), int(b))
+        return np.unique([int(v) for v in ids_text.split(",") if v.strip()])
+    except ValueError:
+        raise click.BadParameter(f"--ids takes 'all', 'a,b,c' or 'start:stop'; got {ids_text!r}") from None
+
+
+def _extract(name, root, store, subjects, ids_text=None, *, input_file=None, weights_root=None, device="cpu",
+             dtype="float32", batch_size=32, shard=None, progress=True):
+    from .features.extract import extract_family, parse_shard
+    from .nsd import open_stimuli, read_captions
+
     stimuli = open_stimuli(root, input_file)
-    ids = np.unique(stimuli.ids) if input_file else viewed_ids(root, subjects)
-    out = []
-    for i in tqdm(range(0, len(ids), batch_size), desc=name, disable=not progress):
-        out.append(family.extract(stimuli.read(ids[i : i + batch_size])))
-    store = FeatureStore(features_dir or _default_features_dir(root, input_file))
-    return store.write(name, ids, np.concatenate(out),
-                       {"family": name, "description": family.description, "stimuli": str(stimuli.path)})
+    ids = _select_ids(ids_text, stimuli, root, subjects, input_file)
+    known = set(stimuli.ids.tolist())
+    absent = [int(i) for i in ids if int(i) not in known]
+    if absent:
+        raise KeyError(f"{stimuli.path} has no image for ids {absent[:10]}{' ...' if len(absent) > 10 else ''}")
+    captions = None if input_file else (lambda batch: read_captions(batch, root))
+    return extract_family(name, ids, store, read_images=stimuli.read, read_captions=captions,
+                          weights_root=weights_root, device=device, dtype=dtype, batch_size=batch_size,
+                          shard=parse_shard(shard), progress=progress)
 
 
 # --------------------------------------------------------------------------------------------------- fit
@@ -306,8 +366,8 @@ def fit(subject, data_root, input_file, targets, features_dir, backend, alphas, 
         summary, *_ = _fit_subject(subject, data_root, input_file, targets, features_dir, out, backend=backend,
                                    alphas=_alphas(alphas), alpha_per=alpha_per, fixed_alpha=_fixed_alpha(fixed_alpha),
                                    rescale=rescale, sessions=sessions, chunk_size=chunk_size)
-    except (DataFileError, DataFormatError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    except (DataFileError, DataFormatError, KeyError) as exc:  # KeyError: an image id missing from a feature file
+        raise click.ClickException(str(exc).strip('"')) from exc
     _print_summary(summary)
     click.echo(f"written: {Path(out) / f'subj{subject:02d}'}")
 
@@ -338,7 +398,9 @@ def demo(data_root, out, seed, n_show):
     if bad:
         raise click.ClickException(f"{root} is incomplete: {[(r.key, r.status, r.detail) for r in bad]}")
     if not (root / "features" / "pixels.h5").exists():
-        _extract("pixels", root, None, None, 64)
+        from .features import FeatureStore
+
+        _extract("pixels", root, FeatureStore(root / "features"), None, batch_size=64)
     summary, data, pred, y_test = _fit_subject(1, root, None, "pixels", None, Path(out) / "model")
     _print_summary(summary)
     recon = weightfree.pixels_to_images(pred["pixels"])

@@ -31,3 +31,11 @@ def synthetic_copy(synthetic_root, tmp_path):
     dest = tmp_path / "root"
     shutil.copytree(synthetic_root, dest, ignore=shutil.ignore_patterns("ridge_decode_cache", "features"))
     return dest
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    """Tiny random models saved in the manifest's weight layout (see ridge_decode/tiny.py). Treat as read-only."""
+    from ridge_decode.tiny import make_tiny_weights
+
+    return make_tiny_weights(tmp_path_factory.mktemp("weights"))

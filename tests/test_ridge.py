@@ -1,6 +1,7 @@
 import h5py
 import numpy as np
 import pytest
+from backends import TORCH_BACKENDS
 from himalaya.backend import set_backend
 from himalaya.kernel_ridge import solve_kernel_ridge_eigenvalues
 from sklearn.linear_model import Ridge
@@ -87,7 +88,7 @@ def test_dual_coefficients_match_himalaya_solver():
         np.testing.assert_allclose(m.dual_coef("y")[:, k : k + 1], ref, rtol=2e-3, atol=1e-6)
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("backend", ["numpy", *TORCH_BACKENDS])
 def test_brain_diffuser_baseline_matches_sklearn_ridge(backend):
     X, Y = _data()
     Xt, _ = _data(n=40, seed=1)
@@ -112,11 +113,12 @@ def test_rescale_handles_constant_predictions():
     np.testing.assert_array_equal(out, [[1.0, 2.0]] * 5)
 
 
-def test_backends_agree_and_shapes_round_trip():
+@pytest.mark.parametrize("backend", TORCH_BACKENDS)
+def test_backends_agree_and_shapes_round_trip(backend):
     X, Y = _data()
     targets = {"a": Y[:, :4].reshape(-1, 2, 2), "b": Y[:, 4:]}
     m_np = OneStageRidge(backend="numpy").fit(X, targets)
-    m_t = OneStageRidge(backend="torch").fit(X, targets)
+    m_t = OneStageRidge(backend=backend).fit(X, targets)
     p_np, p_t = m_np.predict(X[:7]), m_t.predict(X[:7])
     assert p_np["a"].shape == (7, 2, 2) and p_np["b"].shape == (7, 2)
     assert m_np.target_shapes_ == {"a": (2, 2), "b": (2,)}

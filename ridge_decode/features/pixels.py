@@ -17,3 +17,21 @@ def pixels(images: np.ndarray, size: int = DEFAULT_SIZE) -> np.ndarray:
     for i, img in enumerate(images):
         out[i] = np.asarray(Image.fromarray(img).resize((size, size), Image.BOX), np.float32) / 255.0
     return out
+
+
+class Pixels:
+    """Extractor for the registry: uint8 images -> (n, size, size, 3) in [0, 1]; needs no weights."""
+
+    inputs = "images"
+
+    def __init__(self, weights_root=None, device: str = "cpu", dtype: str = "float32", size: int = DEFAULT_SIZE):
+        self.size = size
+        self.shape = (size, size, 3)
+        self.files: dict = {}
+        self.preprocessing = f"area (box) filter to {size}x{size}, RGB / 255"
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return pixels(images, self.size)
+
+    def extras(self) -> dict[str, np.ndarray]:
+        return {}

@@ -1,12 +1,16 @@
 """The on-disk feature cache: one HDF5 file per family, ``<features dir>/<name>.h5``.
 
 Each file holds ``ids`` (sorted 0-based 73k ids, int64), ``features`` of shape (len(ids), ...) and attributes
-recording how the features were made. Files are written atomically.
+recording how the features were made (``made_by``, JSON). Files appear atomically: a long extraction writes
+``<name>.h5.part`` batch by batch and resumes from it (see ``FeatureWriter``); a sharded one writes
+``<name>.shard-I-of-N.h5`` files that ``merge_shards`` joins.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import warnings
 from pathlib import Path
 
 import h5py
@@ -15,6 +19,7 @@ import numpy as np
 from ..io import atomic_path
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
+MERGE_BLOCK_ROWS = 1024  # rows copied per block when merging shards
 
 
 class FeatureStore:
@@ -80,6 +85,72 @@ class FeatureStore:
             )
         return FeatureRows(path, pos_c, (len(ids),) + tuple(shape[1:]), dtype)
 
+    def shard_path(self, name: str, shard: tuple[int, int]) -> Path:
+        """File of shard ``i`` of ``n`` of family ``name``."""
+        i, n = shard
+        return self.features_dir / f"{name}.shard-{i}-of-{n}.h5"
+
+    def writer(self, name: str, ids, shape: tuple, dtype, batch_size: int, attrs: dict,
+               shard: tuple[int, int] | None = None, all_ids=None) -> FeatureWriter:
+        """A resumable writer of family ``name`` (or of one shard of it) for the sorted ``ids``."""
+        path = self.path(name) if shard is None else self.shard_path(name, shard)
+        return FeatureWriter(path, ids, shape, dtype, batch_size, attrs, all_ids=all_ids)
+
+    def merge_shards(self, name: str) -> Path:
+        """Join ``<name>.shard-*-of-N.h5`` into ``<name>.h5``, checking every planned id is present exactly once."""
+        shards = sorted(self.features_dir.glob(f"{name}.shard-*-of-*.h5"))
+        if not shards:
+            raise FileNotFoundError(f"no shard files {name}.shard-I-of-N.h5 under {self.features_dir}")
+        counts = {int(p.name.rsplit("-of-", 1)[1][:-3]) for p in shards}
+        if len(counts) != 1:
+            raise ValueError(f"shard files of {name!r} disagree on N: {[p.name for p in shards]}")
+        n = counts.pop()
+        want = {self.shard_path(name, (i, n)) for i in range(n)}
+        missing = sorted(str(p.name) for p in want - set(shards))
+        unfinished = sorted(p.name for p in self.features_dir.glob(f"{name}.shard-*-of-{n}.h5.part"))
+        if missing:
+            raise FileNotFoundError(f"{name!r}: shards {missing} are missing under {self.features_dir}"
+                                    + (f" (unfinished: {unfinished}; rerun those shards)" if unfinished else ""))
+        parts = [self.shard_path(name, (i, n)) for i in range(n)]
+        with h5py.File(parts[0], "r") as f:
+            planned = f["all_ids"][()]
+            made_by = json.loads(f.attrs["made_by"])
+            shape, dtype = f["features"].shape[1:], f["features"].dtype
+            extras = {k: f[k][()] for k in f if k not in ("ids", "features", "all_ids", "done")}
+        ids = []
+        for p in parts:
+            with h5py.File(p, "r") as f:
+                if not np.array_equal(f["all_ids"][()], planned):
+                    raise ValueError(f"{p.name} was planned for other ids than {parts[0].name}: rerun it")
+                ids.append(f["ids"][()])
+        ids = np.concatenate(ids)
+        uniq, counts_ = np.unique(ids, return_counts=True)
+        dup = uniq[counts_ > 1]
+        absent = np.setdiff1d(planned, uniq)
+        if len(dup) or len(absent) or len(uniq) != len(planned):
+            raise ValueError(f"{name!r} shards do not cover the planned ids exactly once: duplicated "
+                             f"{dup[:10].tolist()}, missing {absent[:10].tolist()}")
+        made_by.pop("shard", None)
+        with atomic_path(self.path(name)) as tmp, h5py.File(tmp, "w") as out:
+            out["ids"] = planned
+            feats = out.create_dataset("features", shape=(len(planned),) + tuple(shape), dtype=dtype,
+                                       chunks=(1,) + tuple(shape))
+            for p in parts:
+                with h5py.File(p, "r") as f:
+                    rows = np.searchsorted(planned, f["ids"][()])
+                    for a in range(0, len(rows), MERGE_BLOCK_ROWS):
+                        block = rows[a : a + MERGE_BLOCK_ROWS]
+                        values = f["features"][a : a + len(block)]
+                        if block[-1] - block[0] + 1 == len(block):  # shards are contiguous runs of sorted ids
+                            feats[block[0] : block[-1] + 1] = values
+                        else:
+                            feats[block.tolist()] = values
+            for k, v in extras.items():
+                out[k] = v
+            made_by["merged_from"] = [p.name for p in parts]
+            out.attrs["made_by"] = json.dumps(made_by)
+        return self.path(name)
+
     def _require(self, name: str) -> Path:
         path = self.path(name)
         if not path.exists():
@@ -127,3 +198,88 @@ class FeatureRows:
         if not parts:
             return np.empty(self.shape, dtype=self.dtype)[(slice(None),) + rest]
         return np.concatenate(parts)[self._inverse]
+
+
+class FeatureWriter:
+    """Write one family's features batch by batch into ``<path>.part``; resume it; rename it when complete.
+
+    The file holds ``ids`` (the sorted ids planned), ``features`` (preallocated) and ``done`` (one flag per
+    batch), flushed after each batch, so a crash loses at most the batch being computed. Reopening a ``.part``
+    made for the same ids, shape, dtype, batch size and ``attrs`` continues at the first batch not done; one made
+    otherwise is discarded with a warning. Use as a context manager: the file is renamed to ``path`` on a clean
+    exit with every batch done.
+    """
+
+    def __init__(self, path: Path, ids, shape: tuple, dtype, batch_size: int, attrs: dict, all_ids=None):
+        self.path = Path(path)
+        self.part = Path(str(path) + ".part")
+        self.ids = np.asarray(ids, dtype=np.int64)
+        if len(self.ids) and (np.diff(self.ids) <= 0).any():
+            raise ValueError("FeatureWriter needs sorted, unique ids")
+        self.shape, self.dtype, self.batch_size = tuple(shape), np.dtype(dtype), int(batch_size)
+        self.attrs = dict(attrs)
+        self.all_ids = self.ids if all_ids is None else np.asarray(all_ids, dtype=np.int64)
+        self.batches = [(k, self.ids[a : a + self.batch_size])
+                        for k, a in enumerate(range(0, len(self.ids), self.batch_size))]
+        self._file = None
+
+    def _plan(self) -> str:
+        return json.dumps({"shape": list(self.shape), "dtype": self.dtype.str, "batch_size": self.batch_size,
+                           "n": len(self.ids), "first": self.ids[:1].tolist(), "last": self.ids[-1:].tolist(),
+                           "ids_sum": int(self.ids.sum()), "made_by": self.attrs}, sort_keys=True)
+
+    def __enter__(self) -> FeatureWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        plan = self._plan()
+        if self.part.exists():
+            try:
+                f = h5py.File(self.part, "a")
+                if f.attrs.get("plan") == plan and np.array_equal(f["ids"][()], self.ids):
+                    self._file = f
+                else:
+                    f.close()
+                    warnings.warn(f"{self.part} was planned otherwise; starting over", stacklevel=2)
+            except OSError:
+                warnings.warn(f"{self.part} is unreadable (interrupted while writing?); starting over", stacklevel=2)
+        if self._file is None:
+            f = h5py.File(self.part, "w")
+            f["ids"] = self.ids
+            f["all_ids"] = self.all_ids
+            f.create_dataset("features", shape=(len(self.ids),) + self.shape, dtype=self.dtype,
+                             chunks=(1,) + self.shape if len(self.ids) else None)
+            f.create_dataset("done", shape=(len(self.batches),), dtype=bool, fillvalue=False)
+            f.attrs["plan"] = plan
+            f.attrs["made_by"] = json.dumps(self.attrs)
+            self._file = f
+        return self
+
+    def pending(self) -> list[tuple[int, np.ndarray]]:
+        """(batch index, ids) of the batches not written yet."""
+        done = self._file["done"][()]
+        return [(k, ids) for k, ids in self.batches if not done[k]]
+
+    def write(self, k: int, features) -> None:
+        """Store batch ``k`` (len(batch ids), *shape), then mark it done."""
+        features = np.asarray(features)
+        n = len(self.batches[k][1])
+        if features.shape != (n,) + self.shape:
+            raise ValueError(f"batch {k} of {self.path.name}: expected features of shape {(n,) + self.shape}; "
+                             f"found {features.shape}")
+        a = k * self.batch_size
+        self._file["features"][a : a + n] = features.astype(self.dtype, copy=False)
+        self._file.flush()  # the rows are on disk before the batch is marked done
+        self._file["done"][k] = True
+        self._file.flush()
+
+    def put(self, key: str, array) -> None:
+        """Store an extra dataset once (e.g. the constant negative tokens), replacing a previous one."""
+        if key in self._file:
+            del self._file[key]
+        self._file[key] = np.asarray(array)
+
+    def __exit__(self, exc_type, exc, tb):
+        complete = exc_type is None and bool(self._file["done"][()].all())
+        self._file.close()
+        if complete:
+            os.replace(self.part, self.path)
+        return False

@@ -1,0 +1,58 @@
+"""``clip_text``: SD 1.5's text encoder (CLIP ViT-L/14) on each stimulus's COCO captions, averaged: 77 x 768.
+
+Each caption is tokenised to the encoder's 77 positions (padded, truncated), encoded, and the last hidden states
+of an image's captions (usually 5) are averaged token by token. These are the ``prompt_embeds`` the decoder can
+pass to Stable Diffusion. An image without captions is an error: its target would be meaningless.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .weights import describe_files, from_pretrained, torch_dtype, weight_path
+
+NAME = "clip_text"
+SHAPE = (77, 768)
+WEIGHTS_KEY = "sd15"
+
+
+class ClipText:
+    """Extractor: a list of caption lists (one per image) -> float32 (n, 77, width)."""
+
+    inputs = "captions"
+
+    def __init__(self, weights_root, device: str = "cpu", dtype: str = "float32"):
+        from transformers import CLIPTextModel, CLIPTokenizer
+
+        path = weight_path(WEIGHTS_KEY, weights_root)
+        self.device, self.dtype = device, torch_dtype(device, dtype)
+        self.tokenizer = from_pretrained(CLIPTokenizer, path, WEIGHTS_KEY, subfolder="tokenizer")
+        self.encoder = from_pretrained(CLIPTextModel, path, WEIGHTS_KEY, subfolder="text_encoder",
+                                       dtype=self.dtype).to(device).eval()
+        self.length = int(self.tokenizer.model_max_length)
+        self.shape = (self.length, self.encoder.config.hidden_size)
+        self.files = {"tokenizer": describe_files(path / "tokenizer"),
+                      "text_encoder": describe_files(path / "text_encoder")}
+        self.preprocessing = (f"each caption padded/truncated to {self.length} tokens; last hidden state; "
+                              "mean over the image's captions")
+
+    def __call__(self, captions: list[list[str]], ids=None) -> np.ndarray:
+        import torch
+
+        empty = [i for i, caps in enumerate(captions) if not caps]
+        if empty:
+            which = [int(ids[i]) for i in empty] if ids is not None else empty
+            raise ValueError(f"no captions for images {which[:10]}: clip_text needs at least one caption each")
+        flat = [c for caps in captions for c in caps]
+        tokens = self.tokenizer(flat, padding="max_length", max_length=self.length, truncation=True,
+                                return_tensors="pt")
+        with torch.no_grad():
+            states = self.encoder(tokens["input_ids"].to(self.device)).last_hidden_state.float().cpu().numpy()
+        out, start = np.empty((len(captions),) + self.shape, np.float32), 0
+        for i, caps in enumerate(captions):
+            out[i] = states[start : start + len(caps)].mean(axis=0)
+            start += len(caps)
+        return out
+
+    def extras(self) -> dict[str, np.ndarray]:
+        return {}

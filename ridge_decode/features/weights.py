@@ -1,0 +1,84 @@
+"""Local model weights for the feature families: where they are, loading them, and clear errors when they are not.
+
+Weights are files and folders declared in ``data_manifest.yaml`` under a weights root (``--weights-root``, else
+``$RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights``). They are loaded with ``from_pretrained(path,
+local_files_only=True)`` or ``torch.load(weights_only=True)``: a hub is never contacted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..manifest import DataFormatError, load_manifest, require
+
+# CLIP's image normalisation (OpenAI and OpenCLIP ViT-H/14 alike), for folders without a preprocessor config
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def weight_path(key: str, weights_root) -> Path:
+    """Local path of manifest weight entry ``key``; a DataFileError names the entry and where to get it."""
+    return require(key, weights_root)
+
+
+def describe_files(path: Path) -> dict[str, int]:
+    """Relative name -> size in bytes of a weight file, or of every file in a weight folder (for metadata)."""
+    path = Path(path)
+    if path.is_file():
+        return {path.name: path.stat().st_size}
+    return {str(p.relative_to(path)): p.stat().st_size for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def from_pretrained(cls, path: Path, key: str, **kwargs):
+    """``cls.from_pretrained(path, local_files_only=True, **kwargs)``, with an error naming the entry if unreadable."""
+    try:
+        return cls.from_pretrained(path, local_files_only=True, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - safetensors, json and torch errors all mean "unreadable weights"
+        entry = load_manifest()[key]
+        sub = kwargs.get("subfolder")
+        raise DataFormatError(
+            f"{path}{'/' + sub if sub else ''} (manifest entry {key!r}) could not be loaded as "
+            f"{cls.__name__}: {type(exc).__name__}: {str(exc)[:300]}\nIt should be {entry.source}"
+        ) from exc
+
+
+def torch_load(path: Path, key: str) -> dict:
+    """A torch checkpoint as a dict of tensors, with an error naming the entry if it is corrupt."""
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors all mean "not a readable checkpoint"
+        raise DataFormatError(f"{path} (manifest entry {key!r}) is not a readable torch checkpoint: "
+                              f"{type(exc).__name__}: {str(exc)[:300]}") from exc
+    if not isinstance(obj, dict):
+        raise DataFormatError(f"{path} (manifest entry {key!r}): expected a dict of tensors; found {type(obj)}")
+    return obj
+
+
+def torch_dtype(device: str, dtype: str):
+    """The compute dtype: float16 only on CUDA (CPU kernels for half precision are slow or missing)."""
+    import torch
+
+    return torch.float16 if dtype == "float16" and str(device).startswith("cuda") else torch.float32
+
+
+def clip_pixels(images: np.ndarray, processor):
+    """uint8 images (n, H, W, 3) -> CLIP pixel values (n, 3, S, S) with ``processor`` (resize, crop, normalise)."""
+    return processor(images=list(images), return_tensors="pt")["pixel_values"]
+
+
+def clip_processor(folder: Path, image_size: int):
+    """The folder's CLIPImageProcessor if it has a config, else CLIP's standard one at ``image_size``.
+
+    IP-Adapter's ``models/image_encoder`` folder ships without a preprocessor config; tencent's and diffusers'
+    code use CLIP's standard preprocessing (shortest side to 224, bicubic, centre crop, CLIP mean and std).
+    """
+    from transformers import CLIPImageProcessor
+
+    if (Path(folder) / "preprocessor_config.json").exists():
+        return CLIPImageProcessor.from_pretrained(folder, local_files_only=True)
+    return CLIPImageProcessor(size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size},
+                              image_mean=list(CLIP_MEAN), image_std=list(CLIP_STD), do_convert_rgb=True)

@@ -1,0 +1,109 @@
+"""Tiny random-weight models in the exact folder layout of the manifest's weights, built from configs.
+
+For tests, timing of the code paths and dry runs of the whole pipeline without the real weights (which this
+package never downloads). Each model is saved with ``save_pretrained`` (or ``torch.save`` for IP-Adapter's
+checkpoint) and the package then loads it through the same code path as the real weights. Their outputs are
+meaningless; their shapes are small (e.g. IP tokens 4 x 8 instead of 16 x 768).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .manifest import entry_path
+
+TEXT_HIDDEN = 8  # the tiny UNet's cross-attention width, and the tiny IP tokens' width
+VISION_HIDDEN = 32
+RESAMPLER_DIM = 64  # a multiple of 64: diffusers infers heads = rows of to_q // 64
+IP_QUERIES = 4
+RESAMPLER_DEPTH = 4  # diffusers builds the Plus Resampler with depth 4
+
+
+def _tiny_clip_vision_config(**extra):
+    from transformers import CLIPVisionConfig
+
+    return CLIPVisionConfig(hidden_size=VISION_HIDDEN, image_size=224, patch_size=14, num_hidden_layers=5,
+                            num_attention_heads=4, intermediate_size=37, projection_dim=32, **extra)
+
+
+def _tiny_text_config():
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(hidden_size=TEXT_HIDDEN, intermediate_size=16, num_attention_heads=2, num_hidden_layers=2,
+                          vocab_size=1000, bos_token_id=0, eos_token_id=2, pad_token_id=1, projection_dim=8)
+
+
+def _byte_symbols() -> list[str]:
+    """The 256 printable stand-ins byte-level BPE uses for bytes (GPT-2's mapping)."""
+    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(
+        range(ord("\xae"), ord("\xff") + 1))
+    out, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            out[b] = chr(b)
+        else:
+            out[b] = chr(256 + extra)
+            extra += 1
+    return [out[b] for b in range(256)]
+
+
+def _tiny_tokenizer(folder: Path):
+    """A byte-level CLIP tokenizer with no merges (each word is split into characters)."""
+    from transformers import CLIPTokenizer
+
+    chars = _byte_symbols()
+    tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
+    tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[], model_max_length=77)
+    tok.save_pretrained(folder)
+
+
+def resampler_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random IP-Adapter-Plus ``image_proj`` weights in tencent's key layout."""
+    g = torch.Generator().manual_seed(seed)
+
+    def rnd(*shape, scale=0.2):
+        return torch.randn(*shape, generator=g) * scale
+
+    d, ff = RESAMPLER_DIM, 4 * RESAMPLER_DIM
+    state = {"latents": rnd(1, IP_QUERIES, d), "proj_in.weight": rnd(d, VISION_HIDDEN), "proj_in.bias": rnd(d),
+             "proj_out.weight": rnd(TEXT_HIDDEN, d), "proj_out.bias": rnd(TEXT_HIDDEN),
+             "norm_out.weight": 1 + rnd(TEXT_HIDDEN), "norm_out.bias": rnd(TEXT_HIDDEN)}
+    for i in range(RESAMPLER_DEPTH):
+        p = f"layers.{i}."
+        for ln in ("0.norm1", "0.norm2", "1.0"):
+            state[p + ln + ".weight"], state[p + ln + ".bias"] = 1 + rnd(d), rnd(d)
+        state[p + "0.to_q.weight"] = rnd(d, d)
+        state[p + "0.to_kv.weight"] = rnd(2 * d, d)
+        state[p + "0.to_out.weight"] = rnd(d, d)
+        state[p + "1.1.weight"] = rnd(ff, d)
+        state[p + "1.3.weight"] = rnd(d, ff)
+    return state
+
+
+def make_tiny_weights(root: Path, seed: int = 0) -> Path:
+    """Write every weight entry the feature families need under ``root``; returns ``root``."""
+    from diffusers import AutoencoderKL
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextModel, CLIPVisionModelWithProjection
+
+    torch.manual_seed(seed)
+    sd = entry_path("sd15", root)
+    AutoencoderKL(block_out_channels=[4, 4, 8, 8], down_block_types=["DownEncoderBlock2D"] * 4,
+                  up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4, norm_num_groups=2,
+                  sample_size=64).save_pretrained(sd / "vae")
+    CLIPTextModel(_tiny_text_config()).save_pretrained(sd / "text_encoder")
+    _tiny_tokenizer(sd / "tokenizer")
+
+    CLIPVisionModelWithProjection(_tiny_clip_vision_config()).save_pretrained(
+        entry_path("ipadapter_image_encoder", root))  # no preprocessor config, as in h94/IP-Adapter
+    ckpt = entry_path("ipadapter_plus", root)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"image_proj": resampler_state(seed), "ip_adapter": {}}, ckpt)
+
+    clip = entry_path("clip_vit_l14", root)
+    config = CLIPConfig(text_config=_tiny_text_config().to_dict(), vision_config=_tiny_clip_vision_config().to_dict(),
+                        projection_dim=8)
+    CLIPModel(config).save_pretrained(clip)
+    CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(clip)
+    return root
