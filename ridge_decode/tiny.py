@@ -82,9 +82,41 @@ def resampler_state(seed: int = 0) -> dict[str, torch.Tensor]:
     return state
 
 
+def tiny_unet():
+    """A tiny SD-style UNet (cross-attention width TEXT_HIDDEN) from diffusers' own test configuration."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, norm_num_groups=2,
+                                down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=TEXT_HIDDEN)
+
+
+def ip_adapter_state(unet, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random decoupled cross-attention weights ``{k}.to_k_ip.weight`` / ``{k}.to_v_ip.weight`` for ``unet``.
+
+    k = 1, 3, 5, ... over the cross-attention processors in ``unet.attn_processors`` order, as in tencent's file.
+    """
+    g = torch.Generator().manual_seed(seed + 1)
+    channels = list(unet.config.block_out_channels)
+    state, key = {}, 1
+    for name in unet.attn_processors:
+        if name.endswith("attn1.processor"):
+            continue
+        if name.startswith("mid_block"):
+            hidden = channels[-1]
+        elif name.startswith("up_blocks"):
+            hidden = list(reversed(channels))[int(name.split(".")[1])]
+        else:
+            hidden = channels[int(name.split(".")[1])]
+        for kind in ("to_k_ip", "to_v_ip"):
+            state[f"{key}.{kind}.weight"] = torch.randn(hidden, TEXT_HIDDEN, generator=g) * 0.3
+        key += 2
+    return state
+
+
 def make_tiny_weights(root: Path, seed: int = 0) -> Path:
     """Write every weight entry the feature families need under ``root``; returns ``root``."""
-    from diffusers import AutoencoderKL
+    from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextModel, CLIPVisionModelWithProjection
 
     torch.manual_seed(seed)
@@ -94,12 +126,16 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
                   sample_size=64).save_pretrained(sd / "vae")
     CLIPTextModel(_tiny_text_config()).save_pretrained(sd / "text_encoder")
     _tiny_tokenizer(sd / "tokenizer")
+    unet = tiny_unet()
+    unet.save_pretrained(sd / "unet")
+    DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                  set_alpha_to_one=False, steps_offset=1).save_pretrained(sd / "scheduler")
 
     CLIPVisionModelWithProjection(_tiny_clip_vision_config()).save_pretrained(
         entry_path("ipadapter_image_encoder", root))  # no preprocessor config, as in h94/IP-Adapter
     ckpt = entry_path("ipadapter_plus", root)
     ckpt.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"image_proj": resampler_state(seed), "ip_adapter": {}}, ckpt)
+    torch.save({"image_proj": resampler_state(seed), "ip_adapter": ip_adapter_state(unet, seed)}, ckpt)
 
     clip = entry_path("clip_vit_l14", root)
     config = CLIPConfig(text_config=_tiny_text_config().to_dict(), vision_config=_tiny_clip_vision_config().to_dict(),

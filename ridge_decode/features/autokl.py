@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from .weights import describe_files, from_pretrained, torch_dtype, weight_path
+from ..weights import describe_files, from_pretrained, torch_dtype, weight_path
 
 NAME = "autokl"
 SHAPE = (4, 64, 64)

@@ -16,7 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weights import clip_pixels, clip_processor, describe_files, from_pretrained, torch_dtype, weight_path
+from ..weights import (
+    CLIP_MEAN,
+    CLIP_STD,
+    clip_pixels,
+    clip_processor,
+    describe_files,
+    from_pretrained,
+    torch_dtype,
+    weight_path,
+)
 
 NAME = "clip_layers"
 DEPTH_FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of the encoder's layers
@@ -76,3 +85,20 @@ class ClipLayers:
 
     def extras(self) -> dict[str, np.ndarray]:
         return {}
+
+
+def differentiable_features(model, images):
+    """``pool_layers`` on images (B, 3, H, W) in [0, 1], with CLIP's preprocessing written in torch.
+
+    For guidance: gradients flow back to the images. Resizing is bicubic to the encoder's size (the stimuli and
+    decoded images are square, so no crop is needed); extraction uses CLIPImageProcessor's PIL resize, so the
+    two agree up to resampling differences.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    size = model.config.image_size
+    x = F.interpolate(images.float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+    mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
+    return pool_layers(model, ((x - mean) / std).to(next(model.parameters()).dtype))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weights import describe_files, from_pretrained, torch_dtype, weight_path
+from ..weights import describe_files, from_pretrained, torch_dtype, weight_path
 
 NAME = "clip_text"
 SHAPE = (77, 768)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .weights import clip_pixels, clip_processor, describe_files, from_pretrained, torch_dtype, torch_load, weight_path
+from ..weights import clip_pixels, clip_processor, describe_files, from_pretrained, torch_dtype, torch_load, weight_path
 
 NAME = "ipadapter_plus"
 SHAPE = (16, 768)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..manifest import DataFormatError, load_manifest, require
+from .manifest import DataFormatError, load_manifest, require
 
 # CLIP's image normalisation (OpenAI and OpenCLIP ViT-H/14 alike), for folders without a preprocessor config
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
