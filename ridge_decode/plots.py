@@ -56,3 +56,25 @@ def fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path) -> Pa
     ax2.legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_better: bool, path,
+                           per_rank: int = 3) -> Path:
+    """The best, median and worst reconstructions by one per-image metric, each beside its stimulus."""
+    scores = np.asarray(scores, dtype=float)
+    order = np.argsort(-scores if higher_is_better else scores)
+    n = len(order)
+    mid = max(0, n // 2 - per_rank // 2)
+    picks = {"best": order[:per_rank], "median": order[mid : mid + per_rank], "worst": order[-per_rank:]}
+    fig, axes = plt.subplots(3, 2 * per_rank, figsize=(2.0 * per_rank * 1.4, 3 * 1.6), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for row, (label, idx) in enumerate(picks.items()):
+        for c, k in enumerate(idx[:per_rank]):
+            axes[row, 2 * c].imshow(stimuli[k])
+            axes[row, 2 * c].set_title(f"{int(ids[k]):05d}", fontsize=7)
+            axes[row, 2 * c + 1].imshow(recons[k])
+            axes[row, 2 * c + 1].set_title(f"{metric} {scores[k]:.2f}", fontsize=7)
+        axes[row, 0].text(-0.2, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center", ha="right")
+    fig.suptitle(f"best, median and worst by {metric} (stimulus left, reconstruction right)", fontsize=9)
+    return _save(fig, path)

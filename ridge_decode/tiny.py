@@ -21,11 +21,11 @@ IP_QUERIES = 4
 RESAMPLER_DEPTH = 4  # diffusers builds the Plus Resampler with depth 4
 
 
-def _tiny_clip_vision_config(**extra):
+def _tiny_clip_vision_config(projection_dim: int = 32):
     from transformers import CLIPVisionConfig
 
     return CLIPVisionConfig(hidden_size=VISION_HIDDEN, image_size=224, patch_size=14, num_hidden_layers=5,
-                            num_attention_heads=4, intermediate_size=37, projection_dim=32, **extra)
+                            num_attention_heads=4, intermediate_size=37, projection_dim=projection_dim)
 
 
 def _tiny_text_config():
@@ -138,8 +138,27 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
     torch.save({"image_proj": resampler_state(seed), "ip_adapter": ip_adapter_state(unet, seed)}, ckpt)
 
     clip = entry_path("clip_vit_l14", root)
-    config = CLIPConfig(text_config=_tiny_text_config().to_dict(), vision_config=_tiny_clip_vision_config().to_dict(),
-                        projection_dim=8)
+    config = CLIPConfig(text_config=_tiny_text_config().to_dict(),
+                        vision_config=_tiny_clip_vision_config(projection_dim=8).to_dict(), projection_dim=8)
     CLIPModel(config).save_pretrained(clip)
     CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(clip)
+    return root
+
+
+def make_tiny_metric_weights(root: Path, seed: int = 0) -> Path:
+    """Randomly initialised metric networks (torchvision constructors, ``weights=None``) saved at the manifest's
+    checkpoint paths: AlexNet, Inception v3, EfficientNet-B1, and a ResNet-50 in SwAV's release layout."""
+    from torchvision.models import alexnet, efficientnet_b1, inception_v3, resnet50
+
+    torch.manual_seed(seed)
+    for key, model in (("alexnet", alexnet(weights=None)), ("efficientnet_b1", efficientnet_b1(weights=None)),
+                       ("inception_v3", inception_v3(weights=None, aux_logits=True, init_weights=True))):
+        path = entry_path(key, root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), path)
+    swav = {f"module.{k}": v for k, v in resnet50(weights=None).state_dict().items() if not k.startswith("fc.")}
+    swav["module.projection_head.0.weight"] = torch.zeros(8, 2048)
+    path = entry_path("swav_resnet50", root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(swav, path)
     return root

@@ -39,3 +39,11 @@ def tiny_weights(tmp_path_factory):
     from ridge_decode.tiny import make_tiny_weights
 
     return make_tiny_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def tiny_all_weights(tiny_weights):
+    """tiny_weights plus randomly initialised metric networks at the manifest's paths."""
+    from ridge_decode.tiny import make_tiny_metric_weights
+
+    return make_tiny_metric_weights(tiny_weights)

@@ -1,0 +1,296 @@
+"""The eight standard NSD reconstruction metrics, and embedding-level scores of a fit's predictions.
+
+Image metrics (``../shared/reference/metrics.md``; images as float in [0, 1], the stimulus as ground truth):
+
+| name | input | feature | score |
+|---|---|---|---|
+| pixcorr | stimulus size | flattened RGB | Pearson r per image, averaged |
+| ssim | stimulus size, grayscale | - | scikit-image SSIM (Gaussian weights, sigma 1.5, population covariance) |
+| alexnet2, alexnet5 | 256 | AlexNet ``features.4``, ``features.11`` | two-way identification |
+| inception | 342 | Inception v3 ``avgpool`` | two-way identification |
+| clip | 224 | CLIP ViT-L/14 image embedding | two-way identification |
+| effnet_b | 255 | EfficientNet-B1 ``avgpool`` | mean correlation distance (lower is better) |
+| swav | 224 | SwAV ResNet-50 ``avgpool`` | mean correlation distance (lower is better) |
+
+Sizes follow MindEye's convention (both sets resized to 256, then to each network's size) or Brain-Diffuser's
+(every network input resized to 224); the one used is recorded. A metric whose weights are missing or unreadable
+is reported as ``{"unavailable": reason}`` and the others still run. Scores are fractions; reports print
+percentages for the identification scores, as the published table does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import metrics as basic
+
+METRICS = ("pixcorr", "ssim", "alexnet2", "alexnet5", "inception", "clip", "effnet_b", "swav")
+CONVENTIONS = ("mindeye", "braindiffuser")
+MINDEYE_FIRST_SIZE = 256
+BRAINDIFFUSER_SIZE = 224
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+HIGHER_IS_BETTER = {m: m not in ("effnet_b", "swav") for m in METRICS}
+
+# Average of subjects 1, 2, 5 and 7, as published (the WeADL 2025 slides in ../shared/seeds, metrics.md).
+PUBLISHED = {
+    "Brain-Diffuser (2023)": (0.254, 0.356, 0.942, 0.962, 0.872, 0.915, 0.775, 0.423),
+    "MindEye (2023)": (0.309, 0.323, 0.947, 0.978, 0.938, 0.941, 0.645, 0.367),
+    "MindEye2 (2024)": (0.322, 0.431, 0.961, 0.986, 0.954, 0.930, 0.619, 0.333),
+    "BrainGuard (2025)": (0.313, 0.330, 0.947, 0.978, 0.961, 0.964, 0.624, 0.353),
+    "ridge -> 16 IP-Adapter-Plus tokens (2025)": (0.231, 0.322, 0.9035, 0.963, 0.9075, 0.878, 0.744, 0.422),
+}
+
+
+@dataclass(frozen=True)
+class Network:
+    """A feature network of one or more metrics: manifest key, input size, normalisation, loader."""
+
+    key: str
+    size: int
+    mean: tuple
+    std: tuple
+    load: Callable  # (path) -> callable(images normalised (B, 3, S, S)) -> {metric: features (B, d)}
+    metrics: tuple
+
+
+def _torchvision(builder, nodes: dict, **kw):
+    """A loader for a torchvision checkpoint: ``builder(weights=None)``, state dict, feature nodes."""
+
+    def load(path):
+        import torch
+        from torchvision.models.feature_extraction import create_feature_extractor
+
+        from .weights import torch_load
+
+        model = builder(weights=None, **kw)
+        state = torch_load(path, "torchvision")
+        model.load_state_dict(state)
+        extractor = create_feature_extractor(model.eval(), return_nodes=nodes)
+
+        def run(x):
+            with torch.no_grad():
+                out = extractor(x)
+            return {m: out[m].flatten(1).float().cpu().numpy() for m in out}
+
+        return run
+
+    return load
+
+
+def _swav(path):
+    """SwAV's released ResNet-50 (``swav_800ep_pretrain.pth.tar``): ``module.`` prefixes, a projection head."""
+    import torch
+    from torchvision.models import resnet50
+    from torchvision.models.feature_extraction import create_feature_extractor
+
+    from .manifest import DataFormatError
+    from .weights import torch_load
+
+    state = torch_load(path, "swav_resnet50")
+    state = state.get("state_dict", state)
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    model = resnet50(weights=None)
+    backbone = {k: v for k, v in state.items() if k in model.state_dict()}
+    missing = [k for k in model.state_dict() if k not in backbone and not k.startswith("fc.")]
+    if missing:
+        raise DataFormatError(f"{path}: not a SwAV ResNet-50 checkpoint; missing {missing[:5]}")
+    model.load_state_dict(backbone, strict=False)
+    extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"})
+
+    def run(x):
+        with torch.no_grad():
+            return {"swav": extractor(x)["swav"].flatten(1).float().cpu().numpy()}
+
+    return run
+
+
+def _clip(path):
+    import torch
+    from transformers import CLIPVisionModelWithProjection
+
+    from .weights import from_pretrained
+
+    model = from_pretrained(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval()
+
+    def run(x):
+        with torch.no_grad():
+            return {"clip": model(pixel_values=x).image_embeds.float().cpu().numpy()}
+
+    return run
+
+
+def networks() -> list[Network]:
+    """The feature networks of the six network metrics."""
+    from torchvision.models import alexnet, efficientnet_b1, inception_v3
+
+    return [
+        Network("alexnet", 256, IMAGENET_MEAN, IMAGENET_STD,
+                _torchvision(alexnet, {"features.4": "alexnet2", "features.11": "alexnet5"}), ("alexnet2", "alexnet5")),
+        Network("inception_v3", 342, IMAGENET_MEAN, IMAGENET_STD,
+                _torchvision(inception_v3, {"avgpool": "inception"}, aux_logits=True, init_weights=False),
+                ("inception",)),
+        Network("clip_vit_l14", 224, CLIP_MEAN, CLIP_STD, _clip, ("clip",)),
+        Network("efficientnet_b1", 255, IMAGENET_MEAN, IMAGENET_STD,
+                _torchvision(efficientnet_b1, {"avgpool": "effnet_b"}), ("effnet_b",)),
+        Network("swav_resnet50", 224, IMAGENET_MEAN, IMAGENET_STD, _swav, ("swav",)),
+    ]
+
+
+def _to_tensor(images: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+
+
+def network_input(images: np.ndarray, net: Network, convention: str):
+    """uint8 images (B, H, W, 3) -> normalised (B, 3, S, S) at the network's size under ``convention``."""
+    import torch
+    from torchvision.transforms.functional import resize
+
+    x = _to_tensor(images)
+    if convention == "mindeye":
+        x = resize(x, [MINDEYE_FIRST_SIZE] * 2, antialias=True)
+        size = net.size
+    else:
+        size = BRAINDIFFUSER_SIZE
+    x = resize(x, [size, size], antialias=True)
+    mean = torch.tensor(net.mean).view(1, 3, 1, 1)
+    std = torch.tensor(net.std).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def correlation_distance(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:
+    """1 - Pearson r between each true and reconstructed feature vector (n,)."""
+    t = np.asarray(true_feats, np.float64)
+    r = np.asarray(recon_feats, np.float64)
+    return 1.0 - basic.columnwise_r(r.T, t.T)
+
+
+def ssim_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
+    """scikit-image SSIM of grayscale images in [0, 1], per image (n,)."""
+    from skimage.color import rgb2gray
+    from skimage.metrics import structural_similarity
+
+    return np.array([
+        structural_similarity(rgb2gray(r / 255.0), rgb2gray(s / 255.0), gaussian_weights=True, sigma=1.5,
+                              use_sample_covariance=False, data_range=1.0)
+        for r, s in zip(recons, stimuli, strict=True)
+    ])
+
+
+def pixcorr_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
+    """Pearson r of flattened RGB, per image (n,)."""
+    n = len(recons)
+    return basic.columnwise_r(recons.reshape(n, -1).T.astype(np.float64) / 255.0,
+                              stimuli.reshape(n, -1).T.astype(np.float64) / 255.0)
+
+
+def identification_per_image(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:
+    """For each reconstruction j, the fraction of distractors i != j with r[i, j] < r[j, j] (n,)."""
+    t = np.asarray(true_feats, np.float64).reshape(len(true_feats), -1)
+    r = np.asarray(recon_feats, np.float64).reshape(len(recon_feats), -1)
+    t = (t - t.mean(1, keepdims=True)) / t.std(1, keepdims=True)
+    r = (r - r.mean(1, keepdims=True)) / r.std(1, keepdims=True)
+    corr = t @ r.T / t.shape[1]
+    return (corr < np.diag(corr)[None, :]).sum(axis=0) / (len(t) - 1)
+
+
+def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convention: str = "mindeye",
+                  batch_size: int = 32, progress: bool = True) -> tuple[dict, dict]:
+    """The eight metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order).
+
+    Returns (metrics: name -> float or {"unavailable": reason}, per_image: name -> (n,) scores).
+    Reconstructions of another size are resized (bicubic) to the stimuli's for PixCorr and SSIM.
+    """
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from .manifest import DataFileError, DataFormatError, require
+
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
+    if len(stimuli) != len(recons) or len(stimuli) < 2:
+        raise ValueError(f"need >= 2 paired images; got {len(stimuli)} stimuli and {len(recons)} reconstructions")
+    size = stimuli.shape[1]
+    if recons.shape[1:3] != stimuli.shape[1:3]:
+        recons = np.stack([np.asarray(Image.fromarray(r).resize((size, size), Image.BICUBIC)) for r in recons])
+    per_image = {"pixcorr": pixcorr_per_image(recons, stimuli), "ssim": ssim_per_image(recons, stimuli)}
+    out = {"pixcorr": float(np.nanmean(per_image["pixcorr"])), "ssim": float(np.mean(per_image["ssim"]))}
+    for net in networks():
+        try:
+            run = net.load(require(net.key, weights_root))
+        except (DataFileError, DataFormatError) as exc:
+            for m in net.metrics:
+                out[m] = {"unavailable": str(exc).splitlines()[0]}
+            continue
+        feats = {m: ([], []) for m in net.metrics}
+        for a in tqdm(range(0, len(stimuli), batch_size), desc=net.key, disable=not progress):
+            for side, images in enumerate((stimuli[a : a + batch_size], recons[a : a + batch_size])):
+                for m, f in run(network_input(images, net, convention)).items():
+                    feats[m][side].append(f)
+        for m, (t, r) in feats.items():
+            t, r = np.concatenate(t), np.concatenate(r)
+            if HIGHER_IS_BETTER[m]:
+                per_image[m] = identification_per_image(t, r)
+            else:
+                per_image[m] = correlation_distance(t, r)
+            out[m] = float(np.mean(per_image[m]))
+    return {m: out[m] for m in METRICS}, per_image
+
+
+def embedding_scores(pred: np.ndarray, true: np.ndarray) -> dict:
+    """Embedding-level scores of predictions (n, ...) against true features (n, ...) of the same test images.
+
+    mean_r: held-out r per target, averaged; retrieval_top1: fraction of predictions whose most correlated true
+    embedding among the n is their own (chance 1/n); two_way: two-way identification in embedding space.
+    """
+    n = len(pred)
+    p = np.asarray(pred, np.float64).reshape(n, -1)
+    t = np.asarray(true, np.float64).reshape(n, -1)
+    r = basic.columnwise_r(p, t)
+    pz = (p - p.mean(1, keepdims=True)) / p.std(1, keepdims=True)
+    tz = (t - t.mean(1, keepdims=True)) / t.std(1, keepdims=True)
+    corr = pz @ tz.T / p.shape[1]  # corr[j, i] = corr(pred_j, true_i)
+    return {"mean_r": float(np.nanmean(r)), "median_r": float(np.nanmedian(r)), "n_targets": int(r.size),
+            "retrieval_top1": float(np.mean(np.argmax(corr, axis=1) == np.arange(n))), "retrieval_chance": 1.0 / n,
+            "two_way": basic.two_way_identification(t, p)}
+
+
+def format_value(metric: str, value) -> str:
+    """A table cell: percentages for identification scores, 3 decimals otherwise, 'n/a' if unavailable."""
+    if isinstance(value, dict) or value is None:
+        return "n/a"
+    if metric in ("alexnet2", "alexnet5", "inception", "clip"):
+        return f"{100 * value:.1f}%"
+    return f"{value:.3f}"
+
+
+def report(rows: dict[str, dict], title: str, note: str = "") -> str:
+    """A Markdown table: our rows (name -> metrics) beside the published ones."""
+    head = ["method", "PixCorr", "SSIM", "Alex(2)", "Alex(5)", "Incep", "CLIP", "EffNet-B", "SwAV"]
+    lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, m in rows.items():
+        lines.append(f"| **{name}** | " + " | ".join(format_value(k, m.get(k)) for k in METRICS) + " |")
+    for name, vals in PUBLISHED.items():
+        lines.append(f"| {name} | " + " | ".join(format_value(k, v) for k, v in zip(METRICS, vals, strict=True))
+                     + " |")
+    lines += ["", "Higher is better except EffNet-B and SwAV (correlation distances). Published rows: average of "
+              "subjects 1, 2, 5 and 7 (../shared/reference/metrics.md)."]
+    if note:
+        lines += ["", note]
+    return "\n".join(lines) + "\n"
+
+
+def aggregate(results: list[dict]) -> dict:
+    """Average metrics over subjects (each a metrics.json dict); a metric unavailable anywhere stays unavailable."""
+    out = {}
+    for m in METRICS:
+        vals = [r["metrics"].get(m) for r in results]
+        bad = [v for v in vals if not isinstance(v, (int, float))]
+        out[m] = {"unavailable": f"unavailable for {len(bad)} of {len(vals)} subjects"} if bad else float(
+            np.mean(vals))
+    return out

@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from skimage.color import rgb2gray
+from skimage.metrics import structural_similarity
+
+from ridge_decode import evaluate as ev
+from ridge_decode.cli import main
+from ridge_decode.nsd import open_stimuli, viewed_ids
+
+
+@pytest.fixture(scope="module")
+def stimuli(synthetic_root):
+    return open_stimuli(synthetic_root).read(viewed_ids(synthetic_root)[:24])
+
+
+def test_pixel_metrics_against_direct_computations(stimuli):
+    rng = np.random.default_rng(0)
+    recons = np.clip(stimuli.astype(int) + rng.integers(-60, 60, stimuli.shape), 0, 255).astype(np.uint8)
+    pix = ev.pixcorr_per_image(recons, stimuli)
+    np.testing.assert_allclose(pix, [np.corrcoef(r.ravel() / 255.0, s.ravel() / 255.0)[0, 1]
+                                     for r, s in zip(recons, stimuli, strict=True)])
+    ssim = ev.ssim_per_image(recons[:3], stimuli[:3])
+    direct = [structural_similarity(rgb2gray(recons[k] / 255.0), rgb2gray(stimuli[k] / 255.0), gaussian_weights=True,
+                                    sigma=1.5, use_sample_covariance=False, data_range=1.0) for k in range(3)]
+    np.testing.assert_allclose(ssim, direct)
+    t, r = rng.standard_normal((9, 20)), rng.standard_normal((9, 20))
+    np.testing.assert_allclose(ev.correlation_distance(t, r), [1 - np.corrcoef(t[k], r[k])[0, 1] for k in range(9)])
+    per = ev.identification_per_image(t, r)
+    c = np.corrcoef(t, r)[:9, 9:]
+    brute = [np.mean([c[i, j] < c[j, j] for i in range(9) if i != j]) for j in range(9)]
+    np.testing.assert_allclose(per, brute)
+
+
+def test_perfect_shuffled_and_unavailable(stimuli, tiny_all_weights, tmp_path):
+    perfect, per_image = ev.image_metrics(stimuli, stimuli, tiny_all_weights, progress=False)
+    assert perfect["pixcorr"] == pytest.approx(1.0) and perfect["ssim"] == pytest.approx(1.0)
+    for m in ("alexnet2", "alexnet5", "inception", "clip"):
+        assert perfect[m] == 1.0
+    for m in ("effnet_b", "swav"):
+        assert perfect[m] == pytest.approx(0.0, abs=1e-6)
+    assert set(per_image) == set(ev.METRICS) and all(len(v) == len(stimuli) for v in per_image.values())
+    shuffled, _ = ev.image_metrics(stimuli, stimuli[np.roll(np.arange(len(stimuli)), 7)], tiny_all_weights,
+                                   convention="braindiffuser", progress=False)
+    assert 0.35 < np.mean([shuffled[m] for m in ("alexnet2", "alexnet5", "inception", "clip")]) < 0.65  # chance 0.5
+    missing, _ = ev.image_metrics(stimuli[:4], stimuli[:4], tmp_path / "no_weights", progress=False)
+    assert isinstance(missing["pixcorr"], float)
+    assert "alexnet" in missing["alexnet2"]["unavailable"] and "unavailable" in missing["swav"]
+    with pytest.raises(ValueError, match="convention"):
+        ev.image_metrics(stimuli, stimuli, tmp_path, convention="other")
+
+
+def test_embedding_scores():
+    rng = np.random.default_rng(2)
+    true = rng.standard_normal((30, 4, 5))
+    good = ev.embedding_scores(true + 0.1 * rng.standard_normal(true.shape), true)
+    assert good["retrieval_top1"] == 1.0 and good["two_way"] == 1.0 and good["mean_r"] > 0.9
+    bad = ev.embedding_scores(rng.standard_normal(true.shape), true)
+    assert bad["retrieval_top1"] < 0.3 and abs(bad["two_way"] - 0.5) < 0.15
+
+
+def test_report_and_aggregate():
+    a = {"metrics": {m: 0.5 for m in ev.METRICS}, "subject": 1}
+    b = {"metrics": {**{m: 0.7 for m in ev.METRICS}, "swav": {"unavailable": "x"}}, "subject": 2}
+    mean = ev.aggregate([a, b])
+    assert mean["pixcorr"] == pytest.approx(0.6) and "unavailable" in mean["swav"]
+    text = ev.report({"ours": mean}, "t")
+    assert "| **ours** | 0.600 | 0.600 | 60.0% |" in text and "MindEye2 (2024)" in text and "n/a" in text
+
+
+def test_evaluate_cli(synthetic_copy, tiny_all_weights, tmp_path):
+    runner = CliRunner()
+    base = ["--data-root", str(synthetic_copy)]
+    assert runner.invoke(main, ["extract-features", *base]).exit_code == 0
+    assert runner.invoke(main, ["fit", *base, "--out", str(tmp_path / "outputs")]).exit_code == 0
+    model_dir = tmp_path / "outputs" / "subj01"
+    recon = tmp_path / "recon"
+    res = runner.invoke(main, ["decode", *base, "--model-dir", str(model_dir), "--decoder", "weight-free",
+                               "--out", str(recon), "--n-images", "20"])
+    assert res.exit_code == 0, res.output
+    args = ["evaluate", *base, "--recon-dir", str(recon), "--weights-root", str(tiny_all_weights)]
+    res = runner.invoke(main, [*args, "--out", str(tmp_path / "eval1")])
+    assert res.exit_code != 0 and "lacks reconstructions of 30 test images" in res.output
+    res = runner.invoke(main, [*args, "--partial", "--model-dir", str(model_dir), "--out", str(tmp_path / "e1")])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "e1" / "metrics.json").read_text())
+    assert set(result["metrics"]) == set(ev.METRICS) and result["n_images"] == 20
+    assert result["decoder"] == "weight-free" and result["convention"] == "mindeye"
+    assert result["metrics"]["pixcorr"] > 0.3 and result["embedding"]["pixels"]["two_way"] > 0.8
+    assert "ridge -> 16 IP-Adapter-Plus tokens" in (tmp_path / "e1" / "report.md").read_text()
+    assert (tmp_path / "e1" / "best_median_worst.png").exists()
+    res = runner.invoke(main, [*args, "--partial", "--convention", "braindiffuser", "--out", str(tmp_path / "e2")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["evaluate", "--aggregate", str(tmp_path / "e1"), str(tmp_path / "e2"),
+                               "--out", str(tmp_path / "mean")])
+    assert res.exit_code == 0, res.output
+    mean = json.loads((tmp_path / "mean" / "metrics.json").read_text())
+    assert mean["metrics"]["pixcorr"] == pytest.approx(result["metrics"]["pixcorr"])
