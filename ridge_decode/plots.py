@@ -78,3 +78,19 @@ def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_
         axes[row, 0].text(-0.2, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center", ha="right")
     fig.suptitle(f"best, median and worst by {metric} (stimulus left, reconstruction right)", fontsize=9)
     return _save(fig, path)
+
+
+def transfer_curves(results: list[dict], path, title: str = "") -> Path:
+    """Held-out mean r and fit time against the number of training images, transfer vs scratch."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for method, style in (("transfer", "o-"), ("scratch", "s--")):
+        rows = sorted((r for r in results if r["method"] == method), key=lambda r: r["n_train"])
+        n = [r["n_train"] for r in rows]
+        ax1.plot(n, [r["mean_r"] for r in rows], style, label=method)
+        ax2.plot(n, [r["seconds"] for r in rows], style, label=method)
+    ax1.set(xlabel="training images of the new subject", ylabel="held-out mean r", xscale="log")
+    ax2.set(xlabel="training images of the new subject", ylabel="fit seconds", xscale="log", yscale="log")
+    ax1.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

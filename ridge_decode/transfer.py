@@ -1,0 +1,170 @@
+"""Cross-subject transfer: a new subject fits only a new output layer into a shared space frozen on a reference.
+
+Shared parts, fitted once on the reference subject and frozen:
+- the target features (they belong to the images, not to a subject);
+- for each target group, the ``rank`` directions of target space that the reference's brain predicts: the top
+  right singular vectors ``V`` (t x k) of the reference ridge's fitted values on its *training* images (reduced-rank
+  ridge), and the reference's target mean ``m``.
+
+New subject: its training targets are projected, ``S = (Y - m) V`` (n x k), and a ridge from its voxels to ``S``
+(k targets per group, alpha per target by GCV) is the only thing it fits. Its targets are read back through the
+frozen basis: ``Y_hat = S_hat V^T + m``. With few images the k-dimensional constraint is what helps: the scratch
+ridge must estimate every one of the t targets' weights from the same few images.
+
+Nothing here reads test rows: the basis comes from the reference's training predictions, and NSD's only images
+common to subjects (shared1000) are the test set, so subjects are never aligned on shared images. See
+docs/transfer.md for the equations and costs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .io import atomic_path, versions
+from .ridge import DEFAULT_ALPHAS, OneStageRidge
+
+DEFAULT_RANK = 64
+FORMAT = "ridge_decode.SharedSpace/1"
+
+
+class SharedSpace:
+    """The frozen shared part: per group a basis (t, k) and the target mean (t,), from a reference fit.
+
+    Attributes: ``groups_``, ``target_shapes_``, ``basis_`` {group: (t, k) float32}, ``mean_`` {group: (t,)},
+    ``info_`` (reference subject, rank, explained variance of the fitted values, versions).
+    """
+
+    @classmethod
+    def from_reference(cls, model: OneStageRidge, X_train, rank: int = DEFAULT_RANK, groups=None,
+                       seed: int = 0, info: dict | None = None) -> SharedSpace:
+        """Basis from the reference ``model``'s fitted values on its training voxels ``X_train`` (n, p)."""
+        from sklearn.utils.extmath import randomized_svd
+
+        groups = list(groups or model.groups_)
+        missing = [g for g in groups if g not in model.groups_]
+        if missing:
+            raise ValueError(f"the reference model has no groups {missing}; it has {model.groups_}")
+        fitted = model.predict(X_train, groups=groups)
+        self = cls()
+        self.groups_, self.target_shapes_, self.basis_, self.mean_ = groups, {}, {}, {}
+        explained = {}
+        for g in groups:
+            P = fitted[g].reshape(len(X_train), -1).astype(np.float64)
+            k = int(min(rank, P.shape[1], len(P) - 1))
+            Pc = P - P.mean(axis=0)
+            _, s, Vt = randomized_svd(Pc, k, random_state=seed)
+            self.basis_[g] = Vt.T.astype(np.float32)
+            self.mean_[g] = model.y_mean_[g].astype(np.float64)
+            self.target_shapes_[g] = model.target_shapes_[g]
+            explained[g] = float((s**2).sum() / max((Pc**2).sum(), 1e-300))
+        self.info_ = {"rank": rank, "explained_variance_of_fitted": explained, "n_reference_images": len(X_train),
+                      **(info or {}), "versions": versions()}
+        return self
+
+    def project(self, group: str, Y) -> np.ndarray:
+        """Targets (n, ...) of ``group`` -> shared coordinates (n, k)."""
+        Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        if Y.shape[1] != len(self.mean_[group]):
+            raise ValueError(f"group {group!r}: {Y.shape[1]} targets, the shared space has {len(self.mean_[group])}")
+        return ((Y - self.mean_[group]) @ self.basis_[group]).astype(np.float32)
+
+    def reconstruct(self, group: str, S) -> np.ndarray:
+        """Shared coordinates (n, k) -> targets (n, ...) of ``group``."""
+        S = np.asarray(S, dtype=np.float64)
+        out = S @ self.basis_[group].T.astype(np.float64) + self.mean_[group]
+        return out.astype(np.float32).reshape((len(S),) + tuple(self.target_shapes_[group]))
+
+    def save(self, path) -> Path:
+        """Write the shared space to an HDF5 file (atomically)."""
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["info"] = json.dumps(self.info_)
+            for g in self.groups_:
+                f[f"{g}/basis"], f[f"{g}/mean"] = self.basis_[g], self.mean_[g]
+                f[g].attrs["target_shape"] = list(self.target_shapes_[g])
+            f.attrs["groups"] = json.dumps(self.groups_)
+        return Path(path)
+
+    @classmethod
+    def load(cls, path) -> SharedSpace:
+        """Read a shared space written by ``save``."""
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                raise ValueError(f"{path} is not a ridge_decode shared space (format {f.attrs.get('format')!r})")
+            self = cls()
+            self.groups_ = json.loads(f.attrs["groups"])
+            self.info_ = json.loads(f.attrs["info"])
+            self.basis_ = {g: f[f"{g}/basis"][()] for g in self.groups_}
+            self.mean_ = {g: f[f"{g}/mean"][()] for g in self.groups_}
+            self.target_shapes_ = {g: tuple(int(d) for d in f[g].attrs["target_shape"]) for g in self.groups_}
+        return self
+
+
+class TransferRidge:
+    """A new subject's output layer: ridge from its voxels into a frozen ``SharedSpace``.
+
+    Parameters: ``shared`` (frozen, never modified), ``alphas`` and ``backend`` as for ``OneStageRidge``.
+    Fitted: ``model_`` (the OneStageRidge into the shared coordinates), ``n_voxels_``.
+    """
+
+    def __init__(self, shared: SharedSpace, alphas=DEFAULT_ALPHAS, backend: str = "numpy"):
+        self.shared = shared
+        self.alphas = alphas
+        self.backend = backend
+
+    def fit(self, X, targets: dict) -> TransferRidge:
+        """Fit on the new subject's training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
+        unknown = [g for g in targets if g not in self.shared.groups_]
+        if unknown:
+            raise ValueError(f"target groups {unknown} are not in the reference's shared space, which has "
+                             f"{self.shared.groups_}: refit the reference with them")
+        coords = {g: self.shared.project(g, Y) for g, Y in targets.items()}
+        self.model_ = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, coords)
+        self.n_voxels_ = np.asarray(X).shape[1]
+        return self
+
+    def predict(self, X) -> dict[str, np.ndarray]:
+        """Targets {group: (n_test, ...)} for the new subject's voxels ``X`` (n_test, p)."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.n_voxels_:
+            raise ValueError(f"X must be (n, {self.n_voxels_}) voxels of the subject this layer was fitted on; "
+                             f"found shape {X.shape}")
+        return {g: self.shared.reconstruct(g, S) for g, S in self.model_.predict(X).items()}
+
+    def save(self, folder) -> Path:
+        """``<folder>/shared.h5`` (the frozen part) and ``<folder>/layer.h5`` (this subject's ridge)."""
+        folder = Path(folder)
+        self.shared.save(folder / "shared.h5")
+        self._write_layer(folder / "layer.h5")
+        return folder
+
+    def _write_layer(self, path):
+        import shutil
+
+        src = self.model_.model_path_
+        if src is None:  # an in-memory fit: copy its HDF5 image to disk
+            with atomic_path(path) as tmp:
+                self.model_._memory_file.flush()
+                with h5py.File(tmp, "w") as out:
+                    for key in self.model_._memory_file:
+                        self.model_._memory_file.copy(key, out)
+                    for k, v in self.model_._memory_file.attrs.items():
+                        out.attrs[k] = v
+                    out.attrs["complete"] = True
+        else:
+            shutil.copyfile(src, path)
+
+    @classmethod
+    def load(cls, folder) -> TransferRidge:
+        """Read a transfer model written by ``save``."""
+        folder = Path(folder)
+        shared = SharedSpace.load(folder / "shared.h5")
+        model = OneStageRidge.load(folder / "layer.h5")
+        self = cls(shared, alphas=model.alphas, backend=model.backend)
+        self.model_ = model
+        self.n_voxels_ = model.X_mean_.shape[0]
+        return self
