@@ -39,7 +39,7 @@ def plan(subject: int, sessions: int | None = None, betas_format: str = "hdf5") 
     if not 1 <= n <= info["sessions"]:
         raise ValueError(f"subject {subject} has sessions 1..{info['sessions']}; asked for {n}")
     items = []
-    for key in ("expdesign", "stim_info", "stimuli", "captions_train", "captions_val", "nsdgeneral"):
+    for key in ("expdesign", "stim_info", "stimuli", "captions_train", "captions_val", "nsdgeneral", "ncsnr"):
         e = manifest[key]
         items.append(FetchItem(key, e.relpath(subject, 1), e.size_bytes, e.size_exact))
     e = manifest[f"betas_{betas_format}"]

@@ -125,6 +125,30 @@ def read_mask(path: str | Path) -> np.ndarray:
     return mask
 
 
+def noise_ceiling(ncsnr, n_repeats) -> np.ndarray:
+    """NSD's noise ceiling in percent of variance for ``n_repeats`` averaged trials:
+    ``100 * ncsnr**2 / (ncsnr**2 + 1 / n)`` (NSD data manual)."""
+    ncsnr = np.asarray(ncsnr, float)
+    return 100.0 * ncsnr**2 / (ncsnr**2 + 1.0 / np.asarray(n_repeats, float))
+
+
+def read_noise_ceiling(subject: int, data_root: str | Path | None = None, n_repeats: float = 3.0) -> np.ndarray:
+    """Per-voxel noise ceiling (percent) of a subject's nsdgeneral voxels, in the loaders' voxel order.
+
+    Reads the beta version's ``ncsnr.nii.gz`` (manifest entry ``ncsnr``) inside the nsdgeneral mask.
+    """
+    root = resolve_data_root(data_root)
+    mask = read_mask(require("nsdgeneral", root, subject))
+    path = require("ncsnr", root, subject)
+    try:
+        vol = np.asanyarray(nib.load(str(path)).dataobj)
+    except Exception as exc:
+        raise DataFileError(f"cannot read the ncsnr volume {path}: {exc}") from exc
+    if vol.shape != mask.shape:
+        raise DataFormatError(f"{path}: ncsnr volume has shape {vol.shape}; the nsdgeneral mask has {mask.shape}")
+    return noise_ceiling(vol[mask], n_repeats)
+
+
 # --------------------------------------------------------------------------- betas
 def betas_path(
     root: Path, subject: int, session: int, fmt: str, manifest: Manifest | None = None

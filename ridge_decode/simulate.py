@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 
 from .io import atomic_path, write_json
 from .manifest import entry_path, load_manifest
+from .nsd import noise_ceiling as _nsd_noise_ceiling
 
 BETA_SCALE = 300  # NSD stores percent signal change x 300 as int16
 TRIALS_PER_SESSION = 750
@@ -310,9 +311,8 @@ def voxel_signal(feats: dict[str, np.ndarray], z: np.ndarray, enc: dict[str, np.
 
 
 def noise_ceiling(ncsnr: np.ndarray, n_repeats: float | np.ndarray) -> np.ndarray:
-    """NSD's noise ceiling in percent variance: ``100 * ncsnr**2 / (ncsnr**2 + 1 / n)``."""
-    ncsnr = np.asarray(ncsnr, float)
-    return 100.0 * ncsnr**2 / (ncsnr**2 + 1.0 / np.asarray(n_repeats, float))
+    """NSD's noise ceiling in percent variance: ``100 * ncsnr**2 / (ncsnr**2 + 1 / n)`` (see ``nsd.noise_ceiling``)."""
+    return _nsd_noise_ceiling(ncsnr, n_repeats)
 
 
 # --------------------------------------------------------------------------- writers
@@ -427,6 +427,9 @@ def simulate(
         mask = make_mask(spec.grid, spec.n_voxels[s], rng)
         _write_nifti(path("nsdgeneral", subject=s), mask)
         enc = make_encoding(mask, rng)
+        ncsnr = np.zeros(mask.shape, np.float32)  # the planted per-voxel SNR, as NSD's ncsnr volume
+        ncsnr[tuple(enc["voxel_xyz"].T)] = enc["ncsnr"]
+        _write_nifti(path("ncsnr", subject=s), ncsnr)
         ids_s = np.unique(trials[s])
         rows = np.array([row_of[int(i)] for i in ids_s])
         sub_feats = {k: v[rows] for k, v in feats.items()}

@@ -50,15 +50,15 @@ def test_bad_files_are_reported(synthetic_copy):
 def test_fetch_plan_lists_exactly_the_subject_files():
     items = plan(1)
     assert sum(it.key == "betas_hdf5" for it in items) == 40
-    assert all("subj01" in it.relpath for it in items if it.key in ("betas_hdf5", "nsdgeneral"))
-    assert len(plan(4, betas_format="nifti")) == 6 + 30
+    assert all("subj01" in it.relpath for it in items if it.key in ("betas_hdf5", "nsdgeneral", "ncsnr"))
+    assert len(plan(4, betas_format="nifti")) == 7 + 30
     with pytest.raises(ValueError, match="sessions 1..40"):
         plan(1, sessions=41)
 
 
 def test_dry_run_prints_sizes_and_total():
     res = CliRunner().invoke(main, ["fetch-nsd", "--subject", "1", "--sessions", "2", "--dry-run"])
-    assert res.exit_code == 0 and "total (8 files" in res.output and "nsd_stimuli.hdf5" in res.output
+    assert res.exit_code == 0 and "total (9 files" in res.output and "nsd_stimuli.hdf5" in res.output
 
 
 def test_fetch_from_file_url_and_resume(synthetic_root, tmp_path):

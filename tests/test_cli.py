@@ -42,6 +42,25 @@ def test_extract_fit_writes_summary(synthetic_copy, tmp_path):
     np.testing.assert_allclose(model.predict(data.test_betas)["pixels"], saved, rtol=1e-5, atol=1e-6)
 
 
+def test_fit_selects_voxels_by_noise_ceiling(synthetic_copy, tmp_path):
+    runner = CliRunner()
+    assert runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy)]).exit_code == 0
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--out", str(tmp_path / "all")])
+    assert res.exit_code == 0, res.output
+    full = json.loads((tmp_path / "all" / "subj01" / "summary.json").read_text())
+    nc = full["noise_ceiling"]
+    assert nc["voxels_kept"] == nc["voxels_total"] == full["n_voxels"] and "noise ceiling" in res.output
+    threshold = nc["median_nc_all"]
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--min-nc", str(threshold),
+                               "--out", str(tmp_path / "sel")])
+    assert res.exit_code == 0, res.output
+    sel = json.loads((tmp_path / "sel" / "subj01" / "summary.json").read_text())
+    assert 0 < sel["n_voxels"] < full["n_voxels"] and sel["noise_ceiling"]["median_nc_kept"] >= threshold
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--min-nc", "100",
+                               "--out", str(tmp_path / "none")])
+    assert res.exit_code != 0 and "no voxel has a noise ceiling >= 100.0%" in res.output
+
+
 def test_fit_brain_diffuser_baseline(synthetic_copy, tmp_path):
     runner = CliRunner()
     assert runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy)]).exit_code == 0

@@ -141,6 +141,13 @@ def test_weight_free_decode_cli(synthetic_copy, tmp_path):
     assert metrics.two_way_identification(stimuli.astype(float), recon.astype(float)) > 0.8
     res = runner.invoke(main, args)  # resumes: nothing left to do
     assert res.exit_code == 0 and "(50 already there)" in res.output
+    sharded = tmp_path / "sharded"  # two shards of a job array into one folder equal one run
+    for i in (1, 0):
+        res = runner.invoke(main, [*args[:-1], str(sharded), "--shard", f"{i}/2"])
+        assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in sharded.glob("[0-9]*.png")) == [p.name for p in pngs]
+    for p in pngs:
+        assert (sharded / p.name).read_bytes() == p.read_bytes()
 
 
 def test_diffusion_decode_cli_and_its_errors(synthetic_copy, tiny_weights, tmp_path):

@@ -76,6 +76,16 @@ def test_ground_truth_and_noise_ceiling(synthetic_root):
     nc = noise_ceiling(ncsnr, 3)
     assert np.all((nc > 0) & (nc < 100))
     assert noise_ceiling(1.0, 1) == pytest.approx(50.0)
+    # the planted SNR is written as NSD's ncsnr volume, and read back in the loaders' voxel order
+    from ridge_decode.nsd import load_subject, read_noise_ceiling
+
+    with h5py.File(synthetic_root / "nsddata/ppdata/subj01/synthetic_ground_truth.h5", "r") as f:
+        xyz = f["encoding/voxel_xyz"][()]
+    data = load_subject(1, synthetic_root, progress=False)
+    order = {tuple(v): k for k, v in enumerate(xyz.tolist())}
+    planted = ncsnr[[order[tuple(v)] for v in data.voxel_xyz.tolist()]]
+    np.testing.assert_allclose(read_noise_ceiling(1, synthetic_root, n_repeats=2.0), noise_ceiling(planted, 2.0),
+                               rtol=1e-5)
 
 
 def test_bad_arguments(tmp_path):
