@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ridge_decode-installed
 TORCH_PAIR ?= torch==2.14.1 torchvision==0.29.1
 SYNTH ?= data/synthetic
 
-.PHONY: setup test demo lint tutorial clean
+.PHONY: setup test demo lint reproduce clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: setup
 
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
+
+# The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd
+NSD ?= data/nsd
+reproduce: setup
+	$(PY) scripts/reproduce_nsd.py --data-root $(NSD) $(REPRODUCE_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check ridge_decode scripts tests benchmarks

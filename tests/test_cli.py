@@ -111,7 +111,7 @@ def test_demo_writes_figure_and_scores(synthetic_copy, tmp_path):
 
 def test_scripts_are_thin_wrappers():
     for name in ("simulate", "check_data", "fetch_nsd", "extract_features", "fit", "decode", "evaluate", "transfer",
-                 "demo"):
+                 "reproduce_nsd", "demo"):
         res = subprocess.run([sys.executable, str(REPO / "scripts" / f"{name}.py"), "--help"],
                              capture_output=True, text=True, check=True)
         assert "Usage:" in res.stdout
@@ -143,5 +143,5 @@ def test_console_entry_point_is_installed():
     exe = Path(sys.executable).parent / "ridge-decode"
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
     for cmd in ("simulate", "check-data", "fetch-nsd", "extract-features", "fit", "decode", "evaluate", "transfer",
-                "demo"):
+                "reproduce", "demo"):
         assert cmd in res.stdout
