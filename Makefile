@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ridge_decode-installed
 TORCH_PAIR ?= torch==2.14.1 torchvision==0.29.1
 SYNTH ?= data/synthetic
 
-.PHONY: setup test demo lint reproduce clean
+.PHONY: setup test demo tutorial lint reproduce clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,17 @@ test: setup
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
 
+# docs/tutorial.md and its figures, generated from examples/tutorial.py on the synthetic subject
+tutorial: setup
+	$(PY) examples/tutorial.py --data-root $(SYNTH) --out docs
+
 # The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd
 NSD ?= data/nsd
 reproduce: setup
 	$(PY) scripts/reproduce_nsd.py --data-root $(NSD) $(REPRODUCE_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check ridge_decode scripts tests benchmarks
+	$(VENV)/bin/ruff check ridge_decode scripts tests benchmarks examples
 
 clean:
 	rm -rf results outputs $(SYNTH)
