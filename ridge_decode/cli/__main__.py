@@ -1,0 +1,5 @@
+"""``python -m ridge_decode.cli COMMAND``."""
+
+from . import main
+
+main()

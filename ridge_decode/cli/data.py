@@ -1,0 +1,76 @@
+"""Data commands: simulate, check-data, fetch-nsd."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from ._group import DATA_ROOT_HELP, SUBJECT_HELP, _parse_ints, main
+
+
+# ----------------------------------------------------------------------------------------------- simulate
+@main.command()
+@click.option("--out", default="data/synthetic", show_default=True, type=click.Path(file_okay=False))
+@click.option("--size", type=click.Choice(["small", "nsd", "tiny"]), default="small", show_default=True,
+              help="small: ~1,350 training images and a few thousand voxels; nsd: NSD's shapes, for benchmarks.")
+@click.option("--subjects", default="1,2", show_default=True, help="Comma-separated subject numbers.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--sessions", type=int, default=None, help="Override the number of sessions (750 trials each).")
+@click.option("--betas-format", default="hdf5", show_default=True, help="hdf5, nifti or hdf5,nifti.")
+@click.option("--image-size", default=128, show_default=True, type=int, help="Stimulus size in pixels.")
+def simulate(out, size, subjects, seed, sessions, betas_format, image_size):
+    """Write a synthetic subject in the NSD file layout, from real photographs and a known encoding model."""
+    from ..simulate import simulate as run
+
+    t0 = time.perf_counter()
+    formats = tuple(f.strip() for f in betas_format.split(","))
+    path = run(out, size=size, subjects=_parse_ints(subjects), seed=seed, sessions=sessions,
+               betas_formats=formats, image_size=image_size)
+    click.echo(f"synthetic NSD layout written under {path} in {time.perf_counter() - t0:.1f} s")
+
+
+# --------------------------------------------------------------------------------------------- check-data
+@main.command("check-data")
+@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
+@click.option("--subject", "subjects", default="1", show_default=True, help="Comma-separated subjects.")
+@click.option("--strict", is_flag=True, help="Enforce NSD's exact sizes (grids, voxels, sessions, 425 px).")
+@click.option("--weights", is_flag=True, help="Let missing or bad model weights count toward the exit code.")
+@click.option("--weights-root", type=click.Path(), default=None,
+              help="Default $RIDGE_DECODE_WEIGHTS or <root>/weights.")
+def check_data(data_root, subjects, strict, weights, weights_root):
+    """Report each manifest entry as present, missing or bad; exit 0 only if every NSD entry is present."""
+    from ..check import check_data as run
+    from ..check import format_table
+    from ..manifest import resolve_data_root, resolve_weights_root
+
+    root = resolve_data_root(data_root)
+    results = run(root, _parse_ints(subjects), strict=strict,
+                  weights_root=resolve_weights_root(weights_root, root))
+    click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
+    click.echo(format_table(results))
+    failing = [r for r in results if r.status != "present" and (r.kind == "nsd" or weights)]
+    sys.exit(1 if failing else 0)
+
+
+# ---------------------------------------------------------------------------------------------- fetch-nsd
+@main.command("fetch-nsd")
+@click.option("--subject", type=int, required=True, help=SUBJECT_HELP)
+@click.option("--dest", type=click.Path(file_okay=False), default=None, help=DATA_ROOT_HELP)
+@click.option("--sessions", type=int, default=None, help="First N sessions only (default: all).")
+@click.option("--betas-format", type=click.Choice(["hdf5", "nifti"]), default="hdf5", show_default=True)
+@click.option("--source", default=None, help="Source root URL (default: the manifest's s3 bucket).")
+@click.option("--dry-run", is_flag=True, help="List the files and sizes, fetch nothing.")
+def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
+    """Download exactly the files one subject needs, resumably (NSD data agreement required)."""
+    from ..fetch import fetch, format_plan, plan
+    from ..manifest import resolve_data_root
+
+    items = plan(subject, sessions, betas_format)
+    click.echo(format_plan(items))
+    if dry_run:
+        return
+    dest = resolve_data_root(dest)
+    paths = fetch(items, dest, source)
+    click.echo(f"{len(paths)} files under {dest}")

@@ -1,0 +1,51 @@
+"""The reproduce command: the end-to-end NSD recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._group import DATA_ROOT_HELP, _parse_ints, main
+
+
+# ---------------------------------------------------------------------------------------------- reproduce
+@main.command()
+@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
+@click.option("--weights-root", type=click.Path(), default=None,
+              help="Default $RIDGE_DECODE_WEIGHTS or <data root>/weights.")
+@click.option("--subjects", default="1,2,5,7", show_default=True)
+@click.option("--targets", default="ipadapter_plus,autokl", show_default=True)
+@click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
+@click.option("--device", default="cuda", show_default=True)
+@click.option("--decode-steps", type=int, default=None, help="DDIM steps (default: decode's own, 50).")
+@click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
+@click.option("--recon", type=click.Path(file_okay=False), default="recon", show_default=True)
+@click.option("--eval-dir", type=click.Path(file_okay=False), default="eval", show_default=True)
+@click.option("--no-fetch", is_flag=True, help="The data is already there (or synthetic): skip fetching.")
+@click.option("--dry-run", is_flag=True, help="Print each command with its expected time, disk and memory.")
+def reproduce(data_root, weights_root, subjects, targets, decoder, device, decode_steps, out, recon, eval_dir,
+              no_fetch, dry_run):
+    """The whole chain for NSD subjects 1, 2, 5, 7: fetch, check, extract, fit, decode, evaluate, aggregate."""
+    from ..manifest import resolve_data_root, resolve_weights_root
+    from ..recipe import format_dry_run, nsd_steps
+
+    root = resolve_data_root(data_root)
+    steps = nsd_steps(root, resolve_weights_root(weights_root, root), _parse_ints(subjects), targets, out, recon,
+                      eval_dir, decoder, device, fetch=not no_fetch,
+                      decode_args=("--steps", str(decode_steps)) if decode_steps else ())
+    if dry_run:
+        click.echo(format_dry_run(steps))
+        return
+    for k, step in enumerate(steps, 1):
+        if step.done():
+            click.echo(f"[{k}/{len(steps)}] {step.name}: already done, skipped")
+            continue
+        click.echo(f"[{k}/{len(steps)}] {step.name}: {' '.join(step.argv)}")
+        try:
+            main(step.argv, standalone_mode=False)
+        except SystemExit as exc:  # check-data exits with its status
+            if exc.code:
+                raise click.ClickException(f"step '{step.name}' failed (exit {exc.code}); fix it and rerun: "
+                                           "finished steps are skipped") from exc
+    click.echo(f"done: {Path(eval_dir) / 'mean' / 'report.md'}")
