@@ -264,3 +264,12 @@ def test_constant_voxels_and_targets_are_handled():
     np.testing.assert_allclose(pred[:, 1], 7.0, rtol=1e-6)
     ref = OneStageRidge(eigh_dtype="float64").fit(X[:, 1:], {"y": Yc}).predict(X[:, 1:])["y"]
     np.testing.assert_allclose(pred, ref, rtol=1e-4, atol=1e-4)
+
+
+def test_fit_leaves_its_inputs_unchanged():
+    X, Y = _data()
+    X0, Y0 = X.copy(), Y.copy()
+    OneStageRidge(chunk_size=4).fit(X, {"y": Y})
+    OneStageRidge(fixed_alpha=10.0).fit(X, {"y": Y})
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(Y, Y0)

@@ -72,7 +72,7 @@ def _read_columns(Y, start: int, stop: int) -> np.ndarray:
     row = int(np.prod(Y.shape[2:], dtype=np.int64))  # flattened columns per index of axis 1
     i0, i1 = start // row, -(-stop // row)
     block = np.asarray(Y[:, i0:i1]).reshape(n, -1)[:, start - i0 * row : stop - i0 * row]
-    return np.asarray(block, dtype=np.float32)
+    return np.array(block, dtype=np.float32)  # always a copy: the fit centres it in place
 
 
 def _chunks(t: int, size: int) -> list[tuple[int, int]]:
@@ -338,9 +338,9 @@ class OneStageRidge:
                         raise ValueError(f"target group {g!r} has NaN or infinite values in flattened targets "
                                          f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
                     mean = Yk.mean(axis=0, dtype=np.float64)
-                    std = Yk.std(axis=0, dtype=np.float64)
-                    Yc = Yk - mean.astype(np.float32)
-                    del Yk
+                    Yk -= mean.astype(np.float32)  # centred in place: no second n x chunk array
+                    Yc = Yk
+                    std = np.sqrt(np.einsum("ij,ij->j", Yc, Yc, dtype=np.float64) / len(Yc))
                     t1 = time.perf_counter()
                     if fixed is not None:
                         C, chosen, scores = solver.solve(Yc, fixed[g]), np.full(z - a, fixed[g]), None

@@ -85,10 +85,12 @@ def gcv_scores(b, s, Z, alphas, dof_weight):
 def eigen_coef(b, s, Z, alpha_per_column):
     """Coefficients in the eigenbasis, ``B = diag(1/(s+alpha_k)) z_k`` (n, t), one alpha per column (t,).
 
+    Computed in place: ``Z`` is overwritten and returned (it is not needed afterwards, and a chunk is large).
     The dual coefficients are ``C = Q B``; predictions ``K_test C = (K_test Q) B`` never need ``C`` itself, which
     saves one n x n x t product per chunk.
     """
-    return Z / (s[:, None] + alpha_per_column[None, :])
+    Z /= s[:, None] + alpha_per_column[None, :]
+    return Z
 
 
 def cholesky_factor(b, K, alpha: float):
