@@ -189,16 +189,6 @@ def pixcorr_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
                               stimuli.reshape(n, -1).T.astype(np.float64) / 255.0)
 
 
-def identification_per_image(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:
-    """For each reconstruction j, the fraction of distractors i != j with r[i, j] < r[j, j] (n,)."""
-    t = np.asarray(true_feats, np.float64).reshape(len(true_feats), -1)
-    r = np.asarray(recon_feats, np.float64).reshape(len(recon_feats), -1)
-    t = (t - t.mean(1, keepdims=True)) / t.std(1, keepdims=True)
-    r = (r - r.mean(1, keepdims=True)) / r.std(1, keepdims=True)
-    corr = t @ r.T / t.shape[1]
-    return (corr < np.diag(corr)[None, :]).sum(axis=0) / (len(t) - 1)
-
-
 def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convention: str = "mindeye",
                   batch_size: int = 32, progress: bool = True) -> tuple[dict, dict]:
     """The eight metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order).
@@ -235,7 +225,7 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
         for m, (t, r) in feats.items():
             t, r = np.concatenate(t), np.concatenate(r)
             if HIGHER_IS_BETTER[m]:
-                per_image[m] = identification_per_image(t, r)
+                per_image[m] = basic.identification_per_image(t, r)
             else:
                 per_image[m] = correlation_distance(t, r)
             out[m] = float(np.mean(per_image[m]))

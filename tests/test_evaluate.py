@@ -7,6 +7,7 @@ from skimage.color import rgb2gray
 from skimage.metrics import structural_similarity
 
 from ridge_decode import evaluate as ev
+from ridge_decode import metrics
 from ridge_decode.cli import main
 from ridge_decode.nsd import open_stimuli, viewed_ids
 
@@ -28,7 +29,7 @@ def test_pixel_metrics_against_direct_computations(stimuli):
     np.testing.assert_allclose(ssim, direct)
     t, r = rng.standard_normal((9, 20)), rng.standard_normal((9, 20))
     np.testing.assert_allclose(ev.correlation_distance(t, r), [1 - np.corrcoef(t[k], r[k])[0, 1] for k in range(9)])
-    per = ev.identification_per_image(t, r)
+    per = metrics.identification_per_image(t, r)
     c = np.corrcoef(t, r)[:9, 9:]
     brute = [np.mean([c[i, j] < c[j, j] for i in range(9) if i != j]) for j in range(9)]
     np.testing.assert_allclose(per, brute)
