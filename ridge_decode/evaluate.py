@@ -69,7 +69,8 @@ def _torchvision(builder, nodes: dict, **kw):
         model = builder(weights=None, **kw)
         state = torch_load(path, "torchvision")
         model.load_state_dict(state)
-        extractor = create_feature_extractor(model.eval(), return_nodes=nodes)
+        # only the eval graph runs; the train graph differs (Inception's auxiliary head) and is never used
+        extractor = create_feature_extractor(model.eval(), return_nodes=nodes, suppress_diff_warning=True)
 
         def run(x):
             with torch.no_grad():
@@ -99,7 +100,7 @@ def _swav(path):
     if missing:
         raise DataFormatError(f"{path}: not a SwAV ResNet-50 checkpoint; missing {missing[:5]}")
     model.load_state_dict(backbone, strict=False)
-    extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"})
+    extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"}, suppress_diff_warning=True)
 
     def run(x):
         with torch.no_grad():
@@ -112,9 +113,9 @@ def _clip(path):
     import torch
     from transformers import CLIPVisionModelWithProjection
 
-    from .weights import from_pretrained
+    from .weights import vision_tower_from_clip
 
-    model = from_pretrained(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval()
+    model = vision_tower_from_clip(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval()
 
     def run(x):
         with torch.no_grad():

@@ -7,6 +7,9 @@ local_files_only=True)`` or ``torch.load(weights_only=True)``: a hub is never co
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +45,60 @@ def from_pretrained(cls, path: Path, key: str, **kwargs):
             f"{path}{'/' + sub if sub else ''} (manifest entry {key!r}) could not be loaded as "
             f"{cls.__name__}: {type(exc).__name__}: {str(exc)[:300]}\nIt should be {entry.source}"
         ) from exc
+
+
+# Keys of a full CLIP checkpoint that a vision tower loaded out of it does not use
+CLIP_TEXT_SIDE = ("text_model.", "text_projection.", "logit_scale", "visual_projection.")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _DropReport(logging.Filter):
+    """Drops a transformers load report whose every row is an UNEXPECTED key starting with one of ``prefixes``;
+    any other report (a missing key, a mismatched shape, another unexpected key) passes unchanged."""
+
+    def __init__(self, prefixes: tuple[str, ...]):
+        super().__init__()
+        self.prefixes = prefixes
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = _ANSI.sub("", record.getMessage())
+        if "LOAD REPORT" not in text:
+            return True
+        rows = [[c.strip() for c in line.split("|")] for line in text.splitlines() if line.count("|") >= 2]
+        rows = [r for r in rows if r[0] and r[0] != "Key"]
+        return not rows or not all(r[1] == "UNEXPECTED" and r[0].startswith(self.prefixes) for r in rows)
+
+
+def vision_tower_from_clip(cls, path: Path, key: str, **kwargs):
+    """A CLIP vision model (``cls``) from a full CLIP checkpoint, without the report of the unused text-side keys.
+
+    transformers lists every key of the checkpoint that the vision model does not use (the whole text tower) as
+    UNEXPECTED, which reads as an error. Only that report is silenced; any other loading problem is still shown.
+    """
+    logger = logging.getLogger("transformers.modeling_utils")
+    report_filter = _DropReport(CLIP_TEXT_SIDE)
+    logger.addFilter(report_filter)
+    try:
+        return from_pretrained(cls, path, key, **kwargs)
+    finally:
+        logger.removeFilter(report_filter)
+
+
+@contextlib.contextmanager
+def without_log_messages(logger_name: str, *starts: str):
+    """Within the block, drop the records of logger ``logger_name`` whose message starts with one of ``starts``."""
+
+    class _Drop(logging.Filter):
+        def filter(self, record):
+            return not record.getMessage().startswith(starts)
+
+    logger = logging.getLogger(logger_name)
+    drop = _Drop()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def torch_load(path: Path, key: str) -> dict:

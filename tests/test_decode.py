@@ -30,6 +30,8 @@ def inputs(pipe):
 
 
 def _close(a, b, tol=1):
+    """uint8 images equal up to ``tol`` levels: a batch of another size runs GEMMs of other shapes, whose float32
+    round-off (~1e-6 of the range) can move a value across a rounding boundary, never by a whole level more."""
     assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= tol
 
 
@@ -111,6 +113,37 @@ def test_guidance_off_at_kappa_zero_and_lowers_the_loss(tiny_weights, pipe, inpu
     assert final_loss(guided) < final_loss(plain)
     with pytest.raises(ValueError, match="needs the predicted clip_layers"):
         decode_batch(pipe, lat, tokens, negative, SamplerConfig(kappa=1.0, steps=2, eta=1.0), [1, 2])
+
+
+GUIDED_DECODE = """
+import sys, numpy as np, torch
+from ridge_decode.decode.diffusion import SamplerConfig, decode_batch, load_pipeline
+from ridge_decode.features.clip_layers import ClipLayers, differentiable_features
+pipe = load_pipeline(sys.argv[1])
+clip = ClipLayers(sys.argv[1]).model
+with torch.no_grad():
+    targets = differentiable_features(clip, torch.rand(2, 3, 64, 64)).numpy()
+rng = np.random.default_rng(0)
+lat, tokens, negative = rng.standard_normal((2, 4, 8, 8)), rng.standard_normal((2, 4, 8)), rng.standard_normal((4, 8))
+decode_batch(pipe, lat, tokens, negative, SamplerConfig(steps=2, strength=1.0, eta=1.0, kappa=10.0), [1, 2],
+             clip_targets=targets, feature_fn=lambda x: differentiable_features(clip, x))
+print("decoded")
+"""
+
+
+def test_guided_decode_prints_no_library_messages(tiny_weights):
+    """What a guided decode loads (the pipeline with the adapter, the CLIP vision tower) and runs prints nothing of
+    the libraries' own: no load report of unused CLIP text keys, no diffusers loader messages (docs/decoding.md).
+    A fresh process, so that every library sets up its logging as a user's run would."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", GUIDED_DECODE, str(tiny_weights)], capture_output=True, text=True)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0 and "decoded" in res.stdout, log
+    for noise in ("UNEXPECTED", "LOAD REPORT", "Casting directly", "image_encoder is not loaded", "accelerate",
+                  "Warning", "warn"):
+        assert noise not in log, f"loading and guided decoding printed {noise!r}:\n{log}"
 
 
 def test_bad_sampler_settings():

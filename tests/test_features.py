@@ -74,8 +74,11 @@ def test_ipadapter_tokens_match_diffusers_projection(synthetic_root, tiny_weight
         zero = proj(encoder(torch.zeros(1, 3, 224, 224), output_hidden_states=True).hidden_states[-2]).numpy()[0]
         black = processor(images=[np.zeros((64, 64, 3), np.uint8)], return_tensors="pt").pixel_values
         black = proj(encoder(black, output_hidden_states=True).hidden_states[-2]).numpy()[0]
-    np.testing.assert_allclose(tokens, expected, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(negative, zero, rtol=1e-4, atol=1e-5)
+    # Two float32 implementations of one network (ours and diffusers' Resampler) round in another order: a few
+    # eps per layer over ~10 layers. Measured 2.8e-6 at scale 2.3 with 1 and 2 threads; the bound is 64 eps.
+    tol = 64 * np.finfo(np.float32).eps * np.abs(expected).max()
+    np.testing.assert_allclose(tokens, expected, rtol=0, atol=tol)
+    np.testing.assert_allclose(negative, zero, rtol=0, atol=tol)
     assert np.abs(negative - black).max() > 1e-3 and np.abs(negative).max() > 1e-3  # not a black image, not zeros
 
 

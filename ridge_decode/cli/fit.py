@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._group import DATA_ROOT_HELP, SUBJECT_HELP, _Timer, main
-from .features import _default_features_dir
+from .features import _default_features_dir, _extract
 
 
 # --------------------------------------------------------------------------------------------------- fit
@@ -23,7 +23,7 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, out, *, 
     import numpy as np
 
     from .. import metrics, plots
-    from ..features import FeatureStore
+    from ..features import REGISTRY, FeatureStore
     from ..io import atomic_path, peak_rss_mb, versions, write_json
     from ..manifest import resolve_data_root
     from ..nsd import load_generic, load_subject
@@ -41,6 +41,10 @@ def _fit_subject(subject, data_root, input_file, targets, features_dir, out, *, 
         store = FeatureStore(fdir)
         groups = [t.strip() for t in targets.split(",") if t.strip()]
         for g in groups:
+            # a family that needs no weights costs seconds: make it now instead of stopping
+            if not store.exists(g) and g in REGISTRY and not REGISTRY[g].needs_weights:
+                click.echo(f"{g} is not in the feature cache {fdir}: computing it now (it needs no weights)")
+                _extract(g, root, store, None, input_file=input_file, progress=progress)
             if not store.exists(g):
                 raise click.ClickException(
                     f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"

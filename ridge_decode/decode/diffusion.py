@@ -74,7 +74,7 @@ def load_pipeline(weights_root, device: str = "cpu", dtype: str = "float32", ip_
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from ..weights import from_pretrained, torch_dtype, torch_load, weight_path
+    from ..weights import from_pretrained, torch_dtype, torch_load, weight_path, without_log_messages
 
     path = weight_path("sd15", weights_root)
     tdtype = torch_dtype(device, dtype)
@@ -89,7 +89,13 @@ def load_pipeline(weights_root, device: str = "cpu", dtype: str = "float32", ip_
                                    requires_safety_checker=False)
     if ip_adapter:
         ckpt = torch_load(weight_path("ipadapter_plus", weights_root), "ipadapter_plus")
-        pipe.load_ip_adapter(ckpt, subfolder="", weight_name="", image_encoder_folder=None, low_cpu_mem_usage=False)
+        # Two messages of diffusers' loader that say nothing about this use (docs/decoding.md): no image encoder is
+        # wanted (the tokens are predicted), and the UNet is cast to its own dtype with no float32-only modules.
+        with without_log_messages("diffusers.loaders.ip_adapter", "image_encoder is not loaded"), \
+                without_log_messages("diffusers.models.modeling_utils",
+                                     "There are modules in UNet2DConditionModel that should be kept in float32: []."):
+            pipe.load_ip_adapter(ckpt, subfolder="", weight_name="", image_encoder_folder=None,
+                                 low_cpu_mem_usage=False)
         # the predicted tokens are already the Resampler's output: bypass it
         pipe.unet.encoder_hid_proj.image_projection_layers[0] = torch.nn.Identity()
     pipe.to(device)

@@ -22,8 +22,8 @@ from ..weights import (
     clip_pixels,
     clip_processor,
     describe_files,
-    from_pretrained,
     torch_dtype,
+    vision_tower_from_clip,
     weight_path,
 )
 
@@ -68,7 +68,7 @@ class ClipLayers:
 
         path = weight_path(WEIGHTS_KEY, weights_root)
         self.device, self.dtype = device, torch_dtype(device, dtype)
-        self.model = from_pretrained(CLIPVisionModel, path, WEIGHTS_KEY, dtype=self.dtype).to(device).eval()
+        self.model = vision_tower_from_clip(CLIPVisionModel, path, WEIGHTS_KEY, dtype=self.dtype).to(device).eval()
         self.processor = clip_processor(path, self.model.config.image_size)
         cfg = self.model.config
         self.shape = (len(depths(cfg.num_hidden_layers)), 1 + GRID * GRID, cfg.hidden_size)
