@@ -1,21 +1,38 @@
-# The two commands: `make demo` and `make test`. Both create .venv and install what they need.
+# The two commands: `make demo` and `make test`. Both create .venv and install the pinned set they need.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.ridge_decode-installed
 # The matched CPU-runnable pair that lies on this workplace's disk; a bare `torch` would let pip pick a build
 # whose torchvision ops do not match (`operator torchvision::nms does not exist`).
 TORCH_PAIR ?= torch==2.14.1 torchvision==0.29.1
+# PINNED=1 (default): install exactly requirements/constraints.txt. PINNED=0: the newest versions the ranges in
+# pyproject.toml allow, to see early what the next upgrade will break.
+PINNED ?= 1
+CONSTRAINTS := requirements/constraints.txt
+TORCH_PIN := $(VENV)/torch-pair.txt
+ifeq ($(PINNED),1)
+PIN_ARGS := -c $(CONSTRAINTS)
+STAMP := $(VENV)/.installed-pinned
+OTHER_STAMP := $(VENV)/.installed-newest
+else
+# the newest of everything but the torch pair, which stays matched
+PIN_ARGS := -c $(TORCH_PIN) --upgrade --upgrade-strategy eager
+STAMP := $(VENV)/.installed-newest
+OTHER_STAMP := $(VENV)/.installed-pinned
+endif
 SYNTH ?= data/synthetic
 
-.PHONY: setup test demo tutorial lint reproduce clean
+.PHONY: setup test demo tutorial lint reproduce upgrade-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
-	@$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install $(TORCH_PAIR)
-	$(PY) -m pip install -e ".[dev]"
+$(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+	@rm -f $(OTHER_STAMP)
+	@printf '%s\n' $(TORCH_PAIR) > $(TORCH_PIN)
+	@$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install --no-compile $(TORCH_PAIR) $(PIN_ARGS)
+	$(PY) -m pip install --no-compile -e ".[dev]" $(PIN_ARGS)
+	@if [ "$(PINNED)" = 1 ]; then $(PY) -m ridge_decode.pins check $(CONSTRAINTS); fi
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -37,6 +54,20 @@ reproduce: setup
 
 lint: setup
 	$(VENV)/bin/ruff check ridge_decode scripts tests benchmarks examples
+
+# One deliberate step: resolve the newest versions in a scratch venv (the torch pair kept), write them to
+# requirements/constraints.txt, then `make test` installs and tests that set. Commit the file on its own.
+UPGRADE_VENV := $(VENV)-upgrade
+upgrade-deps:
+	rm -rf $(UPGRADE_VENV)
+	$(PYTHON) -m venv $(UPGRADE_VENV)
+	printf '%s\n' $(TORCH_PAIR) > $(UPGRADE_VENV)/torch-pair.txt
+	$(UPGRADE_VENV)/bin/python -m pip install --no-compile $(TORCH_PAIR)
+	$(UPGRADE_VENV)/bin/python -m pip install --no-compile -e ".[dev]" -c $(UPGRADE_VENV)/torch-pair.txt
+	$(UPGRADE_VENV)/bin/python -m ridge_decode.pins write $(CONSTRAINTS)
+	rm -rf $(UPGRADE_VENV)
+	git diff --stat -- $(CONSTRAINTS) || true
+	@echo "now: make test, then commit $(CONSTRAINTS) alone"
 
 clean:
 	rm -rf results outputs $(SYNTH)

@@ -58,12 +58,17 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return Path(path)
 
 
-def versions() -> dict[str, str]:
-    """Versions of Python and of the packages that shape numerical results (read from metadata, not imported)."""
+def versions() -> dict:
+    """Versions of Python and of the packages that shape numerical results (read from metadata, not imported),
+    and the pinned set they came from (``ridge_decode.pins.pinned_set``)."""
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("ridge_decode", "numpy", "scipy", "scikit-learn", "himalaya", "torch", "h5py", "nibabel"):
+    for name in ("ridge_decode", "numpy", "scipy", "scikit-learn", "himalaya", "torch", "h5py", "nibabel",
+                 "diffusers", "transformers"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
+    from .pins import pinned_set
+
+    out["pinned_set"] = pinned_set()
     return out
 
 

@@ -1,0 +1,101 @@
+"""The pinned dependency set (``requirements/constraints.txt``): write it, check an environment against it.
+
+``python -m ridge_decode.pins write FILE`` writes ``FILE`` from the packages installed in the running Python
+(what ``pip install -e ".[dev]"`` resolved there, the torch pair included), one ``name==version`` a line.
+``python -m ridge_decode.pins check FILE`` exits 1, naming each package, when an installed version differs from
+its pin; a pinned package that is not installed is only counted (pip installs only what is asked for, so a pin
+for another platform's package is not an error). ``pinned_set()`` is what every result's ``versions`` records.
+
+It uses ``importlib.metadata`` only: nothing of the package is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+
+HEADER = """\
+# The pinned set that `make demo` and `make test` install (pip constraints: pins apply only to what is asked for).
+# Regenerate with `make upgrade-deps` (the newest versions the registries serve), then run `make test` and commit
+# this file alone, so that the version diff is one commit. pyproject.toml keeps the ranges for other environments.
+# No hashes: `pip install -e .` cannot run in pip's hash-checking mode.
+"""
+SKIP = {"ridge-decode", "pip", "setuptools", "wheel"}  # the package itself and the venv's own tools
+CONSTRAINTS = Path(__file__).resolve().parents[1] / "requirements" / "constraints.txt"  # in a checkout
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed() -> dict[str, str]:
+    """{normalised name: version} of every distribution in this environment."""
+    return {_norm(d.metadata["Name"]): d.version for d in metadata.distributions()}
+
+
+def read_pins(path: str) -> dict[str, str]:
+    """{normalised name: version} from a constraints file of ``name==version`` lines."""
+    pins = {}
+    with open(path) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            name, sep, version = line.partition("==")
+            if not sep:
+                raise SystemExit(f"{path}: expected 'name==version', found {line!r}")
+            pins[_norm(name)] = version.strip()
+    return pins
+
+
+def mismatches(path) -> dict[str, tuple[str, str]]:
+    """{name: (pinned, installed)} for every installed package whose version differs from its pin."""
+    env, pins = installed(), read_pins(path)
+    return {n: (v, env[n]) for n, v in pins.items() if n in env and env[n] != v}
+
+
+def pinned_set(path=CONSTRAINTS) -> dict | None:
+    """The pinned set beside this checkout: its file, sha256 (first 12 hex digits), and whether this environment
+    matches it; None when the package is installed without its checkout (no constraints file at hand)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return {"file": "requirements/constraints.txt", "sha256": digest, "environment_matches": not mismatches(path)}
+
+
+def write(path: str) -> None:
+    """Write every installed distribution but the package and the venv's tools as a constraints file."""
+    env = installed()
+    lines = [f"{name}=={env[name]}" for name in sorted(env) if name not in SKIP]
+    py = ".".join(map(str, sys.version_info[:3]))
+    with open(path, "w") as f:
+        f.write(HEADER + f"# Resolved on {date.today().isoformat()} with Python {py}.\n")
+        f.write("\n".join(lines) + "\n")
+    print(f"{path}: {len(lines)} pins")
+
+
+def check(path: str) -> int:
+    """0 if every installed pinned package has its pinned version, else 1 (the mismatches are printed)."""
+    env, pins = installed(), read_pins(path)
+    wrong = mismatches(path)
+    absent = sorted(n for n in pins if n not in env)
+    for name, (want, found) in sorted(wrong.items()):
+        print(f"{path}: {name} is pinned to {want}, but {found} is installed", file=sys.stderr)
+    note = f" ({len(absent)} pins not needed here: {', '.join(absent[:5])}{' ...' if len(absent) > 5 else ''})"
+    print(f"{path}: {len(pins) - len(absent) - len(wrong)} installed packages match their pins"
+          + (note if absent else ""))
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
+        raise SystemExit("usage: python -m ridge_decode.pins write|check FILE")
+    if sys.argv[1] == "write":
+        write(sys.argv[2])
+    else:
+        sys.exit(check(sys.argv[2]))
