@@ -88,7 +88,7 @@ def _swav(path):
     from torchvision.models import resnet50
     from torchvision.models.feature_extraction import create_feature_extractor
 
-    from .manifest import DataFormatError
+    from .errors import WeightsFormatError
     from .weights import torch_load
 
     state = torch_load(path, "swav_resnet50")
@@ -98,7 +98,7 @@ def _swav(path):
     backbone = {k: v for k, v in state.items() if k in model.state_dict()}
     missing = [k for k in model.state_dict() if k not in backbone and not k.startswith("fc.")]
     if missing:
-        raise DataFormatError(f"{path}: not a SwAV ResNet-50 checkpoint; missing {missing[:5]}")
+        raise WeightsFormatError(f"{path}: not a SwAV ResNet-50 checkpoint; missing {missing[:5]}")
     model.load_state_dict(backbone, strict=False)
     extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"}, suppress_diff_warning=True)
 
@@ -183,11 +183,7 @@ def ssim_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
     ])
 
 
-def pixcorr_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
-    """Pearson r of flattened RGB, per image (n,)."""
-    n = len(recons)
-    return basic.columnwise_r(recons.reshape(n, -1).T.astype(np.float64) / 255.0,
-                              stimuli.reshape(n, -1).T.astype(np.float64) / 255.0)
+pixcorr_per_image = basic.pixcorr_per_image  # one definition, in metrics
 
 
 def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convention: str = "mindeye",
@@ -200,12 +196,13 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from .manifest import DataFileError, DataFormatError, require
+    from .errors import DataError, InputError
+    from .manifest import require
 
     if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
+        raise InputError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
     if len(stimuli) != len(recons) or len(stimuli) < 2:
-        raise ValueError(f"need >= 2 paired images; got {len(stimuli)} stimuli and {len(recons)} reconstructions")
+        raise InputError(f"need >= 2 paired images; got {len(stimuli)} stimuli and {len(recons)} reconstructions")
     size = stimuli.shape[1]
     if recons.shape[1:3] != stimuli.shape[1:3]:
         recons = np.stack([np.asarray(Image.fromarray(r).resize((size, size), Image.BICUBIC)) for r in recons])
@@ -214,7 +211,7 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
     for net in networks():
         try:
             run = net.load(require(net.key, weights_root))
-        except (DataFileError, DataFormatError) as exc:
+        except DataError as exc:
             for m in net.metrics:
                 out[m] = {"unavailable": str(exc).splitlines()[0]}
             continue

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .errors import InputError
 from .manifest import load_manifest
 
 CHUNK_BYTES = 8 * 2**20
@@ -34,10 +35,10 @@ def plan(subject: int, sessions: int | None = None, betas_format: str = "hdf5") 
     manifest = load_manifest()
     info = manifest.subject_info(subject)
     if betas_format not in NSD_BETAS_FORMATS:
-        raise ValueError(f"betas_format must be one of {NSD_BETAS_FORMATS}; got {betas_format!r}")
+        raise InputError(f"betas_format must be one of {NSD_BETAS_FORMATS}; got {betas_format!r}")
     n = info["sessions"] if sessions is None else sessions
     if not 1 <= n <= info["sessions"]:
-        raise ValueError(f"subject {subject} has sessions 1..{info['sessions']}; asked for {n}")
+        raise InputError(f"subject {subject} has sessions 1..{info['sessions']}; asked for {n}")
     items = []
     for key in ("expdesign", "stim_info", "stimuli", "captions_train", "captions_val", "nsdgeneral", "ncsnr"):
         e = manifest[key]

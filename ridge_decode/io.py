@@ -9,7 +9,8 @@ import platform
 import resource
 import sys
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,47 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def resumable_h5(path: str | os.PathLike, plan: str, *, matches: Callable | None = None,
+                 mismatch: str = "was made for other inputs or settings") -> Iterator[tuple[Any, bool]]:
+    """The ``.part`` protocol of every long writer (a ridge fit, a feature extraction), written once.
+
+    Yields ``(file, resumed)``: ``<path>.part`` opened for writing. A ``.part`` whose ``plan`` attribute equals
+    ``plan`` (and that ``matches(file)`` accepts) is reopened, ``resumed`` True, to continue where it stopped; any
+    other, or an unreadable one, is discarded with a warning and a new one is created. The writer marks what is
+    done inside the file, flushed, so a crash loses only unfinished work. When the block exits cleanly with
+    ``file.attrs["complete"]`` set, the file is closed and renamed onto ``path``; otherwise it stays as ``.part``.
+    """
+    import h5py
+
+    path = Path(path)
+    part = Path(str(path) + ".part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = None
+    if part.exists():
+        try:
+            f = h5py.File(part, "a")
+            if f.attrs.get("plan") != plan or (matches is not None and not matches(f)):
+                warnings.warn(f"{part} {mismatch}; starting over", stacklevel=3)
+                f.close()
+                f = None
+        except OSError:
+            warnings.warn(f"{part} is unreadable (interrupted while writing?); starting over", stacklevel=3)
+            f = None
+    resumed = f is not None
+    if f is None:
+        f = h5py.File(part, "w")
+        f.attrs["plan"] = plan
+        f.attrs["complete"] = False
+    try:
+        yield f, resumed
+        complete = bool(f.attrs.get("complete", False))
+    finally:
+        f.close()
+    if complete:
+        os.replace(part, path)
 
 
 def _to_jsonable(obj: Any) -> Any:

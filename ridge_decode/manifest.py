@@ -15,6 +15,9 @@ from typing import Any
 
 import yaml
 
+# DataFileError and DataFormatError are re-exported: callers have always imported them from here
+from .errors import DataFileError, DataFormatError, InputError, WeightsFileError  # noqa: F401
+
 DATA_ENV = "RIDGE_DECODE_DATA"
 WEIGHTS_ENV = "RIDGE_DECODE_WEIGHTS"
 MANIFEST_ENV = "RIDGE_DECODE_MANIFEST"
@@ -25,12 +28,6 @@ SIMULATE_HINT = (
 )
 
 
-class DataFileError(FileNotFoundError):
-    """A file declared in the manifest is missing or unreadable; the message says which and how to get it."""
-
-
-class DataFormatError(ValueError):
-    """A file exists but its content is not what the manifest declares (shape, dtype, key...)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +84,7 @@ class Manifest:
     def subject_info(self, subject: int) -> dict[str, Any]:
         """Sessions, voxel count and grid of an NSD subject; a clear error for an unknown subject."""
         if subject not in self.subjects:
-            raise ValueError(f"unknown subject {subject!r}: NSD has subjects {sorted(self.subjects)}")
+            raise InputError(f"unknown subject {subject!r}: NSD has subjects {sorted(self.subjects)}")
         return self.subjects[subject]
 
     def where_to_get(self, entry: Entry, subject: int | None = None, session: int | None = None) -> str:
@@ -182,7 +179,7 @@ def require(
     path = entry_path(key, root, subject, session, manifest)
     if not path.exists():
         entry = manifest[key]
-        raise DataFileError(
+        raise (WeightsFileError if entry.kind == "weights" else DataFileError)(
             f"Missing {entry.description.split('.')[0].strip() or key} (manifest entry {key!r}):\n"
             f"    {path}\n{manifest.where_to_get(entry, subject, session)}"
         )

@@ -15,10 +15,16 @@ def columnwise_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
         return (pc * tc).sum(0) / denom
 
 
+def pixcorr_per_image(recon: np.ndarray, true: np.ndarray) -> np.ndarray:
+    """Pearson r between each flattened reconstruction and its stimulus (n,); images (n, ...) of the same size,
+    in any units (r does not depend on them)."""
+    n = len(recon)
+    return columnwise_r(np.asarray(recon).reshape(n, -1).T, np.asarray(true).reshape(len(true), -1).T)
+
+
 def pixcorr(recon: np.ndarray, true: np.ndarray) -> float:
-    """Mean over images of the Pearson r between flattened reconstruction and stimulus (same size)."""
-    return float(np.nanmean(columnwise_r(np.asarray(recon).reshape(len(recon), -1).T,
-                                         np.asarray(true).reshape(len(true), -1).T)))
+    """PixCorr: ``pixcorr_per_image`` averaged over images."""
+    return float(np.nanmean(pixcorr_per_image(recon, true)))
 
 
 def identification_per_image(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:

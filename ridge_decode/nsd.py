@@ -19,6 +19,7 @@ import numpy as np
 import scipy.io
 from tqdm.auto import tqdm
 
+from .errors import InputError
 from .io import atomic_path, file_signature
 from .manifest import (
     DataFileError,
@@ -268,9 +269,9 @@ def load_subject(
     manifest = load_manifest()
     manifest.subject_info(subject)
     if zscore not in ZSCORE_MODES:
-        raise ValueError(f"zscore must be one of {ZSCORE_MODES}; got {zscore!r}")
+        raise InputError(f"zscore must be one of {ZSCORE_MODES}; got {zscore!r}")
     if betas_format not in BETAS_FORMATS:
-        raise ValueError(f"betas_format must be one of {BETAS_FORMATS}; got {betas_format!r}")
+        raise InputError(f"betas_format must be one of {BETAS_FORMATS}; got {betas_format!r}")
     root = resolve_data_root(data_root, manifest)
     design_path = require("expdesign", root, manifest=manifest)
     mask_path = require("nsdgeneral", root, subject, manifest=manifest)
@@ -453,26 +454,50 @@ def open_stimuli(data_root: str | Path | None = None, input_file: str | Path | N
     return Stimuli(require("stimuli", root))
 
 
+class Captions:
+    """COCO captions by 73k id, joined through ``nsd_stim_info_merged.csv``'s ``cocoId``; the files are parsed once.
+
+    COCO's caption files hold over 600,000 captions: reading them for every batch of an extraction would cost
+    minutes, so they are read on the first call and kept (only the captions of NSD's images).
+    """
+
+    def __init__(self, data_root: str | Path | None = None):
+        self.root = resolve_data_root(data_root)
+        self._by_id: dict[int, list[str]] | None = None
+
+    def _load(self) -> dict[int, list[str]]:
+        info_path = require("stim_info", self.root)
+        coco = {}
+        with open(info_path, newline="") as f:
+            reader = csv.DictReader(f)
+            if "cocoId" not in (reader.fieldnames or []):
+                raise DataFormatError(f"{info_path}: expected a column 'cocoId'; found {reader.fieldnames}")
+            for row in reader:
+                coco[int(row[reader.fieldnames[0]])] = int(row["cocoId"])
+        wanted = set(coco.values())
+        by_coco: dict[int, list[str]] = {}
+        for key in ("captions_train", "captions_val"):
+            path = require(key, self.root)
+            try:
+                with open(path) as f:
+                    annotations = json.load(f)["annotations"]
+            except (ValueError, KeyError) as exc:
+                raise DataFormatError(f"{path}: not a COCO captions file with 'annotations' ({exc})") from exc
+            for ann in annotations:
+                if int(ann["image_id"]) in wanted:
+                    by_coco.setdefault(int(ann["image_id"]), []).append(ann["caption"].strip())
+        return {i: by_coco.get(c, []) for i, c in coco.items()}
+
+    def read(self, ids) -> list[list[str]]:
+        """The captions of each of ``ids`` (an empty list for an id without captions)."""
+        if self._by_id is None:
+            self._by_id = self._load()
+        return [self._by_id.get(int(i), []) for i in np.asarray(ids).ravel()]
+
+
 def read_captions(ids, data_root: str | Path | None = None) -> list[list[str]]:
-    """COCO captions of each 73k id, joined through ``nsd_stim_info_merged.csv``'s ``cocoId``."""
-    root = resolve_data_root(data_root)
-    info_path = require("stim_info", root)
-    wanted = {int(i) for i in np.asarray(ids).ravel()}
-    coco = {}
-    with open(info_path, newline="") as f:
-        reader = csv.DictReader(f)
-        if "cocoId" not in (reader.fieldnames or []):
-            raise DataFormatError(f"{info_path}: expected a column 'cocoId'; found {reader.fieldnames}")
-        for row in reader:
-            i = int(row[reader.fieldnames[0]])
-            if i in wanted:
-                coco[i] = int(row["cocoId"])
-    by_coco: dict[int, list[str]] = {}
-    for key in ("captions_train", "captions_val"):
-        with open(require(key, root)) as f:
-            for ann in json.load(f)["annotations"]:
-                by_coco.setdefault(int(ann["image_id"]), []).append(ann["caption"].strip())
-    return [by_coco.get(coco.get(int(i), -1), []) for i in np.asarray(ids).ravel()]
+    """COCO captions of each 73k id (parses the files; for many batches, keep one :class:`Captions`)."""
+    return Captions(data_root).read(ids)
 
 
 def viewed_ids(data_root: str | Path | None = None, subjects=None) -> np.ndarray:

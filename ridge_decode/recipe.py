@@ -47,17 +47,35 @@ def _estimate_features(targets: str, n_images: int) -> dict:
             "memory": "a few GB of GPU memory at batch 32"}
 
 
-def nsd_steps(root, weights_root=None, subjects=SUBJECTS, targets: str = TARGETS, out="outputs", recon="recon",
-              evaluation="eval", decoder: str = "diffusion", device: str = "cuda", fetch: bool = True,
-              decode_args: tuple = ()) -> list[Step]:
-    """The recipe's steps for ``subjects`` under data root ``root``."""
+@dataclass
+class Recipe:
+    """What the NSD recipe runs: the subjects and families, the roots, the output folders and the decoder."""
+
+    root: str | Path
+    weights_root: str | Path | None = None
+    subjects: tuple = SUBJECTS
+    targets: str = TARGETS
+    out: str | Path = "outputs"
+    recon: str | Path = "recon"
+    evaluation: str | Path = "eval"
+    decoder: str = "diffusion"
+    device: str = "cuda"
+    fetch: bool = True
+    decode_args: tuple = ()
+
+
+def nsd_steps(recipe: Recipe) -> list[Step]:
+    """The recipe's steps for its subjects under its data root."""
+    from . import layout
     from .features import REGISTRY, FeatureStore
     from .fetch import plan
     from .manifest import load_manifest
 
-    root, out, recon, evaluation = Path(root), Path(out), Path(recon), Path(evaluation)
+    root, out, recon, evaluation = (Path(p) for p in (recipe.root, recipe.out, recipe.recon, recipe.evaluation))
+    weights_root, subjects, targets = recipe.weights_root, recipe.subjects, recipe.targets
+    decoder, device, fetch, decode_args = recipe.decoder, recipe.device, recipe.fetch, recipe.decode_args
     manifest = load_manifest()
-    store = FeatureStore(root / "features")
+    store = FeatureStore(layout.features_dir(data_root=root))
     wr = ["--weights-root", str(weights_root)] if weights_root else []
     steps: list[Step] = []
     n_targets = sum(int(np.prod(REGISTRY[t].shape)) for t in targets.split(","))
@@ -77,28 +95,29 @@ def nsd_steps(root, weights_root=None, subjects=SUBJECTS, targets: str = TARGETS
                       _estimate_features(targets, n_images)))
     for s in subjects:
         info = manifest.subject_info(s)
-        sub = f"subj{s:02d}"
+        fit, rec, ev = (layout.subject_dir(base, s) for base in (out, recon, evaluation))
         scale = n_targets / 88_000
         steps.append(Step(f"fit subject {s}", ["fit", "--subject", str(s), "--data-root", str(root), "--targets",
                                                targets, "--out", str(out)],
-                          lambda sub=sub: (out / sub / "summary.json").exists(),
+                          lambda fit=fit: (fit / layout.SUMMARY).exists(),
                           {"time": f"~{FIT_SECONDS_88K * (0.4 + 0.6 * scale):.0f} s on 2 CPU cores (benchmark)",
                            "memory": f"<= {FIT_PEAK_GB_88K:.1f} GB (benchmark at 88,000 targets)",
                            "disk": f"{4 * 8859 * (n_targets + info['n_voxels'] + 8859) / 1e9:.1f} GB model"}))
         steps.append(Step(f"decode subject {s}", ["decode", "--subject", str(s), "--data-root", str(root),
-                                                  "--model-dir", str(out / sub), "--out", str(recon / sub),
+                                                  "--model-dir", str(fit), "--out", str(rec),
                                                   "--decoder", decoder, "--device", device, *wr, *decode_args],
-                          lambda sub=sub: (recon / sub / "grid.png").exists(),
+                          lambda rec=rec: (rec / layout.GRID).exists(),
                           {"gpu_time": f"~{N_TEST * DECODE_FLOPS / GPU_FLOPS / 60:.0f} min (estimate from FLOPs)",
                            "memory": "6-8 GB GPU (estimate)", "disk": f"~{N_TEST * 0.25e6 / 1e9:.2f} GB PNG"}))
         steps.append(Step(f"evaluate subject {s}", ["evaluate", "--subject", str(s), "--data-root", str(root),
-                                                    "--recon-dir", str(recon / sub), "--model-dir", str(out / sub),
-                                                    "--out", str(evaluation / sub), *wr],
-                          lambda sub=sub: (evaluation / sub / "metrics.json").exists(),
+                                                    "--recon-dir", str(rec), "--model-dir", str(fit),
+                                                    "--out", str(ev), *wr],
+                          lambda ev=ev: (ev / layout.METRICS).exists(),
                           {"gpu_time": "a few minutes (estimate)", "memory": "2-4 GB"}))
-    steps.append(Step("aggregate", ["evaluate", "--aggregate", *[str(evaluation / f"subj{s:02d}") for s in subjects],
+    steps.append(Step("aggregate", ["evaluate", "--aggregate",
+                                    *[str(layout.subject_dir(evaluation, s)) for s in subjects],
                                     "--out", str(evaluation / "mean")],
-                      lambda: (evaluation / "mean" / "report.md").exists(), {"time": "seconds"}))
+                      lambda: (evaluation / "mean" / layout.REPORT).exists(), {"time": "seconds"}))
     return steps
 
 

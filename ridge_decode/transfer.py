@@ -24,6 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .errors import DataFormatError, InputError
 from .io import atomic_path, versions
 from .ridge import DEFAULT_ALPHAS, OneStageRidge
 
@@ -47,7 +48,7 @@ class SharedSpace:
         groups = list(groups or model.groups_)
         missing = [g for g in groups if g not in model.groups_]
         if missing:
-            raise ValueError(f"the reference model has no groups {missing}; it has {model.groups_}")
+            raise InputError(f"the reference model has no groups {missing}; it has {model.groups_}")
         fitted = model.predict(X_train, groups=groups)
         self = cls()
         self.groups_, self.target_shapes_, self.basis_, self.mean_ = groups, {}, {}, {}
@@ -69,7 +70,7 @@ class SharedSpace:
         """Targets (n, ...) of ``group`` -> shared coordinates (n, k)."""
         Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
         if Y.shape[1] != len(self.mean_[group]):
-            raise ValueError(f"group {group!r}: {Y.shape[1]} targets, the shared space has {len(self.mean_[group])}")
+            raise InputError(f"group {group!r}: {Y.shape[1]} targets, the shared space has {len(self.mean_[group])}")
         return ((Y - self.mean_[group]) @ self.basis_[group]).astype(np.float32)
 
     def reconstruct(self, group: str, S) -> np.ndarray:
@@ -94,7 +95,7 @@ class SharedSpace:
         """Read a shared space written by ``save``."""
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
-                raise ValueError(f"{path} is not a ridge_decode shared space (format {f.attrs.get('format')!r})")
+                raise DataFormatError(f"{path} is not a ridge_decode shared space (format {f.attrs.get('format')!r})")
             self = cls()
             self.groups_ = json.loads(f.attrs["groups"])
             self.info_ = json.loads(f.attrs["info"])
@@ -120,7 +121,7 @@ class TransferRidge:
         """Fit on the new subject's training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
         unknown = [g for g in targets if g not in self.shared.groups_]
         if unknown:
-            raise ValueError(f"target groups {unknown} are not in the reference's shared space, which has "
+            raise InputError(f"target groups {unknown} are not in the reference's shared space, which has "
                              f"{self.shared.groups_}: refit the reference with them")
         coords = {g: self.shared.project(g, Y) for g, Y in targets.items()}
         self.model_ = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, coords)
@@ -131,7 +132,7 @@ class TransferRidge:
         """Targets {group: (n_test, ...)} for the new subject's voxels ``X`` (n_test, p)."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_voxels_:
-            raise ValueError(f"X must be (n, {self.n_voxels_}) voxels of the subject this layer was fitted on; "
+            raise InputError(f"X must be (n, {self.n_voxels_}) voxels of the subject this layer was fitted on; "
                              f"found shape {X.shape}")
         return {g: self.shared.reconstruct(g, S) for g, S in self.model_.predict(X).items()}
 
@@ -139,24 +140,8 @@ class TransferRidge:
         """``<folder>/shared.h5`` (the frozen part) and ``<folder>/layer.h5`` (this subject's ridge)."""
         folder = Path(folder)
         self.shared.save(folder / "shared.h5")
-        self._write_layer(folder / "layer.h5")
+        self.model_.save(folder / "layer.h5")
         return folder
-
-    def _write_layer(self, path):
-        import shutil
-
-        src = self.model_.model_path_
-        if src is None:  # an in-memory fit: copy its HDF5 image to disk
-            with atomic_path(path) as tmp:
-                self.model_._memory_file.flush()
-                with h5py.File(tmp, "w") as out:
-                    for key in self.model_._memory_file:
-                        self.model_._memory_file.copy(key, out)
-                    for k, v in self.model_._memory_file.attrs.items():
-                        out.attrs[k] = v
-                    out.attrs["complete"] = True
-        else:
-            shutil.copyfile(src, path)
 
     @classmethod
     def load(cls, folder) -> TransferRidge:

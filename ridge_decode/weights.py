@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .manifest import DataFormatError, load_manifest, require
+from .errors import WeightsFormatError
+from .manifest import load_manifest, require
 
 # CLIP's image normalisation (OpenAI and OpenCLIP ViT-H/14 alike), for folders without a preprocessor config
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -41,7 +42,7 @@ def from_pretrained(cls, path: Path, key: str, **kwargs):
     except Exception as exc:  # noqa: BLE001 - safetensors, json and torch errors all mean "unreadable weights"
         entry = load_manifest()[key]
         sub = kwargs.get("subfolder")
-        raise DataFormatError(
+        raise WeightsFormatError(
             f"{path}{'/' + sub if sub else ''} (manifest entry {key!r}) could not be loaded as "
             f"{cls.__name__}: {type(exc).__name__}: {str(exc)[:300]}\nIt should be {entry.source}"
         ) from exc
@@ -108,10 +109,10 @@ def torch_load(path: Path, key: str) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors all mean "not a readable checkpoint"
-        raise DataFormatError(f"{path} (manifest entry {key!r}) is not a readable torch checkpoint: "
+        raise WeightsFormatError(f"{path} (manifest entry {key!r}) is not a readable torch checkpoint: "
                               f"{type(exc).__name__}: {str(exc)[:300]}") from exc
     if not isinstance(obj, dict):
-        raise DataFormatError(f"{path} (manifest entry {key!r}): expected a dict of tensors; found {type(obj)}")
+        raise WeightsFormatError(f"{path} (manifest entry {key!r}): expected a dict of tensors; found {type(obj)}")
     return obj
 
 

@@ -154,3 +154,31 @@ def test_console_entry_point_is_installed():
     for cmd in ("simulate", "check-data", "fetch-nsd", "extract-features", "fit", "decode", "evaluate", "transfer",
                 "reproduce", "demo"):
         assert cmd in res.stdout
+
+
+def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch):
+    from ridge_decode import pipeline
+    from ridge_decode.errors import DataFormatError
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["fit", "--data-root", str(tmp_path / "empty")])
+    assert res.exit_code == 1 and res.output.startswith("Error: Missing") and "Traceback" not in res.output
+    res = runner.invoke(main, ["extract-features", "--features", "nope", "--data-root", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown feature families ['nope']" in res.output  # a bad value: a usage error
+
+    def broken(request):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(pipeline, "fit_subject", broken)
+    res = runner.invoke(main, ["fit", "--data-root", str(tmp_path)])
+    assert isinstance(res.exception, ZeroDivisionError)  # not turned into a message: the traceback stays
+    assert issubclass(DataFormatError, ValueError)  # callers that catch the built-in errors still do
+
+
+def test_no_command_module_imports_another():
+    import ast
+
+    for path in (REPO / "ridge_decode" / "cli").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and path.name not in ("__init__.py", "__main__.py"):
+                assert node.module == "_group", f"{path.name} imports .{node.module}"

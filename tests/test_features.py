@@ -190,3 +190,19 @@ def test_fit_names_the_feature_file_and_id_missing_from_the_cache(synthetic_copy
     res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--out", str(tmp_path)])
     assert res.exit_code != 0
     assert "pixels.h5" in res.output and f"[{int(data.train_ids[3])}]" in res.output
+
+
+def test_captions_are_parsed_once_per_extraction(synthetic_root, tiny_weights, tmp_path, monkeypatch):
+    """COCO's caption files are ~600,000 captions: an extraction parses them once, not once per batch."""
+    import json as jsonlib
+
+    from ridge_decode import nsd
+    from ridge_decode.pipeline import ExtractRequest, extract_features
+
+    loads = []
+    monkeypatch.setattr(nsd.json, "load", lambda f: loads.append(f.name) or jsonlib.loads(f.read()))
+    ids = ",".join(str(i) for i in viewed_ids(synthetic_root)[:12])
+    extract_features(ExtractRequest(["clip_text"], data_root=synthetic_root, features_dir=tmp_path,
+                                    weights_root=tiny_weights, ids=ids, batch_size=3, progress=False))
+    captions = [name for name in loads if "captions_" in name]
+    assert len(captions) == 2 and FeatureStore(tmp_path).ids("clip_text").size == 12  # train and val, 4 batches

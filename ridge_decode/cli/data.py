@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ._group import DATA_ROOT_HELP, SUBJECT_HELP, _parse_ints, main
+from ._group import DATA_ROOT_HELP, SUBJECT_HELP, main, parse_ints
 
 
 # ----------------------------------------------------------------------------------------------- simulate
@@ -26,7 +26,7 @@ def simulate(out, size, subjects, seed, sessions, betas_format, image_size):
 
     t0 = time.perf_counter()
     formats = tuple(f.strip() for f in betas_format.split(","))
-    path = run(out, size=size, subjects=_parse_ints(subjects), seed=seed, sessions=sessions,
+    path = run(out, size=size, subjects=parse_ints(subjects), seed=seed, sessions=sessions,
                betas_formats=formats, image_size=image_size)
     click.echo(f"synthetic NSD layout written under {path} in {time.perf_counter() - t0:.1f} s")
 
@@ -46,7 +46,7 @@ def check_data(data_root, subjects, strict, weights, weights_root):
     from ..manifest import resolve_data_root, resolve_weights_root
 
     root = resolve_data_root(data_root)
-    results = run(root, _parse_ints(subjects), strict=strict,
+    results = run(root, parse_ints(subjects), strict=strict,
                   weights_root=resolve_weights_root(weights_root, root))
     click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
     click.echo(format_table(results))

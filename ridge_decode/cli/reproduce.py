@@ -6,14 +6,13 @@ from pathlib import Path
 
 import click
 
-from ._group import DATA_ROOT_HELP, _parse_ints, main
+from ._group import DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 
 
 # ---------------------------------------------------------------------------------------------- reproduce
 @main.command()
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--weights-root", type=click.Path(), default=None,
-              help="Default $RIDGE_DECODE_WEIGHTS or <data root>/weights.")
+@click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
 @click.option("--subjects", default="1,2,5,7", show_default=True)
 @click.option("--targets", default="ipadapter_plus,autokl", show_default=True)
 @click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
@@ -24,16 +23,15 @@ from ._group import DATA_ROOT_HELP, _parse_ints, main
 @click.option("--eval-dir", type=click.Path(file_okay=False), default="eval", show_default=True)
 @click.option("--no-fetch", is_flag=True, help="The data is already there (or synthetic): skip fetching.")
 @click.option("--dry-run", is_flag=True, help="Print each command with its expected time, disk and memory.")
-def reproduce(data_root, weights_root, subjects, targets, decoder, device, decode_steps, out, recon, eval_dir,
-              no_fetch, dry_run):
+def reproduce(data_root, weights_root, subjects, decode_steps, eval_dir, no_fetch, dry_run, **options):
     """The whole chain for NSD subjects 1, 2, 5, 7: fetch, check, extract, fit, decode, evaluate, aggregate."""
     from ..manifest import resolve_data_root, resolve_weights_root
-    from ..recipe import format_dry_run, nsd_steps
+    from ..recipe import Recipe, format_dry_run, nsd_steps
 
     root = resolve_data_root(data_root)
-    steps = nsd_steps(root, resolve_weights_root(weights_root, root), _parse_ints(subjects), targets, out, recon,
-                      eval_dir, decoder, device, fetch=not no_fetch,
-                      decode_args=("--steps", str(decode_steps)) if decode_steps else ())
+    steps = nsd_steps(Recipe(root, resolve_weights_root(weights_root, root), tuple(parse_ints(subjects)),
+                             evaluation=eval_dir, fetch=not no_fetch,
+                             decode_args=("--steps", str(decode_steps)) if decode_steps else (), **options))
     if dry_run:
         click.echo(format_dry_run(steps))
         return

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
+
 NAME = "diffusion"
 # Defaults and where they come from (see docs/decoding.md): 50 DDIM steps, strength 0.75, CFG 7.5, kappa 3e5 and
 # eta 0.2 are NeuralDiffuser's (../shared/seeds); IP-Adapter scale 1.0 is IP-Adapter's for image-only prompting.
@@ -53,13 +55,13 @@ class SamplerConfig:
 
     def check(self):
         if self.steps < 1:
-            raise ValueError(f"steps must be >= 1; got {self.steps}")
+            raise InputError(f"steps must be >= 1; got {self.steps}")
         if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"strength must be in [0, 1]; got {self.strength}")
+            raise InputError(f"strength must be in [0, 1]; got {self.strength}")
         if not 0.0 <= self.eta <= 1.0:
-            raise ValueError(f"eta must be in [0, 1]; got {self.eta}")
+            raise InputError(f"eta must be in [0, 1]; got {self.eta}")
         if self.kappa < 0:
-            raise ValueError(f"kappa must be >= 0; got {self.kappa}")
+            raise InputError(f"kappa must be >= 0; got {self.kappa}")
 
 
 def sample_seed(seed: int, image_id: int, k: int) -> int:
@@ -162,7 +164,7 @@ def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: Sampler
     latents = scheduler.add_noise(x0, noise, timesteps[:1].repeat(B))
     n_guided = int(config.eta * len(timesteps)) if config.kappa > 0 else 0
     if n_guided and (clip_targets is None or feature_fn is None):
-        raise ValueError("guidance (kappa > 0) needs the predicted clip_layers features and a feature function")
+        raise InputError("guidance (kappa > 0) needs the predicted clip_layers features and a feature function")
     targets = None if not n_guided else torch.as_tensor(np.asarray(clip_targets), dtype=torch.float32, device=device)
 
     for step, t in enumerate(timesteps):
@@ -174,7 +176,7 @@ def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: Sampler
             eps_u, eps_c = eps.chunk(2)
             eps = eps_u + config.cfg * (eps_c - eps_u)
         if step < n_guided:
-            eps = _guide(pipe, latents, eps, eps_c, t, targets, feature_fn, config.kappa, step, log)
+            eps = eps + _guidance_term(pipe, latents, eps_c, t, step, (targets, feature_fn, config.kappa, log))
         latents = scheduler.step(eps, t, latents).prev_sample
     with torch.no_grad():
         return _to_uint8(_decode(pipe, latents))
@@ -195,13 +197,15 @@ def guidance_loss(features, targets):
     return torch.sum(weights * mse, dim=1)
 
 
-def _guide(pipe, latents, eps, eps_cond, t, targets, feature_fn, kappa, step, log):
-    """One guided step: eps <- eps + sqrt(1 - alpha_bar_t) * kappa * d loss / d z_t (so the loss decreases).
+def _guidance_term(pipe, latents, eps_cond, t, step, guide):
+    """One guided step's correction of the noise prediction: ``sqrt(1 - alpha_bar_t) * kappa * d loss / d z_t``
+    (adding it makes the loss decrease). ``guide`` is (targets, feature_fn, kappa, log).
 
     x0 is estimated from the conditional noise prediction ``eps_cond``, as NeuralDiffuser does.
     """
     import torch
 
+    targets, feature_fn, kappa, log = guide
     alpha_bar = pipe.scheduler.alphas_cumprod[int(t)].to(latents.device, torch.float32)
     with torch.enable_grad():
         z = latents.detach().float().requires_grad_(True)
@@ -211,7 +215,7 @@ def _guide(pipe, latents, eps, eps_cond, t, targets, feature_fn, kappa, step, lo
         (grad,) = torch.autograd.grad(losses.sum(), z)
     if log is not None:
         log.append({"step": step, "timestep": int(t), "loss": losses.detach().cpu().tolist()})
-    return eps + ((1 - alpha_bar).sqrt() * kappa * grad).to(eps.dtype)
+    return ((1 - alpha_bar).sqrt() * kappa * grad).to(eps_cond.dtype)
 
 
 def _to_uint8(images) -> np.ndarray:

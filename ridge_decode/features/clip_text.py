@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
 from ..weights import describe_files, from_pretrained, torch_dtype, weight_path
 
 NAME = "clip_text"
@@ -42,7 +43,7 @@ class ClipText:
         empty = [i for i, caps in enumerate(captions) if not caps]
         if empty:
             which = [int(ids[i]) for i in empty] if ids is not None else empty
-            raise ValueError(f"no captions for images {which[:10]}: clip_text needs at least one caption each")
+            raise DataError(f"no captions for images {which[:10]}: clip_text needs at least one caption each")
         flat = [c for caps in captions for c in caps]
         tokens = self.tokenizer(flat, padding="max_length", max_length=self.length, truncation=True,
                                 return_tensors="pt")

@@ -6,11 +6,13 @@ list of caption lists), so this stage needs to know nothing about NSD's files.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..errors import InputError
 from ..io import versions
 from .registry import REGISTRY
 from .store import FeatureStore
@@ -25,9 +27,9 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(v) for v in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard takes i/N (e.g. 0/4); got {text!r}") from None
+        raise InputError(f"--shard takes i/N (e.g. 0/4); got {text!r}") from None
     if not 0 <= i < n:
-        raise ValueError(f"--shard {text}: need 0 <= i < N")
+        raise InputError(f"--shard {text}: need 0 <= i < N")
     return i, n
 
 
@@ -36,23 +38,38 @@ def shard_ids(ids: np.ndarray, shard: tuple[int, int] | None) -> np.ndarray:
     return ids if shard is None else np.array_split(ids, shard[1])[shard[0]]
 
 
+@dataclass(frozen=True)
+class ExtractOptions:
+    """How a family is run: where its weights are, on which device, stored dtype, batch size, shard, progress bar."""
+
+    weights_root: str | Path | None = None
+    device: str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 32
+    shard: tuple[int, int] | None = None
+    progress: bool = True
+
+
 def extract_family(name: str, ids, store: FeatureStore, *, read_images=None, read_captions=None,
-                   weights_root=None, device: str = "cpu", dtype: str = "float32", batch_size: int = 32,
-                   shard: tuple[int, int] | None = None, progress: bool = True) -> Path:
+                   **options) -> Path:
     """Compute family ``name`` for ``ids`` (or one shard of them) into ``store``; returns the file written.
 
-    Resumes a previous ``.part`` of the same plan; at most the batch being computed is lost to a crash.
+    ``options`` are the fields of :class:`ExtractOptions`. Resumes a previous ``.part`` of the same plan; at most
+    the batch being computed is lost to a crash.
     """
+    opts = ExtractOptions(**options)
+    weights_root, device, dtype, batch_size, shard, progress = (opts.weights_root, opts.device, opts.dtype,
+                                                               opts.batch_size, opts.shard, opts.progress)
     if name not in REGISTRY:
-        raise KeyError(f"unknown feature family {name!r}; known: {sorted(REGISTRY)}")
+        raise InputError(f"unknown feature family {name!r}; known: {sorted(REGISTRY)}")
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}; got {dtype!r}")
+        raise InputError(f"dtype must be one of {DTYPES}; got {dtype!r}")
     if int(batch_size) < 1:
-        raise ValueError(f"batch size must be positive; got {batch_size}")
+        raise InputError(f"--batch-size must be positive; got {batch_size}")
     family = REGISTRY[name]
     reader = read_images if family.inputs == "images" else read_captions
     if reader is None:
-        raise ValueError(f"family {name!r} reads {family.inputs}, and none were given (captions need an NSD-layout "
+        raise InputError(f"family {name!r} reads {family.inputs}, and none were given (captions need an NSD-layout "
                          "data root)")
     all_ids = np.unique(np.asarray(ids, dtype=np.int64))
     mine = shard_ids(all_ids, shard)

@@ -83,13 +83,13 @@ def _torch_modules():
 
 def load_resampler(state: dict):
     """The Resampler with its shapes read from tencent-layout ``image_proj`` weights, and those weights loaded."""
-    from ..manifest import DataFormatError
+    from ..errors import WeightsFormatError
 
     Resampler = _torch_modules()
     need = ("latents", "proj_in.weight", "proj_out.weight", "layers.0.0.to_q.weight", "layers.0.1.1.weight")
     missing = [k for k in need if k not in state]
     if missing:
-        raise DataFormatError(f"IP-Adapter-Plus image_proj weights lack {missing}: not a Plus checkpoint? "
+        raise WeightsFormatError(f"IP-Adapter-Plus image_proj weights lack {missing}: not a Plus checkpoint? "
                               f"found keys like {sorted(state)[:6]}")
     depth = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("layers."))
     _, queries, dim = state["latents"].shape
@@ -112,9 +112,9 @@ class IPAdapterPlus:
         enc_path = weight_path(ENCODER_KEY, weights_root)
         ckpt = torch_load(ckpt_path, CHECKPOINT_KEY)
         if "image_proj" not in ckpt:
-            from ..manifest import DataFormatError
+            from ..errors import WeightsFormatError
 
-            raise DataFormatError(f"{ckpt_path}: expected keys 'image_proj' and 'ip_adapter'; found {sorted(ckpt)}")
+            raise WeightsFormatError(f"{ckpt_path}: expected keys 'image_proj' and 'ip_adapter'; found {sorted(ckpt)}")
         self.device, self.dtype = device, torch_dtype(device, dtype)
         self.resampler = load_resampler(ckpt["image_proj"]).to(device, self.dtype)
         self.encoder = from_pretrained(CLIPVisionModelWithProjection, enc_path, ENCODER_KEY,

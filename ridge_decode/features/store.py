@@ -9,14 +9,13 @@ recording how the features were made (``made_by``, JSON). Files appear atomicall
 from __future__ import annotations
 
 import json
-import os
-import warnings
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ..io import atomic_path
+from ..errors import DataFileError, DataFormatError, MissingFeaturesError
+from ..io import atomic_path, file_signature, resumable_h5
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
 MERGE_BLOCK_ROWS = 1024  # rows copied per block when merging shards
@@ -79,11 +78,19 @@ class FeatureStore:
         pos_c = np.clip(pos, 0, max(len(cached) - 1, 0))
         missing = ids[(pos >= len(cached)) | (cached[pos_c] != ids)] if len(cached) else ids
         if len(missing):
-            raise KeyError(
+            raise MissingFeaturesError(
                 f"{path}: {len(missing)} ids are not cached (first: {missing[:10].tolist()}); "
                 f"re-run the extraction for these images"
             )
         return FeatureRows(path, pos_c, (len(ids),) + tuple(shape[1:]), dtype)
+
+    def extra(self, name: str, key: str) -> np.ndarray:
+        """A constant array stored once with family ``name`` (e.g. ``negative``, IP-Adapter's negative tokens)."""
+        path = self._require(name)
+        with h5py.File(path, "r") as f:
+            if key not in f:
+                raise DataFormatError(f"{path} has no dataset {key!r} (it has {sorted(f)}): extract {name} again")
+            return f[key][()]
 
     def shard_path(self, name: str, shard: tuple[int, int]) -> Path:
         """File of shard ``i`` of ``n`` of family ``name``."""
@@ -103,7 +110,7 @@ class FeatureStore:
             raise FileNotFoundError(f"no shard files {name}.shard-I-of-N.h5 under {self.features_dir}")
         counts = {int(p.name.rsplit("-of-", 1)[1][:-3]) for p in shards}
         if len(counts) != 1:
-            raise ValueError(f"shard files of {name!r} disagree on N: {[p.name for p in shards]}")
+            raise DataFormatError(f"shard files of {name!r} disagree on N: {[p.name for p in shards]}")
         n = counts.pop()
         want = {self.shard_path(name, (i, n)) for i in range(n)}
         missing = sorted(str(p.name) for p in want - set(shards))
@@ -121,14 +128,14 @@ class FeatureStore:
         for p in parts:
             with h5py.File(p, "r") as f:
                 if not np.array_equal(f["all_ids"][()], planned):
-                    raise ValueError(f"{p.name} was planned for other ids than {parts[0].name}: rerun it")
+                    raise DataFormatError(f"{p.name} was planned for other ids than {parts[0].name}: rerun it")
                 ids.append(f["ids"][()])
         ids = np.concatenate(ids)
         uniq, counts_ = np.unique(ids, return_counts=True)
         dup = uniq[counts_ > 1]
         absent = np.setdiff1d(planned, uniq)
         if len(dup) or len(absent) or len(uniq) != len(planned):
-            raise ValueError(f"{name!r} shards do not cover the planned ids exactly once: duplicated "
+            raise DataFormatError(f"{name!r} shards do not cover the planned ids exactly once: duplicated "
                              f"{dup[:10].tolist()}, missing {absent[:10].tolist()}")
         made_by.pop("shard", None)
         with atomic_path(self.path(name)) as tmp, h5py.File(tmp, "w") as out:
@@ -154,7 +161,7 @@ class FeatureStore:
     def _require(self, name: str) -> Path:
         path = self.path(name)
         if not path.exists():
-            raise FileNotFoundError(
+            raise DataFileError(
                 f"feature family {name!r} is not cached: {path} is missing. Compute it with\n"
                 f"    python scripts/extract_features.py --features {name} --features-dir {self.features_dir}"
             )
@@ -174,6 +181,10 @@ class FeatureRows:
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def signature(self) -> bytes:
+        """What identifies these rows without reading them: the file's path, size and mtime, and the positions."""
+        return json.dumps(file_signature(self.path), sort_keys=True).encode() + self.positions.tobytes()
 
     @property
     def ndim(self) -> int:
@@ -221,7 +232,7 @@ class FeatureWriter:
         self.all_ids = self.ids if all_ids is None else np.asarray(all_ids, dtype=np.int64)
         self.batches = [(k, self.ids[a : a + self.batch_size])
                         for k, a in enumerate(range(0, len(self.ids), self.batch_size))]
-        self._file = None
+        self._file = self._part = None
 
     def _plan(self) -> str:
         return json.dumps({"shape": list(self.shape), "dtype": self.dtype.str, "batch_size": self.batch_size,
@@ -229,28 +240,17 @@ class FeatureWriter:
                            "ids_sum": int(self.ids.sum()), "made_by": self.attrs}, sort_keys=True)
 
     def __enter__(self) -> FeatureWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        plan = self._plan()
-        if self.part.exists():
-            try:
-                f = h5py.File(self.part, "a")
-                if f.attrs.get("plan") == plan and np.array_equal(f["ids"][()], self.ids):
-                    self._file = f
-                else:
-                    f.close()
-                    warnings.warn(f"{self.part} was planned otherwise; starting over", stacklevel=2)
-            except OSError:
-                warnings.warn(f"{self.part} is unreadable (interrupted while writing?); starting over", stacklevel=2)
-        if self._file is None:
-            f = h5py.File(self.part, "w")
+        self._part = resumable_h5(self.path, self._plan(), matches=lambda f: np.array_equal(f["ids"][()], self.ids),
+                                  mismatch="was planned otherwise")
+        f, resumed = self._part.__enter__()
+        if not resumed:
             f["ids"] = self.ids
             f["all_ids"] = self.all_ids
             f.create_dataset("features", shape=(len(self.ids),) + self.shape, dtype=self.dtype,
                              chunks=(1,) + self.shape if len(self.ids) else None)
             f.create_dataset("done", shape=(len(self.batches),), dtype=bool, fillvalue=False)
-            f.attrs["plan"] = plan
             f.attrs["made_by"] = json.dumps(self.attrs)
-            self._file = f
+        self._file = f
         return self
 
     def pending(self) -> list[tuple[int, np.ndarray]]:
@@ -278,8 +278,6 @@ class FeatureWriter:
         self._file[key] = np.asarray(array)
 
     def __exit__(self, exc_type, exc, tb):
-        complete = exc_type is None and bool(self._file["done"][()].all())
-        self._file.close()
-        if complete:
-            os.replace(self.part, self.path)
-        return False
+        if exc_type is None and bool(self._file["done"][()].all()):
+            self._file.attrs["complete"] = True  # renamed onto the family's file as the protocol closes
+        return self._part.__exit__(exc_type, exc, tb)

@@ -18,18 +18,22 @@ How a fit runs (n images, p voxels, t targets over all groups):
 
 With ``path`` set, the model (and the kernel's eigendecomposition) is written to ``<path>.part`` as it goes; a
 fit interrupted for any reason resumes from the last finished chunk when called again with the same inputs and
-parameters, and ``<path>`` appears only once the fit is complete.
+parameters, and ``<path>`` appears only once the fit is complete. Without ``path``, the model is a tree of numpy
+arrays in memory (``MemoryModel``), so a fitted model pickles; ``save(path)`` writes either kind to one file.
+
+The chunk loop has four parts: a plan (``_plan``: every (group, pass, chunk) still to do), a pure compute step
+(``_compute``: one chunk of targets in, statistics, scores and coefficients out, no file access), a store (the
+model file or the in-memory tree: a chunk is written, then marked done) and the loop that runs them in order.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
-import warnings
 from collections.abc import Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -37,7 +41,8 @@ import numpy as np
 from himalaya.backend import set_backend
 from tqdm.auto import tqdm
 
-from ..io import versions
+from ..errors import DataFileError, DataFormatError, InputError
+from ..io import atomic_path, file_signature, resumable_h5, versions
 from . import solve
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
@@ -77,6 +82,76 @@ def _read_columns(Y, start: int, stop: int) -> np.ndarray:
 
 def _chunks(t: int, size: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, t)) for a in range(0, t, size)]
+
+
+class MemoryModel:
+    """An in-memory stand-in for the model's HDF5 file: named numpy arrays and sub-groups, with ``attrs``.
+
+    It offers the few h5py calls the fit and predict use (``[name]``, ``in``, ``require_group``,
+    ``require_dataset``, ``attrs``), so one code path serves both; unlike an open HDF5 handle it pickles.
+    """
+
+    def __init__(self):
+        self.items: dict = {}
+        self.attrs: dict = {}
+
+    def _walk(self, name: str, create: bool = False):
+        node, *rest = name.split("/", 1)
+        if not rest:
+            return self, node
+        if node not in self.items and create:
+            self.items[node] = MemoryModel()
+        return self.items[node]._walk(rest[0], create)
+
+    def __contains__(self, name: str) -> bool:
+        try:
+            parent, key = self._walk(name)
+        except KeyError:
+            return False
+        return key in parent.items
+
+    def __getitem__(self, name: str):
+        parent, key = self._walk(name)
+        return parent.items[key]
+
+    def __setitem__(self, name: str, value) -> None:
+        parent, key = self._walk(name, create=True)
+        parent.items[key] = np.array(value)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def require_group(self, name: str) -> MemoryModel:
+        parent, key = self._walk(name, create=True)
+        return parent.items.setdefault(key, MemoryModel())
+
+    def require_dataset(self, name: str, shape, dtype, fillvalue=0, **_):
+        parent, key = self._walk(name, create=True)
+        return parent.items.setdefault(key, np.full(shape, fillvalue, dtype=dtype))
+
+    def flush(self) -> None:
+        """Nothing to flush: the arrays are the model."""
+
+    def write_to(self, group) -> None:
+        """Copy the tree into an h5py group (or file)."""
+        for k, v in self.attrs.items():
+            group.attrs[k] = v
+        for k, v in self.items.items():
+            if isinstance(v, MemoryModel):
+                v.write_to(group.require_group(k))
+            else:
+                group[k] = v
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """One step of the plan: targets ``[start, stop)`` of ``group`` in ``stage`` ("score" or "solve"), index ``k``."""
+
+    group: str
+    stage: str
+    k: int
+    start: int
+    stop: int
 
 
 class OneStageRidge:
@@ -125,29 +200,29 @@ class OneStageRidge:
     # ------------------------------------------------------------------------------------------ validation
     def _check_params(self) -> np.ndarray:
         if self.alpha_per not in ALPHA_PER:
-            raise ValueError(f"alpha_per must be one of {ALPHA_PER}; got {self.alpha_per!r}")
+            raise InputError(f"alpha_per must be one of {ALPHA_PER}; got {self.alpha_per!r}")
         if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
+            raise InputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
         if self.eigh_dtype not in ("float32", "float64"):
-            raise ValueError(f"eigh_dtype must be 'float32' or 'float64'; got {self.eigh_dtype!r}")
+            raise InputError(f"eigh_dtype must be 'float32' or 'float64'; got {self.eigh_dtype!r}")
         if int(self.chunk_size) < 1:
-            raise ValueError(f"chunk_size must be a positive number of targets; got {self.chunk_size!r}")
+            raise InputError(f"chunk_size must be a positive number of targets; got {self.chunk_size!r}")
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
         if alphas.size == 0 or not np.isfinite(alphas).all() or (alphas <= 0).any():
-            raise ValueError(f"alphas must be finite and positive; got {alphas}")
+            raise InputError(f"alphas must be finite and positive; got {alphas}")
         return alphas
 
     @staticmethod
     def _check_X(X, name: str = "X") -> np.ndarray:
         X = np.asarray(X)
         if X.ndim != 2:
-            raise ValueError(f"{name} must be 2-D (n_images, n_voxels); found shape {X.shape}")
+            raise InputError(f"{name} must be 2-D (n_images, n_voxels); found shape {X.shape}")
         if not np.issubdtype(X.dtype, np.floating):
             raise TypeError(f"{name} must hold floats (e.g. betas / 300 as float32); found dtype {X.dtype}")
         finite = np.isfinite(X).all(axis=0)
         if not finite.all():
             bad = np.flatnonzero(~finite)
-            raise ValueError(
+            raise InputError(
                 f"{name} has NaN or infinite values in {len(bad)} voxels (first columns: {bad[:5].tolist()}); "
                 "drop or impute them before fitting"
             )
@@ -156,20 +231,25 @@ class OneStageRidge:
     @staticmethod
     def _check_targets(targets, n: int) -> dict:
         if not isinstance(targets, Mapping) or not targets:
-            raise ValueError("targets must be a non-empty mapping {group name: array (n_images, ...)}")
+            raise InputError("targets must be a non-empty mapping {group name: array (n_images, ...)}")
         out = {}
         for name, Y in targets.items():
             if not isinstance(name, str) or not name or "/" in name:
-                raise ValueError(f"target group names must be non-empty strings without '/'; got {name!r}")
+                raise InputError(f"target group names must be non-empty strings without '/'; got {name!r}")
             if not (hasattr(Y, "shape") and hasattr(Y, "dtype")):
                 Y = np.asarray(Y)
             if len(Y.shape) < 2 or int(np.prod(Y.shape[1:])) == 0:
-                raise ValueError(f"target group {name!r} is empty or 1-D: expected (n_images, ...); "
+                raise InputError(f"target group {name!r} is empty or 1-D: expected (n_images, ...); "
                                  f"found shape {tuple(Y.shape)}")
             if Y.shape[0] != n:
-                raise ValueError(f"target group {name!r} has {Y.shape[0]} rows; X has {n}")
+                raise InputError(f"target group {name!r} has {Y.shape[0]} rows; X has {n}")
             if np.dtype(Y.dtype).kind not in "fiu":
                 raise TypeError(f"target group {name!r} must hold real numbers; found dtype {Y.dtype}")
+            if isinstance(Y, np.ndarray) and not np.isfinite(Y).all():  # in memory: cheap to check before any work
+                flat = np.isfinite(Y.reshape(len(Y), -1)).all(axis=0)
+                bad = np.flatnonzero(~flat)
+                raise InputError(f"target group {name!r} has NaN or infinite values in flattened targets "
+                                 f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
             out[name] = Y
         return out
 
@@ -179,22 +259,23 @@ class OneStageRidge:
         if isinstance(self.fixed_alpha, Mapping):
             missing = [g for g in groups if g not in self.fixed_alpha]
             if missing:
-                raise ValueError(f"fixed_alpha has no value for groups {missing}; it has {sorted(self.fixed_alpha)}")
+                raise InputError(f"fixed_alpha has no value for groups {missing}; it has {sorted(self.fixed_alpha)}")
             fixed = {g: float(self.fixed_alpha[g]) for g in groups}
         else:
             fixed = {g: float(self.fixed_alpha) for g in groups}
         bad = {g: a for g, a in fixed.items() if not (np.isfinite(a) and a > 0)}
         if bad:
-            raise ValueError(f"fixed_alpha must be finite and positive; got {bad}")
+            raise InputError(f"fixed_alpha must be finite and positive; got {bad}")
         return fixed
 
     # ----------------------------------------------------------------------------------------------- fit
     def fit(self, X, targets: Mapping) -> OneStageRidge:
         """Fit ``X`` (n, p) float voxels to ``targets`` {group: (n, ...)}; returns self.
 
-        Target arrays may be numpy arrays, memory maps or h5py datasets; they are read one chunk at a time.
-        A target that is constant over the training images is predicted as its mean (its GCV curve is flat,
-        so it gets the smallest alpha, which does not matter).
+        Target arrays may be numpy arrays, memory maps, h5py datasets or the feature cache's lazy rows; they are
+        read one chunk at a time. A target that is constant over the training images is predicted as its mean
+        (its GCV curve is flat, so it gets the smallest alpha, which does not matter). The fitted attributes are
+        set only when the fit succeeds: a fit that raises leaves a previous fit's attributes as they were.
         """
         alphas = self._check_params()
         seconds: dict[str, float] = {}
@@ -211,11 +292,18 @@ class OneStageRidge:
         X_scale[X_scale == 0] = 1.0  # a constant voxel carries no information; it is kept, centred to 0
         Xs /= X_scale.astype(np.float32)
         config = self._config(alphas, targets, fixed, n, p)
-        fingerprint = _fingerprint(Xs, targets, config)
         seconds["standardize"] = time.perf_counter() - t0
 
-        with self._fit_file(fingerprint, config) as (f, resumed):
+        if self.path is None:  # nothing to resume: no fingerprint
+            store = nullcontext((MemoryModel(), False))
+        else:
+            t0 = time.perf_counter()
+            plan = _fingerprint(Xs, targets, config)
+            seconds["fingerprint"] = time.perf_counter() - t0
+            store = resumable_h5(self.path, plan, mismatch="is a partial fit of other inputs or parameters")
+        with store as (f, resumed):
             if not resumed:
+                _write_header(f, config)
                 f["X_mean"], f["X_scale"], f["alphas_grid"] = X_mean, X_scale, alphas
                 f["X_fit"] = Xs
             t0 = time.perf_counter()
@@ -223,16 +311,16 @@ class OneStageRidge:
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             if fixed is None:
-                s, Q = self._eigen(f, b, K)
+                s, Q = _eigen(f, b, K)
                 solver = _EigenSolver(b, s, Q, b.asarray(alphas, dtype=b.float32))
                 del K
                 seconds["eigh"] = time.perf_counter() - t0
             else:
                 solver = _CholeskySolver(b, K)
-            self._solve_all(f, targets, solver, alphas, fixed, seconds)
-        self.model_path_ = None if self.path is None else Path(self.path)
-        self.X_fit_ = Xs
-        self._read_fitted()
+            seconds.update(self._solve_all(f, targets, solver, alphas, fixed))
+            f.attrs["complete"] = True
+        # success: only now does the estimator take the new model
+        self._set_fitted(f if self.path is None else None, Path(self.path) if self.path is not None else None, Xs)
         self.seconds_ = seconds
         return self
 
@@ -244,188 +332,138 @@ class OneStageRidge:
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
 
-    @staticmethod
-    def _eigen(f, b, K):
-        """Eigendecomposition of the kernel, kept in the model file: it is the basis of the stored coefficients,
-        and a resumed fit reads it back instead of recomputing it."""
-        if f.attrs.get("basis_complete", False):
-            return b.asarray(f["kernel_eigenvalues"][()]), b.asarray(f["basis"][()])
-        s, Q = solve.eigen_kernel(b, K, f.attrs["eigh_dtype"])
-        f.require_dataset("kernel_eigenvalues", shape=s.shape, dtype=np.float32)[...] = b.to_numpy(s)
-        f.require_dataset("basis", shape=Q.shape, dtype=np.float32)[...] = b.to_numpy(Q)
-        f.flush()
-        f.attrs["basis_complete"] = True
-        return s, Q
-
-    @contextmanager
-    def _fit_file(self, fingerprint: str, config: dict):
-        """The model file being written: in memory, a fresh ``<path>.part``, or a matching one to resume."""
-        if self.path is None:
-            f = h5py.File(f"ridge-{id(self)}-{time.time_ns()}", "w", driver="core", backing_store=False)
-            self._write_header(f, fingerprint, config)
-            self._memory_file = f
-            yield f, False
-            return
-        path = Path(self.path)
-        part = Path(str(path) + ".part")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        f = None
-        if part.exists():
-            try:
-                f = h5py.File(part, "a")
-                if f.attrs.get("fingerprint") != fingerprint:
-                    warnings.warn(f"{part} is a partial fit of other inputs or parameters; starting over",
-                                  stacklevel=3)
-                    f.close()
-                    f = None
-            except OSError:
-                warnings.warn(f"{part} is unreadable (interrupted while writing?); starting over", stacklevel=3)
-                f = None
-        resumed = f is not None
-        if f is None:
-            f = h5py.File(part, "w")
-            self._write_header(f, fingerprint, config)
-        try:
-            yield f, resumed
-            f.attrs["complete"] = True
-        finally:
-            f.close()
-        os.replace(part, path)
-
-    @staticmethod
-    def _write_header(f, fingerprint, config):
-        f.attrs["format"] = FORMAT
-        f.attrs["fingerprint"] = fingerprint
-        f.attrs["config"] = json.dumps(config)
-        f.attrs["versions"] = json.dumps(versions())
-        f.attrs["complete"] = False
-        f.attrs["eigh_dtype"] = config["eigh_dtype"]
-
-    def _solve_all(self, f, targets, solver, alphas, fixed, seconds):
-        """The chunk loop: read, centre, choose alphas, solve, write, mark done; finished chunks are skipped."""
-        n = len(f["X_fit"])
+    # ---------------------------------------------------------------------------------------- chunk loop
+    def _plan(self, targets, two_pass: bool) -> list[_Chunk]:
+        """Every (group, stage, chunk) of the fit, in order; the store's ``done_<stage>`` flags say which are done."""
         size = int(self.chunk_size)
+        stages = ("score", "solve") if two_pass else ("solve",)
+        return [_Chunk(g, stage, k, a, z) for g, Y in targets.items() for stage in stages
+                for k, (a, z) in enumerate(_chunks(int(np.prod(Y.shape[1:])), size))]
+
+    def _solve_all(self, f, targets, solver, alphas, fixed) -> dict[str, float]:
+        """Run the plan: read a chunk, compute it, store it (then mark it done); chunks already done are skipped.
+        Returns the seconds spent reading, solving and writing.
+
+        With one alpha per group, the first pass scores every chunk and keeps its projected targets ``Q^T Yc`` in
+        the coefficient dataset; the second pass only divides them by ``s + alpha``: targets are read once.
+        """
+        n = len(f["X_fit"])
         two_pass = fixed is None and self.alpha_per == "group"
-        plan = {g: _chunks(int(np.prod(Y.shape[1:])), size) for g, Y in targets.items()}
-        bar = tqdm(total=sum(len(c) for c in plan.values()) * (2 if two_pass else 1), desc="ridge chunks",
-                   unit="chunk", disable=not self.progress)
-        for key in ("read", "solve", "write"):
-            seconds.setdefault(key, 0.0)
+        plan = self._plan(targets, two_pass)
         for g, Y in targets.items():
-            t = int(np.prod(Y.shape[1:]))
-            grp = f.require_group(f"groups/{g}")
-            grp.attrs["target_shape"] = [int(d) for d in Y.shape[1:]]
-            width = min(t, STORAGE_COLUMNS)
-            coef = grp.require_dataset("coef", shape=(n, t), dtype=np.float32, chunks=(n, width))
-            for name in ("alphas", "y_mean", "y_std"):
-                grp.require_dataset(name, shape=(t,), dtype=np.float64)
-            if fixed is None:
-                grp.require_dataset("cv_scores", shape=(len(alphas), t), dtype=np.float32)
-            passes = ("score", "solve") if two_pass else ("solve",)
-            for stage in passes:
-                done = grp.require_dataset(f"done_{stage}", shape=(len(plan[g]),), dtype=bool, fillvalue=False)
-                group_alpha = None
-                if stage == "solve" and two_pass:
-                    group_alpha = float(alphas[int(np.argmin(grp["cv_scores"][()].astype(np.float64).sum(1)))])
-                for k, (a, z) in enumerate(plan[g]):
-                    if done[k]:
-                        bar.update()
-                        continue
-                    t0 = time.perf_counter()
-                    Yk = _read_columns(Y, a, z)
-                    if not np.isfinite(Yk).all():
-                        bad = a + np.flatnonzero(~np.isfinite(Yk).all(axis=0))
-                        raise ValueError(f"target group {g!r} has NaN or infinite values in flattened targets "
-                                         f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
-                    mean = Yk.mean(axis=0, dtype=np.float64)
-                    Yk -= mean.astype(np.float32)  # centred in place: no second n x chunk array
-                    Yc = Yk
-                    std = np.sqrt(np.einsum("ij,ij->j", Yc, Yc, dtype=np.float64) / len(Yc))
-                    t1 = time.perf_counter()
-                    if fixed is not None:
-                        C, chosen, scores = solver.solve(Yc, fixed[g]), np.full(z - a, fixed[g]), None
-                    elif stage == "score":
-                        C, chosen, scores = None, None, solver.scores(Yc)
-                    else:
-                        C, chosen, scores = solver.solve_chosen(Yc, alphas, self.alpha_per, group_alpha)
-                    t2 = time.perf_counter()
-                    grp["y_mean"][a:z], grp["y_std"][a:z] = mean, std
-                    if scores is not None:
-                        grp["cv_scores"][:, a:z] = scores
-                    if C is not None:
-                        coef[:, a:z] = C
-                        grp["alphas"][a:z] = chosen
-                    f.flush()  # the chunk is on disk before it is marked done
-                    done[k] = True
-                    f.flush()
-                    seconds["read"] += t1 - t0
-                    seconds["solve"] += t2 - t1
-                    seconds["write"] += time.perf_counter() - t2
-                    bar.update()
+            _layout_group(f, g, Y, n, len(alphas), fixed is None, two_pass, self.chunk_size)
+        todo = [c for c in plan if not f[f"groups/{c.group}/done_{c.stage}"][c.k]]
+        bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="ridge chunks", unit="chunk",
+                   disable=not self.progress)
+        seconds = dict.fromkeys(("read", "solve", "write"), 0.0)
+        for c in todo:
+            grp = f[f"groups/{c.group}"]
+            t0 = time.perf_counter()
+            if c.stage == "solve" and two_pass:  # the projected targets stored by the score pass
+                Yk, group_alpha = grp["coef"][:, c.start : c.stop], _group_alpha(grp, alphas)
+            else:
+                Yk, group_alpha = _read_columns(targets[c.group], c.start, c.stop), None
+            t1 = time.perf_counter()
+            out = _compute(c, Yk, solver, alphas, fixed, group_alpha, two_pass)
+            t2 = time.perf_counter()
+            _store(f, grp, c, out)
+            seconds["read"] += t1 - t0
+            seconds["solve"] += t2 - t1
+            seconds["write"] += time.perf_counter() - t2
+            bar.update()
         bar.close()
+        return seconds
 
     # ---------------------------------------------------------------------------------- fitted state, I/O
+    def _set_fitted(self, memory: MemoryModel | None, path: Path | None, X_fit: np.ndarray) -> None:
+        """Take a finished model: the in-memory tree, or the file at ``path``; read its small arrays."""
+        with (nullcontext(memory) if memory is not None else h5py.File(path, "r")) as f:
+            groups = list(json.loads(f.attrs["config"])["groups"])
+            self.X_mean_ = f["X_mean"][()].astype(np.float32)
+            self.X_scale_ = f["X_scale"][()].astype(np.float32)
+            self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
+            for g in groups:
+                grp = f[f"groups/{g}"]
+                self.target_shapes_[g] = tuple(int(d) for d in grp.attrs["target_shape"])
+                self.alphas_[g] = np.array(grp["alphas"][()])
+                self.y_mean_[g] = np.array(grp["y_mean"][()])
+                self.y_std_[g] = np.array(grp["y_std"][()])
+                if "cv_scores" in grp:
+                    self.cv_scores_[g] = np.array(grp["cv_scores"][()])
+            if "kernel_eigenvalues" in f:
+                self.kernel_eigenvalues_ = np.array(f["kernel_eigenvalues"][()])
+            elif hasattr(self, "kernel_eigenvalues_"):
+                del self.kernel_eigenvalues_
+        self.groups_ = groups
+        self.X_fit_ = X_fit
+        self.model_path_ = path
+        self.memory_model_ = memory
+
+    def _check_is_fitted(self) -> None:
+        """The one question "is it fitted?": a RuntimeError saying how to fit it otherwise."""
+        if not hasattr(self, "groups_"):
+            raise RuntimeError("this OneStageRidge is not fitted yet: call fit(X, targets) first")
+
     @contextmanager
     def _model_file(self):
-        if getattr(self, "model_path_", None) is None:
-            if not hasattr(self, "_memory_file"):
-                raise RuntimeError("this OneStageRidge is not fitted yet: call fit(X, targets) first")
-            yield self._memory_file
+        """The fitted model's arrays: the in-memory tree, or the model file opened read-only."""
+        self._check_is_fitted()
+        if self.memory_model_ is not None:
+            yield self.memory_model_
         else:
             with h5py.File(self.model_path_, "r") as f:
                 yield f
 
-    def _read_fitted(self):
-        with self._model_file() as f:
-            self.X_mean_ = f["X_mean"][()].astype(np.float32)
-            self.X_scale_ = f["X_scale"][()].astype(np.float32)
-            self.groups_ = list(json.loads(f.attrs["config"])["groups"])
-            self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
-            for g in self.groups_:
-                grp = f[f"groups/{g}"]
-                self.target_shapes_[g] = tuple(int(d) for d in grp.attrs["target_shape"])
-                self.alphas_[g] = grp["alphas"][()]
-                self.y_mean_[g] = grp["y_mean"][()]
-                self.y_std_[g] = grp["y_std"][()]
-                if "cv_scores" in grp:
-                    self.cv_scores_[g] = grp["cv_scores"][()]
-            if "kernel_eigenvalues" in f:
-                self.kernel_eigenvalues_ = f["kernel_eigenvalues"][()]
+    def save(self, path) -> Path:
+        """Write the fitted model to one HDF5 file at ``path`` (atomically), readable by ``OneStageRidge.load``."""
+        self._check_is_fitted()
+        path = Path(path)
+        if self.model_path_ is not None and self.model_path_.resolve() == path.resolve():
+            return path
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as out, self._model_file() as f:
+            if isinstance(f, MemoryModel):
+                f.write_to(out)
+            else:
+                for key in f:
+                    f.copy(key, out)
+                for k, v in f.attrs.items():
+                    out.attrs[k] = v
+        return path
 
     @classmethod
     def load(cls, path) -> OneStageRidge:
-        """A fitted model from its HDF5 file (dual coefficients stay on disk and are read chunk by chunk)."""
+        """A fitted model from its HDF5 file (dual coefficients stay on disk and are read chunk by chunk).
+
+        The loaded model is file-backed: it holds the path (and its small arrays), and pickles as such.
+        """
         path = Path(path)
         if not path.exists():
             part = Path(str(path) + ".part")
             hint = f" ({part} is an unfinished fit: run the fit again to resume it)" if part.exists() else ""
-            raise FileNotFoundError(f"no fitted model at {path}{hint}")
+            raise DataFileError(f"no fitted model at {path}{hint}")
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
-                raise ValueError(f"{path} is not a ridge_decode model: format attribute "
-                                 f"{f.attrs.get('format')!r}, expected {FORMAT!r}")
+                raise DataFormatError(f"{path} is not a ridge_decode model: format attribute "
+                                      f"{f.attrs.get('format')!r}, expected {FORMAT!r}")
             if not f.attrs.get("complete", False):
-                raise ValueError(f"{path} holds an incomplete fit")
+                raise DataFormatError(f"{path} holds an incomplete fit")
             config = json.loads(f.attrs["config"])
             X_fit = f["X_fit"][()]
         model = cls(alphas=config["alphas"], alpha_per=config["alpha_per"], fixed_alpha=config["fixed_alpha"],
                     backend=config["backend"], chunk_size=config["chunk_size"], eigh_dtype=config["eigh_dtype"],
                     path=path)
-        model.model_path_ = path
-        model.X_fit_ = X_fit
-        model._read_fitted()
+        model._set_fitted(None, path, X_fit)
         return model
 
     def dual_coef(self, group: str) -> np.ndarray:
         """Dual coefficients (n_train, t) of one group, read whole: for inspection and tests."""
         self._require_group(group)
         with self._model_file() as f:
-            coef = f[f"groups/{group}/coef"][()]
-            return f["basis"][()] @ coef if "basis" in f else coef
+            coef = np.array(f[f"groups/{group}/coef"][()])
+            return np.array(f["basis"][()]) @ coef if "basis" in f else coef
 
     def _require_group(self, group):
-        if not hasattr(self, "groups_"):
-            raise RuntimeError("this OneStageRidge is not fitted yet: call fit(X, targets) first")
+        self._check_is_fitted()
         if group not in self.groups_:
             raise KeyError(f"target group {group!r} is not in this model; it has {self.groups_}")
 
@@ -436,11 +474,10 @@ class OneStageRidge:
         ``rescale=True`` applies Brain-Diffuser's rescaling by the statistics of these predictions (see
         ``rescale_to_train_statistics``): it uses the test set as a whole, and is off by default.
         """
-        if not hasattr(self, "groups_"):
-            raise RuntimeError("this OneStageRidge is not fitted yet: call fit(X, targets) first")
+        self._check_is_fitted()
         X = self._check_X(X)
         if X.shape[1] != self.X_mean_.shape[0]:
-            raise ValueError(f"X has {X.shape[1]} voxels; the model was fitted on {self.X_mean_.shape[0]}")
+            raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.X_mean_.shape[0]}")
         groups = list(self.groups_ if groups is None else groups)
         for g in groups:
             self._require_group(g)
@@ -456,7 +493,7 @@ class OneStageRidge:
                 t = coef.shape[1]
                 P = np.empty((len(X), t), dtype=np.float32)
                 for a, z in _chunks(t, int(self.chunk_size)):
-                    P[:, a:z] = b.to_numpy(b.matmul(M, b.asarray(coef[:, a:z])))
+                    P[:, a:z] = b.to_numpy(b.matmul(M, b.asarray(np.asarray(coef[:, a:z]))))
                 P += self.y_mean_[g].astype(np.float32)
                 if rescale:
                     P = rescale_to_train_statistics(P, self.y_mean_[g], self.y_std_[g])
@@ -464,6 +501,90 @@ class OneStageRidge:
         return out
 
 
+# ---------------------------------------------------------------------------------------------- the store
+def _write_header(f, config) -> None:
+    f.attrs["format"] = FORMAT
+    f.attrs["config"] = json.dumps(config)
+    f.attrs["versions"] = json.dumps(versions())
+    f.attrs["complete"] = False
+    f.attrs["eigh_dtype"] = config["eigh_dtype"]
+
+
+def _eigen(f, b, K):
+    """Eigendecomposition of the kernel, kept in the model: it is the basis of the stored coefficients, and a
+    resumed fit reads it back instead of recomputing it."""
+    if f.attrs.get("basis_complete", False):
+        return b.asarray(np.asarray(f["kernel_eigenvalues"][()])), b.asarray(np.asarray(f["basis"][()]))
+    s, Q = solve.eigen_kernel(b, K, f.attrs["eigh_dtype"])
+    f.require_dataset("kernel_eigenvalues", shape=s.shape, dtype=np.float32)[...] = b.to_numpy(s)
+    f.require_dataset("basis", shape=Q.shape, dtype=np.float32)[...] = b.to_numpy(Q)
+    f.flush()
+    f.attrs["basis_complete"] = True
+    return s, Q
+
+
+def _layout_group(f, g, Y, n, n_alphas, choose: bool, two_pass: bool, chunk_size) -> None:
+    """The datasets of one group, created on first use (a resumed fit finds them)."""
+    t = int(np.prod(Y.shape[1:]))
+    grp = f.require_group(f"groups/{g}")
+    grp.attrs["target_shape"] = [int(d) for d in Y.shape[1:]]
+    grp.require_dataset("coef", shape=(n, t), dtype=np.float32, chunks=(n, min(t, STORAGE_COLUMNS)))
+    for name in ("alphas", "y_mean", "y_std"):
+        grp.require_dataset(name, shape=(t,), dtype=np.float64)
+    if choose:
+        grp.require_dataset("cv_scores", shape=(n_alphas, t), dtype=np.float32)
+    n_chunks = len(_chunks(t, int(chunk_size)))
+    for stage in ("score", "solve") if two_pass else ("solve",):
+        grp.require_dataset(f"done_{stage}", shape=(n_chunks,), dtype=bool, fillvalue=False)
+
+
+def _group_alpha(grp, alphas) -> float:
+    """The group's one alpha: the lowest GCV error summed over all its targets (every chunk scored)."""
+    return float(alphas[int(np.argmin(np.asarray(grp["cv_scores"][()], dtype=np.float64).sum(1)))])
+
+
+def _store(f, grp, c: _Chunk, out: dict) -> None:
+    """Write one computed chunk, flush, then mark it done: the resume contract."""
+    a, z = c.start, c.stop
+    if "mean" in out:
+        grp["y_mean"][a:z], grp["y_std"][a:z] = out["mean"], out["std"]
+    if out.get("scores") is not None:
+        grp["cv_scores"][:, a:z] = out["scores"]
+    grp["coef"][:, a:z] = out["coef"]
+    if out.get("alphas") is not None:
+        grp["alphas"][a:z] = out["alphas"]
+    f.flush()  # the chunk is on disk before it is marked done
+    grp[f"done_{c.stage}"][c.k] = True
+    f.flush()
+
+
+def _compute(c: _Chunk, Yk: np.ndarray, solver, alphas, fixed, group_alpha, two_pass) -> dict:
+    """One chunk, no file access: statistics, GCV scores and coefficients of targets (n, chunk) float32.
+
+    In the solve pass of a two-pass fit, ``Yk`` is already the projected ``Q^T Yc`` of the score pass.
+    """
+    if c.stage == "solve" and two_pass:
+        return {"coef": solver.coef(Yk, np.full(Yk.shape[1], group_alpha)), "alphas": np.full(Yk.shape[1],
+                                                                                               group_alpha)}
+    if not np.isfinite(Yk).all():
+        bad = c.start + np.flatnonzero(~np.isfinite(Yk).all(axis=0))
+        raise InputError(f"target group {c.group!r} has NaN or infinite values in flattened targets "
+                         f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
+    mean = Yk.mean(axis=0, dtype=np.float64)
+    Yk -= mean.astype(np.float32)  # centred in place: no second n x chunk array
+    std = np.sqrt(np.einsum("ij,ij->j", Yk, Yk, dtype=np.float64) / len(Yk))
+    out = {"mean": mean, "std": std}
+    if fixed is not None:
+        out.update(coef=solver.solve(Yk, fixed[c.group]), alphas=np.full(c.stop - c.start, fixed[c.group]))
+    elif c.stage == "score":  # keep the projection for the solve pass
+        Z = solver.project(Yk)
+        out.update(scores=solver.scores(Z), coef=solver.b.to_numpy(Z))
+    else:
+        out.update(zip(("coef", "alphas", "scores"), solver.solve_chosen(Yk, alphas), strict=True))
+    return out
+
+
+# -------------------------------------------------------------------------------------------- the solvers
 class _EigenSolver:
     """Choosing alphas and solving in the kernel's eigenbasis, one chunk of centred targets at a time."""
 
@@ -471,24 +592,26 @@ class _EigenSolver:
         self.b, self.s, self.Q, self.alphas_b = b, s, Q, alphas_b
         self.dof_weight = solve.intercept_dof_weight(b, Q)
 
-    def _project(self, Yc):
+    def project(self, Yc):
+        """``Z = Q^T Yc`` (n, c) on the backend."""
         return self.b.matmul(self.b.transpose(self.Q), self.b.asarray(Yc))
 
-    def scores(self, Yc) -> np.ndarray:
+    def scores(self, Z) -> np.ndarray:
+        """GCV scores (A, c) of projected targets ``Z``."""
         b = self.b
-        return b.to_numpy(solve.gcv_scores(b, self.s, self._project(Yc), self.alphas_b, self.dof_weight))
+        return b.to_numpy(solve.gcv_scores(b, self.s, b.asarray(Z), self.alphas_b, self.dof_weight))
 
-    def solve_chosen(self, Yc, alphas, alpha_per, group_alpha=None):
-        """Eigenbasis coefficients (n, c), chosen alphas (c,) and GCV scores (A, c) (None if the alpha is given)."""
+    def coef(self, Z, alpha_per_column) -> np.ndarray:
+        """Eigenbasis coefficients (n, c) of projected targets ``Z`` with one alpha per column."""
         b = self.b
-        Z = self._project(Yc)
-        if group_alpha is not None:
-            chosen, scores = np.full(Z.shape[1], group_alpha), None
-        else:
-            scores = b.to_numpy(solve.gcv_scores(b, self.s, Z, self.alphas_b, self.dof_weight))
-            chosen = alphas[np.argmin(scores, axis=0)]
-        B = solve.eigen_coef(b, self.s, Z, b.asarray(chosen, dtype=b.float32))
-        return b.to_numpy(B), chosen, scores
+        return b.to_numpy(solve.eigen_coef(b, self.s, b.asarray(Z), b.asarray(alpha_per_column, dtype=b.float32)))
+
+    def solve_chosen(self, Yc, alphas):
+        """Eigenbasis coefficients (n, c), the alpha chosen per column (c,) and the GCV scores (A, c)."""
+        Z = self.project(Yc)
+        scores = self.scores(Z)
+        chosen = alphas[np.argmin(scores, axis=0)]
+        return self.coef(Z, chosen), chosen, scores
 
 
 class _CholeskySolver:
@@ -503,13 +626,26 @@ class _CholeskySolver:
         return self.b.to_numpy(solve.cholesky_solve(self.b, self.factors[alpha], self.b.asarray(Yc)))
 
 
+def _target_signature(h, Y) -> None:
+    """Feed ``h`` with what identifies the targets ``Y``: every byte of an in-memory array; for an h5py dataset or
+    an array-like with a ``signature()`` (the feature cache's rows), its file's size and modification time and the
+    rows it reads: a re-extracted feature file changes them, and its gigabytes need not be read twice."""
+    if hasattr(Y, "signature"):
+        h.update(Y.signature())
+    elif isinstance(Y, h5py.Dataset):
+        h.update(json.dumps(file_signature(Y.file.filename), sort_keys=True).encode() + Y.name.encode())
+    elif isinstance(Y, np.ndarray):
+        h.update(memoryview(np.ascontiguousarray(Y)).cast("B"))
+    else:  # another array-like: every row, a block at a time
+        for a in range(0, Y.shape[0], 256):
+            h.update(np.ascontiguousarray(np.asarray(Y[a : a + 256], dtype=np.float32)).tobytes())
+
+
 def _fingerprint(Xs: np.ndarray, targets: Mapping, config: dict) -> str:
-    """A hash of the parameters and of sampled rows of every input, to decide whether a partial fit matches."""
+    """A hash of the parameters, the voxels and the targets: a partial fit resumes only on the same inputs."""
     h = hashlib.sha1(json.dumps(config, sort_keys=True).encode())
-    h.update(Xs[:: max(1, len(Xs) // 64)].tobytes())
-    n = len(Xs)
+    h.update(memoryview(np.ascontiguousarray(Xs)).cast("B"))  # sha1 of a memoryview: ~1.6 GB/s, no copy
     for g, Y in targets.items():
         h.update(g.encode())
-        for i in sorted({0, n // 2, n - 1}):
-            h.update(np.asarray(Y[i], dtype=np.float32).tobytes())
+        _target_signature(h, Y)
     return h.hexdigest()

@@ -1,0 +1,49 @@
+"""The package's errors: what a user can fix is a ``RidgeDecodeError``; anything else is a bug and keeps its traceback.
+
+The command group (``cli/_group.py``) turns a ``RidgeDecodeError`` into one clear line and exit status 1, in one
+place; library code raises these and never a click exception. Each subclass also derives from the built-in error
+a caller would expect (a missing file is a ``FileNotFoundError``, a bad value a ``ValueError``), so code that
+catches those keeps working.
+"""
+
+from __future__ import annotations
+
+
+class RidgeDecodeError(Exception):
+    """An error the user can fix: the message says what was expected, what was found, and what to do."""
+
+
+class DataError(RidgeDecodeError):
+    """A data file (NSD, synthetic, own input, feature cache, a previous run's output) is missing or wrong."""
+
+
+class DataFileError(DataError, FileNotFoundError):
+    """A file declared in the manifest, or one a stage needs, is missing or unreadable; the message says which and
+    how to get it."""
+
+
+class DataFormatError(DataError, ValueError):
+    """A file exists but its content is not what is declared (shape, dtype, key...)."""
+
+
+class MissingFeaturesError(DataError, KeyError):
+    """Images are not in a feature family's cache file; the message names the file, the ids and the command."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WeightsError(DataError):
+    """Model weights are missing or unreadable; the message names the manifest entry and where to get them."""
+
+
+class WeightsFileError(WeightsError, DataFileError):
+    """Weights declared in the manifest are missing under the weights root."""
+
+
+class WeightsFormatError(WeightsError, DataFormatError):
+    """Weights exist but cannot be loaded as the model they should be."""
+
+
+class InputError(RidgeDecodeError, ValueError):
+    """An argument or option has a value the stage cannot use; the message names it, with what was expected."""

@@ -1,0 +1,169 @@
+"""Where a run's files live, what they are called, and how they are read back: one owner for every output path.
+
+Defaults, relative to the working folder unless given:
+
+| what | default | written by |
+|---|---|---|
+| data root | ``--data-root``, else ``$RIDGE_DECODE_DATA``, else the manifest's default | (input) |
+| weights root | ``--weights-root``, else ``$RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights`` | (input) |
+| feature cache | ``<data root>/features``, or ``features/`` beside an ``--input`` file | extract-features |
+| a fit | ``outputs/subjNN``: ``model.h5``, ``predictions.h5``, ``summary.json``, ``fit_summary.png`` | fit |
+| reconstructions | ``recon/subjNN``: ``<id>.png`` (``<id>_<k>.png``, k > 0), ``grid.png``, ``config.json`` | decode |
+| evaluation | ``eval/subjNN``: ``metrics.json``, ``per_image.json``, ``report.md``, the ranked figure | evaluate |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, DataFileError
+from .io import atomic_path
+
+OUTPUTS, RECON, EVAL = Path("outputs"), Path("recon"), Path("eval")
+MODEL, PREDICTIONS, SUMMARY, FIT_FIGURE = "model.h5", "predictions.h5", "summary.json", "fit_summary.png"
+GRID, DECODE_CONFIG, GUIDANCE_LOG = "grid.png", "config.json", "guidance_log.json"
+METRICS, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
+
+
+def subject_dir(base, subject: int) -> Path:
+    """``<base>/subjNN``."""
+    return Path(base) / f"subj{int(subject):02d}"
+
+
+def features_dir(features: str | Path | None = None, data_root: str | Path | None = None,
+                 input_file: str | Path | None = None) -> Path:
+    """The feature cache: ``features`` if given, else ``features/`` beside ``input_file``, else under the data root."""
+    if features is not None:
+        return Path(features)
+    if input_file is not None:
+        return Path(input_file).parent / "features"
+    from .manifest import resolve_data_root
+
+    return resolve_data_root(data_root) / "features"
+
+
+def fit_dir(subject: int, model_dir: str | Path | None = None, out: str | Path = OUTPUTS) -> Path:
+    """A fit's folder: ``model_dir`` if given, else ``<out>/subjNN``."""
+    return Path(model_dir) if model_dir is not None else subject_dir(out, subject)
+
+
+def recon_dir(subject: int, recon: str | Path | None = None) -> Path:
+    """A decode's folder: ``recon`` if given, else ``recon/subjNN``."""
+    return Path(recon) if recon is not None else subject_dir(RECON, subject)
+
+
+def eval_dir(subject: int, out: str | Path | None = None) -> Path:
+    """An evaluation's folder: ``out`` if given, else ``eval/subjNN``."""
+    return Path(out) if out is not None else subject_dir(EVAL, subject)
+
+
+# ----------------------------------------------------------------------------------------------- predictions
+@dataclass
+class Predictions:
+    """A fit's test predictions, keyed by 73k id: ``<fit dir>/predictions.h5``.
+
+    ids (n,) int64 sorted 73k ids; pred {group: (n, ...) float32}; r {group: (t,) held-out r per target};
+    rescaled: whether Brain-Diffuser's test-set rescaling was applied; selected_voxels: indices kept by
+    ``--min-nc`` (None: all).
+    """
+
+    ids: np.ndarray
+    pred: dict[str, np.ndarray]
+    r: dict[str, np.ndarray] = field(default_factory=dict)
+    rescaled: bool = False
+    selected_voxels: np.ndarray | None = None
+    path: Path | None = None
+
+    def save(self, folder) -> Path:
+        """Write ``<folder>/predictions.h5`` atomically; returns its path."""
+        import h5py
+
+        path = Path(folder) / PREDICTIONS
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+            f["ids"] = np.asarray(self.ids, dtype=np.int64)
+            f.attrs["rescaled_with_test_statistics"] = bool(self.rescaled)
+            if self.selected_voxels is not None:
+                f["selected_voxels"] = self.selected_voxels
+            for g, p in self.pred.items():
+                f[f"pred/{g}"] = p
+                if g in self.r:
+                    f[f"r/{g}"] = self.r[g]
+        self.path = path
+        return path
+
+    @classmethod
+    def load(cls, folder, subject: int | None = None) -> Predictions:
+        """Read ``<folder>/predictions.h5``; a DataFileError says how to make it when it is missing."""
+        import h5py
+
+        path = Path(folder) / PREDICTIONS
+        if not path.exists():
+            hint = f" --subject {subject}" if subject is not None else ""
+            raise DataFileError(f"no predictions at {path}. Fit first, e.g.:\n    python scripts/fit.py{hint} "
+                                f"--targets <groups> --out {Path(folder).parent}")
+        with h5py.File(path, "r") as f:
+            return cls(ids=f["ids"][()], pred={g: f[f"pred/{g}"][()] for g in f["pred"]},
+                       r={g: f[f"r/{g}"][()] for g in f.get("r", {})},
+                       rescaled=bool(f.attrs.get("rescaled_with_test_statistics", False)),
+                       selected_voxels=f["selected_voxels"][()] if "selected_voxels" in f else None, path=path)
+
+    def need(self, group: str, why: str) -> np.ndarray:
+        """The predictions of ``group``; a DataError naming the file and the refit when it was not fitted."""
+        if group not in self.pred:
+            raise DataError(f"{self.path} has no predictions for {group!r} ({why}); it has {sorted(self.pred)}. "
+                            f"Refit with --targets including {group}.")
+        return self.pred[group]
+
+    def rows(self, ids) -> np.ndarray:
+        """Row of each of ``ids`` (a DataError lists ids without predictions)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.ids, ids)
+        ok = (pos < len(self.ids)) & (self.ids[np.clip(pos, 0, len(self.ids) - 1)] == ids)
+        if not ok.all():
+            raise DataError(f"{self.path} has no predictions for ids {ids[~ok][:10].tolist()}: they are not test "
+                            "images of that fit")
+        return pos
+
+
+# ------------------------------------------------------------------------------------------ reconstructions
+def recon_name(image_id: int, sample: int = 0) -> str:
+    """``<73k id>.png`` for the first sample, ``<id>_<k>.png`` for sample k > 0 (ids zero-padded to 5 digits)."""
+    return f"{int(image_id):05d}.png" if sample == 0 else f"{int(image_id):05d}_{sample}.png"
+
+
+def save_png(image: np.ndarray, path) -> Path:
+    """Write a uint8 (H, W, 3) image as PNG, atomically."""
+    from PIL import Image
+
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
+    return Path(path)
+
+
+def load_png(path) -> np.ndarray:
+    """A PNG as uint8 (H, W, 3) RGB."""
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def read_reconstructions(folder, ids, partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(ids present, uint8 images (n, H, W, 3)) of the first sample of each of ``ids`` in ``folder``.
+
+    Without ``partial``, a missing reconstruction is a DataFileError that names how many and which.
+    """
+    folder = Path(folder)
+    ids = np.asarray(ids)
+    present = np.array([(folder / recon_name(i)).exists() for i in ids], dtype=bool)
+    if not present.all() and not partial:
+        missing = ids[~present]
+        raise DataFileError(f"{folder} lacks reconstructions of {len(missing)} test images (ids "
+                            f"{missing[:10].tolist()}{' ...' if len(missing) > 10 else ''}); decode them with "
+                            "scripts/decode.py, or pass --partial")
+    ids = ids[present]
+    if not len(ids):
+        raise DataFileError(f"{folder} holds no reconstruction of these test images")
+    return ids, np.stack([load_png(folder / recon_name(i)) for i in ids])

@@ -1,0 +1,145 @@
+"""A synthetic subject written in exactly the NSD file layout, from real photographs and a known encoding model.
+
+The real loader (:mod:`ridge_decode.nsd`) reads the result unchanged. What is written under ``out``:
+
+- ``nsddata_betas/ppdata/subjNN/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_sessionSS.hdf5``: dataset
+  ``betas``, int16, percent signal change x 300, axes ``(750, Z, Y, X)`` (optionally also ``.nii.gz``,
+  axes ``(X, Y, Z, 750)``);
+- ``nsddata/ppdata/subjNN/func1pt8mm/roi/nsdgeneral.nii.gz``: -1 outside the brain, 0 cortex, 1 nsdgeneral;
+- ``nsddata/experiments/nsd/nsd_expdesign.mat`` (``masterordering``, ``subjectim``, ``sharedix``, 1-based)
+  and ``nsd_stim_info_merged.csv``;
+- ``nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5``: ``imgBrick`` of shape (73000, H, W, 3), one chunk per
+  image, compressed; only the images some simulated trial shows are written;
+- ``nsddata_stimuli/stimuli/nsd/annotations/captions_{train,val}2017.json`` (COCO format);
+- ``nsddata/ppdata/subjNN/synthetic_ground_truth.h5``: every parameter of the encoding model.
+
+One module per job: ``design`` (the experiment and its sizes), ``stimuli`` (images and captions), ``encoding``
+(the encoding model, see its docstring and ``docs/data.md``) and ``writers`` (the NSD files). ``simulate`` below
+only runs them in order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..errors import InputError
+from ..io import write_json
+from ..manifest import entry_path, load_manifest
+from ..nsd import noise_ceiling
+from . import writers
+from .design import N_SESSIONS_MAX, SimSize, _size, make_design, trial_ids
+from .encoding import (
+    FEATURE_RES,
+    SESSION_GAIN_SD,
+    SESSION_OFFSET_SD,
+    image_features,
+    latent,
+    make_encoding,
+    make_latent_model,
+    make_mask,
+    session_psc,
+    voxel_signal,
+)
+from .stimuli import load_source_photographs, render_stimulus
+
+__all__ = ["simulate", "make_design", "trial_ids", "load_source_photographs", "render_stimulus", "noise_ceiling"]
+
+
+def simulate(
+    out: str | Path = "data/synthetic",
+    size: str = "small",
+    subjects: tuple[int, ...] | list[int] = (1, 2),
+    seed: int = 0,
+    image_size: int = 128,
+    betas_formats: tuple[str, ...] = ("hdf5",),
+    sessions: int | None = None,
+    progress: bool = True,
+) -> Path:
+    """Write synthetic subjects in the NSD layout under ``out`` and return ``out``.
+
+    Everything is deterministic from ``seed``: the same seed gives the same bytes. ``sessions`` overrides the
+    size's session count (each session has 750 trials). ``betas_formats`` is any of ``("hdf5", "nifti")``.
+    """
+    out = Path(out)
+    subjects = sorted(set(int(s) for s in subjects))
+    manifest = load_manifest()
+    for s in subjects:
+        manifest.subject_info(s)
+    bad = set(betas_formats) - {"hdf5", "nifti"}
+    if bad or not betas_formats:
+        raise InputError(f"betas_formats must be within ('hdf5', 'nifti'); got {betas_formats!r}")
+    if image_size % FEATURE_RES:
+        raise InputError(f"image_size must be a multiple of {FEATURE_RES}; got {image_size}")
+    spec = _size(size, subjects)
+    if sessions is not None:
+        if not 1 <= sessions <= N_SESSIONS_MAX:
+            raise InputError(f"sessions must be within 1..{N_SESSIONS_MAX}; got {sessions}")
+        spec = SimSize(dict.fromkeys(subjects, sessions), spec.n_voxels, spec.grid)
+    tps = manifest.trials_per_session
+
+    def path(key, **kw):
+        return entry_path(key, out, manifest=manifest, **kw)
+
+    design = make_design(seed)
+    writers.write_design(path("expdesign"), design)
+    writers.write_stim_info(path("stim_info"), design, manifest.n_images)
+    trials = {s: trial_ids(design, s, spec.sessions[s] * tps) for s in subjects}
+    used = np.unique(np.concatenate(list(trials.values())))
+
+    photos = load_source_photographs()
+    images = np.empty((len(used), image_size, image_size, 3), np.uint8)
+    metas = []
+    for k, i in enumerate(tqdm(used, desc="stimuli", disable=not progress)):
+        images[k], meta = render_stimulus(photos, int(i), seed, image_size)
+        metas.append(meta)
+    writers.write_stimuli(path("stimuli"), used, images, manifest.n_images, seed)
+    writers.write_captions(out, manifest, used, metas, seed)
+
+    feats = image_features(images)
+    latent_model = make_latent_model(seed, feats["phi"])
+    z = latent(feats["phi"], latent_model)
+    row_of = {int(i): k for k, i in enumerate(used)}
+
+    for s in subjects:
+        rng = np.random.default_rng([seed, 4, s])
+        mask = make_mask(spec.grid, spec.n_voxels[s], rng)
+        writers.write_nifti(path("nsdgeneral", subject=s), mask)
+        enc = make_encoding(mask, rng)
+        ncsnr = np.zeros(mask.shape, np.float32)  # the planted per-voxel SNR, as NSD's ncsnr volume
+        ncsnr[tuple(enc["voxel_xyz"].T)] = enc["ncsnr"]
+        writers.write_nifti(path("ncsnr", subject=s), ncsnr)
+        ids_s = np.unique(trials[s])
+        rows = np.array([row_of[int(i)] for i in ids_s])
+        signal = voxel_signal({k: v[rows] for k, v in feats.items()}, z[rows], enc)
+        sig_row = {int(i): k for k, i in enumerate(ids_s)}
+        n_sess = spec.sessions[s]
+        gain = (1.0 + SESSION_GAIN_SD * rng.standard_normal(n_sess)).astype(np.float32)
+        offset = (SESSION_OFFSET_SD * rng.standard_normal((n_sess, len(enc["ncsnr"])))).astype(np.float32)
+        roi, cortex = mask > 0, mask == 0
+        for sess in tqdm(range(1, n_sess + 1), desc=f"subj{s:02d} sessions", disable=not progress):
+            t_ids = trials[s][(sess - 1) * tps : sess * tps]
+            psc = session_psc(signal[[sig_row[int(i)] for i in t_ids]], enc, gain[sess - 1], offset[sess - 1], rng)
+            vol = np.zeros((tps,) + spec.grid, np.int16)  # (750, X, Y, Z)
+            vol[:, roi] = writers.to_int16(psc)
+            vol[:, cortex] = writers.to_int16(rng.standard_normal((tps, cortex.sum()), np.float32))
+            if "hdf5" in betas_formats:
+                writers.write_betas_hdf5(path("betas_hdf5", subject=s, session=sess), vol)
+            if "nifti" in betas_formats:
+                writers.write_nifti(path("betas_nifti", subject=s, session=sess), np.moveaxis(vol, 0, -1))
+        truth = {f"encoding/{k}": v for k, v in enc.items()}
+        truth.update({f"latent_model/{k}": v for k, v in latent_model.items()})
+        truth.update(trial_ids=trials[s], signal=signal, signal_ids=ids_s, latent=z[rows], session_gain=gain,
+                     session_offset=offset)
+        writers.write_ground_truth(out / f"nsddata/ppdata/subj{s:02d}/synthetic_ground_truth.h5", truth,
+                                   {"seed": seed, "size": size, "sessions": n_sess,
+                                    "model": "see ridge_decode.simulate.encoding's docstring"})
+    write_json(
+        out / "synthetic.json",
+        {"seed": seed, "size": size, "subjects": subjects, "sessions": spec.sessions,
+         "n_voxels": spec.n_voxels, "grid": spec.grid, "image_size": image_size,
+         "betas_formats": list(betas_formats), "n_stimuli_written": len(used)},
+    )
+    return out
