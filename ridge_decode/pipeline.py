@@ -391,13 +391,16 @@ def _diffusion_decoder(req: DecodeRequest, pred: layout.Predictions, root, out):
         feature_fn = lambda images: differentiable_features(clip, images)  # noqa: E731
     log: list = []
 
+    def guidance(rows):
+        return None if clip_pred is None else diffusion.Guidance(clip_pred[rows], feature_fn, log)
+
     def rows_of(array, rows):
         return None if array is None else array[rows]
 
     def make(rows, k):
         images = diffusion.decode_batch(pipe, latents[rows], tokens[rows], negative, sampler, pred.ids[rows],
                                         sample_index=k, text_embeds=rows_of(text_pred, rows),
-                                        clip_targets=rows_of(clip_pred, rows), feature_fn=feature_fn, log=log)
+                                        guidance=guidance(rows))
         if log:
             write_json(out / layout.GUIDANCE_LOG, log)
         return images

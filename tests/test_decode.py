@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from ridge_decode import metrics
 from ridge_decode.cli import main
 from ridge_decode.decode import diffusion
-from ridge_decode.decode.diffusion import SamplerConfig, decode_batch, guidance_loss, load_pipeline
+from ridge_decode.decode.diffusion import Guidance, SamplerConfig, decode_batch, guidance_loss, load_pipeline
 from ridge_decode.features.clip_layers import ClipLayers, differentiable_features
 from ridge_decode.manifest import entry_path
 
@@ -96,10 +96,10 @@ def test_guidance_off_at_kappa_zero_and_lowers_the_loss(tiny_weights, pipe, inpu
     g = torch.Generator().manual_seed(7)
     with torch.no_grad():
         targets = features(torch.rand(2, 3, 64, 64, generator=g)).numpy()
-    kw = {"clip_targets": targets, "feature_fn": features}
     base = SamplerConfig(steps=6, strength=1.0, cfg=1.0, eta=1.0)
     plain = decode_batch(pipe, lat, tokens, negative, base, [1, 2])
-    np.testing.assert_array_equal(decode_batch(pipe, lat, tokens, negative, base, [1, 2], **kw), plain)
+    np.testing.assert_array_equal(decode_batch(pipe, lat, tokens, negative, base, [1, 2],
+                                               guidance=Guidance(targets, features)), plain)
 
     def final_loss(images):
         x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255
@@ -108,7 +108,8 @@ def test_guidance_off_at_kappa_zero_and_lowers_the_loss(tiny_weights, pipe, inpu
 
     log = []
     guided = decode_batch(pipe, lat, tokens, negative, SamplerConfig(steps=6, strength=1.0, cfg=1.0, eta=1.0,
-                                                                     kappa=3e3), [1, 2], log=log, **kw)
+                                                                     kappa=3e3), [1, 2],
+                          guidance=Guidance(targets, features, log))
     assert len(log) == 6 and all(len(e["loss"]) == 2 for e in log)
     assert final_loss(guided) < final_loss(plain)
     with pytest.raises(ValueError, match="needs the predicted clip_layers"):
@@ -117,7 +118,7 @@ def test_guidance_off_at_kappa_zero_and_lowers_the_loss(tiny_weights, pipe, inpu
 
 GUIDED_DECODE = """
 import sys, numpy as np, torch
-from ridge_decode.decode.diffusion import SamplerConfig, decode_batch, load_pipeline
+from ridge_decode.decode.diffusion import Guidance, SamplerConfig, decode_batch, load_pipeline
 from ridge_decode.features.clip_layers import ClipLayers, differentiable_features
 pipe = load_pipeline(sys.argv[1])
 clip = ClipLayers(sys.argv[1]).model
@@ -126,7 +127,7 @@ with torch.no_grad():
 rng = np.random.default_rng(0)
 lat, tokens, negative = rng.standard_normal((2, 4, 8, 8)), rng.standard_normal((2, 4, 8)), rng.standard_normal((4, 8))
 decode_batch(pipe, lat, tokens, negative, SamplerConfig(steps=2, strength=1.0, eta=1.0, kappa=10.0), [1, 2],
-             clip_targets=targets, feature_fn=lambda x: differentiable_features(clip, x))
+             guidance=Guidance(targets, lambda x: differentiable_features(clip, x)))
 print("decoded")
 """
 

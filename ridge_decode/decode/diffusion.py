@@ -121,14 +121,24 @@ def _decode(pipe, latents):
     return (pipe.vae.decode(latents / scale).sample / 2 + 0.5).clamp(0, 1)
 
 
+@dataclass
+class Guidance:
+    """What guided steps compare: ``targets`` (B, ...) the predicted ``clip_layers`` of the batch, and
+    ``feature_fn(images in [0, 1], (B, 3, H, W)) -> the same pooled features``; ``log`` (a list) receives one dict
+    per guided step."""
+
+    targets: object
+    feature_fn: object
+    log: list | None = None
+
+
 def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: SamplerConfig, image_ids, sample_index=0,
-                 text_embeds=None, clip_targets=None, feature_fn=None, log=None):
+                 text_embeds=None, guidance: Guidance | None = None):
     """Images (B, H, W, 3) uint8 for one batch of predictions.
 
     init_latents (B, 4, h, w): predicted, already scaled AutoKL latents. ip_tokens (B, Q, D) predicted IP tokens,
     or None to run without the adapter. negative_tokens (Q, D). text_embeds (B, 77, D) or None for the empty
-    prompt. clip_targets (B, ...) predicted ``clip_layers`` and feature_fn(images in [0, 1]) -> the same pooled
-    features, both needed when ``config.kappa > 0``. ``log`` (a list) receives one dict per guided step.
+    prompt. ``guidance`` is needed when ``config.kappa > 0``.
     """
     import torch
 
@@ -163,9 +173,11 @@ def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: Sampler
     ]).to(device, dtype)
     latents = scheduler.add_noise(x0, noise, timesteps[:1].repeat(B))
     n_guided = int(config.eta * len(timesteps)) if config.kappa > 0 else 0
-    if n_guided and (clip_targets is None or feature_fn is None):
+    if n_guided and guidance is None:
         raise InputError("guidance (kappa > 0) needs the predicted clip_layers features and a feature function")
-    targets = None if not n_guided else torch.as_tensor(np.asarray(clip_targets), dtype=torch.float32, device=device)
+    if n_guided:
+        targets = torch.as_tensor(np.asarray(guidance.targets), dtype=torch.float32, device=device)
+        guide = (targets, guidance.feature_fn, config.kappa, guidance.log)
 
     for step, t in enumerate(timesteps):
         latent_in = torch.cat([latents, latents]) if use_cfg else latents
@@ -176,7 +188,7 @@ def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: Sampler
             eps_u, eps_c = eps.chunk(2)
             eps = eps_u + config.cfg * (eps_c - eps_u)
         if step < n_guided:
-            eps = eps + _guidance_term(pipe, latents, eps_c, t, step, (targets, feature_fn, config.kappa, log))
+            eps = eps + _guidance_term(pipe, latents, eps_c, t, step, guide)
         latents = scheduler.step(eps, t, latents).prev_sample
     with torch.no_grad():
         return _to_uint8(_decode(pipe, latents))
