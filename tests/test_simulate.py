@@ -109,3 +109,49 @@ def test_same_seed_gives_the_same_bytes(tmp_path):
     a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
     assert a.keys() == b.keys() and len(a) > 5
     assert [k for k in a if a[k] != b[k]] == []  # the MAT header holds no timestamp
+
+
+def _radial_slope(images: np.ndarray) -> float:
+    """Log-log slope of the radially averaged power spectrum of grayscale images (frequencies 2 .. N/2)."""
+    g = images.astype(float).mean(-1)
+    g -= g.mean(axis=(1, 2), keepdims=True)
+    power = (np.abs(np.fft.fftshift(np.fft.fft2(g), axes=(1, 2))) ** 2).mean(0)
+    n = power.shape[0]
+    y, x = np.indices(power.shape)
+    r = np.hypot(y - n // 2, x - n // 2).astype(int)
+    radial = np.bincount(r.ravel(), power.ravel()) / np.bincount(r.ravel())
+    f = np.arange(len(radial))
+    keep = (f >= 2) & (f < n // 2)
+    return float(np.polyfit(np.log(f[keep]), np.log(radial[keep]), 1)[0])
+
+
+def test_nsd_like_stimuli_are_distinct_with_a_natural_spectrum(nsd_like_root):
+    from ridge_decode.nsd import open_stimuli, viewed_ids
+
+    ids = viewed_ids(nsd_like_root)
+    images = open_stimuli(nsd_like_root).read(ids)
+    flat = images.reshape(len(images), -1)
+    assert len(np.unique(flat, axis=0)) == len(images)  # every 73k id its own image
+    assert -2.5 <= _radial_slope(images) <= -1.5  # near 1/f^2, as natural images (dead leaves)
+    small = images[:, ::4, ::4].reshape(len(images), -1).astype(float)
+    c = np.corrcoef(small)
+    np.fill_diagonal(c, -1)
+    assert np.median(c.max(axis=1)) < 0.5  # no near-copies: the closest other image is far
+
+
+def test_nsd_like_latent_has_the_planted_power_law(nsd_like_root):
+    with h5py.File(nsd_like_root / "nsddata/ppdata/subj01/synthetic_ground_truth.h5", "r") as f:
+        z, exponent = f["latent"][()], float(f["latent_model/exponent"][()])
+    assert z.shape[1] >= 200  # hundreds of dimensions
+    var = np.linalg.svd(z - z.mean(0), compute_uv=False) ** 2
+    k = np.arange(1, len(var) + 1)
+    keep = k <= min(len(var), len(z)) // 2  # the well-estimated part of the spectrum
+    fitted = -np.polyfit(np.log(k[keep]), np.log(var[keep]), 1)[0]
+    assert abs(fitted - exponent) < 0.2
+
+
+def test_nsd_like_noise_ceilings_fall_along_the_hierarchy(nsd_like_root):
+    with h5py.File(nsd_like_root / "nsddata/ppdata/subj01/synthetic_ground_truth.h5", "r") as f:
+        t, ncsnr = f["encoding/hierarchy"][()], f["encoding/ncsnr"][()]
+    nc = noise_ceiling(ncsnr, 3)
+    assert np.median(nc[t < 0.3]) > np.median(nc[t > 0.7]) + 10  # percentage points, early above late

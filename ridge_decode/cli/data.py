@@ -20,14 +20,16 @@ from ._group import DATA_ROOT_HELP, SUBJECT_HELP, main, parse_ints
 @click.option("--sessions", type=int, default=None, help="Override the number of sessions (750 trials each).")
 @click.option("--betas-format", default="hdf5", show_default=True, help="hdf5, nifti or hdf5,nifti.")
 @click.option("--image-size", default=128, show_default=True, type=int, help="Stimulus size in pixels.")
-def simulate(out, size, subjects, seed, sessions, betas_format, image_size):
+@click.option("--preset", type=click.Choice(["nsd", "easy"]), default="nsd", show_default=True,
+              help="nsd: as hard to decode as NSD (docs/data.md); easy: the strong-signal generator used by tests.")
+def simulate(out, size, subjects, seed, sessions, betas_format, image_size, preset):
     """Write a synthetic subject in the NSD file layout, from real photographs and a known encoding model."""
     from ..simulate import simulate as run
 
     t0 = time.perf_counter()
     formats = tuple(f.strip() for f in betas_format.split(","))
     path = run(out, size=size, subjects=parse_ints(subjects), seed=seed, sessions=sessions,
-               betas_formats=formats, image_size=image_size)
+               betas_formats=formats, image_size=image_size, preset=preset)
     click.echo(f"synthetic NSD layout written under {path} in {time.perf_counter() - t0:.1f} s")
 
 

@@ -33,6 +33,9 @@ from . import writers
 from .design import N_SESSIONS_MAX, SimSize, _size, make_design, trial_ids
 from .encoding import (
     FEATURE_RES,
+    LATENT_DIMS,
+    LUMINANCE_WEIGHT,
+    N_LATENT,
     SESSION_GAIN_SD,
     SESSION_OFFSET_SD,
     image_features,
@@ -40,12 +43,20 @@ from .encoding import (
     make_encoding,
     make_latent_model,
     make_mask,
+    make_powerlaw_latent,
+    rich_features,
     session_psc,
     voxel_signal,
 )
-from .stimuli import load_source_photographs, render_stimulus
+from .stimuli import load_source_photographs, render_dead_leaves, render_stimulus
 
-__all__ = ["simulate", "make_design", "trial_ids", "load_source_photographs", "render_stimulus", "noise_ceiling"]
+__all__ = ["simulate", "make_design", "trial_ids", "load_source_photographs", "render_stimulus", "noise_ceiling",
+           "render_dead_leaves", "PRESETS"]
+
+# "nsd" (the default) is as hard to decode as NSD (docs/data.md): every id its own dead-leaves image, a 256-dim
+# power-law latent, noise ceilings falling along the hierarchy. "easy" is the first generator (crops of 17
+# photographs, a 32-dim latent, one ncsnr spread): a strong signal for tests that need a clear margin.
+PRESETS = ("nsd", "easy")
 
 
 def simulate(
@@ -57,11 +68,13 @@ def simulate(
     betas_formats: tuple[str, ...] = ("hdf5",),
     sessions: int | None = None,
     progress: bool = True,
+    preset: str = "nsd",
 ) -> Path:
     """Write synthetic subjects in the NSD layout under ``out`` and return ``out``.
 
     Everything is deterministic from ``seed``: the same seed gives the same bytes. ``sessions`` overrides the
     size's session count (each session has 750 trials). ``betas_formats`` is any of ``("hdf5", "nifti")``.
+    ``preset`` is one of ``PRESETS``.
     """
     out = Path(out)
     subjects = sorted(set(int(s) for s in subjects))
@@ -73,6 +86,10 @@ def simulate(
         raise InputError(f"betas_formats must be within ('hdf5', 'nifti'); got {betas_formats!r}")
     if image_size % FEATURE_RES:
         raise InputError(f"image_size must be a multiple of {FEATURE_RES}; got {image_size}")
+    if preset not in PRESETS:
+        raise InputError(f"preset must be one of {PRESETS}; got {preset!r}")
+    hard = preset == "nsd"
+    render = render_dead_leaves if hard else render_stimulus
     spec = _size(size, subjects)
     if sessions is not None:
         if not 1 <= sessions <= N_SESSIONS_MAX:
@@ -93,21 +110,23 @@ def simulate(
     images = np.empty((len(used), image_size, image_size, 3), np.uint8)
     metas = []
     for k, i in enumerate(tqdm(used, desc="stimuli", disable=not progress)):
-        images[k], meta = render_stimulus(photos, int(i), seed, image_size)
+        images[k], meta = render(photos, int(i), seed, image_size)
         metas.append(meta)
     writers.write_stimuli(path("stimuli"), used, images, manifest.n_images, seed)
     writers.write_captions(out, manifest, used, metas, seed)
 
     feats = image_features(images)
-    latent_model = make_latent_model(seed, feats["phi"])
-    z = latent(feats["phi"], latent_model)
+    phi = rich_features(images, np.array([m["cover_by_source"] for m in metas])) if hard else feats["phi"]
+    latent_model = make_powerlaw_latent(seed, phi) if hard else make_latent_model(seed, phi)
+    z = latent(phi, latent_model)
     row_of = {int(i): k for k, i in enumerate(used)}
 
     for s in subjects:
         rng = np.random.default_rng([seed, 4, s])
         mask = make_mask(spec.grid, spec.n_voxels[s], rng)
         writers.write_nifti(path("nsdgeneral", subject=s), mask)
-        enc = make_encoding(mask, rng)
+        enc = make_encoding(mask, rng, LATENT_DIMS if hard else N_LATENT, ncsnr_along_hierarchy=hard,
+                            luminance_weight=LUMINANCE_WEIGHT if hard else 1.0)
         ncsnr = np.zeros(mask.shape, np.float32)  # the planted per-voxel SNR, as NSD's ncsnr volume
         ncsnr[tuple(enc["voxel_xyz"].T)] = enc["ncsnr"]
         writers.write_nifti(path("ncsnr", subject=s), ncsnr)
@@ -134,11 +153,11 @@ def simulate(
         truth.update(trial_ids=trials[s], signal=signal, signal_ids=ids_s, latent=z[rows], session_gain=gain,
                      session_offset=offset)
         writers.write_ground_truth(out / f"nsddata/ppdata/subj{s:02d}/synthetic_ground_truth.h5", truth,
-                                   {"seed": seed, "size": size, "sessions": n_sess,
+                                   {"seed": seed, "size": size, "sessions": n_sess, "preset": preset,
                                     "model": "see ridge_decode.simulate.encoding's docstring"})
     write_json(
         out / "synthetic.json",
-        {"seed": seed, "size": size, "subjects": subjects, "sessions": spec.sessions,
+        {"seed": seed, "size": size, "preset": preset, "subjects": subjects, "sessions": spec.sessions,
          "n_voxels": spec.n_voxels, "grid": spec.grid, "image_size": image_size,
          "betas_formats": list(betas_formats), "n_stimuli_written": len(used)},
     )

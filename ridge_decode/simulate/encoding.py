@@ -23,6 +23,18 @@ NCSNR_MEDIAN = 0.4  # NSD nsdgeneral voxels have ncsnr of a few tenths
 NCSNR_LOG_SD = 0.5
 SESSION_GAIN_SD, SESSION_OFFSET_SD = 0.15, 0.5  # session-to-session drift, in percent signal change
 
+# The NSD-like preset. Visual-cortex response variance falls as ~1/n in the n-th principal component (Stringer et
+# al. 2019; Gauthaman, Menard & Bonner 2024 on NSD, shared across subjects): the latent has LATENT_DIMS dims with
+# that spectrum. Noise ceilings fall along the hierarchy as NSD's do (volumetric medians V1 37%, V2 31%, V4 26%,
+# IT 10%, Allen et al. 2022): at 3 repeats, ncsnr 0.44 gives 37% and 0.19 gives 10%.
+LATENT_DIMS = 256
+LATENT_EXPONENT = 1.0
+NCSNR_EARLY, NCSNR_LATE, NCSNR_SCATTER = 0.44, 0.19, 0.35
+RICH_RES = 16  # luminance and contrast maps of the features behind the latent
+# Early visual BOLD follows local contrast energy far more than signed luminance (which a pixel decoder reads
+# linearly): in the NSD-like preset the luminance weights are this fraction of the easy preset's.
+LUMINANCE_WEIGHT = 0.1
+
 
 def image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     """Luminance and contrast maps (n, FEATURE_RES**2) and coarse structure ``phi`` (n, d) of uint8 images."""
@@ -49,6 +61,37 @@ def image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     return {"lum": lum.reshape(n, -1), "con": con.reshape(n, -1), "phi": phi}
 
 
+def rich_features(images: np.ndarray, cover_by_source: np.ndarray) -> np.ndarray:
+    """What the NSD-like latent reads (n, d): mostly what is in the image rather than where. The share of the image
+    each source photograph covers (its "objects", the semantic part), colour statistics, and coarsely pooled
+    contrast and orientation energy (4 x 4); no pixel-level luminance."""
+    x = images.astype(np.float32) / 255.0
+    n = len(x)
+    feats = image_features(images)
+    con = feats["con"].reshape(n, FEATURE_RES, FEATURE_RES)
+    pool = FEATURE_RES // 4
+    coarse = con.reshape(n, 4, pool, 4, pool).mean(axis=(2, 4)).reshape(n, -1)
+    orient = feats["phi"][:, THUMB_RES * THUMB_RES * 3 :]  # orientation energy on a 4 x 4 grid
+    colour = np.concatenate([x.mean(axis=(1, 2)), x.std(axis=(1, 2))], axis=1)
+    return np.concatenate([4.0 * np.asarray(cover_by_source, np.float32), colour, coarse, orient], axis=1)
+
+
+def make_powerlaw_latent(seed: int, phi: np.ndarray, dims: int = LATENT_DIMS,
+                         exponent: float = LATENT_EXPONENT) -> dict[str, np.ndarray]:
+    """The NSD-like image-to-latent map shared by all subjects: ``z = (tanh(phi_std R) - m) W``, whose k-th
+    principal component over these images has variance ``k ** -exponent`` (the planted power law)."""
+    rng = np.random.default_rng([seed, 3])
+    mean, std = phi.mean(axis=0), phi.std(axis=0) + 1e-6
+    R = (rng.standard_normal((phi.shape[1], dims)) * 2.0 / np.sqrt(phi.shape[1])).astype(np.float32)
+    h = np.tanh(((phi - mean) / std) @ R)
+    m = h.mean(axis=0)
+    _, sv, vt = np.linalg.svd(h - m, full_matrices=False)
+    spectrum = np.arange(1, dims + 1, dtype=np.float64) ** (-exponent / 2)
+    W = (vt.T * (np.sqrt(len(h)) * spectrum / np.maximum(sv, 1e-8))).astype(np.float32)
+    return {"phi_mean": mean, "phi_std": std, "R": R, "h_mean": m.astype(np.float32), "W": W,
+            "exponent": np.float64(exponent)}
+
+
 def make_latent_model(seed: int, phi: np.ndarray) -> dict[str, np.ndarray]:
     """The image-to-latent map shared by all subjects: standardisation of ``phi`` and projection ``P``."""
     rng = np.random.default_rng([seed, 3])
@@ -61,8 +104,11 @@ def make_latent_model(seed: int, phi: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def latent(phi: np.ndarray, model: dict[str, np.ndarray]) -> np.ndarray:
-    """Shared latent ``z = tanh(P (phi - mean) / std)``, shape (n, N_LATENT)."""
-    return np.tanh(((phi - model["phi_mean"]) / model["phi_std"]) @ model["P"].T).astype(np.float32)
+    """Shared latent (n, dims): ``tanh(P (phi - mean) / std)`` (easy preset) or the power-law map above."""
+    x = (phi - model["phi_mean"]) / model["phi_std"]
+    if "W" in model:
+        return ((np.tanh(x @ model["R"]) - model["h_mean"]) @ model["W"]).astype(np.float32)
+    return np.tanh(x @ model["P"].T).astype(np.float32)
 
 
 def make_mask(grid: tuple[int, int, int], n_voxels: int, rng: np.random.Generator) -> np.ndarray:
@@ -83,10 +129,13 @@ def make_mask(grid: tuple[int, int, int], n_voxels: int, rng: np.random.Generato
     return mask
 
 
-def make_encoding(
-    mask: np.ndarray, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """Per-voxel encoding parameters for the ROI voxels, in mask order (``np.argwhere(mask > 0)``)."""
+def make_encoding(mask: np.ndarray, rng: np.random.Generator, n_latent: int = N_LATENT,
+                  ncsnr_along_hierarchy: bool = False, luminance_weight: float = 1.0) -> dict[str, np.ndarray]:
+    """Per-voxel encoding parameters for the ROI voxels, in mask order (``np.argwhere(mask > 0)``).
+
+    ``ncsnr_along_hierarchy``: the NSD-like noise ceilings, high in early voxels and low in late ones; otherwise
+    one log-normal spread for all (the easy preset).
+    """
     xyz = np.argwhere(mask > 0)
     p = len(xyz)
     grid = np.array(mask.shape, float)
@@ -102,15 +151,23 @@ def make_encoding(
         "hierarchy": t.astype(np.float32),
         "rf_center": rf_center.astype(np.float32),
         "rf_sigma": rf_sigma.astype(np.float32),
-        "w_lum": rng.standard_normal(p).astype(np.float32),
+        "w_lum": (luminance_weight * rng.standard_normal(p)).astype(np.float32),
         "w_con": np.abs(1.0 + 0.5 * rng.standard_normal(p)).astype(np.float32),
-        "w_latent": rng.standard_normal((p, N_LATENT)).astype(np.float32),
-        "ncsnr": np.clip(np.exp(np.log(NCSNR_MEDIAN) + NCSNR_LOG_SD * rng.standard_normal(p)), 0.05, 1.5).astype(
-            np.float32
-        ),
+        "w_latent": rng.standard_normal((p, n_latent)).astype(np.float32),
+        "ncsnr": _ncsnr(t, rng, ncsnr_along_hierarchy),
         "scale_psc": rng.uniform(0.8, 2.0, p).astype(np.float32),
         "baseline_psc": rng.normal(0.0, 1.0, p).astype(np.float32),
     }
+
+
+def _ncsnr(t: np.ndarray, rng: np.random.Generator, along_hierarchy: bool) -> np.ndarray:
+    """Each voxel's noise-ceiling SNR: log-normal around a median that is constant or falls with hierarchy ``t``."""
+    if along_hierarchy:
+        median = np.exp((1 - t) * np.log(NCSNR_EARLY) + t * np.log(NCSNR_LATE))
+        log_sd = NCSNR_SCATTER
+    else:
+        median, log_sd = NCSNR_MEDIAN, NCSNR_LOG_SD
+    return np.clip(np.exp(np.log(median) + log_sd * rng.standard_normal(len(t))), 0.05, 1.5).astype(np.float32)
 
 
 def voxel_signal(feats: dict[str, np.ndarray], z: np.ndarray, enc: dict[str, np.ndarray]) -> np.ndarray:

@@ -67,8 +67,82 @@ def render_stimulus(
     return img, {"source": name, "crop_fraction": frac, "flip": flip, "gamma": gamma}
 
 
+# Dead leaves (Lee, Mumford & Huang 2001): occluding discs with radii drawn from p(r) ~ r^-3 between these
+# fractions of the image side. Scale invariance of that law gives a power spectrum near 1/f^2.
+LEAF_RADIUS = (0.03, 0.5)
+N_LEAVES = 100
+PATCH_SCALE = (0.3, 1.0)  # side of the photograph region a leaf shows, as a fraction of the photograph
+
+
+def render_dead_leaves(
+    photos: dict[str, np.ndarray], image_id: int, seed: int, size: int
+) -> tuple[np.ndarray, dict[str, object]]:
+    """One stimulus for a 73k id: a dead-leaves composition of photograph patches, (size, size, 3) uint8.
+
+    ``N_LEAVES`` discs, radii ~ r^-3, are laid from the back to the front over a background patch; each is filled
+    with a patch of a bundled photograph at its own position, scale and flip, with its own colour gains and gamma.
+    No two ids share a layout, and the result depends only on ``(seed, image_id)``.
+    """
+    rng = np.random.default_rng([seed, 2, image_id])
+    names = sorted(photos)
+    n = N_LEAVES + 1  # leaf 0 is the background, a patch over the whole image
+    lo, hi = LEAF_RADIUS
+    radius = (lo**-2 - rng.random(n) * (lo**-2 - hi**-2)) ** -0.5 * size  # density ~ r^-3 on [lo, hi]
+    radius[0] = size
+    radius = radius.astype(np.float32)
+    centre = rng.random((n, 2)) * size
+    centre[0] = size / 2
+    centre = centre.astype(np.float32)
+    source = rng.integers(len(names), size=n)
+    scale = rng.uniform(*PATCH_SCALE, n)
+    offset = rng.random((n, 2))
+    flip = rng.random(n) < 0.5
+    gains = np.exp(rng.normal(0, 0.2, (n, 3))).astype(np.float32)
+    gamma = np.exp(rng.normal(0, 0.3, n)).astype(np.float32)
+    # The visible leaf at each pixel is the last (front-most) one whose disc covers it; leaf 0 covers everything.
+    grid = np.arange(size, dtype=np.float32) + 0.5
+    d2 = (grid[None, :, None] - centre[:, 0, None, None]) ** 2 + (grid[None, None, :] - centre[:, 1, None, None]) ** 2
+    covers = d2 <= (radius ** 2)[:, None, None]
+    visible = (covers * np.arange(n, dtype=np.int16)[:, None, None]).max(axis=0).astype(np.intp)  # (size, size)
+    # Each pixel shows its leaf's photograph at the leaf's own offset, scale and flip (nearest neighbour)
+    y, x = np.mgrid[0:size, 0:size]
+    img = np.empty((size, size, 3), np.float32)
+    for i in np.unique(source[visible]):
+        src = photos[names[i]]
+        here = source[visible] == i
+        leaf = visible[here]
+        step = scale[leaf] * min(src.shape[:2]) / size  # photograph pixels per stimulus pixel
+        top, left = centre[leaf, 0] - radius[leaf], centre[leaf, 1] - radius[leaf]
+        dy = (y[here] - top) * step
+        dx = np.where(flip[leaf], 2 * radius[leaf] - (x[here] - left), x[here] - left) * step
+        span = 2 * radius[leaf] * step
+        iy = (offset[leaf, 0] * np.maximum(src.shape[0] - span, 0) + dy).astype(int)
+        ix = (offset[leaf, 1] * np.maximum(src.shape[1] - span, 0) + dx).astype(int)
+        pix = src[np.clip(iy, 0, src.shape[0] - 1), np.clip(ix, 0, src.shape[1] - 1)]
+        img[here] = np.clip(pix * (gains[leaf] / 255.0), 0, 1) ** gamma[leaf, None]
+    layers = [names[i] for i in source]
+    cover: dict[str, float] = {}
+    share = np.bincount(visible.ravel(), minlength=n) / visible.size
+    for leaf, name in enumerate(layers):
+        cover[name] = cover.get(name, 0.0) + float(share[leaf])
+    order = sorted(cover, key=cover.get, reverse=True)
+    meta = {"source": order[0], "sources": order[:3], "cover": [cover[n] for n in order[:3]],
+            "cover_by_source": [cover.get(n, 0.0) for n in names],
+            "crop_fraction": 1.0 - cover[order[0]], "gamma": 1.0}
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), meta
+
+
 def captions_of(meta: dict[str, object], rng: np.random.Generator) -> list[str]:
-    """Five captions of a stimulus from its rendering metadata, in a random order."""
+    """Five captions of a stimulus from its rendering metadata, in a random order: they name what covers most of
+    it (for dead leaves, the sources of the largest visible parts)."""
+    if "sources" in meta:
+        things = [SOURCES[n] for n in meta["sources"]]
+        rest = " and ".join(things[1:]) or "other things"
+        templates = [f"A collage of {things[0]} with {rest}.", f"Mostly {things[0]}, partly {rest}.",
+                     f"{things[0][0].upper()}{things[0][1:]} behind pieces of {rest}.",
+                     f"Overlapping pictures: {', '.join(things)}.", f"There is {things[0]} in this picture."]
+        rng.shuffle(templates)
+        return templates
     thing = SOURCES[meta["source"]]
     close = meta["crop_fraction"] < 0.55
     light = "bright" if meta["gamma"] < 0.9 else "dark" if meta["gamma"] > 1.1 else "evenly lit"
