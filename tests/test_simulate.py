@@ -105,7 +105,7 @@ def test_same_seed_gives_the_same_bytes(tmp_path):
                 for p in sorted(root.rglob("*")) if p.is_file()}
 
     for name in ("a", "b"):
-        simulate(tmp_path / name, size="tiny", subjects=(1,), seed=3, sessions=1, progress=False)
+        simulate(tmp_path / name, size="tiny", subjects=(1,), seed=3, sessions=1, image_size=64, progress=False)
     a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
     assert a.keys() == b.keys() and len(a) > 5
     assert [k for k in a if a[k] != b[k]] == []  # the MAT header holds no timestamp

@@ -5,11 +5,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_reduced_tutorial_writes_every_section_and_figure(tmp_path):
+def test_reduced_tutorial_writes_every_section_and_figure(nsd_like_root, tmp_path):
+    import shutil
+
     spec = importlib.util.spec_from_file_location("tutorial", REPO / "examples" / "tutorial.py")
     tutorial = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tutorial)
-    tutorial.main(["--size", "tiny", "--data-root", str(tmp_path / "data"), "--out", str(tmp_path / "docs")])
+    data = tmp_path / "data"  # the session's tiny NSD-like pair, copied: the tutorial writes its feature cache there
+    shutil.copytree(nsd_like_root, data, ignore=shutil.ignore_patterns("ridge_decode_cache", "features"))
+    tutorial.main(["--size", "tiny", "--data-root", str(data), "--out", str(tmp_path / "docs")])
     text = (tmp_path / "docs" / "tutorial.md").read_text()
     sections = re.findall(r"^## (\d)\. ", text, flags=re.M)
     assert sections == [str(k) for k in range(1, 8)]
