@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -124,6 +125,18 @@ def _clip(path):
     return run
 
 
+_LOADED: dict[tuple, Callable] = {}
+
+
+def _loaded(net: Network, path) -> Callable:
+    """``net.load(path)``, loaded once per process for an unchanged file: several evaluations (two conventions, a
+    subject after another) share the networks instead of reading and tracing them again."""
+    key = (net.key, str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+    if key not in _LOADED:
+        _LOADED[key] = net.load(path)
+    return _LOADED[key]
+
+
 def networks() -> list[Network]:
     """The feature networks of the six network metrics."""
     from torchvision.models import alexnet, efficientnet_b1, inception_v3
@@ -210,7 +223,7 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
     out = {"pixcorr": float(np.nanmean(per_image["pixcorr"])), "ssim": float(np.mean(per_image["ssim"]))}
     for net in networks():
         try:
-            run = net.load(require(net.key, weights_root))
+            run = _loaded(net, require(net.key, weights_root))
         except DataError as exc:
             for m in net.metrics:
                 out[m] = {"unavailable": str(exc).splitlines()[0]}

@@ -33,10 +33,10 @@ def synthetic_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def nsd_like_root(tmp_path_factory):
-    """Two tiny subjects of the NSD-like default preset (dead leaves, power-law latent), 64 px stimuli (a quarter
+    """One tiny subject of the NSD-like default preset (dead leaves, power-law latent), 64 px stimuli (a quarter
     of the rendering time of 128 px). Treat as read-only."""
     root = tmp_path_factory.mktemp("nsd_like")
-    simulate(root, size="tiny", subjects=(1, 2), seed=0, image_size=64, progress=False)
+    simulate(root, size="tiny", subjects=(1,), seed=0, image_size=64, progress=False)
     return root
 
 

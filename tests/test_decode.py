@@ -190,7 +190,8 @@ def test_diffusion_decode_cli_and_its_errors(synthetic_copy, tiny_weights, tmp_p
     res = runner.invoke(main, ["decode", *base, "--model-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     assert res.exit_code != 0 and "no predictions at" in res.output and "scripts/fit.py" in res.output
     assert runner.invoke(main, ["extract-features", *base, "--weights-root", str(tiny_weights), "--features",
-                                "ipadapter_plus,autokl,pixels", "--batch-size", "128"]).exit_code == 0
+                                "ipadapter_plus,autokl,pixels", "--batch-size", "128",
+                                "--subjects", "1"]).exit_code == 0
     out = tmp_path / "outputs"
     res = runner.invoke(main, ["fit", *base, "--targets", "pixels", "--out", str(out / "a")])
     assert res.exit_code == 0, res.output

@@ -169,7 +169,7 @@ def test_fit_reads_model_features_from_the_cache(synthetic_copy, tiny_weights, t
     runner = CliRunner()
     res = runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy), "--features",
                                "ipadapter_plus,clip_text", "--weights-root", str(tiny_weights), "--batch-size", "64",
-                               "--dtype", "float16"])
+                               "--dtype", "float16", "--subjects", "1"])
     assert res.exit_code == 0, res.output
     with h5py.File(synthetic_copy / "features" / "clip_text.h5", "r") as f:
         assert f["features"].dtype == np.float16

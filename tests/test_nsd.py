@@ -167,7 +167,7 @@ def test_generic_input_round_trip(synthetic_root, tmp_path):
 def test_any_nsd_subject_number(tmp_path):
     from ridge_decode.simulate import simulate
 
-    simulate(tmp_path, size="tiny", subjects=(7,), sessions=1, progress=False)
+    simulate(tmp_path, size="tiny", subjects=(7,), sessions=1, image_size=64, preset="easy", progress=False)
     data = load_subject(7, tmp_path, use_cache=False, progress=False)
     assert data.info["options"]["sessions"] == 1
     design = nsd.read_design(entry_path("expdesign", tmp_path))

@@ -51,21 +51,27 @@ def write_stim_info(path: Path, design: dict[str, np.ndarray], n_images: int) ->
     seen = np.zeros((N_NSD_SUBJECTS, n_images), dtype=np.int64)
     for s in range(N_NSD_SUBJECTS):
         ids = design["subjectim"][s, order - 1].astype(int) - 1
-        for trial, i in enumerate(ids):
-            if seen[s, i] < N_REPEATS:
-                reps[s, i, seen[s, i]] = trial + 1  # 1-based trial number, 0 = never shown
-            seen[s, i] += 1
+        sort = np.argsort(ids, kind="stable")  # each trial's occurrence index among its image's showings
+        starts = np.r_[0, np.flatnonzero(np.diff(ids[sort])) + 1]
+        occurrence = np.empty(len(ids), np.int64)
+        occurrence[sort] = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
+        first = occurrence < N_REPEATS
+        reps[s, ids[first], occurrence[first]] = np.flatnonzero(first) + 1  # 1-based trial number, 0 = never
+        seen[s] = np.bincount(ids, minlength=n_images)
     header = ["", "cocoId", "cocoSplit", "cropBox", "nsdId", "shared1000"]
     header += [f"subject{s + 1}" for s in range(N_NSD_SUBJECTS)]
     header += [f"subject{s + 1}_rep{r}" for s in range(N_NSD_SUBJECTS) for r in range(N_REPEATS)]
+    ids = np.arange(n_images)
+    is_shared = np.zeros(n_images, bool)
+    is_shared[list(shared)] = True
+    fixed = [ids.astype(str), (100000 + ids).astype(str), np.where(ids % 10 == 0, "val2017", "train2017"),
+             np.full(n_images, '"(0, 0, 0, 0)"'), ids.astype(str), np.where(is_shared, "True", "False")]
+    counts = [(seen[s] > 0).astype(int).astype(str) for s in range(N_NSD_SUBJECTS)]
+    trials = [reps[s, :, r].astype(str) for s in range(N_NSD_SUBJECTS) for r in range(N_REPEATS)]
+    lines = [",".join(row) for row in zip(*fixed, *counts, *trials, strict=True)]  # ids, not loops over cells
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for i in range(n_images):
-            row = [i, coco_id(i), coco_split(i), "(0, 0, 0, 0)", i, i in shared]
-            row += [int(seen[s, i] > 0) for s in range(N_NSD_SUBJECTS)]
-            row += reps[:, i, :].ravel().tolist()
-            w.writerow(row)
+        csv.writer(f).writerow(header)
+        f.write("\r\n".join(lines) + "\r\n")
 
 
 def coco_id(image_id: int) -> int:
