@@ -21,6 +21,8 @@ STAMP := $(VENV)/.installed-newest
 OTHER_STAMP := $(VENV)/.installed-pinned
 endif
 SYNTH ?= data/synthetic
+# pytest-xdist workers: the tests are CPU-bound and independent; 2 matches the 2-core CI machine
+TEST_WORKERS ?= 2
 
 .PHONY: setup test demo tutorial lint reproduce upgrade-deps clean
 
@@ -38,7 +40,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 setup: $(STAMP)
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results

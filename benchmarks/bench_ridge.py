@@ -34,7 +34,7 @@ QUICK = {"n_train": 1500, "n_test": 300, "n_voxels": 3000, "n_targets": 2048}
 MODULES = {"ridge_decode": ["ridge_decode.ridge", "torch"], "himalaya_kernelridgecv": ["himalaya.kernel_ridge"],
            "sklearn_ridgecv": ["sklearn.linear_model"], "sklearn_ridge_fixed": ["sklearn.linear_model"]}
 LATENT_DIM = 64
-# The grid of ../shared/reference/ridge.md's anchor measurements (11 values over 1e1..1e6), so that the
+# The grid of the anchor measurements in docs/performance.md (11 values over 1e1..1e6), so that the
 # anchors' published timings stay comparable; the engine's own default grid is 20 values over 1e0..1e8.
 DEFAULT_ALPHAS = "1:6:11"
 DEFAULT_FIXED_ALPHA = 1e4

@@ -1,6 +1,7 @@
 """The eight standard NSD reconstruction metrics, and embedding-level scores of a fit's predictions.
 
-Image metrics (``../shared/reference/metrics.md``; images as float in [0, 1], the stimulus as ground truth):
+Image metrics (as in Brain-Diffuser's and MindEye's evaluation code; images as float in [0, 1], the stimulus as
+ground truth):
 
 | name | input | feature | score |
 |---|---|---|---|
@@ -36,7 +37,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 HIGHER_IS_BETTER = {m: m not in ("effnet_b", "swav") for m in METRICS}
 
-# Average of subjects 1, 2, 5 and 7, as published (the WeADL 2025 slides in ../shared/seeds, metrics.md).
+# Average of subjects 1, 2, 5 and 7, as published (the WeADL 2025 slides, Gabor 2025, which collect them).
 PUBLISHED = {
     "Brain-Diffuser (2023)": (0.254, 0.356, 0.942, 0.962, 0.872, 0.915, 0.775, 0.423),
     "MindEye (2023)": (0.309, 0.323, 0.947, 0.978, 0.938, 0.941, 0.645, 0.367),
@@ -280,7 +281,7 @@ def report(rows: dict[str, dict], title: str, note: str = "") -> str:
         lines.append(f"| {name} | " + " | ".join(format_value(k, v) for k, v in zip(METRICS, vals, strict=True))
                      + " |")
     lines += ["", "Higher is better except EffNet-B and SwAV (correlation distances). Published rows: average of "
-              "subjects 1, 2, 5 and 7 (../shared/reference/metrics.md)."]
+              "subjects 1, 2, 5 and 7, as collected in the WeADL 2025 slides (Gabor 2025)."]
     if note:
         lines += ["", note]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ inside), so a rerun after a failure continues where it stopped. ``--dry-run`` pr
 expected time, disk and memory: disk and memory come from this package's measurements and the manifest's sizes;
 GPU times are estimates from FLOP counts (docs/features.md, docs/decoding.md), marked as such.
 
-Settings follow the IP-Adapter ridge baseline (``../shared/seeds/003_*``): ridge to the 16 x 768 IP-Adapter-Plus
+Settings follow the IP-Adapter ridge baseline (Gabor, WeADL 2025 workshop slides): ridge to the 16 x 768 IP-Adapter-Plus
 tokens, subjects 1, 2, 5 and 7; the AutoKL latent is added for img2img (docs/decoding.md).
 """
 

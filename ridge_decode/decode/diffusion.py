@@ -30,7 +30,7 @@ from ..errors import InputError
 
 NAME = "diffusion"
 # Defaults and where they come from (see docs/decoding.md): 50 DDIM steps, strength 0.75, CFG 7.5, kappa 3e5 and
-# eta 0.2 are NeuralDiffuser's (../shared/seeds); IP-Adapter scale 1.0 is IP-Adapter's for image-only prompting.
+# eta 0.2 are NeuralDiffuser's (Li et al. 2024); IP-Adapter scale 1.0 is IP-Adapter's for image-only prompting.
 DEFAULT_STEPS = 50
 DEFAULT_STRENGTH = 0.75
 DEFAULT_CFG = 7.5
