@@ -32,6 +32,7 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     tmp = Path(tmp)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would: mkstemp's 0600 would hide shared caches from a lab
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -77,6 +78,13 @@ def resumable_h5(path: str | os.PathLike, plan: str, *, matches: Callable | None
         f.close()
     if complete:
         os.replace(part, path)
+
+
+def _umask() -> int:
+    """The process's umask (read by setting it and setting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _to_jsonable(obj: Any) -> Any:

@@ -182,3 +182,20 @@ def test_no_command_module_imports_another():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 1 and path.name not in ("__init__.py", "__main__.py"):
                 assert node.module == "_group", f"{path.name} imports .{node.module}"
+
+
+def test_written_files_honour_the_umask(tmp_path):
+    import os
+    import stat
+
+    from ridge_decode.io import atomic_path, write_json
+
+    old = os.umask(0o022)
+    try:
+        write_json(tmp_path / "a.json", {"x": 1})
+        with atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"1")
+    finally:
+        os.umask(old)
+    for name in ("a.json", "b.bin"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644  # readable by group and others
