@@ -574,6 +574,12 @@ def run_demo(req: DemoRequest) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- transfer
+# transfer: the new subject's layer in the reference's space; scratch: the package's ridge on the new subject alone;
+# scratch_rank: reduced-rank ridge on the new subject alone, the same rank constraint with its own basis, so that
+# transfer - scratch_rank is what the reference brings and scratch_rank - scratch what the constraint brings.
+TRANSFER_METHODS = ("transfer", "scratch", "scratch_rank")
+
+
 @dataclass
 class TransferRequest:
     """A new subject's output layer on a reference's frozen shared space, against scratch (see ``transfer --help``)."""
@@ -595,7 +601,7 @@ class TransferRequest:
 
 def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     """Fit the reference if needed, freeze its shared space, fit the new subject at each training fraction with
-    transfer and from scratch; returns (the JSON, the figure)."""
+    each of ``TRANSFER_METHODS``; returns (the JSON, the figure)."""
     import importlib.util
     import json
 
@@ -606,7 +612,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     from .manifest import resolve_data_root
     from .nsd import load_subject
     from .ridge import DEFAULT_ALPHAS, OneStageRidge
-    from .transfer import SharedSpace, TransferRidge
+    from .transfer import ReducedRankRidge, SharedSpace, TransferRidge
 
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
@@ -642,10 +648,12 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
         rows = np.sort(order[: max(2, int(round(frac * len(order))))])
         X = new.train_betas[rows]
         y_train = {g: store.read(g, new.train_ids[rows]) for g in groups}
-        for method in ("transfer", "scratch"):
+        for method in TRANSFER_METHODS:
             t0 = time.perf_counter()
             if method == "transfer":
                 model = TransferRidge(shared, alphas=grid).fit(X, y_train)
+            elif method == "scratch_rank":
+                model = ReducedRankRidge(rank=req.rank, alphas=grid, seed=req.seed).fit(X, y_train)
             else:
                 model = OneStageRidge(alphas=grid).fit(X, y_train)
             seconds = time.perf_counter() - t0
@@ -659,7 +667,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
             results.append({"fraction": frac, "n_train": int(len(rows)), "method": method,
                             "mean_r": float(np.nanmean(np.concatenate(all_r))), "groups": per_group,
                             "seconds": seconds})
-            req.echo(f"{method:<9} fraction {frac:<5} ({len(rows):>5} images): mean r {results[-1]['mean_r']:.3f}, "
+            req.echo(f"{method:<12} fraction {frac:<5} ({len(rows):>5} images): mean r {results[-1]['mean_r']:.3f}, "
                      f"{seconds:.2f} s")
     name = f"transfer_subj{req.subject:02d}_from_subj{req.reference:02d}.json"
     json_path = Path(req.json_path or Path(req.out) / name)

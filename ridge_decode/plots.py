@@ -81,13 +81,16 @@ def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_
 
 
 def transfer_curves(results: list[dict], path, title: str = "") -> Path:
-    """Held-out mean r and fit time against the number of training images, transfer vs scratch."""
+    """Held-out mean r and fit time against the number of training images, one curve per method."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for method, style in (("transfer", "o-"), ("scratch", "s--")):
+    styles = {"transfer": ("o-", "transfer (reference's basis)"), "scratch": ("s--", "scratch ridge"),
+              "scratch_rank": ("^:", "scratch, reduced rank (own basis)")}
+    for method in dict.fromkeys(r["method"] for r in results):
+        style, label = styles.get(method, ("x-.", method))
         rows = sorted((r for r in results if r["method"] == method), key=lambda r: r["n_train"])
         n = [r["n_train"] for r in rows]
-        ax1.plot(n, [r["mean_r"] for r in rows], style, label=method)
-        ax2.plot(n, [r["seconds"] for r in rows], style, label=method)
+        ax1.plot(n, [r["mean_r"] for r in rows], style, label=label)
+        ax2.plot(n, [r["seconds"] for r in rows], style, label=label)
     ax1.set(xlabel="training images of the new subject", ylabel="held-out mean r", xscale="log")
     ax2.set(xlabel="training images of the new subject", ylabel="fit seconds", xscale="log", yscale="log")
     ax1.legend(fontsize=8)

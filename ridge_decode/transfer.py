@@ -11,6 +11,9 @@ New subject: its training targets are projected, ``S = (Y - m) V`` (n x k), and 
 frozen basis: ``Y_hat = S_hat V^T + m``. With few images the k-dimensional constraint is what helps: the scratch
 ridge must estimate every one of the t targets' weights from the same few images.
 
+``ReducedRankRidge`` is the fair scratch baseline: the same rank-k constraint with a basis from the new subject's
+own fit, so that transfer's gain over it is what the reference brings, not what the constraint brings.
+
 Nothing here reads test rows: the basis comes from the reference's training predictions, and NSD's only images
 common to subjects (shared1000) are the test set, so subjects are never aligned on shared images. See
 docs/transfer.md for the equations and costs.
@@ -153,3 +156,30 @@ class TransferRidge:
         self.model_ = model
         self.n_voxels_ = model.X_mean_.shape[0]
         return self
+
+
+class ReducedRankRidge:
+    """Reduced-rank ridge from scratch: a subject's own ridge fit, its own rank-``rank`` basis, then a ridge into it.
+
+    The same constraint as ``TransferRidge`` but with nothing from another subject: fit ``OneStageRidge`` on
+    (``X``, targets), take the basis of its fitted values on ``X`` (``SharedSpace.from_reference``), and fit a
+    ``TransferRidge`` into it on the same images. Fitted: ``shared_``, ``layer_`` (the TransferRidge).
+    """
+
+    def __init__(self, rank: int = DEFAULT_RANK, alphas=DEFAULT_ALPHAS, backend: str = "numpy", seed: int = 0):
+        self.rank = rank
+        self.alphas = alphas
+        self.backend = backend
+        self.seed = seed
+
+    def fit(self, X, targets: dict) -> ReducedRankRidge:
+        """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
+        own = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, targets)
+        self.shared_ = SharedSpace.from_reference(own, X, rank=self.rank, seed=self.seed,
+                                                  info={"reference": "self"})
+        self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, backend=self.backend).fit(X, targets)
+        return self
+
+    def predict(self, X) -> dict[str, np.ndarray]:
+        """Targets {group: (n_test, ...)} for voxels ``X`` (n_test, p)."""
+        return self.layer_.predict(X)

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from ridge_decode.cli import main
 from ridge_decode.ridge import OneStageRidge
-from ridge_decode.transfer import SharedSpace, TransferRidge
+from ridge_decode.transfer import ReducedRankRidge, SharedSpace, TransferRidge
 
 
 def _pair(n_ref=400, n_new=400, n_test=200, k=6, t=300, seed=0):
@@ -47,6 +47,25 @@ def test_transfer_beats_scratch_with_little_data_and_freezes_the_shared_part(tmp
     full_t = _r(TransferRidge(shared).fit(Xn, {"y": Yn}).predict(Xt)["y"], Yt)
     full_s = _r(OneStageRidge().fit(Xn, {"y": Yn}).predict(Xt)["y"], Yt)
     assert abs(full_t - full_s) < 0.03  # with all the data, they match
+
+
+def test_reduced_rank_scratch_is_its_own_fit_projected_and_separates_what_the_reference_brings():
+    Xr, Yr, Xn, Yn, Xt, Yt = _pair()
+    rrr = ReducedRankRidge(rank=6).fit(Xn, {"y": Yn})
+    # its basis spans the top 6 right singular vectors of its own centred fitted values (independent SVD); 6 is the
+    # planted rank, so a wide spectral gap follows it and the subspace is well defined (the 7th to 10th are not)
+    fitted = OneStageRidge().fit(Xn, {"y": Yn}).predict(Xn)["y"].astype(np.float64)
+    _, _, vt = np.linalg.svd(fitted - fitted.mean(0), full_matrices=False)
+    V = rrr.shared_.basis_["y"].astype(np.float64)
+    np.testing.assert_allclose(V @ V.T, vt[:6].T @ vt[:6], atol=1e-4)
+    # with all the data the constraint, not the reference, is what transfer adds; with 5% the reference adds more
+    shared = SharedSpace.from_reference(OneStageRidge().fit(Xr, {"y": Yr}), Xr, rank=6)
+    full_t = _r(TransferRidge(shared).fit(Xn, {"y": Yn}).predict(Xt)["y"], Yt)
+    assert abs(_r(rrr.predict(Xt)["y"], Yt) - full_t) < 0.01
+    small = slice(0, 20)
+    r_t = _r(TransferRidge(shared).fit(Xn[small], {"y": Yn[small]}).predict(Xt)["y"], Yt)
+    r_rrr = _r(ReducedRankRidge(rank=6).fit(Xn[small], {"y": Yn[small]}).predict(Xt)["y"], Yt)
+    assert r_t > r_rrr + 0.03
 
 
 def test_transfer_model_round_trips_and_checks_inputs(tmp_path):
@@ -90,7 +109,7 @@ def test_transfer_cli_reads_no_test_rows(synthetic_copy, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     out = json.loads(path.read_text())
     assert {(r["fraction"], r["method"]) for r in out["results"]} == {(f, m) for f in (0.05, 1.0)
-                                                                       for m in ("transfer", "scratch")}
+                                                                       for m in ("transfer", "scratch", "scratch_rank")}
     assert all("pixels" in r["groups"] and r["seconds"] > 0 for r in out["results"])
     # every read of subject 2's targets for fitting is of training ids; the one read of test ids is for scoring
     fit_reads = [ids for ids in reads if not set(ids.tolist()) <= test_ids]

@@ -116,7 +116,7 @@ def simulate(
     writers.write_captions(out, manifest, used, metas, seed)
 
     feats = image_features(images)
-    phi = rich_features(images, np.array([m["cover_by_source"] for m in metas])) if hard else feats["phi"]
+    phi = rich_features(images, np.array([m["cover_by_source"] for m in metas]), feats) if hard else feats["phi"]
     latent_model = make_powerlaw_latent(seed, phi) if hard else make_latent_model(seed, phi)
     z = latent(phi, latent_model)
     row_of = {int(i): k for k, i in enumerate(used)}

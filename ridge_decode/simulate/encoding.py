@@ -36,8 +36,16 @@ RICH_RES = 16  # luminance and contrast maps of the features behind the latent
 LUMINANCE_WEIGHT = 0.1
 
 
+FEATURE_CHUNK = 256  # images per pass: the float32 copy of a whole simulation's images would take gigabytes
+
+
 def image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     """Luminance and contrast maps (n, FEATURE_RES**2) and coarse structure ``phi`` (n, d) of uint8 images."""
+    parts = [_image_features(images[a : a + FEATURE_CHUNK]) for a in range(0, len(images), FEATURE_CHUNK)]
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("lum", "con", "phi")}
+
+
+def _image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     x = images.astype(np.float32) / 255.0
     n, h, w, _ = x.shape
     gray = x @ np.array([0.299, 0.587, 0.114], np.float32)
@@ -61,19 +69,25 @@ def image_features(images: np.ndarray) -> dict[str, np.ndarray]:
     return {"lum": lum.reshape(n, -1), "con": con.reshape(n, -1), "phi": phi}
 
 
-def rich_features(images: np.ndarray, cover_by_source: np.ndarray) -> np.ndarray:
+def rich_features(images: np.ndarray, cover_by_source: np.ndarray, feats: dict | None = None) -> np.ndarray:
     """What the NSD-like latent reads (n, d): mostly what is in the image rather than where. The share of the image
     each source photograph covers (its "objects", the semantic part), colour statistics, and coarsely pooled
-    contrast and orientation energy (4 x 4); no pixel-level luminance."""
-    x = images.astype(np.float32) / 255.0
-    n = len(x)
-    feats = image_features(images)
+    contrast and orientation energy (4 x 4); no pixel-level luminance. ``feats``: ``image_features(images)`` if
+    already computed."""
+    n = len(images)
+    feats = image_features(images) if feats is None else feats
     con = feats["con"].reshape(n, FEATURE_RES, FEATURE_RES)
     pool = FEATURE_RES // 4
     coarse = con.reshape(n, 4, pool, 4, pool).mean(axis=(2, 4)).reshape(n, -1)
     orient = feats["phi"][:, THUMB_RES * THUMB_RES * 3 :]  # orientation energy on a 4 x 4 grid
-    colour = np.concatenate([x.mean(axis=(1, 2)), x.std(axis=(1, 2))], axis=1)
+    colour = np.concatenate([_colour_stats(images[a : a + FEATURE_CHUNK]) for a in range(0, n, FEATURE_CHUNK)])
     return np.concatenate([4.0 * np.asarray(cover_by_source, np.float32), colour, coarse, orient], axis=1)
+
+
+def _colour_stats(images: np.ndarray) -> np.ndarray:
+    """Mean and standard deviation of each colour channel (n, 6) of uint8 images, on [0, 1]."""
+    x = images.astype(np.float32) / 255.0
+    return np.concatenate([x.mean(axis=(1, 2)), x.std(axis=(1, 2))], axis=1)
 
 
 def make_powerlaw_latent(seed: int, phi: np.ndarray, dims: int = LATENT_DIMS,

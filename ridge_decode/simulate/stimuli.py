@@ -99,27 +99,34 @@ def render_dead_leaves(
     flip = rng.random(n) < 0.5
     gains = np.exp(rng.normal(0, 0.2, (n, 3))).astype(np.float32)
     gamma = np.exp(rng.normal(0, 0.3, n)).astype(np.float32)
-    # The visible leaf at each pixel is the last (front-most) one whose disc covers it; leaf 0 covers everything.
+    # The visible leaf at each pixel is the last (front-most) one whose disc covers it: paint each disc, back to
+    # front, inside its bounding box (leaf 0 covers everything).
     grid = np.arange(size, dtype=np.float32) + 0.5
-    d2 = (grid[None, :, None] - centre[:, 0, None, None]) ** 2 + (grid[None, None, :] - centre[:, 1, None, None]) ** 2
-    covers = d2 <= (radius ** 2)[:, None, None]
-    visible = (covers * np.arange(n, dtype=np.int16)[:, None, None]).max(axis=0).astype(np.intp)  # (size, size)
-    # Each pixel shows its leaf's photograph at the leaf's own offset, scale and flip (nearest neighbour)
+    visible = np.zeros((size, size), np.intp)
+    for leaf in range(1, n):
+        cy, cx, r = centre[leaf, 0], centre[leaf, 1], radius[leaf]
+        y0, y1 = max(int(cy - r) - 1, 0), min(int(cy + r) + 2, size)
+        x0, x1 = max(int(cx - r) - 1, 0), min(int(cx + r) + 2, size)
+        if y0 >= y1 or x0 >= x1:
+            continue
+        d2 = (grid[y0:y1, None] - cy) ** 2 + (grid[None, x0:x1] - cx) ** 2
+        visible[y0:y1, x0:x1][d2 <= r**2] = leaf
+    # Each pixel shows its leaf's photograph at the leaf's own offset, scale and flip (nearest neighbour), gathered
+    # from all photographs at once through their flattened concatenation.
     y, x = np.mgrid[0:size, 0:size]
-    img = np.empty((size, size, 3), np.float32)
-    for i in np.unique(source[visible]):
-        src = photos[names[i]]
-        here = source[visible] == i
-        leaf = visible[here]
-        step = scale[leaf] * min(src.shape[:2]) / size  # photograph pixels per stimulus pixel
-        top, left = centre[leaf, 0] - radius[leaf], centre[leaf, 1] - radius[leaf]
-        dy = (y[here] - top) * step
-        dx = np.where(flip[leaf], 2 * radius[leaf] - (x[here] - left), x[here] - left) * step
-        span = 2 * radius[leaf] * step
-        iy = (offset[leaf, 0] * np.maximum(src.shape[0] - span, 0) + dy).astype(int)
-        ix = (offset[leaf, 1] * np.maximum(src.shape[1] - span, 0) + dx).astype(int)
-        pix = src[np.clip(iy, 0, src.shape[0] - 1), np.clip(ix, 0, src.shape[1] - 1)]
-        img[here] = np.clip(pix * (gains[leaf] / 255.0), 0, 1) ** gamma[leaf, None]
+    heights = np.array([photos[m].shape[0] for m in names])
+    widths = np.array([photos[m].shape[1] for m in names])
+    starts = np.concatenate([[0], np.cumsum(heights * widths)[:-1]])
+    src_h, src_w = heights[source[visible]], widths[source[visible]]
+    step = scale[visible] * np.minimum(src_h, src_w) / size  # photograph pixels per stimulus pixel
+    top, left = centre[visible, 0] - radius[visible], centre[visible, 1] - radius[visible]
+    dy = (y - top) * step
+    dx = np.where(flip[visible], 2 * radius[visible] - (x - left), x - left) * step
+    span = 2 * radius[visible] * step
+    iy = np.clip((offset[visible, 0] * np.maximum(src_h - span, 0) + dy).astype(int), 0, src_h - 1)
+    ix = np.clip((offset[visible, 1] * np.maximum(src_w - span, 0) + dx).astype(int), 0, src_w - 1)
+    pix = _atlas(photos, names)[starts[source[visible]] + iy * src_w + ix]
+    img = np.clip(pix * (gains[visible] / 255.0), 0, 1) ** gamma[visible][..., None]
     layers = [names[i] for i in source]
     cover: dict[str, float] = {}
     share = np.bincount(visible.ravel(), minlength=n) / visible.size
@@ -130,6 +137,19 @@ def render_dead_leaves(
             "cover_by_source": [cover.get(n, 0.0) for n in names],
             "crop_fraction": 1.0 - cover[order[0]], "gamma": 1.0}
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), meta
+
+
+_ATLAS: dict[tuple, np.ndarray] = {}
+
+
+def _atlas(photos: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    """The photographs ``names``, each flattened to (H * W, 3), concatenated: 20 MB that would cost 4 ms to build
+    for every stimulus, so the last one is kept, keyed by the arrays' identities and shapes."""
+    key = tuple((m, photos[m].__array_interface__["data"][0], photos[m].shape) for m in names)
+    if key not in _ATLAS:
+        _ATLAS.clear()
+        _ATLAS[key] = np.concatenate([photos[m].reshape(-1, 3) for m in names])
+    return _ATLAS[key]
 
 
 def captions_of(meta: dict[str, object], rng: np.random.Generator) -> list[str]:
