@@ -37,7 +37,9 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 HIGHER_IS_BETTER = {m: m not in ("effnet_b", "swav") for m in METRICS}
 
-# Average of subjects 1, 2, 5 and 7, as published (the WeADL 2025 slides, Gabor 2025, which collect them).
+# Average of subjects 1, 2, 5 and 7, as collected in one table by the WeADL 2025 workshop slides (Gabor 2025); each
+# row's own source is in PUBLISHED_SOURCES. The rows have not been checked against the papers' tables here (they
+# could not be read from this project's workplace), and one is known to be doubtful: see PUBLISHED_CAVEAT.
 PUBLISHED = {
     "Brain-Diffuser (2023)": (0.254, 0.356, 0.942, 0.962, 0.872, 0.915, 0.775, 0.423),
     "MindEye (2023)": (0.309, 0.323, 0.947, 0.978, 0.938, 0.941, 0.645, 0.367),
@@ -45,6 +47,20 @@ PUBLISHED = {
     "BrainGuard (2025)": (0.313, 0.330, 0.947, 0.978, 0.961, 0.964, 0.624, 0.353),
     "ridge -> 16 IP-Adapter-Plus tokens (2025)": (0.231, 0.322, 0.9035, 0.963, 0.9075, 0.878, 0.744, 0.422),
 }
+PUBLISHED_SOURCES = {
+    "Brain-Diffuser (2023)": "Ozcelik & VanRullen, Scientific Reports 13, 15666 (2023); the eight-metric row as "
+                             "reported in MindEye's Table 1",
+    "MindEye (2023)": "Scotti et al., 'Reconstructing the Mind's Eye', NeurIPS 2023, Table 1",
+    "MindEye2 (2024)": "Scotti et al., 'MindEye2: Shared-Subject Models Enable fMRI-To-Image With 1 Hour of Data', "
+                       "ICML 2024, Table 1 (40 sessions)",
+    "BrainGuard (2025)": "Tian et al., 'BrainGuard: Privacy-Preserving Multisubject Image Reconstructions from Brain "
+                         "Activities', AAAI 2025",
+    "ridge -> 16 IP-Adapter-Plus tokens (2025)": "Gabor, 'Reconstructing perceived visual stimuli from brain fMRI "
+                                                 "signals using diffusion models', WeADL 2025 workshop ('ours (RR)')",
+}
+PUBLISHED_CAVEAT = ("Rows transcribed from the table of Gabor (WeADL 2025), which collects them, and not yet checked "
+                    "against each paper; the compilation's MindEye2 SwAV (0.333) is reported not to match the "
+                    "MindEye2 paper. Check a row in its source before quoting it.")
 
 
 @dataclass(frozen=True)
@@ -281,7 +297,9 @@ def report(rows: dict[str, dict], title: str, note: str = "") -> str:
         lines.append(f"| {name} | " + " | ".join(format_value(k, v) for k, v in zip(METRICS, vals, strict=True))
                      + " |")
     lines += ["", "Higher is better except EffNet-B and SwAV (correlation distances). Published rows: average of "
-              "subjects 1, 2, 5 and 7, as collected in the WeADL 2025 slides (Gabor 2025)."]
+              "subjects 1, 2, 5 and 7. Sources:", ""]
+    lines += [f"- {name}: {src}." for name, src in PUBLISHED_SOURCES.items()]
+    lines += ["", PUBLISHED_CAVEAT]
     if note:
         lines += ["", note]
     return "\n".join(lines) + "\n"

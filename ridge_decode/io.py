@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import resource
@@ -93,18 +94,21 @@ def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [_to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return obj.tolist()
+        return _to_jsonable(obj.tolist())
     if isinstance(obj, np.generic):
-        return obj.item()
+        return _to_jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # NaN and infinity are not JSON: a value that could not be computed is null
     if isinstance(obj, Path):
         return str(obj)
     return obj
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON, atomically. numpy scalars and arrays are converted."""
+    """Write ``obj`` as indented strict JSON, atomically. numpy scalars and arrays are converted; NaN and
+    infinities become ``null`` (writers that can say why a value is missing put the reason beside it)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(_to_jsonable(obj), indent=2) + "\n")
+        tmp.write_text(json.dumps(_to_jsonable(obj), indent=2, allow_nan=False) + "\n")
     return Path(path)
 
 

@@ -19,13 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, DataFileError
+from .errors import DataError, DataFileError, InputError
 from .io import atomic_path
 
 OUTPUTS, RECON, EVAL = Path("outputs"), Path("recon"), Path("eval")
 MODEL, PREDICTIONS, SUMMARY, FIT_FIGURE = "model.h5", "predictions.h5", "summary.json", "fit_summary.png"
 GRID, DECODE_CONFIG, GUIDANCE_LOG = "grid.png", "config.json", "guidance_log.json"
 METRICS, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
+# A fit writes its files here, inside its folder, and moves them into the folder only when all are written: a run
+# that fails or is interrupted leaves the previous run's files as they were (and its model.h5.part here, to resume).
+STAGING = ".next"
+FIT_FILES = (MODEL, PREDICTIONS, FIT_FIGURE, SUMMARY)  # moved in this order: summary.json, last, marks a complete fit
 
 
 def subject_dir(base, subject: int) -> Path:
@@ -37,27 +41,53 @@ def features_dir(features: str | Path | None = None, data_root: str | Path | Non
                  input_file: str | Path | None = None) -> Path:
     """The feature cache: ``features`` if given, else ``features/`` beside ``input_file``, else under the data root."""
     if features is not None:
-        return Path(features)
+        return folder(features, "--features-dir")
     if input_file is not None:
-        return Path(input_file).parent / "features"
+        return folder(Path(input_file).parent / "features", "the feature cache beside --input")
     from .manifest import resolve_data_root
 
-    return resolve_data_root(data_root) / "features"
+    return folder(resolve_data_root(data_root) / "features", "the feature cache under the data root")
+
+
+def folder(path: str | Path, what: str) -> Path:
+    """``path`` as a folder to read or write: an ``InputError`` naming ``what`` if a file is in the way."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what}: {path} is a file; expected a folder (or nothing there yet)")
+    return path
 
 
 def fit_dir(subject: int, model_dir: str | Path | None = None, out: str | Path = OUTPUTS) -> Path:
     """A fit's folder: ``model_dir`` if given, else ``<out>/subjNN``."""
-    return Path(model_dir) if model_dir is not None else subject_dir(out, subject)
+    if model_dir is not None:
+        return folder(model_dir, "--model-dir")
+    return folder(subject_dir(folder(out, "--out"), subject), "--out")
 
 
-def recon_dir(subject: int, recon: str | Path | None = None) -> Path:
-    """A decode's folder: ``recon`` if given, else ``recon/subjNN``."""
-    return Path(recon) if recon is not None else subject_dir(RECON, subject)
+def recon_dir(subject: int, recon: str | Path | None = None, option: str = "--out") -> Path:
+    """A decode's folder: ``recon`` (given as ``option``) if given, else ``recon/subjNN``."""
+    return folder(recon, option) if recon is not None else folder(subject_dir(RECON, subject), "the decode folder")
 
 
 def eval_dir(subject: int, out: str | Path | None = None) -> Path:
     """An evaluation's folder: ``out`` if given, else ``eval/subjNN``."""
-    return Path(out) if out is not None else subject_dir(EVAL, subject)
+    return folder(out, "--out") if out is not None else folder(subject_dir(EVAL, subject), "the evaluation folder")
+
+
+def commit(staging: Path, names=FIT_FILES) -> Path:
+    """Move the files ``names`` from ``staging`` into its parent folder, replacing the previous run's, and remove
+    ``staging``; returns the folder. Called once every file is written, so the folder never mixes two runs."""
+    import os
+
+    staging = Path(staging)
+    missing = [n for n in names if not (staging / n).exists()]
+    if missing:
+        raise RuntimeError(f"{staging} lacks {missing}: nothing was moved")
+    for n in names:
+        os.replace(staging / n, staging.parent / n)
+    if not any(staging.iterdir()):
+        staging.rmdir()
+    return staging.parent
 
 
 # ----------------------------------------------------------------------------------------------- predictions

@@ -84,7 +84,8 @@ class Manifest:
     def subject_info(self, subject: int) -> dict[str, Any]:
         """Sessions, voxel count and grid of an NSD subject; a clear error for an unknown subject."""
         if subject not in self.subjects:
-            raise InputError(f"unknown subject {subject!r}: NSD has subjects {sorted(self.subjects)}")
+            raise InputError(f"unknown subject {subject!r} (--subject, --subjects): NSD has subjects "
+                             f"{min(self.subjects)}..{max(self.subjects)}")
         return self.subjects[subject]
 
     def where_to_get(self, entry: Entry, subject: int | None = None, session: int | None = None) -> str:

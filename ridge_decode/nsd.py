@@ -1,7 +1,7 @@
 """Load one NSD subject: betas -> nsdgeneral voxels -> /300 -> per-session z-score -> repeats averaged by 73k id.
 
-Also reads stimuli by 73k id and COCO captions, and the generic single-file input (``--input FILE``) through
-the same :class:`SubjectData`. Every file is located through :mod:`ridge_decode.manifest`, and every bad file
+Also reads stimuli by 73k id and COCO captions; :mod:`ridge_decode.generic` reads your own data (``--input FILE``)
+into the same :class:`SubjectData`. Every file is located through :mod:`ridge_decode.manifest`, and every bad file
 gets an error that names it, what was expected and what was found.
 """
 
@@ -37,6 +37,11 @@ SLAB_TRIALS = 50  # HDF5 betas are read this many trials at a time: bounded memo
 ZSCORE_MODES = ("session", "session-train", "none")
 BETAS_FORMATS = ("auto", "hdf5", "nifti")
 CACHE_VERSION = 1  # bump when the preprocessing changes, so old caches are rebuilt
+# Kernel ridge chooses each target's alpha by leave-one-out (GCV) over the training images: after centring, n
+# images leave n - 1 directions, and with fewer than about ten the held-out errors that rank the alphas are a
+# handful of numbers each, so the choice is noise. A test correlation needs 3 images to be anything but +-1.
+MIN_TRAIN_IMAGES = 10
+MIN_TEST_IMAGES = 3
 
 
 @dataclass
@@ -65,6 +70,26 @@ class SubjectData:
     def n_voxels(self) -> int:
         """Number of voxels p."""
         return self.train_betas.shape[1]
+
+    def check(self, source: str) -> int:
+        """What every fit needs, whatever the source (named in errors): enough distinct training and test images,
+        disjoint ids, and at least one voxel that varies over the training images. Returns the number of
+        constant voxels (kept: they are centred to zero and contribute nothing)."""
+        for name, ids, least in (("training", self.train_ids, MIN_TRAIN_IMAGES),
+                                 ("test", self.test_ids, MIN_TEST_IMAGES)):
+            if len(ids) < least:
+                raise DataFormatError(f"{source}: {len(ids)} distinct {name} images; a fit needs at least "
+                                      f"{MIN_TRAIN_IMAGES} training and {MIN_TEST_IMAGES} test images "
+                                      "(ridge_decode.nsd.MIN_TRAIN_IMAGES says why)")
+        leak = np.intersect1d(self.train_ids, self.test_ids)
+        if len(leak):
+            raise DataFormatError(f"{source}: {len(leak)} images are in both the training and the test set, e.g. "
+                                  f"{leak[:5].tolist()}: keep each image in one set")
+        constant = int((np.ptp(self.train_betas, axis=0) == 0).sum())
+        if constant == self.n_voxels:
+            raise DataFormatError(f"{source}: every one of the {constant} voxels is constant over the "
+                                  f"{len(self.train_ids)} training images (all-zero betas?): there is nothing to fit")
+        return constant
 
 
 def open_hdf5(path: str | Path, what: str) -> h5py.File:
@@ -305,6 +330,10 @@ def load_subject(
     for s in tqdm(range(sessions), desc=f"subj{subject:02d} betas", disable=not progress, unit="session"):
         sl = slice(s * tps, (s + 1) * tps)
         x = read_session(files[2 + s], mask, fmt, tps).astype(np.float32)
+        if not np.isfinite(x).all():  # int16 HDF5 cannot hold NaN; a float NIfTI can
+            rows, cols = np.nonzero(~np.isfinite(x))
+            raise DataFormatError(f"{files[2 + s]}: {len(rows)} NaN or infinite betas in nsdgeneral voxels, first at "
+                                  f"trial {rows[0]}, voxel {cols[0]}: expected finite betas; re-fetch the session")
         x /= BETA_SCALE
         zscore_session(x, zscore, ~shared[sl])
         order = np.argsort(rows[sl], kind="stable")
@@ -323,6 +352,7 @@ def load_subject(
         voxel_xyz=np.argwhere(mask).astype(np.int32),
         info={"subject": subject, "data_root": str(root), "options": options, "files": [str(p) for p in files]},
     )
+    data.check(f"subject {subject} under {root}")  # before the cache is written
     if use_cache:
         _write_cache(cache_file, data, options, signature)
     return data
@@ -356,57 +386,6 @@ def _write_cache(path: Path, data: SubjectData, options: dict, signature: list) 
         f.attrs["info"] = json.dumps(data.info)
 
 
-# --------------------------------------------------------------------------- generic single-file input
-GENERIC_LAYOUT = {
-    "train/betas": 2, "train/ids": 1, "test/betas": 2, "test/ids": 1, "images": 4, "image_ids": 1,
-}
-
-
-def load_generic(path: str | Path) -> SubjectData:
-    """Your own data, one HDF5 file: ``train/betas`` (n, p), ``train/ids``, ``test/betas``, ``test/ids``,
-    ``images`` (N, H, W, 3) uint8 and ``image_ids`` (N,). Rows are returned sorted by id, duplicates averaged.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataFileError(f"generic input file not found: {path}")
-    with open_hdf5(path, "generic input") as f:
-        for key, ndim in GENERIC_LAYOUT.items():
-            if key not in f:
-                raise DataFormatError(f"{path}: expected a dataset {key!r} (layout: {GENERIC_LAYOUT})")
-            if f[key].ndim != ndim:
-                raise DataFormatError(f"{path}: {key} must be {ndim}-D; found shape {f[key].shape}")
-        image_ids = f["image_ids"][()].astype(np.int64)
-        if f["images"].dtype != np.uint8 or f["images"].shape[-1] != 3:
-            raise DataFormatError(
-                f"{path}: images must be uint8 (N, H, W, 3); found {f['images'].dtype} {f['images'].shape}"
-            )
-        if f["images"].shape[0] != len(image_ids):
-            raise DataFormatError(f"{path}: {f['images'].shape[0]} images but {len(image_ids)} image_ids")
-        split = {}
-        for name in ("train", "test"):
-            betas, ids = f[f"{name}/betas"][()], f[f"{name}/ids"][()].astype(np.int64)
-            if len(betas) != len(ids):
-                raise DataFormatError(f"{path}: {name}/betas has {len(betas)} rows but {name}/ids has {len(ids)}")
-            if not np.issubdtype(betas.dtype, np.number):
-                raise DataFormatError(f"{path}: {name}/betas must be numeric; found {betas.dtype}")
-            missing = np.setdiff1d(ids, image_ids)
-            if len(missing):
-                raise DataFormatError(f"{path}: {name}/ids not in image_ids: {missing[:10].tolist()}")
-            uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
-            sums = np.zeros((len(uniq), betas.shape[1]), np.float32)
-            np.add.at(sums, inv, betas.astype(np.float32))
-            split[name] = (sums / counts[:, None], uniq, counts)
-    if split["train"][0].shape[1] != split["test"][0].shape[1]:
-        raise DataFormatError(
-            f"{path}: train/betas has {split['train'][0].shape[1]} voxels, test/betas {split['test'][0].shape[1]}"
-        )
-    return SubjectData(
-        train_betas=split["train"][0], train_ids=split["train"][1], train_repeats=split["train"][2],
-        test_betas=split["test"][0], test_ids=split["test"][1], test_repeats=split["test"][2],
-        info={"input": str(path), "options": {"generic": True}},
-    )
-
-
 # --------------------------------------------------------------------------- stimuli and captions
 class Stimuli:
     """Images by 73k id from an HDF5 dataset (``nsd_stimuli.hdf5``'s ``imgBrick`` or a generic input file)."""
@@ -417,14 +396,20 @@ class Stimuli:
         with open_hdf5(self.path, "stimuli") as f:
             if dataset not in f:
                 raise DataFormatError(f"{self.path}: expected a dataset {dataset!r}; found {sorted(f.keys())}")
-            self.shape = f[dataset].shape
+            self.shape, dtype = f[dataset].shape, f[dataset].dtype
             self._row = None
             self.ids = np.arange(self.shape[0])
             if ids_dataset is not None:
+                if ids_dataset not in f:
+                    raise DataFormatError(f"{self.path}: expected a dataset {ids_dataset!r} naming the images of "
+                                          f"{dataset!r}; found {sorted(f.keys())}")
                 self.ids = f[ids_dataset][()].astype(np.int64)
                 self._row = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
-        if len(self.shape) != 4 or self.shape[-1] != 3:
-            raise DataFormatError(f"{self.path}: {dataset} must be (N, H, W, 3); found {self.shape}")
+                if len(self._row) != len(self.ids):
+                    raise DataFormatError(f"{self.path}: {ids_dataset} must be unique; found "
+                                          f"{len(self.ids) - len(self._row)} repeated ids")
+        if len(self.shape) != 4 or self.shape[-1] != 3 or dtype != np.uint8:
+            raise DataFormatError(f"{self.path}: {dataset} must be uint8 (N, H, W, 3); found {dtype} {self.shape}")
 
     def read(self, ids) -> np.ndarray:
         """uint8 images (len(ids), H, W, 3) in the order of ``ids`` (h5py gets sorted unique indices)."""
@@ -446,10 +431,8 @@ class Stimuli:
         return block[inv]
 
 
-def open_stimuli(data_root: str | Path | None = None, input_file: str | Path | None = None) -> Stimuli:
-    """The stimuli of a data root (``nsd_stimuli.hdf5``) or of a generic input file."""
-    if input_file is not None:
-        return Stimuli(input_file, dataset="images", ids_dataset="image_ids")
+def open_stimuli(data_root: str | Path | None = None) -> Stimuli:
+    """The stimuli of a data root (``nsd_stimuli.hdf5``); ``generic.open_images`` opens your own data's."""
     root = resolve_data_root(data_root)
     return Stimuli(require("stimuli", root))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import layout
-from .errors import DataError, InputError
+from .errors import DataError, DataFormatError, InputError
 
 
 class Timer:
@@ -84,6 +84,7 @@ def extract_features(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
     from .features import REGISTRY, FeatureStore
     from .features.extract import extract_family, parse_shard
+    from .generic import open_images
     from .manifest import resolve_data_root, resolve_weights_root
     from .nsd import Captions, open_stimuli
 
@@ -93,7 +94,7 @@ def extract_features(req: ExtractRequest) -> dict[str, Path]:
     root = None if req.input_file else resolve_data_root(req.data_root)
     wroot = resolve_weights_root(req.weights_root, root if root is not None else Path(req.input_file).parent)
     store = FeatureStore(layout.features_dir(req.features_dir, root, req.input_file))
-    stimuli = open_stimuli(root, req.input_file)
+    stimuli = open_images(req.input_file) if req.input_file else open_stimuli(root)
     ids = select_ids(req.ids, stimuli, root, req.subjects, req.input_file)
     known = set(stimuli.ids.tolist())
     absent = [int(i) for i in ids if int(i) not in known]
@@ -151,28 +152,39 @@ class FitResult:
 
 
 def fit_subject(req: FitRequest) -> FitResult:
-    """Load, fit, predict and write ``<out>/subjNN`` (model, predictions, summary, figure).
+    """Check, load, fit, predict and write ``<out>/subjNN`` (model, predictions, summary, figure).
 
-    Training targets are read from the feature cache one chunk at a time; the model goes to ``model.h5`` chunk by
-    chunk, and an interrupted fit resumes from its ``model.h5.part``. A missing family that needs no weights
-    (``pixels``) is computed on the fly.
+    Everything that can be checked before the fit is (the output folder, the data, the targets); then the files
+    are written into ``subjNN/.next`` and moved into ``subjNN`` together, so a failed or interrupted run leaves
+    the previous run's files as they were. Training targets are read from the feature cache one chunk at a time;
+    an interrupted fit resumes from ``subjNN/.next/model.h5.part`` and says so. A missing family that needs no
+    weights (``pixels``) is computed on the fly.
     """
     from . import metrics, plots
     from .features import REGISTRY, FeatureStore
+    from .generic import load_generic
     from .io import peak_rss_mb, versions, write_json
     from .manifest import resolve_data_root
-    from .nsd import load_generic, load_subject
+    from .nsd import load_subject
     from .ridge import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
 
     alphas = DEFAULT_ALPHAS if req.alphas is None else req.alphas
     groups = list(req.targets)
     timer = Timer()
+    folder = layout.fit_dir(req.subject, None, req.out)
     with timer("load"):
-        root = resolve_data_root(req.data_root)
+        root = None if req.input_file else resolve_data_root(req.data_root)
         if req.input_file:
-            data = load_generic(req.input_file)
+            if req.min_nc is not None:
+                raise InputError("--min-nc needs an NSD-layout data root (its ncsnr volume), not --input")
+            data, source = load_generic(req.input_file), f"--input {req.input_file}"
         else:
             data = load_subject(req.subject, root, sessions=req.sessions, progress=req.progress)
+            source = f"subject {req.subject} under {root}"
+        constant = data.check(source)
+        if constant:
+            req.echo(f"{constant} of {data.n_voxels} voxels are constant over the training images: kept, they are "
+                     "centred to zero and contribute nothing")
         fdir = layout.features_dir(req.features_dir, root, req.input_file)
         store = FeatureStore(fdir)
         for g in groups:
@@ -188,14 +200,18 @@ def fit_subject(req: FitRequest) -> FitResult:
                                 f"    python scripts/extract_features.py --features {g} {where} --features-dir {fdir}")
         y_train = {g: store.rows(g, data.train_ids) for g in groups}
         y_test = {g: store.read(g, data.test_ids) for g in groups}
+        scorable = {g: np.ptp(y.reshape(len(y), -1), axis=0) > 0 for g, y in y_test.items()}
+        if not any(m.any() for m in scorable.values()):
+            raise DataFormatError(f"every target of {groups} is constant over the {len(data.test_ids)} test images "
+                                  f"of {source}: no held-out correlation can be computed")
         X_train, X_test, ceiling, keep = data.train_betas, data.test_betas, None, None
-        if req.min_nc is not None or not req.input_file:
-            ceiling, keep = _noise_ceiling(req.subject, root, data, req.min_nc, req.input_file)
+        if not req.input_file:
+            ceiling, keep = _noise_ceiling(req.subject, root, data, req.min_nc)
             if keep is not None:
                 X_train, X_test = X_train[:, keep], X_test[:, keep]
-    folder = layout.subject_dir(req.out, req.subject)
+    staging = folder / layout.STAGING
     model = OneStageRidge(alphas=alphas, alpha_per=req.alpha_per, fixed_alpha=req.fixed_alpha, backend=req.backend,
-                          chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=folder / layout.MODEL,
+                          chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=staging / layout.MODEL,
                           progress=req.progress)
     with timer("fit"):
         model.fit(X_train, y_train)
@@ -203,10 +219,13 @@ def fit_subject(req: FitRequest) -> FitResult:
         pred = model.predict(X_test, rescale=req.rescale)
     r = {g: metrics.columnwise_r(pred[g].reshape(len(pred[g]), -1), y_test[g].reshape(len(y_test[g]), -1))
          for g in groups}
+    if all(np.isnan(v).all() for v in r.values()):
+        raise DataFormatError(f"every held-out r of {groups} is undefined (constant predictions): the fit of "
+                              f"{source} learned nothing; its files stay in {staging}")
     with timer("write"):
         layout.Predictions(ids=data.test_ids, pred=pred, r=r, rescaled=req.rescale,
-                           selected_voxels=None if keep is None else np.flatnonzero(keep)).save(folder)
-        plots.fit_summary(r, model.alphas_, folder / layout.FIT_FIGURE)
+                           selected_voxels=None if keep is None else np.flatnonzero(keep)).save(staging)
+        plots.fit_summary(r, model.alphas_, staging / layout.FIT_FIGURE)
     stages = {"load": timer.seconds["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()},
               "fit": timer.seconds["fit"], "predict": timer.seconds["predict"], "write": timer.seconds["write"]}
     summary = {
@@ -214,13 +233,11 @@ def fit_subject(req: FitRequest) -> FitResult:
         "n_train": len(data.train_ids),
         "n_test": len(data.test_ids),
         "n_voxels": int(X_train.shape[1]),
+        "constant_voxels": constant,
         "noise_ceiling": ceiling,
-        "groups": {
-            g: {"n_targets": int(r[g].size), "mean_r": float(np.nanmean(r[g])),
-                "alpha_quantiles": np.quantile(model.alphas_[g], [0, 0.25, 0.5, 0.75, 1]).tolist()}
-            for g in groups
-        },
+        "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in groups},
         "seconds": stages,
+        "runs": model.runs_,
         "peak_rss_mb": peak_rss_mb(),
         "config": {"targets": groups, "backend": req.backend, "alphas": list(map(float, alphas)),
                    "alpha_per": req.alpha_per, "fixed_alpha": req.fixed_alpha,
@@ -229,17 +246,27 @@ def fit_subject(req: FitRequest) -> FitResult:
         "outputs": {"model": layout.MODEL, "predictions": layout.PREDICTIONS, "figure": layout.FIT_FIGURE},
         "versions": versions(),
     }
-    write_json(folder / layout.SUMMARY, summary)
+    write_json(staging / layout.SUMMARY, summary)
+    layout.commit(staging)
     return FitResult(summary, data, pred, y_test, folder)
 
 
-def _noise_ceiling(subject, root, data, min_nc, input_file):
+def _group_summary(r: np.ndarray, alphas: np.ndarray) -> dict:
+    """One group's line of ``summary.json``: held-out r over the targets it is defined for, and the alphas."""
+    undefined = int(np.isnan(r).sum())
+    out = {"n_targets": int(r.size), "mean_r": float(np.nanmean(r)) if undefined < r.size else None,
+           "alpha_quantiles": np.quantile(alphas, [0, 0.25, 0.5, 0.75, 1]).tolist(), "n_undefined_r": undefined}
+    if undefined:
+        out["undefined_r_reason"] = (f"{undefined} targets are constant over the test images, or predicted as "
+                                     "constant: their correlation is undefined and left out of mean_r")
+    return out
+
+
+def _noise_ceiling(subject, root, data, min_nc):
     """Noise-ceiling summary of the subject's voxels and, with ``min_nc``, the mask of the voxels kept."""
     from .errors import DataFileError
     from .nsd import read_noise_ceiling
 
-    if input_file:
-        raise InputError("--min-nc needs an NSD-layout data root (its ncsnr volume), not --input")
     n = float(np.mean(data.train_repeats))
     try:
         nc = read_noise_ceiling(subject, root, n_repeats=n)
@@ -265,9 +292,16 @@ def format_fit_summary(summary: dict) -> str:
                      f"variance over {nc['voxels_kept']} of {nc['voxels_total']} voxels")
     lines.append(f"{'group':<16}{'targets':>9}{'mean r':>9}{'median alpha':>14}")
     for g, s in summary["groups"].items():
-        lines.append(f"{g:<16}{s['n_targets']:>9}{s['mean_r']:>9.3f}{s['alpha_quantiles'][2]:>14.3g}")
+        r = "n/a" if s["mean_r"] is None else f"{s['mean_r']:.3f}"
+        lines.append(f"{g:<16}{s['n_targets']:>9}{r:>9}{s['alpha_quantiles'][2]:>14.3g}")
+        if s.get("n_undefined_r"):
+            lines.append(f"  ({s['undefined_r_reason']})")
     lines.append(f"{'stage':<16}{'seconds':>9}")
     lines += [f"{k:<16}{v:>9.2f}" for k, v in summary["seconds"].items()]
+    runs = summary.get("runs") or []
+    if len(runs) > 1:
+        lines.append(f"resumed: {len(runs)} runs, " + ", ".join(f"{r['seconds']:.1f} s from chunk "
+                                                              f"{r['chunks_done_before'] + 1}" for r in runs))
     lines.append(f"peak RSS {summary['peak_rss_mb']:.0f} MB")
     return "\n".join(lines)
 
@@ -279,6 +313,7 @@ class DecodeRequest:
 
     subject: int = 1
     data_root: str | Path | None = None
+    input_file: str | Path | None = None  # your own data: its images replace the data root's stimuli
     model_dir: str | Path | None = None
     features_dir: str | Path | None = None
     weights_root: str | Path | None = None
@@ -311,11 +346,12 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
 
     from . import plots
     from .features.extract import parse_shard, shard_ids
+    from .generic import open_images
     from .io import file_signature, versions, write_json
     from .manifest import resolve_data_root
     from .nsd import open_stimuli
 
-    root = resolve_data_root(req.data_root)
+    root = Path(req.input_file).parent if req.input_file else resolve_data_root(req.data_root)
     model_dir = layout.fit_dir(req.subject, req.model_dir)
     out = layout.recon_dir(req.subject, req.out)
     pred = layout.Predictions.load(model_dir, req.subject)
@@ -324,9 +360,12 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     if req.n_images is not None:
         rows = rows[: req.n_images]
     rows = shard_ids(rows, parse_shard(req.shard))
-    stimuli = open_stimuli(root)
+    stimuli = open_images(req.input_file) if req.input_file else open_stimuli(root)
+    absent = np.setdiff1d(ids[rows], stimuli.ids)
+    if len(absent):
+        raise DataError(f"{stimuli.path} has no image for {len(absent)} of the predicted test ids, e.g. "
+                        f"{absent[:5].tolist()}: decode with the stimuli the fit used")
     size = stimuli.shape[1]
-    todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
     config = {"subject": req.subject, "decoder": req.decoder, "model_dir": str(model_dir),
               "predictions": file_signature(pred.path), "n_images": len(rows), "samples": req.samples,
               "seed": getattr(req.sampler, "seed", 0), "shard": req.shard, "versions": versions()}
@@ -342,6 +381,8 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     else:
         make, extra = _diffusion_decoder(req, pred, root, out)
         config.update(extra)
+    _same_decode(out, config)
+    todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / layout.DECODE_CONFIG, config)
     bar = tqdm(total=len(todo) * req.samples, desc=f"decode ({req.decoder})", unit="img", disable=not req.progress)
@@ -357,6 +398,28 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     plots.reconstruction_grid(stimuli.read(ids[shown]), recons, ids[shown], out / layout.GRID,
                               title=f"subject {req.subject}: seen (top) and decoded by {req.decoder} (bottom)")
     return DecodeResult(out, len(rows), len(rows) - len(todo))
+
+
+# what a decode's images depend on: a folder holding images made with other values would mix two runs
+DECODE_IDENTITY = ("decoder", "decoder_name", "predictions", "samples", "seed", "steps", "strength", "cfg", "ip_scale",
+                   "text", "kappa", "eta", "dtype", "weights_root")
+
+
+def _same_decode(out: Path, config: dict) -> None:
+    """Refuse to add images to ``out`` if its ``config.json`` is of a decode with other inputs or settings."""
+    import json
+
+    path = out / layout.DECODE_CONFIG
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except ValueError:
+        raise DataError(f"{path} is not valid JSON: delete {out} or choose another --out") from None
+    differ = [k for k in DECODE_IDENTITY if old.get(k) != config.get(k)]
+    if differ:
+        raise InputError(f"--out {out} holds reconstructions of another decode ({', '.join(differ)} differ from "
+                         f"{path}): choose another --out, or delete that folder to decode anew")
 
 
 def _resize(img, size):
@@ -379,7 +442,7 @@ def _diffusion_decoder(req: DecodeRequest, pred: layout.Predictions, root, out):
     tokens = pred.need("ipadapter_plus", "the IP-Adapter tokens")
     text_pred = pred.need("clip_text", "--text predicted") if req.text == "predicted" else None
     clip_pred = pred.need("clip_layers", "guidance, --kappa > 0") if sampler.kappa > 0 else None
-    store = FeatureStore(layout.features_dir(req.features_dir, root))
+    store = FeatureStore(layout.features_dir(req.features_dir, None if req.input_file else root, req.input_file))
     negative = store.extra("ipadapter_plus", "negative")
     wroot = resolve_weights_root(req.weights_root, root)
     pipe = diffusion.load_pipeline(wroot, device=req.device, dtype=req.dtype)
@@ -419,6 +482,7 @@ class EvaluateRequest:
 
     subject: int = 1
     data_root: str | Path | None = None
+    input_file: str | Path | None = None  # your own data: its test ids and images are the ground truth
     recon_dir: str | Path | None = None
     model_dir: str | Path | None = None
     features_dir: str | Path | None = None
@@ -438,35 +502,48 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
 
     from . import evaluate as ev
     from . import plots
-    from .io import versions, write_json
+    from .generic import open_images, read_test_ids
+    from .io import atomic_path, versions, write_json
     from .manifest import resolve_data_root, resolve_weights_root
     from .nsd import load_subject, open_stimuli
 
-    root = resolve_data_root(req.data_root)
-    recon = layout.recon_dir(req.subject, req.recon_dir)
+    root = Path(req.input_file).parent if req.input_file else resolve_data_root(req.data_root)
+    recon = layout.recon_dir(req.subject, req.recon_dir, option="--recon-dir")
     out = layout.eval_dir(req.subject, req.out)
-    test_ids = load_subject(req.subject, root, progress=False).test_ids
+    if req.input_file:
+        images = open_images(req.input_file)
+        test_ids = read_test_ids(req.input_file)
+    else:
+        images = open_stimuli(root)
+        test_ids = load_subject(req.subject, root, progress=False).test_ids
     ids, recons = layout.read_reconstructions(recon, test_ids, partial=req.partial)
-    stimuli = open_stimuli(root).read(ids)
+    stimuli = images.read(ids)
     scores, per_image = ev.image_metrics(stimuli, recons, resolve_weights_root(req.weights_root, root),
                                          convention=req.convention, batch_size=req.batch_size,
                                          progress=req.progress)
     result = {"subject": req.subject, "n_images": int(len(ids)), "convention": req.convention,
-              "recon_dir": str(recon), "metrics": scores}
+              "recon_dir": str(recon), "ground_truth": str(images.path), "metrics": scores}
     decoder_config = recon / layout.DECODE_CONFIG
     if decoder_config.exists():
         result["decoder"] = json.loads(decoder_config.read_text()).get("decoder_name")
     if req.model_dir:
-        result["embedding"] = embedding_scores(Path(req.model_dir), layout.features_dir(req.features_dir, root), ids)
+        fdir = layout.features_dir(req.features_dir, None if req.input_file else root, req.input_file)
+        result["embedding"] = embedding_scores(Path(req.model_dir), fdir, ids)
     result["versions"] = versions()
-    write_json(out / layout.METRICS, result)
-    write_json(out / layout.PER_IMAGE, {"ids": ids, **per_image})
+    # written beside the folder, then moved in together: a failure leaves the previous evaluation whole
+    staging = out / layout.STAGING
+    write_json(staging / layout.METRICS, result)
+    write_json(staging / layout.PER_IMAGE, {"ids": ids, **per_image})
     name = f"ridge_decode (subject {req.subject}, {result.get('decoder') or 'unknown decoder'}, {len(ids)} images)"
-    (out / layout.REPORT).write_text(ev.report({name: scores}, f"Reconstruction metrics, subject {req.subject}",
-                                               note=f"Resizing convention: {req.convention}."))
+    with atomic_path(staging / layout.REPORT) as tmp:
+        tmp.write_text(ev.report({name: scores}, f"Reconstruction metrics, subject {req.subject}",
+                                 note=f"Resizing convention: {req.convention}."))
+    names = [layout.METRICS, layout.PER_IMAGE, layout.REPORT]
     if req.rank_by in per_image:
         plots.ranked_reconstructions(stimuli, recons, ids, per_image[req.rank_by], req.rank_by,
-                                     ev.HIGHER_IS_BETTER[req.rank_by], out / layout.RANKED)
+                                     ev.HIGHER_IS_BETTER[req.rank_by], staging / layout.RANKED)
+        names.insert(0, layout.RANKED)
+    layout.commit(staging, names)
     return result, out
 
 

@@ -86,7 +86,7 @@ def test_fit_brain_diffuser_baseline(synthetic_copy, tmp_path):
     np.testing.assert_allclose(pred.std(0)[varying], y.std(0)[varying], rtol=1e-3)  # rescaled to training spread
     res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--fixed-alpha", "pixels:5",
                                "--out", str(out)])
-    assert res.exit_code != 0 and "--fixed-alpha takes a number or 'group=alpha,...'" in res.output
+    assert res.exit_code == 2 and "'--fixed-alpha': expected a number or 'group=alpha,...'" in res.output
 
 
 def test_fit_without_nsd_says_what_is_missing(tmp_path):

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from ridge_decode import nsd
+from ridge_decode.generic import load_generic
 from ridge_decode.manifest import DataFileError, DataFormatError, entry_path
-from ridge_decode.nsd import Stimuli, load_generic, load_subject, open_stimuli, read_captions
+from ridge_decode.nsd import Stimuli, load_subject, open_stimuli, read_captions
 
 
 def _direct(root, subject, zscore="session"):

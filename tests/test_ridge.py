@@ -235,6 +235,8 @@ def test_interrupted_fit_resumes_from_last_chunk(tmp_path, monkeypatch, alpha_pe
     n_chunks = 8  # targets are read once: the second pass of alpha_per="group" reuses the projections it stored
     assert len(chunk_reads) == n_chunks - 4  # 4 chunks were finished before the interruption
     assert not calls  # the eigendecomposition was read back, not recomputed
+    # every call that worked on the file is in its record: the first, the interrupted one, and this one
+    assert [r["chunks_done_before"] for r in resumed.runs_] == [0, 0, 4]
     assert (tmp_path / "resumed" / "model.h5").exists() and not part.exists()
     for g in targets:  # the same computation split over two calls: bit for bit the same model
         np.testing.assert_array_equal(resumed.dual_coef(g), straight.dual_coef(g))
@@ -251,6 +253,17 @@ def test_interrupted_fit_resumes_from_last_chunk(tmp_path, monkeypatch, alpha_pe
         err = _eigh_error(reference, reference.alphas_[g].min())
         _assert_close_columns(resumed.dual_coef(g), reference.dual_coef(g), err)
         _assert_close_columns(resumed.predict(X[:7])[g], reference.predict(X[:7])[g], err)
+
+
+def test_a_resumed_fit_says_where_it_resumes(tmp_path, capsys):
+    X, Y = _data(t=12)
+    path = tmp_path / "model.h5"
+    with pytest.raises(KeyboardInterrupt):
+        OneStageRidge(chunk_size=4, path=path).fit(X, {"y": CountingTargets(Y, fail_at=2)})
+    capsys.readouterr()
+    model = OneStageRidge(chunk_size=4, path=path, progress=True).fit(X, {"y": Y})
+    assert f"resuming at chunk 2 of 3 from {path}.part" in capsys.readouterr().out
+    assert [r["chunks_done_before"] for r in model.runs_] == [0, 1] and model.runs_[1]["seconds"] > 0
 
 
 def test_partial_fit_of_other_inputs_is_restarted(tmp_path):

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import click
 
-SUBJECT_HELP = "NSD subject number, 1..8."
+SUBJECT_HELP = "NSD subject number, 1..8 (with --input, a label for the output folder)."
+SUBJECT = click.IntRange(min=1)
+COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions
 DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
 WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS or <data root>/weights."
 
 
-def parse_ints(text: str) -> list[int]:
-    """``"1,2"`` -> ``[1, 2]``, a usage error otherwise."""
+def parse_ints(text: str, option: str | None = None, least: int | None = None) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]``, a usage error naming ``option`` otherwise (or if a value is below ``least``)."""
+    hint = f"'{option}'" if option else None
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        values = [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+        raise click.BadParameter(f"expected comma-separated integers, got {text!r}", param_hint=hint) from None
+    if least is not None and any(v < least for v in values):
+        raise click.BadParameter(f"expected integers >= {least}, got {text!r}", param_hint=hint)
+    return values
 
 
 def parse_alphas(text):
@@ -28,10 +34,20 @@ def parse_alphas(text):
     try:
         if ":" in text:  # lo:hi:n as powers of ten
             lo, hi, n = text.split(":")
-            return np.logspace(float(lo), float(hi), int(n))
-        return np.array([float(a) for a in text.split(",")])
+            if int(n) < 1:
+                raise ValueError
+            with np.errstate(over="ignore"):
+                alphas = np.logspace(float(lo), float(hi), int(n))
+        else:
+            alphas = np.array([float(a) for a in text.split(",")])
     except ValueError:
-        raise click.BadParameter(f"--alphas takes 'a,b,c' or 'lo:hi:n' (log10); got {text!r}") from None
+        raise click.BadParameter(f"expected 'a,b,c' or 'lo:hi:n' (log10, n >= 1); got {text!r}",
+                                 param_hint="'--alphas'") from None
+    bad = alphas[~(np.isfinite(alphas) & (alphas > 0))]
+    if len(bad):
+        raise click.BadParameter(f"expected finite positive regularisations; {text!r} gives {bad[:3].tolist()}",
+                                 param_hint="'--alphas'")
+    return alphas
 
 
 class Group(click.Group):

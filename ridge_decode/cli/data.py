@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ._group import DATA_ROOT_HELP, SUBJECT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, main, parse_ints
 
 
 # ----------------------------------------------------------------------------------------------- simulate
@@ -17,9 +17,9 @@ from ._group import DATA_ROOT_HELP, SUBJECT_HELP, main, parse_ints
               help="small: ~1,350 training images and a few thousand voxels; nsd: NSD's shapes, for benchmarks.")
 @click.option("--subjects", default="1,2", show_default=True, help="Comma-separated subject numbers.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--sessions", type=int, default=None, help="Override the number of sessions (750 trials each).")
+@click.option("--sessions", type=COUNT, default=None, help="Override the number of sessions (750 trials each).")
 @click.option("--betas-format", default="hdf5", show_default=True, help="hdf5, nifti or hdf5,nifti.")
-@click.option("--image-size", default=128, show_default=True, type=int, help="Stimulus size in pixels.")
+@click.option("--image-size", default=128, show_default=True, type=COUNT, help="Stimulus size in pixels.")
 @click.option("--preset", type=click.Choice(["nsd", "easy"]), default="nsd", show_default=True,
               help="nsd: as hard to decode as NSD (docs/data.md); easy: the strong-signal generator used by tests.")
 def simulate(out, size, subjects, seed, sessions, betas_format, image_size, preset):
@@ -28,7 +28,7 @@ def simulate(out, size, subjects, seed, sessions, betas_format, image_size, pres
 
     t0 = time.perf_counter()
     formats = tuple(f.strip() for f in betas_format.split(","))
-    path = run(out, size=size, subjects=parse_ints(subjects), seed=seed, sessions=sessions,
+    path = run(out, size=size, subjects=parse_ints(subjects, "--subjects", least=1), seed=seed, sessions=sessions,
                betas_formats=formats, image_size=image_size, preset=preset)
     click.echo(f"synthetic NSD layout written under {path} in {time.perf_counter() - t0:.1f} s")
 
@@ -48,7 +48,7 @@ def check_data(data_root, subjects, strict, weights, weights_root):
     from ..manifest import resolve_data_root, resolve_weights_root
 
     root = resolve_data_root(data_root)
-    results = run(root, parse_ints(subjects), strict=strict,
+    results = run(root, parse_ints(subjects, "--subject", least=1), strict=strict,
                   weights_root=resolve_weights_root(weights_root, root))
     click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
     click.echo(format_table(results))
@@ -58,9 +58,9 @@ def check_data(data_root, subjects, strict, weights, weights_root):
 
 # ---------------------------------------------------------------------------------------------- fetch-nsd
 @main.command("fetch-nsd")
-@click.option("--subject", type=int, required=True, help=SUBJECT_HELP)
+@click.option("--subject", type=SUBJECT, required=True, help=SUBJECT_HELP)
 @click.option("--dest", type=click.Path(file_okay=False), default=None, help=DATA_ROOT_HELP)
-@click.option("--sessions", type=int, default=None, help="First N sessions only (default: all).")
+@click.option("--sessions", type=COUNT, default=None, help="First N sessions only (default: all).")
 @click.option("--betas-format", type=click.Choice(["hdf5", "nifti"]), default="hdf5", show_default=True)
 @click.option("--source", default=None, help="Source root URL (default: the manifest's s3 bucket).")
 @click.option("--dry-run", is_flag=True, help="List the files and sizes, fetch nothing.")

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import click
 
-from ._group import DATA_ROOT_HELP, SUBJECT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 
 
 @main.command()
-@click.option("--subject", type=int, default=1, show_default=True, help=SUBJECT_HELP)
+@click.option("--subject", type=SUBJECT, default=1, show_default=True, help=SUBJECT_HELP)
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP + " Stimuli for the grid.")
+@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
+              help="Your own data file (its images, for the grid and the image size), instead of --data-root.")
 @click.option("--model-dir", type=click.Path(file_okay=False), default=None,
               help="Where fit wrote predictions.h5 (default outputs/subjNN).")
-@click.option("--features-dir", type=click.Path(), default=None, help="For the negative IP tokens.")
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help="For the negative IP tokens.")
 @click.option("--weights-root", type=click.Path(), default=None,
               help=WEIGHTS_ROOT_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default recon/subjNN.")
 @click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
 @click.option("--ids", "ids_text", default=None, help="Comma-separated 73k ids of test images (default: all).")
-@click.option("--n-images", type=int, default=None, help="Only the first N test images.")
-@click.option("--batch-size", type=int, default=4, show_default=True)
-@click.option("--steps", type=int, default=50, show_default=True, help="DDIM steps.")
+@click.option("--n-images", type=COUNT, default=None, help="Only the first N test images.")
+@click.option("--batch-size", type=COUNT, default=4, show_default=True)
+@click.option("--steps", type=COUNT, default=50, show_default=True, help="DDIM steps.")
 @click.option("--strength", type=float, default=0.75, show_default=True, help="img2img strength from the latent.")
 @click.option("--cfg", type=float, default=7.5, show_default=True, help="Classifier-free guidance scale.")
 @click.option("--ip-scale", type=float, default=1.0, show_default=True, help="IP-Adapter scale.")
@@ -30,7 +32,7 @@ from ._group import DATA_ROOT_HELP, SUBJECT_HELP, WEIGHTS_ROOT_HELP, main, parse
               help="Guidance scale (0: off; NeuralDiffuser used 3e5). Needs predicted clip_layers.")
 @click.option("--eta", type=float, default=0.2, show_default=True, help="Fraction of steps that are guided.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--samples", type=int, default=1, show_default=True, help="Samples per image.")
+@click.option("--samples", type=COUNT, default=1, show_default=True, help="Samples per image.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
 @click.option("--shard", default=None, help="i/N: decode only the i-th of N parts of the images.")
@@ -42,6 +44,6 @@ def decode(ids_text, **options):
     from ..pipeline import DecodeRequest, decode_subject
 
     sampler = SamplerConfig(**{f.name: options.pop(f.name) for f in fields(SamplerConfig) if f.name in options})
-    result = decode_subject(DecodeRequest(**options, ids=parse_ints(ids_text) if ids_text else None,
+    result = decode_subject(DecodeRequest(**options, ids=parse_ints(ids_text, "--ids", least=0) if ids_text else None,
                                           sampler=sampler))
     click.echo(f"{result.n_images} images decoded into {result.folder} ({result.n_skipped} already there)")

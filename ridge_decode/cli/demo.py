@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from ._group import main
+from ._group import COUNT, main
 
 
 @main.command()
 @click.option("--data-root", type=click.Path(), default="data/synthetic", show_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic subject.")
-@click.option("--n-show", default=20, show_default=True, type=int, help="Test images in the figure.")
+@click.option("--n-show", default=20, show_default=True, type=COUNT, help="Test images in the figure.")
 def demo(data_root, out, seed, n_show):
     """The main job on the synthetic subject: simulate if absent, fit voxels -> pixels, decode, score."""
     from ..pipeline import DemoRequest, run_demo

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import click
 
-from ._group import DATA_ROOT_HELP, SUBJECT_HELP, WEIGHTS_ROOT_HELP, main
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, WEIGHTS_ROOT_HELP, main
 
 
 @main.command()
 @click.argument("dirs", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--aggregate", is_flag=True, help="Average the metrics.json of DIRS (one per subject) into one row.")
-@click.option("--subject", type=int, default=1, show_default=True, help=SUBJECT_HELP)
+@click.option("--subject", type=SUBJECT, default=1, show_default=True, help=SUBJECT_HELP)
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
+@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
+              help="Your own data file: its test ids and images are the ground truth, instead of --data-root.")
 @click.option("--recon-dir", type=click.Path(file_okay=False), default=None, help="Default recon/subjNN.")
 @click.option("--model-dir", type=click.Path(file_okay=False), default=None,
               help="A fit's folder: adds embedding-level scores of its predictions.")
-@click.option("--features-dir", type=click.Path(), default=None, help="Default <data root>/features.")
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help="Default <data root>/features.")
 @click.option("--weights-root", type=click.Path(), default=None,
               help=WEIGHTS_ROOT_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default eval/subjNN.")
 @click.option("--convention", type=click.Choice(["mindeye", "braindiffuser"]), default="mindeye", show_default=True,
               help="Resizing before the networks: MindEye's (256, then each size) or Brain-Diffuser's (224).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--batch-size", type=COUNT, default=32, show_default=True)
 @click.option("--rank-by", type=click.Choice(["pixcorr", "ssim", "alexnet2", "alexnet5", "inception", "clip",
                                               "effnet_b", "swav"]), default="pixcorr", show_default=True,
               help="Metric that orders the best / median / worst figure.")

@@ -6,23 +6,23 @@ from pathlib import Path
 
 import click
 
-from ._group import DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 
 
 @main.command("extract-features")
 @click.option("--features", "names", default="pixels", show_default=True,
               help="Comma-separated families: ipadapter_plus,autokl,clip_text,clip_layers,pixels.")
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--input", "input_file", type=click.Path(), default=None,
+@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
               help="Your own data file (its images), instead of --data-root.")
-@click.option("--features-dir", type=click.Path(), default=None,
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None,
               help="Default <data root>/features (or features/ beside --input).")
 @click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
 @click.option("--subjects", default=None, help="Images of these subjects (default: every subject with betas).")
 @click.option("--ids", "ids_text", default=None,
               help="A subset instead: 'all' (every image in the stimuli file), 'a,b,c' or 'start:stop' (0-based).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--batch-size", default=32, show_default=True, type=int)
+@click.option("--batch-size", default=32, show_default=True, type=COUNT)
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True,
               help="Stored dtype (models run in float16 only on CUDA).")
 @click.option("--shard", default=None, help="i/N: compute only the i-th of N contiguous parts of the ids.")
@@ -46,8 +46,8 @@ def extract_features(names, subjects, ids_text, merge, list_only, **options):
         for name, path in merge_feature_shards(families, folder).items():
             click.echo(f"{name}: merged into {path}")
         return
-    written = run(ExtractRequest(families, **options, subjects=parse_ints(subjects) if subjects else None,
-                                 ids=ids_text))
+    chosen = parse_ints(subjects, "--subjects", least=1) if subjects else None
+    written = run(ExtractRequest(families, **options, subjects=chosen, ids=ids_text))
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 

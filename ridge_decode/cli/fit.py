@@ -4,29 +4,38 @@ from __future__ import annotations
 
 import click
 
-from ._group import DATA_ROOT_HELP, SUBJECT_HELP, main, parse_alphas
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, main, parse_alphas
 
 
 def _fixed_alpha(text):
     """``--fixed-alpha``: one number for every group, or ``group=alpha,...``."""
     if text is None:
         return None
+    import math
+
     try:
         if "=" not in text:
-            return float(text)
-        pairs = [item.split("=") for item in text.split(",") if item.strip()]
-        return {g.strip(): float(a) for g, a in pairs}
+            value = float(text)
+            values = [value]
+        else:
+            pairs = [item.split("=") for item in text.split(",") if item.strip()]
+            value = {g.strip(): float(a) for g, a in pairs}
+            values = list(value.values())
     except ValueError:
-        raise click.BadParameter(f"--fixed-alpha takes a number or 'group=alpha,...'; got {text!r}") from None
+        raise click.BadParameter(f"expected a number or 'group=alpha,...'; got {text!r}",
+                                 param_hint="'--fixed-alpha'") from None
+    if not all(math.isfinite(v) and v > 0 for v in values):
+        raise click.BadParameter(f"expected finite positive alphas; got {text!r}", param_hint="'--fixed-alpha'")
+    return value
 
 
 @main.command()
-@click.option("--subject", type=int, default=1, show_default=True, help=SUBJECT_HELP)
+@click.option("--subject", type=SUBJECT, default=1, show_default=True, help=SUBJECT_HELP)
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--input", "input_file", type=click.Path(), default=None,
+@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
               help="Your own data: one HDF5 file (see docs/data.md) instead of --data-root.")
 @click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
-@click.option("--features-dir", type=click.Path(), default=None, help="Default <data root>/features.")
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help="Default <data root>/features.")
 @click.option("--backend", type=click.Choice(["numpy", "torch", "torch_cuda"]), default="numpy", show_default=True)
 @click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
 @click.option("--alpha-per", type=click.Choice(["target", "group"]), default="target", show_default=True)
@@ -34,8 +43,8 @@ def _fixed_alpha(text):
               help="Brain-Diffuser baseline: no choice, one alpha ('5e4') or per group ('autokl=5e4,clip_text=1e5').")
 @click.option("--rescale", is_flag=True,
               help="Brain-Diffuser's rescaling of the test predictions by their own (test-set) statistics.")
-@click.option("--chunk-size", type=int, default=None, help="Targets per chunk (default 4096); bounds memory.")
-@click.option("--sessions", type=int, default=None, help="First N sessions (default: all available).")
+@click.option("--chunk-size", type=COUNT, default=None, help="Targets per chunk (default 4096); bounds memory.")
+@click.option("--sessions", type=COUNT, default=None, help="First N sessions (default: all available).")
 @click.option("--min-nc", type=float, default=None,
               help="Keep only voxels whose noise ceiling (percent, for the averaged repeats) is at least this.")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)

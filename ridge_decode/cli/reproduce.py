@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._group import DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 
 
 # ---------------------------------------------------------------------------------------------- reproduce
@@ -17,7 +17,7 @@ from ._group import DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 @click.option("--targets", default="ipadapter_plus,autokl", show_default=True)
 @click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
 @click.option("--device", default="cuda", show_default=True)
-@click.option("--decode-steps", type=int, default=None, help="DDIM steps (default: decode's own, 50).")
+@click.option("--decode-steps", type=COUNT, default=None, help="DDIM steps (default: decode's own, 50).")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
 @click.option("--recon", type=click.Path(file_okay=False), default="recon", show_default=True)
 @click.option("--eval-dir", type=click.Path(file_okay=False), default="eval", show_default=True)
@@ -29,7 +29,8 @@ def reproduce(data_root, weights_root, subjects, decode_steps, eval_dir, no_fetc
     from ..recipe import Recipe, format_dry_run, nsd_steps
 
     root = resolve_data_root(data_root)
-    steps = nsd_steps(Recipe(root, resolve_weights_root(weights_root, root), tuple(parse_ints(subjects)),
+    chosen = tuple(parse_ints(subjects, "--subjects", least=1))
+    steps = nsd_steps(Recipe(root, resolve_weights_root(weights_root, root), chosen,
                              evaluation=eval_dir, fetch=not no_fetch,
                              decode_args=("--steps", str(decode_steps)) if decode_steps else (), **options))
     if dry_run:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import click
 
-from ._group import DATA_ROOT_HELP, main, parse_alphas
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, main, parse_alphas
 
 
 @main.command()
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--reference", type=int, default=1, show_default=True, help="Reference subject (fitted once).")
-@click.option("--subject", type=int, default=2, show_default=True, help="New subject.")
+@click.option("--reference", type=SUBJECT, default=1, show_default=True, help="Reference subject (fitted once).")
+@click.option("--subject", type=SUBJECT, default=2, show_default=True, help="New subject.")
 @click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
-@click.option("--features-dir", type=click.Path(), default=None, help="Default <data root>/features.")
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help="Default <data root>/features.")
 @click.option("--reference-dir", type=click.Path(file_okay=False), default=None,
               help="The reference's fit (default outputs/subjNN); fitted there if absent.")
 @click.option("--train-fraction", default="0.05,0.1,0.25,0.5,1", show_default=True,
               help="Fractions of the new subject's training images.")
-@click.option("--rank", type=int, default=64, show_default=True, help="Shared directions per target group.")
+@click.option("--rank", type=COUNT, default=64, show_default=True, help="Shared directions per target group.")
 @click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the training subsets.")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)

@@ -34,6 +34,7 @@ import time
 from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
@@ -182,6 +183,8 @@ class OneStageRidge:
     X_fit_ : (n, p) float32 standardised training voxels, needed to predict from dual coefficients.
     kernel_eigenvalues_ : (n,) spectrum of the training kernel (absent with fixed alpha).
     seconds_ : {stage: wall seconds} of the last fit.
+    runs_ : one dict per call that worked on this model (``started``, ``seconds`` of its chunk loop,
+        ``chunks_done_before``, ``chunks``): more than one when the fit was interrupted and resumed.
     model_path_ : the HDF5 file holding the dual coefficients (None when in memory).
     """
 
@@ -317,11 +320,13 @@ class OneStageRidge:
                 seconds["eigh"] = time.perf_counter() - t0
             else:
                 solver = _CholeskySolver(b, K)
-            seconds.update(self._solve_all(f, targets, solver, alphas, fixed))
+            seconds.update(self._solve_all(f, targets, solver, alphas, fixed, resumed))
             f.attrs["complete"] = True
+            runs = json.loads(f.attrs["runs"])
         # success: only now does the estimator take the new model
         self._set_fitted(f if self.path is None else None, Path(self.path) if self.path is not None else None, Xs)
         self.seconds_ = seconds
+        self.runs_ = runs
         return self
 
     def _config(self, alphas, targets, fixed, n, p) -> dict:
@@ -340,9 +345,11 @@ class OneStageRidge:
         return [_Chunk(g, stage, k, a, z) for g, Y in targets.items() for stage in stages
                 for k, (a, z) in enumerate(_chunks(int(np.prod(Y.shape[1:])), size))]
 
-    def _solve_all(self, f, targets, solver, alphas, fixed) -> dict[str, float]:
+    def _solve_all(self, f, targets, solver, alphas, fixed, resumed: bool = False) -> dict[str, float]:
         """Run the plan: read a chunk, compute it, store it (then mark it done); chunks already done are skipped.
-        Returns the seconds spent reading, solving and writing.
+        Returns the seconds spent reading, solving and writing. Every call is recorded in the model's ``runs``
+        attribute (when it started, its seconds, the chunks done before it), updated after each chunk, so a
+        resumed fit keeps the time of every run; a resumed one says where it resumes.
 
         With one alpha per group, the first pass scores every chunk and keeps its projected targets ``Q^T Yc`` in
         the coefficient dataset; the second pass only divides them by ``s + alpha``: targets are read once.
@@ -353,6 +360,13 @@ class OneStageRidge:
         for g, Y in targets.items():
             _layout_group(f, g, Y, n, len(alphas), fixed is None, two_pass, self.chunk_size)
         todo = [c for c in plan if not f[f"groups/{c.group}/done_{c.stage}"][c.k]]
+        runs = json.loads(f.attrs.get("runs", "[]")) if resumed else []
+        runs.append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
+                     "chunks_done_before": len(plan) - len(todo), "chunks": len(plan)})
+        started = time.perf_counter()
+        if resumed and self.progress:
+            tqdm.write(f"resuming at chunk {len(plan) - len(todo) + 1} of {len(plan)} from {self.path}.part")
+        f.attrs["runs"] = json.dumps(runs)
         bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="ridge chunks", unit="chunk",
                    disable=not self.progress)
         seconds = dict.fromkeys(("read", "solve", "write"), 0.0)
@@ -370,8 +384,12 @@ class OneStageRidge:
             seconds["read"] += t1 - t0
             seconds["solve"] += t2 - t1
             seconds["write"] += time.perf_counter() - t2
+            runs[-1]["seconds"] = time.perf_counter() - started
+            f.attrs["runs"] = json.dumps(runs)
             bar.update()
         bar.close()
+        runs[-1]["seconds"] = time.perf_counter() - started
+        f.attrs["runs"] = json.dumps(runs)
         return seconds
 
     # ---------------------------------------------------------------------------------- fitted state, I/O
