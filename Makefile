@@ -24,7 +24,7 @@ SYNTH ?= data/synthetic
 # pytest-xdist workers: the tests are CPU-bound and independent; 2 matches the 2-core CI machine
 TEST_WORKERS ?= 2
 
-.PHONY: setup test demo tutorial lint reproduce upgrade-deps clean
+.PHONY: setup test test-slurm demo tutorial lint reproduce upgrade-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 setup: $(STAMP)
 
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm"
+
+# the chain on a real one-node SLURM (installs slurm-wlm and munge when root; skips with the reason otherwise)
+test-slurm: setup
+	$(PY) -m pytest -m slurm -v tests/test_slurm.py
 
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
