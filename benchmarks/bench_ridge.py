@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ridge.py                       # NSD scale: n=8859, 982 test, p=15724, t=12288
     python benchmarks/bench_ridge.py --quick               # small scale, under a minute
+    python benchmarks/bench_ridge.py --mid --only ridge_decode,ridge_decode_ridgegcv,sklearn_ridgecv
     python benchmarks/bench_ridge.py --targets 88000 --only ridge_decode
 
 All methods see the same in-memory synthetic data: a 64-dimensional latent drives both the voxels and the
@@ -27,11 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("ridge_decode", "himalaya_kernelridgecv", "sklearn_ridgecv", "sklearn_ridge_fixed")
+METHODS = ("ridge_decode", "ridge_decode_ridgegcv", "himalaya_kernelridgecv", "sklearn_ridgecv", "sklearn_ridge_fixed")
 NSD = {"n_train": 8859, "n_test": 982, "n_voxels": 15724, "n_targets": 12288}
 QUICK = {"n_train": 1500, "n_test": 300, "n_voxels": 3000, "n_targets": 2048}
+MID = {"n_train": 2000, "n_test": 400, "n_voxels": 4000, "n_targets": 2000}  # the RidgeGCV anchor (docs/performance.md)
 # imported before the clock starts; the engine's eigendecomposition runs in torch (MKL) when it is installed
-MODULES = {"ridge_decode": ["ridge_decode.ridge", "torch"], "himalaya_kernelridgecv": ["himalaya.kernel_ridge"],
+MODULES = {"ridge_decode": ["ridge_decode.ridge", "torch"], "ridge_decode_ridgegcv": ["ridge_decode.ridge", "torch"],
+           "himalaya_kernelridgecv": ["himalaya.kernel_ridge"],
            "sklearn_ridgecv": ["sklearn.linear_model"], "sklearn_ridge_fixed": ["sklearn.linear_model"]}
 LATENT_DIM = 64
 # The grid of the anchor measurements in docs/performance.md (11 values over 1e1..1e6), so that the
@@ -87,6 +90,12 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
         chosen = model.alphas_["y"]
         extra = {"stage_seconds": model.seconds_, "backend": backend, "chunk_size": chunk_size,
                  "median_alpha": float(np.median(chosen))}
+    elif name == "ridge_decode_ridgegcv":  # the scikit-learn regressor: in memory, arrays in and out
+        from ridge_decode.ridge import RidgeGCV
+
+        model = RidgeGCV(alphas=alphas, backend=backend, chunk_size=chunk_size).fit(X, Y)
+        pred = model.predict(Xt)
+        extra = {"backend": backend, "median_alpha": float(np.median(model.alpha_))}
     elif name == "himalaya_kernelridgecv":
         from himalaya.backend import set_backend
         from himalaya.kernel_ridge import KernelRidgeCV
@@ -138,6 +147,7 @@ def parse_alphas(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=f"small scale ({QUICK}), under a minute")
+    parser.add_argument("--mid", action="store_true", help=f"the RidgeGCV anchor's scale ({MID})")
     parser.add_argument("--targets", type=int, default=None, help="number of targets (default 12288)")
     parser.add_argument("--only", default=None, help="comma-separated methods, from " + ",".join(METHODS))
     parser.add_argument("--alphas", default=DEFAULT_ALPHAS, help="log10 grid lo:hi:n (default %(default)s)")
@@ -154,7 +164,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
 
-    scale = dict(QUICK if args.quick else NSD)
+    scale = dict(QUICK if args.quick else MID if args.mid else NSD)
     if args.targets:
         scale["n_targets"] = args.targets
     alphas = parse_alphas(args.alphas)

@@ -6,3 +6,12 @@ targets to images), ``metrics`` (scores) and ``plots``. ``cli`` wires the stages
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # ``ridge_decode.RidgeGCV`` without importing the estimator (and himalaya) for every command
+    if name == "RidgeGCV":
+        from .ridge import RidgeGCV
+
+        return RidgeGCV
+    raise AttributeError(f"module 'ridge_decode' has no attribute {name!r}")

@@ -54,7 +54,11 @@ def read_ids(f, path, key: str) -> np.ndarray:
 
 def _check_betas(f, path, key: str) -> np.ndarray:
     betas = f[key]
-    if betas.dtype.kind not in "fiu":
+    if betas.dtype.kind in "iu":  # the guard the estimator does not have: NSD stores betas as int16, x 300
+        raise _error(path, key, f"integer dtype {betas.dtype}",
+                     "Betas are real numbers: NSD's int16 betas are percent signal change x 300, so store "
+                     "betas / 300 as float32.")
+    if betas.dtype.kind != "f":
         raise _error(path, key, f"dtype {betas.dtype}")
     x = betas[()].astype(np.float32)
     finite = np.isfinite(x)

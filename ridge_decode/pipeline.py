@@ -132,6 +132,8 @@ class FitRequest:
     alphas: np.ndarray | None = None
     alpha_per: str = "target"
     fixed_alpha: float | dict | None = None
+    solver: str = "gcv"
+    cv: int = 5
     rescale: bool = False
     chunk_size: int | None = None
     sessions: int | None = None
@@ -212,7 +214,7 @@ def fit_subject(req: FitRequest) -> FitResult:
     staging = folder / layout.STAGING
     model = OneStageRidge(alphas=alphas, alpha_per=req.alpha_per, fixed_alpha=req.fixed_alpha, backend=req.backend,
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=staging / layout.MODEL,
-                          progress=req.progress)
+                          progress=req.progress, solver=req.solver, cv=req.cv)
     with timer("fit"):
         model.fit(X_train, y_train)
     with timer("predict"):
@@ -240,7 +242,8 @@ def fit_subject(req: FitRequest) -> FitResult:
         "runs": model.runs_,
         "peak_rss_mb": peak_rss_mb(),
         "config": {"targets": groups, "backend": req.backend, "alphas": list(map(float, alphas)),
-                   "alpha_per": req.alpha_per, "fixed_alpha": req.fixed_alpha,
+                   "alpha_per": req.alpha_per, "fixed_alpha": req.fixed_alpha, "solver": req.solver,
+                   "cv": req.cv if req.solver == "himalaya" else None,
                    "rescale_with_test_statistics": req.rescale, "chunk_size": model.chunk_size,
                    "sessions": req.sessions, "features_dir": str(fdir), "min_nc": req.min_nc, "data": data.info},
         "outputs": {"model": layout.MODEL, "predictions": layout.PREDICTIONS, "figure": layout.FIT_FIGURE},

@@ -80,6 +80,8 @@ FILE_CASES = {
                             ["image_ids", "repeated ids"]),
     "training id also a test id": (dict(test__ids=np.r_[v["train/ids"][:1], v["test/ids"][1:]]), 1,
                                    ["test/ids", "also training ids", "leaks"]),
+    "integer betas": (dict(train__betas=np.rint(v["train/betas"] * 300).astype(np.int16)), 1,
+                      ["train/betas", "integer dtype int16", "/ 300"]),
     "voxel counts differ": (dict(test__betas=v["test/betas"][:, :-1]), 1, ["test/betas", "79 voxels", "80"]),
     "missing image_ids": (dict(image_ids=None), 1, ["image_ids", "no such dataset"]),
     "float images": (dict(images=v["images"].astype(np.float32) / 255), 1, ["images", "uint8", "float32"]),
@@ -232,3 +234,20 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
     summary = json.loads((out / "subj01" / "summary.json").read_text())
     assert [r["chunks_done_before"] for r in summary["runs"]] == [0, 1]
     assert not (out / "subj01" / ".next").exists()
+
+
+def test_fit_solver_himalaya_decodes_through_the_same_code(own, tmp_path):
+    """`fit --solver himalaya` writes the same model and prediction files: `decode` reads them unchanged."""
+    root, path = own
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(out), "--alphas", "-2:4:7",
+                                    "--solver", "himalaya", "--cv", "4"])
+    assert res.exit_code == 0, res.output
+    him = json.loads((out / "subj01" / "summary.json").read_text())
+    gcv = json.loads((root / "out" / "subj01" / "summary.json").read_text())
+    assert him["config"]["solver"] == "himalaya" and him["config"]["cv"] == 4
+    assert abs(him["groups"]["pixels"]["mean_r"] - gcv["groups"]["pixels"]["mean_r"]) < 0.01
+    res = CliRunner().invoke(main, ["decode", "--input", str(path), "--model-dir", str(out / "subj01"),
+                                    "--decoder", "weight-free", "--out", str(tmp_path / "recon")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "recon").glob("050*.png"))) == N_TEST

@@ -41,6 +41,9 @@ def _fixed_alpha(text):
 @click.option("--alpha-per", type=click.Choice(["target", "group"]), default="target", show_default=True)
 @click.option("--fixed-alpha", default=None,
               help="Brain-Diffuser baseline: no choice, one alpha ('5e4') or per group ('autokl=5e4,clip_text=1e5').")
+@click.option("--solver", type=click.Choice(["gcv", "himalaya"]), default="gcv", show_default=True,
+              help="gcv: this engine's leave-one-out choice; himalaya: himalaya's KernelRidgeCV, K-fold (--cv).")
+@click.option("--cv", type=click.IntRange(min=2), default=5, show_default=True, help="Folds of --solver himalaya.")
 @click.option("--rescale", is_flag=True,
               help="Brain-Diffuser's rescaling of the test predictions by their own (test-set) statistics.")
 @click.option("--chunk-size", type=COUNT, default=None, help="Targets per chunk (default 4096); bounds memory.")

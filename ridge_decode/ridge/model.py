@@ -51,6 +51,7 @@ DEFAULT_CHUNK_SIZE = 4096  # targets per chunk: ~145 MB per n x chunk float32 bl
 FORMAT = "ridge_decode.OneStageRidge/1"
 ALPHA_PER = ("target", "group")
 BACKENDS = ("numpy", "torch", "torch_cuda")
+SOLVERS = ("gcv", "himalaya")
 STORAGE_COLUMNS = 512  # HDF5 chunk width of stored coefficients: a column slice reads at most this much extra
 
 
@@ -171,13 +172,21 @@ class OneStageRidge:
     path : HDF5 file for the model. The fit writes ``<path>.part`` chunk by chunk, resumes from it when
         interrupted, and renames it to ``path`` when complete. None keeps the model in memory.
     progress : show a progress bar over chunks.
+    solver : "gcv" (default: this engine's leave-one-out choice in the kernel's eigenbasis) or "himalaya": each
+        chunk of targets is fitted by ``himalaya.kernel_ridge.KernelRidgeCV`` on the same (precomputed linear)
+        kernel, with the same alphas and backend and ``cv``-fold cross-validation; its dual coefficients go into
+        the same model file, so prediction, decoding and evaluation are unchanged. Only with
+        ``alpha_per="target"`` and no ``fixed_alpha``.
+    cv : folds of the "himalaya" solver (K-fold, in row order).
+    solver_params : himalaya's ``solver_params`` (e.g. ``n_targets_batch``, ``n_alphas_batch``).
 
     Attributes (after ``fit``)
     --------------------------
     groups_ : list of group names, in fitting order.
     target_shapes_ : {group: trailing shape}, restored on predict.
     alphas_ : {group: (t,) chosen alpha per target}.
-    cv_scores_ : {group: (n_alphas, t) GCV mean squared error, in target units squared}; empty with fixed alpha.
+    cv_scores_ : {group: (n_alphas, t) GCV mean squared error, in target units squared (with the "himalaya"
+        solver: its cross-validated mean squared error)}; empty with fixed alpha.
     y_mean_, y_std_ : {group: (t,) training mean and std (ddof=0) of each target}.
     X_mean_, X_scale_ : (p,) voxel standardisation (constant voxels get scale 1 and contribute nothing).
     X_fit_ : (n, p) float32 standardised training voxels, needed to predict from dual coefficients.
@@ -190,7 +199,10 @@ class OneStageRidge:
 
     def __init__(self, alphas=DEFAULT_ALPHAS, alpha_per: str = "target", fixed_alpha=None, backend: str = "numpy",
                  chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None,
-                 progress: bool = False):
+                 progress: bool = False, solver: str = "gcv", cv: int = 5, solver_params: dict | None = None):
+        self.solver = solver
+        self.cv = cv
+        self.solver_params = solver_params
         self.alphas = alphas
         self.alpha_per = alpha_per
         self.fixed_alpha = fixed_alpha
@@ -208,6 +220,13 @@ class OneStageRidge:
             raise InputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
         if self.eigh_dtype not in ("float32", "float64"):
             raise InputError(f"eigh_dtype must be 'float32' or 'float64'; got {self.eigh_dtype!r}")
+        if self.solver not in SOLVERS:
+            raise InputError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        if self.solver == "himalaya" and (self.fixed_alpha is not None or self.alpha_per != "target"):
+            raise InputError("solver='himalaya' chooses one alpha per target: it takes no fixed_alpha and "
+                             "alpha_per='target' only")
+        if self.solver == "himalaya" and int(self.cv) < 2:
+            raise InputError(f"cv must be at least 2 folds; got {self.cv!r}")
         if int(self.chunk_size) < 1:
             raise InputError(f"chunk_size must be a positive number of targets; got {self.chunk_size!r}")
         alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
@@ -220,8 +239,8 @@ class OneStageRidge:
         X = np.asarray(X)
         if X.ndim != 2:
             raise InputError(f"{name} must be 2-D (n_images, n_voxels); found shape {X.shape}")
-        if not np.issubdtype(X.dtype, np.floating):
-            raise TypeError(f"{name} must hold floats (e.g. betas / 300 as float32); found dtype {X.dtype}")
+        if X.dtype.kind not in "biuf":  # numbers of any kind, as scikit-learn takes them; computed in float32
+            raise TypeError(f"{name} must hold real numbers; found dtype {X.dtype}")
         finite = np.isfinite(X).all(axis=0)
         if not finite.all():
             bad = np.flatnonzero(~finite)
@@ -313,7 +332,9 @@ class OneStageRidge:
             K = solve.linear_kernel(b, b.asarray(Xs))
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            if fixed is None:
+            if self.solver == "himalaya":  # dual coefficients, no eigenbasis: predict reads them as they are
+                solver = _HimalayaSolver(b, K, alphas, int(self.cv), self.solver_params)
+            elif fixed is None:
                 s, Q = _eigen(f, b, K)
                 solver = _EigenSolver(b, s, Q, b.asarray(alphas, dtype=b.float32))
                 del K
@@ -333,6 +354,8 @@ class OneStageRidge:
         return {
             "alphas": alphas.tolist(), "alpha_per": self.alpha_per, "fixed_alpha": fixed,
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
+            "solver": self.solver, "cv": int(self.cv) if self.solver == "himalaya" else None,
+            "solver_params": self.solver_params if self.solver == "himalaya" else None,
             "n_images": n, "n_voxels": p,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
@@ -469,7 +492,8 @@ class OneStageRidge:
             X_fit = f["X_fit"][()]
         model = cls(alphas=config["alphas"], alpha_per=config["alpha_per"], fixed_alpha=config["fixed_alpha"],
                     backend=config["backend"], chunk_size=config["chunk_size"], eigh_dtype=config["eigh_dtype"],
-                    path=path)
+                    path=path, solver=config.get("solver", "gcv"), cv=config.get("cv") or 5,
+                    solver_params=config.get("solver_params"))
         model._set_fitted(None, path, X_fit)
         return model
 
@@ -486,11 +510,13 @@ class OneStageRidge:
             raise KeyError(f"target group {group!r} is not in this model; it has {self.groups_}")
 
     # ------------------------------------------------------------------------------------------- predict
-    def predict(self, X, groups=None, rescale: bool = False) -> dict[str, np.ndarray]:
-        """Predictions {group: (n_test, ...)} float32 for ``X`` (n_test, p), trailing shapes restored.
+    def predict(self, X, groups=None, rescale: bool = False, dtype="float32") -> dict[str, np.ndarray]:
+        """Predictions {group: (n_test, ...)} for ``X`` (n_test, p), trailing shapes restored.
 
         ``rescale=True`` applies Brain-Diffuser's rescaling by the statistics of these predictions (see
-        ``rescale_to_train_statistics``): it uses the test set as a whole, and is off by default.
+        ``rescale_to_train_statistics``): it uses the test set as a whole, and is off by default. ``dtype`` is
+        that of the products with the stored (float32) model and of the result: "float64" makes each row's
+        prediction independent of the other rows to float64 rounding (``RidgeGCV`` uses it).
         """
         self._check_is_fitted()
         X = self._check_X(X)
@@ -500,19 +526,20 @@ class OneStageRidge:
         for g in groups:
             self._require_group(g)
         b = set_backend(self.backend, on_error="raise")
-        Xs = ((X - self.X_mean_) / self.X_scale_).astype(np.float32)
-        M = b.matmul(b.asarray(Xs), b.transpose(b.asarray(self.X_fit_)))  # test kernel (n_test, n)
+        dt = np.dtype(dtype)
+        Xs = ((X - self.X_mean_) / self.X_scale_).astype(np.float32).astype(dt)
+        M = b.matmul(b.asarray(Xs), b.transpose(b.asarray(self.X_fit_.astype(dt))))  # test kernel (n_test, n)
         out = {}
         with self._model_file() as f:
             if "basis" in f:
-                M = b.matmul(M, b.asarray(f["basis"][()]))
+                M = b.matmul(M, b.asarray(f["basis"][()].astype(dt)))
             for g in groups:
                 coef = f[f"groups/{g}/coef"]
                 t = coef.shape[1]
-                P = np.empty((len(X), t), dtype=np.float32)
+                P = np.empty((len(X), t), dtype=dt)
                 for a, z in _chunks(t, int(self.chunk_size)):
-                    P[:, a:z] = b.to_numpy(b.matmul(M, b.asarray(np.asarray(coef[:, a:z]))))
-                P += self.y_mean_[g].astype(np.float32)
+                    P[:, a:z] = b.to_numpy(b.matmul(M, b.asarray(np.asarray(coef[:, a:z]).astype(dt))))
+                P += self.y_mean_[g].astype(dt)
                 if rescale:
                     P = rescale_to_train_statistics(P, self.y_mean_[g], self.y_std_[g])
                 out[g] = P.reshape((len(X),) + self.target_shapes_[g])
@@ -642,6 +669,25 @@ class _CholeskySolver:
         if alpha not in self.factors:
             self.factors[alpha] = solve.cholesky_factor(self.b, self.K, alpha)
         return self.b.to_numpy(solve.cholesky_solve(self.b, self.factors[alpha], self.b.asarray(Yc)))
+
+
+class _HimalayaSolver:
+    """himalaya's ``KernelRidgeCV`` on the precomputed kernel, one chunk of centred targets at a time."""
+
+    def __init__(self, b, K, alphas, cv: int, params: dict | None):
+        self.b, self.K, self.alphas, self.cv, self.params = b, K, alphas, cv, dict(params or {})
+
+    def solve_chosen(self, Yc, alphas):
+        """Dual coefficients (n, c), the alpha chosen per column (c,) and the CV mean squared errors (A, c)."""
+        from himalaya.kernel_ridge import KernelRidgeCV
+
+        model = KernelRidgeCV(alphas=self.alphas, kernel="precomputed", cv=self.cv, fit_intercept=False,
+                              solver_params={"local_alpha": True, **self.params}).fit(self.K, self.b.asarray(Yc))
+        b = self.b
+        best = b.to_numpy(model.best_alphas_).astype(np.float64)  # in the backend's float32: snapped to the grid
+        chosen = alphas[np.abs(np.log(alphas)[:, None] - np.log(best)[None]).argmin(axis=0)]
+        return (b.to_numpy(model.dual_coef_).astype(np.float32), chosen,
+                -b.to_numpy(model.cv_scores_).astype(np.float32))  # its score is the negative MSE
 
 
 def _target_signature(h, Y) -> None:
