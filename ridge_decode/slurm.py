@@ -235,14 +235,14 @@ def submit(req: SlurmRequest, echo=print) -> Path:
     return run / "plan.json"
 
 
-def run_locally(plan_path: str | Path) -> None:
-    """Run a plan's commands here, one after another, every array task in order: the single-machine reference."""
-    from .cli import main
+def run_locally(plan_path: str | Path, run) -> None:
+    """Run a plan's commands here, one after another, every array task in order: the single-machine reference.
 
+    ``run(args)`` runs one command line, e.g. ``lambda a: ridge_decode.cli.main(a, standalone_mode=False)``.
+    """
     for j in json.loads(Path(plan_path).read_text())["jobs"]:
         for task in j["array"] or [None]:
-            args = [a.replace("{task}", str(task)) for a in j["args"]]
-            main(args, standalone_mode=False)
+            run([a.replace("{task}", str(task)) for a in j["args"]])
 
 
 EXAMPLE = SlurmRequest(data_root="data/nsd", subjects=[1, 2, 5, 7], extract_shards=8, decode_shards=4,

@@ -114,6 +114,7 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
     from threadpoolctl import threadpool_limits
 
     from ridge_decode import layout
+    from ridge_decode.cli import main
     from ridge_decode.features import FeatureStore
     from ridge_decode.slurm import run_locally, submit
 
@@ -136,7 +137,7 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
     try:
         with threadpool_limits(1):
             plan = submit(_request(tmp_path / "local", roots["local"], tiny_weights, dry_run=True), echo=lambda s: None)
-            run_locally(plan)
+            run_locally(plan, lambda args: main(args, standalone_mode=False))
     finally:
         torch.set_num_threads(threads)
 
