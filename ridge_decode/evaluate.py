@@ -84,9 +84,10 @@ def _torchvision(builder, nodes: dict, **kw):
 
         from .weights import torch_load
 
-        model = builder(weights=None, **kw)
         state = torch_load(path, "torchvision")
-        model.load_state_dict(state)
+        with torch.device("meta"):  # no random initialisation: every tensor comes from the checkpoint
+            model = builder(weights=None, **kw)
+        model.load_state_dict(state, assign=True)
         # only the eval graph runs; the train graph differs (Inception's auxiliary head) and is never used
         extractor = create_feature_extractor(model.eval(), return_nodes=nodes, suppress_diff_warning=True)
 
@@ -112,12 +113,14 @@ def _swav(path):
     state = torch_load(path, "swav_resnet50")
     state = state.get("state_dict", state)
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    model = resnet50(weights=None)
+    with torch.device("meta"):  # no random initialisation: every tensor comes from the checkpoint
+        model = resnet50(weights=None)
+    model.fc = torch.nn.Identity()  # the metric reads avgpool; SwAV's projection head is not ResNet's fc
     backbone = {k: v for k, v in state.items() if k in model.state_dict()}
-    missing = [k for k in model.state_dict() if k not in backbone and not k.startswith("fc.")]
+    missing = [k for k in model.state_dict() if k not in backbone]
     if missing:
         raise WeightsFormatError(f"{path}: not a SwAV ResNet-50 checkpoint; missing {missing[:5]}")
-    model.load_state_dict(backbone, strict=False)
+    model.load_state_dict(backbone, assign=True)
     extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"}, suppress_diff_warning=True)
 
     def run(x):
