@@ -23,6 +23,10 @@ endif
 SYNTH ?= data/synthetic
 # pytest-xdist workers: the tests are CPU-bound and independent; 2 matches the 2-core CI machine
 TEST_WORKERS ?= 2
+# Write bytecode as Python does by default, even where the environment sets PYTHONDONTWRITEBYTECODE (this
+# workplace does): otherwise every test worker, subprocess test and SLURM task compiles torch, transformers and
+# diffusers from source again (about 18 s of CPU each; 12 s to import them from bytecode).
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: setup test test-slurm demo tutorial lint reproduce upgrade-deps clean
 
