@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataFileError, DataFormatError
-from .nsd import MIN_TEST_IMAGES, MIN_TRAIN_IMAGES, Stimuli, SubjectData, open_hdf5
+from .nsd import Stimuli, SubjectData, open_hdf5, split_problem
 
 LAYOUT = {
     "train/betas": "(n_train, n_voxels) real numbers",
@@ -111,16 +111,10 @@ def validate(path: str | Path, betas: bool = True) -> SubjectData | None:
             if len(missing):
                 raise _error(path, f"{name}/ids", f"{len(missing)} ids with no image, e.g. {missing[:5].tolist()}")
             split_ids[name] = ids
-        leak = np.intersect1d(split_ids["train"], split_ids["test"])
-        if len(leak):
-            raise _error(path, "test/ids", f"{len(leak)} ids that are also training ids, e.g. {leak[:5].tolist()}",
-                         "An image in both sets leaks the test set into the fit: keep each image in one set.")
-        for name, least in (("train", MIN_TRAIN_IMAGES), ("test", MIN_TEST_IMAGES)):
-            n = len(np.unique(split_ids[name]))
-            if n < least:
-                raise _error(path, f"{name}/ids", f"{n} distinct images",
-                             f"A fit needs at least {MIN_TRAIN_IMAGES} training and {MIN_TEST_IMAGES} test images "
-                             f"(ridge_decode.nsd.MIN_TRAIN_IMAGES says why).")
+        problem = split_problem(split_ids["train"], split_ids["test"])
+        if problem:
+            split, found, fix = problem
+            raise _error(path, f"{split}/ids", found, fix)
         if not betas:
             return None
         split = {}

@@ -75,21 +75,31 @@ class SubjectData:
         """What every fit needs, whatever the source (named in errors): enough distinct training and test images,
         disjoint ids, and at least one voxel that varies over the training images. Returns the number of
         constant voxels (kept: they are centred to zero and contribute nothing)."""
-        for name, ids, least in (("training", self.train_ids, MIN_TRAIN_IMAGES),
-                                 ("test", self.test_ids, MIN_TEST_IMAGES)):
-            if len(ids) < least:
-                raise DataFormatError(f"{source}: {len(ids)} distinct {name} images; a fit needs at least "
-                                      f"{MIN_TRAIN_IMAGES} training and {MIN_TEST_IMAGES} test images "
-                                      "(ridge_decode.nsd.MIN_TRAIN_IMAGES says why)")
-        leak = np.intersect1d(self.train_ids, self.test_ids)
-        if len(leak):
-            raise DataFormatError(f"{source}: {len(leak)} images are in both the training and the test set, e.g. "
-                                  f"{leak[:5].tolist()}: keep each image in one set")
+        problem = split_problem(self.train_ids, self.test_ids)
+        if problem:
+            split, found, fix = problem
+            raise DataFormatError(f"{source}: the {split} set has {found}. {fix}")
         constant = int((np.ptp(self.train_betas, axis=0) == 0).sum())
         if constant == self.n_voxels:
             raise DataFormatError(f"{source}: every one of the {constant} voxels is constant over the "
                                   f"{len(self.train_ids)} training images (all-zero betas?): there is nothing to fit")
         return constant
+
+
+def split_problem(train_ids, test_ids) -> tuple[str, str, str] | None:
+    """The first reason a fit cannot use these splits, as (split "train" or "test", what was found, the fix), or
+    None: too few distinct images in a split, or an image in both (a leak). Callers word it for their source."""
+    for split, ids, least in (("train", train_ids, MIN_TRAIN_IMAGES), ("test", test_ids, MIN_TEST_IMAGES)):
+        n = len(np.unique(ids))
+        if n < least:
+            return split, f"{n} distinct images", (f"A fit needs at least {MIN_TRAIN_IMAGES} training and "
+                                                   f"{MIN_TEST_IMAGES} test images (ridge_decode.nsd.MIN_TRAIN_IMAGES "
+                                                   "says why).")
+    leak = np.intersect1d(train_ids, test_ids)
+    if len(leak):
+        return "test", f"{len(leak)} ids that are also training ids, e.g. {leak[:5].tolist()}", \
+            "An image in both sets leaks the test set into the fit: keep each image in one set."
+    return None
 
 
 def open_hdf5(path: str | Path, what: str) -> h5py.File:

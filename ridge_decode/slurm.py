@@ -79,21 +79,17 @@ class Job:
     tasks_done: list[int] = field(default_factory=list)  # array tasks whose outputs are complete: not resubmitted
 
 
-def _abs(path) -> str:
-    # as given: every job runs in the folder it was submitted from (--chdir), so relative paths mean the same there
-    return str(Path(path))
-
-
 def plan(req: SlurmRequest) -> list[Job]:
-    """The chain's jobs in submission order; each marked ``done`` if its outputs are complete."""
+    """The chain's jobs in submission order; each marked ``done`` if its outputs are complete. Paths are kept as
+    given: every job runs in the folder it was submitted from (``--chdir``), so relative ones mean the same there."""
     from .features import FeatureStore
 
     if req.extract_shards < 1 or req.decode_shards < 1:
         raise InputError("--extract-shards and --decode-shards must be at least 1")
     if req.resources not in RESOURCES:
         raise InputError(f"--resources must be one of {sorted(RESOURCES)}; got {req.resources!r}")
-    root, feats = _abs(req.data_root), _abs(layout.features_dir(req.features_dir, req.data_root))
-    weights = ["--weights-root", _abs(req.weights_root)] if req.weights_root else []
+    root, feats = str(req.data_root), str(layout.features_dir(req.features_dir, req.data_root))
+    weights = ["--weights-root", str(req.weights_root)] if req.weights_root else []
     common = ["--data-root", root, *weights]
     fams, n = ",".join(req.families), req.extract_shards
     store = FeatureStore(feats)
@@ -106,7 +102,7 @@ def plan(req: SlurmRequest) -> list[Job]:
         Job("merge", ["extract-features", "--features", fams, "--merge", *common, "--features-dir", feats],
             after=["extract"], step="merge", done=merged),
     ]
-    out, recon, ev = Path(_abs(req.out)), Path(_abs(req.recon)), Path(_abs(req.evaluation))
+    out, recon, ev = Path(req.out), Path(req.recon), Path(req.evaluation)
     jobs.append(Job("fit", ["fit", "--subject", "{task}", "--data-root", root, "--targets", ",".join(req.targets),
                             "--features-dir", feats, "--out", str(out)], list(req.subjects), after=["merge"],
                     step="fit", done=all((layout.subject_dir(out, s) / layout.SUMMARY).exists()
@@ -211,10 +207,7 @@ def submit(req: SlurmRequest, echo=print) -> Path:
     ids: dict[str, str] = {}
     lines = {}
     for j in jobs:
-        path = run / "jobs" / f"{j.name}.sbatch"
-        with atomic_path(path) as tmp:
-            tmp.write_text(script(j))
-        path.chmod(0o755)
+        path = _write_script(run / "jobs", j)
         if j.done:
             continue
         line = sbatch_line(j, req, path, logs, ids)
@@ -252,11 +245,13 @@ EXAMPLE = SlurmRequest(data_root="data/nsd", subjects=[1, 2, 5, 7], extract_shar
 
 def write_examples(folder: str | Path) -> list[Path]:
     """The job scripts of ``EXAMPLE`` (NSD subjects 1, 2, 5, 7 on GPU nodes) into ``folder``: examples/slurm/."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for j in plan(EXAMPLE):
-        with atomic_path(folder / f"{j.name}.sbatch") as tmp:
-            tmp.write_text(script(j))
-        written.append(folder / f"{j.name}.sbatch")
-    return written
+    return [_write_script(folder, j) for j in plan(EXAMPLE)]
+
+
+def _write_script(folder: Path, job: Job) -> Path:
+    """``<folder>/<job name>.sbatch``, executable."""
+    path = Path(folder) / f"{job.name}.sbatch"
+    with atomic_path(path) as tmp:
+        tmp.write_text(script(job))
+    path.chmod(0o755)
+    return path

@@ -172,9 +172,11 @@ class ReducedRankRidge:
         self.backend = backend
         self.seed = seed
 
-    def fit(self, X, targets: dict) -> ReducedRankRidge:
-        """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
-        own = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, targets)
+    def fit(self, X, targets: dict, own: OneStageRidge | None = None) -> ReducedRankRidge:
+        """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}. ``own``: the subject's ridge already
+        fitted on exactly these ``X`` and targets with these alphas, reused instead of fitted again."""
+        if own is None:
+            own = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, targets)
         self.shared_ = SharedSpace.from_reference(own, X, rank=self.rank, seed=self.seed,
                                                   info={"reference": "self"})
         self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, backend=self.backend).fit(X, targets)
