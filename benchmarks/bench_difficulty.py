@@ -7,8 +7,8 @@ subject 1 (held-out PixCorr and pixel two-way identification at 32 x 32, as ``ma
 nearest-neighbour r (for each test image, its closest training image's pixel r; the median), the noise-ceiling
 medians of early and late voxels (hierarchy below and above 0.5, from the ground truth), and the transfer gain of
 subject 2 from subject 1 (mean r of transfer minus scratch at 5% and 100% of the training images, against the
-package's ridge and against reduced-rank ridge on subject 2 alone, see docs/transfer.md). Prints a table and
-writes JSON.
+package's per-target ridge and against the principal-direction ridge on subject 2 alone, see docs/transfer.md).
+Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -60,9 +60,9 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
         "noise_ceiling_median_early": float(np.median(nc[t < 0.5])),
         "noise_ceiling_median_late": float(np.median(nc[t >= 0.5])),
         "transfer": {str(f): {"transfer": by[(f, "transfer")], "scratch": by[(f, "scratch")],
-                              "scratch_rank": by[(f, "scratch_rank")],
+                              "scratch_principal": by[(f, "scratch_principal")],
                               "gain": by[(f, "transfer")] - by[(f, "scratch")],
-                              "gain_over_scratch_rank": by[(f, "transfer")] - by[(f, "scratch_rank")]}
+                              "gain_over_scratch_principal": by[(f, "transfer")] - by[(f, "scratch_principal")]}
                      for f in fractions},
         "n_train": int(len(data.train_ids)), "n_test": int(len(data.test_ids)), "n_voxels": int(data.n_voxels),
     }
@@ -93,9 +93,9 @@ def main(preset, size, seed, json_path):
             ("noise ceiling, early voxels (%)", out["noise_ceiling_median_early"], "V1 37, V2 31"),
             ("noise ceiling, late voxels (%)", out["noise_ceiling_median_late"], "V4 26, IT 10")]
     for f, v in out["transfer"].items():
-        rows.append((f"transfer gain over scratch at {float(f):.0%}", v["gain"], "real data: large with little data"))
-        rows.append((f"  over reduced-rank scratch at {float(f):.0%}", v["gain_over_scratch_rank"],
-                     "what the reference brings"))
+        rows.append((f"transfer - principal scratch, {float(f):.0%}", v["gain_over_scratch_principal"],
+                     "what the reference brings: large with little data, none with all"))
+        rows.append((f"transfer - per-target scratch, {float(f):.0%}", v["gain"], "also alpha per direction"))
     print(f"preset {preset}, size {size}: simulated in {sim_seconds:.1f} s\n")
     print(f"| {'figure':<40} | {'synthetic':>9} | NSD (published) |\n|{'-' * 42}|{'-' * 11}|---|")
     for name, v, ref in rows:

@@ -654,10 +654,11 @@ def run_demo(req: DemoRequest) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------- transfer
-# transfer: the new subject's layer in the reference's space; scratch: the package's ridge on the new subject alone;
-# scratch_rank: reduced-rank ridge on the new subject alone, the same rank constraint with its own basis, so that
-# transfer - scratch_rank is what the reference brings and scratch_rank - scratch what the constraint brings.
-TRANSFER_METHODS = ("transfer", "scratch", "scratch_rank")
+# transfer: the new subject's layer in the reference's space; scratch: the package's per-target ridge on the new
+# subject alone; scratch_principal: the new subject alone, a ridge into every principal direction of its own targets
+# with alpha per direction, the same kind of model as transfer, so that transfer - scratch_principal is what the
+# reference brings and scratch_principal - scratch what choosing alpha per direction of target space brings.
+TRANSFER_METHODS = ("transfer", "scratch", "scratch_principal")
 
 
 @dataclass
@@ -692,7 +693,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     from .manifest import resolve_data_root
     from .nsd import load_subject
     from .ridge import DEFAULT_ALPHAS, OneStageRidge
-    from .transfer import ReducedRankRidge, SharedSpace, TransferRidge
+    from .transfer import PrincipalRidge, SharedSpace, TransferRidge
 
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
@@ -728,18 +729,15 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
         rows = np.sort(order[: max(2, int(round(frac * len(order))))])
         X = new.train_betas[rows]
         y_train = {g: store.read(g, new.train_ids[rows]) for g in groups}
-        models, spent = {}, {}
         for method in TRANSFER_METHODS:
             t0 = time.perf_counter()
             if method == "transfer":
                 model = TransferRidge(shared, alphas=grid).fit(X, y_train)
-            elif method == "scratch_rank":  # on top of the scratch fit, whose time it includes
-                model = ReducedRankRidge(rank=req.rank, alphas=grid, seed=req.seed).fit(X, y_train,
-                                                                                       own=models["scratch"])
+            elif method == "scratch_principal":
+                model = PrincipalRidge(alphas=grid).fit(X, y_train)
             else:
                 model = OneStageRidge(alphas=grid).fit(X, y_train)
-            seconds = time.perf_counter() - t0 + (spent["scratch"] if method == "scratch_rank" else 0.0)
-            models[method], spent[method] = model, seconds
+            seconds = time.perf_counter() - t0
             pred = model.predict(new.test_betas)
             per_group, all_r = {}, []
             for g in groups:
@@ -750,7 +748,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
             results.append({"fraction": frac, "n_train": int(len(rows)), "method": method,
                             "mean_r": float(np.nanmean(np.concatenate(all_r))), "groups": per_group,
                             "seconds": seconds})
-            req.echo(f"{method:<12} fraction {frac:<5} ({len(rows):>5} images): mean r {results[-1]['mean_r']:.3f}, "
+            req.echo(f"{method:<17} fraction {frac:<5} ({len(rows):>5} images): mean r {results[-1]['mean_r']:.3f}, "
                      f"{seconds:.2f} s")
     name = f"transfer_subj{req.subject:02d}_from_subj{req.reference:02d}.json"
     json_path = Path(req.json_path or Path(req.out) / name)

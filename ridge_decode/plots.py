@@ -83,8 +83,8 @@ def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_
 def transfer_curves(results: list[dict], path, title: str = "") -> Path:
     """Held-out mean r and fit time against the number of training images, one curve per method."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    styles = {"transfer": ("o-", "transfer (reference's basis)"), "scratch": ("s--", "scratch ridge"),
-              "scratch_rank": ("^:", "scratch, reduced rank (own basis)")}
+    styles = {"transfer": ("o-", "transfer (reference's basis)"), "scratch": ("s--", "scratch ridge, alpha per target"),
+              "scratch_principal": ("^:", "scratch, alpha per principal direction")}
     for method in dict.fromkeys(r["method"] for r in results):
         style, label = styles.get(method, ("x-.", method))
         rows = sorted((r for r in results if r["method"] == method), key=lambda r: r["n_train"])

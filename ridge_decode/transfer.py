@@ -11,8 +11,10 @@ New subject: its training targets are projected, ``S = (Y - m) V`` (n x k), and 
 frozen basis: ``Y_hat = S_hat V^T + m``. With few images the k-dimensional constraint is what helps: the scratch
 ridge must estimate every one of the t targets' weights from the same few images.
 
-``ReducedRankRidge`` is the fair scratch baseline: the same rank-k constraint with a basis from the new subject's
-own fit, so that transfer's gain over it is what the reference brings, not what the constraint brings.
+``PrincipalRidge`` is the fair scratch baseline: the same kind of model on the new subject alone, a ridge into the
+principal directions of its own training targets (all of them) with alpha chosen per direction. Transfer's gain over
+it is what the reference brings; its gain over the package's per-target ridge is what choosing the regularisation
+per direction of target space brings.
 
 Nothing here reads test rows: the basis comes from the reference's training predictions, and NSD's only images
 common to subjects (shared1000) are the test set, so subjects are never aligned on shared images. See
@@ -32,6 +34,9 @@ from .io import atomic_path, versions
 from .ridge import DEFAULT_ALPHAS, OneStageRidge
 
 DEFAULT_RANK = 64
+# principal directions of the targets whose variance is below this fraction of the largest hold none: float
+# round-off of a rank-deficient Gram matrix
+RANK_TOL = 1e-9
 FORMAT = "ridge_decode.SharedSpace/1"
 
 
@@ -67,6 +72,33 @@ class SharedSpace:
             explained[g] = float((s**2).sum() / max((Pc**2).sum(), 1e-300))
         self.info_ = {"rank": rank, "explained_variance_of_fitted": explained, "n_reference_images": len(X_train),
                       **(info or {}), "versions": versions()}
+        return self
+
+    @classmethod
+    def from_targets(cls, targets: dict, info: dict | None = None) -> SharedSpace:
+        """Every principal direction of each group's targets {group: (n, ...)}: the basis (t, r) spans the centred
+        targets, r their rank (directions with variance below ``RANK_TOL`` of the largest dropped: they hold no
+        target variance). Computed from the n x n Gram matrix when n < t (cost 2 n^2 t + O(n^3))."""
+        self = cls()
+        self.groups_, self.target_shapes_, self.basis_, self.mean_ = list(targets), {}, {}, {}
+        for g, Y in targets.items():
+            Y = np.asarray(Y, dtype=np.float64)
+            n = len(Y)
+            Y2 = Y.reshape(n, -1)
+            m = Y2.mean(axis=0)
+            Yc = Y2 - m
+            if n < Yc.shape[1]:
+                lam, U = np.linalg.eigh(Yc @ Yc.T)
+                keep = lam > RANK_TOL * max(lam.max(), 1e-300)
+                V = Yc.T @ (U[:, keep] / np.sqrt(lam[keep]))
+            else:
+                _, sv, Vt = np.linalg.svd(Yc, full_matrices=False)
+                V = Vt[sv**2 > RANK_TOL * max(sv[0] ** 2, 1e-300)].T
+            self.basis_[g] = V[:, ::-1].astype(np.float32) if n < Yc.shape[1] else V.astype(np.float32)
+            self.mean_[g] = m
+            self.target_shapes_[g] = Y.shape[1:]
+        self.info_ = {"rank": "all", "ranks": {g: int(v.shape[1]) for g, v in self.basis_.items()}, **(info or {}),
+                      "versions": versions()}
         return self
 
     def project(self, group: str, Y) -> np.ndarray:
@@ -158,27 +190,24 @@ class TransferRidge:
         return self
 
 
-class ReducedRankRidge:
-    """Reduced-rank ridge from scratch: a subject's own ridge fit, its own rank-``rank`` basis, then a ridge into it.
+class PrincipalRidge:
+    """Ridge with alpha chosen per principal direction of the targets, fitted on one subject alone.
 
-    The same constraint as ``TransferRidge`` but with nothing from another subject: fit ``OneStageRidge`` on
-    (``X``, targets), take the basis of its fitted values on ``X`` (``SharedSpace.from_reference``), and fit a
-    ``TransferRidge`` into it on the same images. Fitted: ``shared_``, ``layer_`` (the TransferRidge).
+    Each group's training targets (n, t) are centred and rotated onto all their principal directions
+    (``SharedSpace.from_targets``: V, t x r, r = the rank of the centred targets, at most n - 1); a ``TransferRidge``
+    fits the r coordinates, alpha per coordinate by GCV, and rotates its predictions back. With a single alpha this
+    is exactly the per-target ridge (a ridge commutes with an orthogonal rotation of its targets): the only
+    difference is where the regularisation is chosen, per direction of target space instead of per target column.
+    Parameters as for ``OneStageRidge``. Fitted: ``shared_`` (the subject's own basis), ``layer_``.
     """
 
-    def __init__(self, rank: int = DEFAULT_RANK, alphas=DEFAULT_ALPHAS, backend: str = "numpy", seed: int = 0):
-        self.rank = rank
+    def __init__(self, alphas=DEFAULT_ALPHAS, backend: str = "numpy"):
         self.alphas = alphas
         self.backend = backend
-        self.seed = seed
 
-    def fit(self, X, targets: dict, own: OneStageRidge | None = None) -> ReducedRankRidge:
-        """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}. ``own``: the subject's ridge already
-        fitted on exactly these ``X`` and targets with these alphas, reused instead of fitted again."""
-        if own is None:
-            own = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, targets)
-        self.shared_ = SharedSpace.from_reference(own, X, rank=self.rank, seed=self.seed,
-                                                  info={"reference": "self"})
+    def fit(self, X, targets: dict) -> PrincipalRidge:
+        """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
+        self.shared_ = SharedSpace.from_targets(targets, info={"reference": "self"})
         self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, backend=self.backend).fit(X, targets)
         return self
 

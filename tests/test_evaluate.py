@@ -70,6 +70,10 @@ def test_report_and_aggregate():
     assert mean["pixcorr"] == pytest.approx(0.6) and "unavailable" in mean["swav"]
     text = ev.report({"ours": mean}, "t")
     assert "| **ours** | 0.600 | 0.600 | 60.0% |" in text and "MindEye2 (2024)" in text and "n/a" in text
+    # every published row names its source and how far it was checked, in the report that prints it
+    assert set(ev.PUBLISHED) == set(ev.PUBLISHED_SOURCES) == set(ev.PUBLISHED_CHECKS)
+    for name in ev.PUBLISHED:
+        assert f"- {name}: {ev.PUBLISHED_SOURCES[name]} (check: {ev.PUBLISHED_CHECKS[name]})." in text
 
 
 def test_evaluate_cli(synthetic_copy, tiny_all_weights, tmp_path):

@@ -3,10 +3,11 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.linear_model import Ridge
 
 from ridge_decode.cli import main
 from ridge_decode.ridge import OneStageRidge
-from ridge_decode.transfer import ReducedRankRidge, SharedSpace, TransferRidge
+from ridge_decode.transfer import PrincipalRidge, SharedSpace, TransferRidge
 
 
 def _pair(n_ref=400, n_new=400, n_test=200, k=6, t=300, seed=0):
@@ -49,23 +50,61 @@ def test_transfer_beats_scratch_with_little_data_and_freezes_the_shared_part(tmp
     assert abs(full_t - full_s) < 0.03  # with all the data, they match
 
 
-def test_reduced_rank_scratch_is_its_own_fit_projected_and_separates_what_the_reference_brings():
+def _standardize(X, ref):
+    return (X - ref.mean(0)) / ref.std(0, ddof=1)
+
+
+def _gcv(Xs, y, alpha):
+    """GCV of ridge with intercept from the explicit hat matrix (float64), one value per column of y."""
+    n = len(Xs)
+    K = Xs @ Xs.T
+    H = np.ones((n, n)) / n + K @ np.linalg.inv(K + alpha * np.eye(n))
+    r = (np.eye(n) - H) @ y
+    return n * (r**2).sum(0) / np.trace(np.eye(n) - H) ** 2
+
+
+@pytest.mark.parametrize("n", [20, 400])  # fewer images than targets (Gram route) and more (SVD route)
+def test_principal_ridge_is_ridge_with_alpha_chosen_per_principal_direction(n):
+    _, _, Xn, Yn, Xt, _ = _pair()
+    X, Y = Xn[:n].astype(np.float64), Yn[:n].astype(np.float64)
+    Xs, Xts = _standardize(X, X), _standardize(Xt, X)
+    # the basis spans the centred targets with orthonormal columns (independent check: projection reproduces them)
+    model = PrincipalRidge().fit(Xn[:n], {"y": Yn[:n]})
+    V = model.shared_.basis_["y"].astype(np.float64)
+    Yc = Y - Y.mean(0)
+    assert V.shape[1] == min(n - 1, Y.shape[1])
+    np.testing.assert_allclose(V.T @ V, np.eye(V.shape[1]), atol=1e-5)
+    np.testing.assert_allclose(Yc @ V @ V.T, Yc, atol=1e-3 * np.abs(Yc).max())
+    # one alpha everywhere: exactly sklearn's ridge on the original targets (a ridge commutes with the rotation)
+    one = PrincipalRidge(alphas=[300.0]).fit(Xn[:n], {"y": Yn[:n]}).predict(Xt)["y"]
+    ref = Ridge(alpha=300.0).fit(Xs, Y).predict(Xts)
+    np.testing.assert_allclose(one, ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+    # the grid: each direction's alpha minimises the brute-force GCV of its own coordinate (up to float32 ties)
+    S = Yc @ V
+    alphas = np.asarray(model.alphas, dtype=float)
+    gcv = np.stack([_gcv(Xs, S, a) for a in alphas])
+    chosen = model.layer_.model_.alphas_["y"]
+    at_chosen = gcv[np.searchsorted(alphas, chosen), np.arange(len(chosen))]
+    np.testing.assert_array_less(at_chosen, gcv.min(axis=0) * (1 + 1e-3))
+    assert len(set(chosen)) > 1  # the directions do get different alphas: the test is not of one alpha
+    # and the predictions are sklearn's ridge per direction with those alphas, rotated back
+    S_hat = np.stack([Ridge(alpha=float(a)).fit(Xs, S[:, j]).predict(Xts) for j, a in enumerate(chosen)], axis=1)
+    ref = S_hat @ V.T + Y.mean(0)
+    np.testing.assert_allclose(model.predict(Xt)["y"], ref, rtol=1e-3, atol=1e-3 * np.abs(ref).max())
+
+
+def test_principal_scratch_separates_what_the_reference_brings():
     Xr, Yr, Xn, Yn, Xt, Yt = _pair()
-    rrr = ReducedRankRidge(rank=6).fit(Xn, {"y": Yn})
-    # its basis spans the top 6 right singular vectors of its own centred fitted values (independent SVD); 6 is the
-    # planted rank, so a wide spectral gap follows it and the subspace is well defined (the 7th to 10th are not)
-    fitted = OneStageRidge().fit(Xn, {"y": Yn}).predict(Xn)["y"].astype(np.float64)
-    _, _, vt = np.linalg.svd(fitted - fitted.mean(0), full_matrices=False)
-    V = rrr.shared_.basis_["y"].astype(np.float64)
-    np.testing.assert_allclose(V @ V.T, vt[:6].T @ vt[:6], atol=1e-4)
-    # with all the data the constraint, not the reference, is what transfer adds; with 5% the reference adds more
     shared = SharedSpace.from_reference(OneStageRidge().fit(Xr, {"y": Yr}), Xr, rank=6)
+    # with all the data, the new subject's own principal ridge does as well as the reference's basis ...
     full_t = _r(TransferRidge(shared).fit(Xn, {"y": Yn}).predict(Xt)["y"], Yt)
-    assert abs(_r(rrr.predict(Xt)["y"], Yt) - full_t) < 0.01
+    full_p = _r(PrincipalRidge().fit(Xn, {"y": Yn}).predict(Xt)["y"], Yt)
+    assert abs(full_p - full_t) < 0.01
+    # ... with 5% of it, the reference's basis (from 400 other images) is worth more
     small = slice(0, 20)
     r_t = _r(TransferRidge(shared).fit(Xn[small], {"y": Yn[small]}).predict(Xt)["y"], Yt)
-    r_rrr = _r(ReducedRankRidge(rank=6).fit(Xn[small], {"y": Yn[small]}).predict(Xt)["y"], Yt)
-    assert r_t > r_rrr + 0.03
+    r_p = _r(PrincipalRidge().fit(Xn[small], {"y": Yn[small]}).predict(Xt)["y"], Yt)
+    assert r_t > r_p + 0.03
 
 
 def test_transfer_model_round_trips_and_checks_inputs(tmp_path):
@@ -108,8 +147,8 @@ def test_transfer_cli_reads_no_test_rows(synthetic_copy, tmp_path, monkeypatch):
                                "--train-fraction", "0.05,1", "--out", str(tmp_path / "o"), "--json", str(path)])
     assert res.exit_code == 0, res.output
     out = json.loads(path.read_text())
-    assert {(r["fraction"], r["method"]) for r in out["results"]} == {(f, m) for f in (0.05, 1.0)
-                                                                       for m in ("transfer", "scratch", "scratch_rank")}
+    methods = ("transfer", "scratch", "scratch_principal")
+    assert {(r["fraction"], r["method"]) for r in out["results"]} == {(f, m) for f in (0.05, 1.0) for m in methods}
     assert all("pixels" in r["groups"] and r["seconds"] > 0 for r in out["results"])
     # every read of subject 2's targets for fitting is of training ids; the one read of test ids is for scoring
     fit_reads = [ids for ids in reads if not set(ids.tolist()) <= test_ids]
