@@ -78,15 +78,16 @@ class SharedSpace:
     def from_targets(cls, targets: dict, info: dict | None = None) -> SharedSpace:
         """Every principal direction of each group's targets {group: (n, ...)}: the basis (t, r) spans the centred
         targets, r their rank (directions with variance below ``RANK_TOL`` of the largest dropped: they hold no
-        target variance). Computed from the n x n Gram matrix when n < t (cost 2 n^2 t + O(n^3))."""
+        target variance). Computed from the n x n Gram matrix when n < t (cost 2 n^2 t + O(n^3)); the basis is as
+        large as the targets when n < t (t x (n - 1) float32)."""
         self = cls()
         self.groups_, self.target_shapes_, self.basis_, self.mean_ = list(targets), {}, {}, {}
         for g, Y in targets.items():
-            Y = np.asarray(Y, dtype=np.float64)
-            n = len(Y)
-            Y2 = Y.reshape(n, -1)
-            m = Y2.mean(axis=0)
-            Yc = Y2 - m
+            shape = np.shape(Y)
+            n = shape[0]
+            Yc = np.array(Y, dtype=np.float64).reshape(n, -1)  # a copy, centred in place: one n x t array
+            m = Yc.mean(axis=0)
+            Yc -= m
             if n < Yc.shape[1]:
                 lam, U = np.linalg.eigh(Yc @ Yc.T)
                 keep = lam > RANK_TOL * max(lam.max(), 1e-300)
@@ -96,7 +97,7 @@ class SharedSpace:
                 V = Vt[sv**2 > RANK_TOL * max(sv[0] ** 2, 1e-300)].T
             self.basis_[g] = V[:, ::-1].astype(np.float32) if n < Yc.shape[1] else V.astype(np.float32)
             self.mean_[g] = m
-            self.target_shapes_[g] = Y.shape[1:]
+            self.target_shapes_[g] = tuple(shape[1:])
         self.info_ = {"rank": "all", "ranks": {g: int(v.shape[1]) for g, v in self.basis_.items()}, **(info or {}),
                       "versions": versions()}
         return self
