@@ -24,7 +24,9 @@ from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, main, parse_alphas
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Default <out>/transfer_subjNN_from_subjMM.json.")
 def transfer(targets, train_fraction, alphas, **options):
-    """Fit only a new output layer for --subject on the reference's frozen shared space; compare with scratch."""
+    """Fit only a new output layer for --subject on the reference's frozen shared space; compare with two ridges fitted
+    on --subject alone: alpha per target (scratch, as fit does) and alpha per principal direction of its own targets
+    (scratch_principal, the same form as transfer: the gap to it is what the reference brings)."""
     from ..pipeline import TransferRequest, parse_groups, run_transfer
 
     try:
