@@ -90,12 +90,13 @@ class SharedSpace:
             Yc -= m
             if n < Yc.shape[1]:
                 lam, U = np.linalg.eigh(Yc @ Yc.T)
-                keep = lam > RANK_TOL * max(lam.max(), 1e-300)
+                lam, U = lam[::-1], U[:, ::-1]  # largest first, as the SVD orders them
+                keep = lam > RANK_TOL * max(lam[0], 1e-300)
                 V = Yc.T @ (U[:, keep] / np.sqrt(lam[keep]))
             else:
                 _, sv, Vt = np.linalg.svd(Yc, full_matrices=False)
                 V = Vt[sv**2 > RANK_TOL * max(sv[0] ** 2, 1e-300)].T
-            self.basis_[g] = V[:, ::-1].astype(np.float32) if n < Yc.shape[1] else V.astype(np.float32)
+            self.basis_[g] = V.astype(np.float32)
             self.mean_[g] = m
             self.target_shapes_[g] = tuple(shape[1:])
         self.info_ = {"rank": "all", "ranks": {g: int(v.shape[1]) for g, v in self.basis_.items()}, **(info or {}),
