@@ -52,7 +52,7 @@ def _write_root(root: Path, n_captions: int) -> None:
 def main(n_captions, batch_size, sample_batches, json_path):
     """Time reading every image's captions, parsed once and parsed per batch."""
     from ridge_decode.io import versions, write_json
-    from ridge_decode.nsd import Captions, read_captions
+    from ridge_decode.sources.nsd import Captions, read_captions
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

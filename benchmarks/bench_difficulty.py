@@ -28,10 +28,12 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
     from ridge_decode import metrics
     from ridge_decode.decode import weightfree
     from ridge_decode.features import FeatureStore
-    from ridge_decode.nsd import load_subject, read_noise_ceiling
     from ridge_decode.pipeline import FitRequest, TransferRequest, fit_subject, run_transfer
+    from ridge_decode.sources import NSDSource
+    from ridge_decode.sources.nsd import load_subject, read_noise_ceiling
 
-    fit = fit_subject(FitRequest(1, root, targets=["pixels"], out=out, progress=False, echo=lambda s: None))
+    fit = fit_subject(FitRequest(NSDSource(root, 1), targets=["pixels"], out=out, progress=False,
+                                 echo=lambda s: None))
     recon = weightfree.pixels_to_images(fit.pred["pixels"]).astype(float)
     truth = weightfree.pixels_to_images(fit.y_test["pixels"]).astype(float)
     data = fit.data
@@ -46,8 +48,8 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
         xyz, t = f["encoding/voxel_xyz"][()], f["encoding/hierarchy"][()]
     order = {tuple(v): k for k, v in enumerate(xyz.tolist())}
     t = t[[order[tuple(v)] for v in load_subject(1, root, progress=False).voxel_xyz.tolist()]]
-    json_path, _ = run_transfer(TransferRequest(root, 1, 2, ["pixels"], fractions=list(fractions), out=out,
-                                                echo=lambda s: None))
+    json_path, _ = run_transfer(TransferRequest(NSDSource(root, 1), NSDSource(root, 2), ["pixels"],
+                                                fractions=list(fractions), out=out, echo=lambda s: None))
     import json
 
     results = json.loads(json_path.read_text())["results"]

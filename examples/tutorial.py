@@ -23,10 +23,10 @@ from ridge_decode.decode import weightfree  # noqa: E402
 from ridge_decode.features import FeatureStore  # noqa: E402
 from ridge_decode.features.extract import extract_family  # noqa: E402
 from ridge_decode.io import atomic_path  # noqa: E402
-from ridge_decode.nsd import load_subject, open_stimuli, read_design, read_noise_ceiling, subject_trials  # noqa: E402
 from ridge_decode.plots import reconstruction_grid  # noqa: E402
 from ridge_decode.ridge import OneStageRidge  # noqa: E402
 from ridge_decode.simulate import simulate  # noqa: E402
+from ridge_decode.sources.nsd import load_subject, open_stimuli, read_design, read_noise_ceiling, subject_trials  # noqa: E402
 
 PUBLISHED_RIDGE = "PixCorr 0.231, SSIM 0.322, AlexNet(2) 90.4%, AlexNet(5) 96.3%, Inception 90.8%, CLIP 87.8%"
 

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError, DataFileError, NoImagesError
 from .manifest import Manifest, entry_path, load_manifest
-from .nsd import available_sessions, betas_path, open_hdf5, read_design, read_mask
+from .sources.nsd import available_sessions, betas_path, open_hdf5, read_design, read_mask
 
 NSD_STIMULUS_SIZE = 425
 
@@ -175,10 +176,49 @@ def check_data(
                      _check_betas(root, s, fmt, mask, info, strict, manifest), None),
                  manifest)
     if weights_root is not None:
-        for entry in manifest.of_kind("weights"):
-            wp = Path(weights_root) / entry.path
-            _run(out, entry.key, None, wp, lambda wp=wp, entry=entry: (_check_weight(wp, entry), None), manifest,
-                 kind="weights")
+        out += check_weights(weights_root, manifest)
+    return out
+
+
+def check_weights(weights_root: Path, manifest: Manifest | None = None) -> list[CheckResult]:
+    """Every weight entry of the manifest under ``weights_root`` (kind "weights")."""
+    manifest = manifest or load_manifest()
+    out: list[CheckResult] = []
+    for entry in manifest.of_kind("weights"):
+        wp = Path(weights_root) / entry.path
+        _run(out, entry.key, None, wp, lambda wp=wp, entry=entry: (_check_weight(wp, entry), None), manifest,
+             kind="weights")
+    return out
+
+
+def check_source(source) -> list[CheckResult]:
+    """Own data (an HDF5 file, NIfTI betas): the validation a fit runs, as rows of the check table. The betas and
+    the images count toward the exit code (kind "own"); the noise-ceiling SNR is optional (only --min-nc needs it)."""
+    where, out = str(source), []
+    try:
+        data = source.data(progress=False)
+        constant = data.check(source.where)
+    except DataError as exc:
+        return [CheckResult("betas", None, "bad", str(exc), where, "own")]
+    out.append(CheckResult("betas", None, "present", f"{len(data.train_ids)} train and {len(data.test_ids)} test "
+                           f"images ({int(data.train_repeats.sum() + data.test_repeats.sum())} trials), "
+                           f"{data.n_voxels} voxels ({constant} constant)", where, "own"))
+    try:
+        images = source.images()
+        n, h, w = images.shape[:3]
+        out.append(CheckResult("images", None, "present", f"{n} images of {h} x {w} pixels", str(images.path), "own"))
+    except NoImagesError as exc:
+        out.append(CheckResult("images", None, "missing", "", where, "own", str(exc)))
+    except DataError as exc:
+        out.append(CheckResult("images", None, "bad", str(exc), where, "own"))
+    try:
+        ncsnr = source.ncsnr()
+        out.append(CheckResult("ncsnr", None, "present", f"{ncsnr.size} voxels, median {np.median(ncsnr):.3g}",
+                               where, "optional"))
+    except DataFileError as exc:
+        out.append(CheckResult("ncsnr", None, "missing", "", where, "optional", str(exc).splitlines()[0]))
+    except DataError as exc:
+        out.append(CheckResult("ncsnr", None, "bad", str(exc), where, "optional"))
     return out
 
 

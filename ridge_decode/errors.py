@@ -26,6 +26,10 @@ class DataFormatError(DataError, ValueError):
     """A file exists but its content is not what is declared (shape, dtype, key...)."""
 
 
+class NoImagesError(DataError):
+    """A source holds betas but not the seen images, and this step needs them (features, ground truth)."""
+
+
 class MissingFeaturesError(DataError, KeyError):
     """Images are not in a feature family's cache file; the message names the file, the ids and the command."""
 

@@ -6,10 +6,13 @@ Defaults, relative to the working folder unless given:
 |---|---|---|
 | data root | ``--data-root``, else ``$RIDGE_DECODE_DATA``, else the manifest's default | (input) |
 | weights root | ``--weights-root``, else ``$RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights`` | (input) |
-| feature cache | ``<data root>/features``, or ``features/`` beside an ``--input`` file | extract-features |
-| a fit | ``outputs/subjNN``: ``model.h5``, ``predictions.h5``, ``summary.json``, ``fit_summary.png`` | fit |
-| reconstructions | ``recon/subjNN``: ``<id>.png`` (``<id>_<k>.png``, k > 0), ``grid.png``, ``config.json`` | decode |
-| evaluation | ``eval/subjNN``: ``metrics.json``, ``per_image.json``, ``report.md``, the ranked figure | evaluate |
+| feature cache | the source's: ``<data root>/features``, or ``features/`` beside an own-data file | extract-features |
+| a fit | ``outputs/<label>``: ``model.h5``, ``predictions.h5``, ``summary.json``, ``fit_summary.png`` | fit |
+| predictions of a fitted model on other betas | ``predict/<label>``: ``predictions.h5``, ``summary.json`` | predict |
+| reconstructions | ``recon/<label>``: ``<id>.png`` (``<id>_<k>.png``, k > 0), ``grid.png``, ``config.json`` | decode |
+| evaluation | ``eval/<label>``: ``metrics.json``, ``per_image.json``, ``report.md``, the ranked figure | evaluate |
+
+``<label>`` is the source's label: ``subjNN`` for an NSD subject, the file's stem for own data, or ``--label``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import numpy as np
 from .errors import DataError, DataFileError, InputError
 from .io import atomic_path
 
-OUTPUTS, RECON, EVAL = Path("outputs"), Path("recon"), Path("eval")
+OUTPUTS, PREDICT, RECON, EVAL = Path("outputs"), Path("predict"), Path("recon"), Path("eval")
+FEATURES = "features"  # the feature cache's folder name under a data root or beside own data
 MODEL, PREDICTIONS, SUMMARY, FIT_FIGURE = "model.h5", "predictions.h5", "summary.json", "fit_summary.png"
 GRID, DECODE_CONFIG, GUIDANCE_LOG = "grid.png", "config.json", "guidance_log.json"
 METRICS, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
@@ -30,23 +34,19 @@ METRICS, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.m
 # that fails or is interrupted leaves the previous run's files as they were (and its model.h5.part here, to resume).
 STAGING = ".next"
 FIT_FILES = (MODEL, PREDICTIONS, FIT_FIGURE, SUMMARY)  # moved in this order: summary.json, last, marks a complete fit
+PREDICT_FILES = (PREDICTIONS, SUMMARY)
 
 
 def subject_dir(base, subject: int) -> Path:
-    """``<base>/subjNN``."""
+    """``<base>/subjNN``: the folder of NSD subject ``subject`` (its source's default label)."""
     return Path(base) / f"subj{int(subject):02d}"
 
 
-def features_dir(features: str | Path | None = None, data_root: str | Path | None = None,
-                 input_file: str | Path | None = None) -> Path:
-    """The feature cache: ``features`` if given, else ``features/`` beside ``input_file``, else under the data root."""
+def features_dir(features: str | Path | None, default: str | Path) -> Path:
+    """The feature cache: ``features`` (``--features-dir``) if given, else the source's ``default``."""
     if features is not None:
         return folder(features, "--features-dir")
-    if input_file is not None:
-        return folder(Path(input_file).parent / "features", "the feature cache beside --input")
-    from .manifest import resolve_data_root
-
-    return folder(resolve_data_root(data_root) / "features", "the feature cache under the data root")
+    return folder(default, "the source's feature cache")
 
 
 def folder(path: str | Path, what: str) -> Path:
@@ -57,21 +57,26 @@ def folder(path: str | Path, what: str) -> Path:
     return path
 
 
-def fit_dir(subject: int, model_dir: str | Path | None = None, out: str | Path = OUTPUTS) -> Path:
-    """A fit's folder: ``model_dir`` if given, else ``<out>/subjNN``."""
+def fit_dir(label: str, model_dir: str | Path | None = None, out: str | Path = OUTPUTS) -> Path:
+    """A fit's folder: ``model_dir`` if given, else ``<out>/<label>``."""
     if model_dir is not None:
         return folder(model_dir, "--model-dir")
-    return folder(subject_dir(folder(out, "--out"), subject), "--out")
+    return folder(folder(out, "--out") / label, "--out")
 
 
-def recon_dir(subject: int, recon: str | Path | None = None, option: str = "--out") -> Path:
-    """A decode's folder: ``recon`` (given as ``option``) if given, else ``recon/subjNN``."""
-    return folder(recon, option) if recon is not None else folder(subject_dir(RECON, subject), "the decode folder")
+def predict_dir(label: str, out: str | Path | None = None) -> Path:
+    """A prediction's folder: ``out`` if given, else ``predict/<label>``."""
+    return folder(out, "--out") if out is not None else folder(PREDICT / label, "the prediction folder")
 
 
-def eval_dir(subject: int, out: str | Path | None = None) -> Path:
-    """An evaluation's folder: ``out`` if given, else ``eval/subjNN``."""
-    return folder(out, "--out") if out is not None else folder(subject_dir(EVAL, subject), "the evaluation folder")
+def recon_dir(label: str, recon: str | Path | None = None, option: str = "--out") -> Path:
+    """A decode's folder: ``recon`` (given as ``option``) if given, else ``recon/<label>``."""
+    return folder(recon, option) if recon is not None else folder(RECON / label, "the decode folder")
+
+
+def eval_dir(label: str, out: str | Path | None = None) -> Path:
+    """An evaluation's folder: ``out`` if given, else ``eval/<label>``."""
+    return folder(out, "--out") if out is not None else folder(EVAL / label, "the evaluation folder")
 
 
 def commit(staging: Path, names=FIT_FILES) -> Path:
@@ -125,15 +130,15 @@ class Predictions:
         return path
 
     @classmethod
-    def load(cls, folder, subject: int | None = None) -> Predictions:
+    def load(cls, folder) -> Predictions:
         """Read ``<folder>/predictions.h5``; a DataFileError says how to make it when it is missing."""
         import h5py
 
         path = Path(folder) / PREDICTIONS
         if not path.exists():
-            hint = f" --subject {subject}" if subject is not None else ""
-            raise DataFileError(f"no predictions at {path}. Fit first, e.g.:\n    python scripts/fit.py{hint} "
-                                f"--targets <groups> --out {Path(folder).parent}")
+            raise DataFileError(f"no predictions at {path}. Fit first (python scripts/fit.py ... --targets <groups> "
+                                f"--out {Path(folder).parent}), or predict (python scripts/predict.py --model-dir "
+                                f"<fit> ... --out {folder})")
         with h5py.File(path, "r") as f:
             return cls(ids=f["ids"][()], pred={g: f[f"pred/{g}"][()] for g in f["pred"]},
                        r={g: f[f"r/{g}"][()] for g in f.get("r", {})},

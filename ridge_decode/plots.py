@@ -22,24 +22,29 @@ def _save(fig, path: str | Path) -> Path:
 
 
 def reconstruction_grid(
-    stimuli: np.ndarray, recons: np.ndarray, ids, path: str | Path, title: str = "", scores=None
+    stimuli: np.ndarray | None, recons: np.ndarray, ids, path: str | Path, title: str = "", scores=None
 ) -> Path:
-    """Each stimulus (top) above its reconstruction (bottom), labelled by 73k id (and a score if given)."""
-    n = len(stimuli)
+    """Each stimulus (top) above its reconstruction (bottom), labelled by image id (and a score if given); with
+    ``stimuli=None`` (no ground truth), the reconstructions alone."""
+    n = len(recons)
     cols = min(n, 10)
-    rows = 2 * int(np.ceil(n / cols))
+    per = 1 if stimuli is None else 2  # figure rows per row of images
+    rows = per * int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for k in range(n):
-        r, c = 2 * (k // cols), k % cols
-        axes[r, c].imshow(stimuli[k])
+        r, c = per * (k // cols), k % cols
+        if stimuli is not None:
+            axes[r, c].imshow(stimuli[k])
         axes[r, c].set_title(f"{int(ids[k]):05d}", fontsize=7)
-        axes[r + 1, c].imshow(recons[k])
+        axes[r + per - 1, c].imshow(recons[k])
         if scores is not None:
-            axes[r + 1, c].set_title(f"r={scores[k]:.2f}", fontsize=7)
-    axes[0, 0].text(-0.15, 0.5, "seen", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
-    axes[1, 0].text(-0.15, 0.5, "decoded", transform=axes[1, 0].transAxes, rotation=90, va="center", ha="right")
+            axes[r + per - 1, c].set_title(f"r={scores[k]:.2f}", fontsize=7)
+    if stimuli is not None:
+        axes[0, 0].text(-0.15, 0.5, "seen", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[per - 1, 0].text(-0.15, 0.5, "decoded", transform=axes[per - 1, 0].transAxes, rotation=90, va="center",
+                          ha="right")
     fig.suptitle(title, fontsize=9)
     return _save(fig, path)
 

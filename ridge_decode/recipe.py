@@ -75,7 +75,7 @@ def nsd_steps(recipe: Recipe) -> list[Step]:
     weights_root, subjects, targets = recipe.weights_root, recipe.subjects, recipe.targets
     decoder, device, fetch, decode_args = recipe.decoder, recipe.device, recipe.fetch, recipe.decode_args
     manifest = load_manifest()
-    store = FeatureStore(layout.features_dir(data_root=root))
+    store = FeatureStore(layout.features_dir(None, root / layout.FEATURES))
     wr = ["--weights-root", str(weights_root)] if weights_root else []
     steps: list[Step] = []
     n_targets = sum(int(np.prod(REGISTRY[t].shape)) for t in targets.split(","))

@@ -88,7 +88,7 @@ def plan(req: SlurmRequest) -> list[Job]:
         raise InputError("--extract-shards and --decode-shards must be at least 1")
     if req.resources not in RESOURCES:
         raise InputError(f"--resources must be one of {sorted(RESOURCES)}; got {req.resources!r}")
-    root, feats = str(req.data_root), str(layout.features_dir(req.features_dir, req.data_root))
+    root, feats = str(req.data_root), str(layout.features_dir(req.features_dir, Path(req.data_root) / layout.FEATURES))
     weights = ["--weights-root", str(req.weights_root)] if req.weights_root else []
     common = ["--data-root", root, *weights]
     fams, n = ",".join(req.families), req.extract_shards

@@ -46,7 +46,7 @@ def _digest(folder: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory):
-    """A valid own-data file and a completed fit of it in ``out/subj01`` (the folder bad runs must not touch)."""
+    """A valid own-data file and a completed fit of it in ``out/mine`` (the folder bad runs must not touch)."""
     root = tmp_path_factory.mktemp("own")
     path = _write(root / "mine.h5")
     res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(root / "out"), "--alphas", "-2:4:7"])
@@ -122,7 +122,7 @@ OPTION_CASES = {
     "own-data subject 0": (["fit", "--input", "{file}", "--subject", "0"], ["--subject"]),
     "chunk size negative": (["fit", "--chunk-size", "-5"], ["--chunk-size"]),
     "chunk size zero": (["fit", "--chunk-size", "0"], ["--chunk-size"]),
-    "out holds a file as subj01": (["fit", "--input", "{file}", "--out", "{file_out}"], ["--out", "is a file"]),
+    "out holds a file as the label": (["fit", "--input", "{file}", "--out", "{file_out}"], ["--out", "is a file"]),
     "features dir is a file": (["fit", "--input", "{file}", "--features-dir", "{file}"], ["--features-dir"]),
     "check-data subject 0": (["check-data", "--subject", "0"], ["--subject"]),
     "check-data subject 9": (["check-data", "--subject", "9", "--data-root", "{nsd}"], ["--subject", "1..8"]),
@@ -150,7 +150,7 @@ def test_bad_option_is_a_usage_error_naming_it(own, nsd_like_root, case, tmp_pat
     root, path = own
     file_out = tmp_path / "o"
     file_out.mkdir()
-    (file_out / "subj01").write_text("not a folder")
+    (file_out / "mine").write_text("not a folder")
     args, words = OPTION_CASES[case]
     args = [a.format(nsd=nsd_like_root, file=path, file_out=file_out, scratch=tmp_path / "s", out=root / "out")
             for a in args]
@@ -167,7 +167,7 @@ def test_bad_option_is_a_usage_error_naming_it(own, nsd_like_root, case, tmp_pat
 def test_own_data_end_to_end_weight_free(own, tmp_path):
     """extract-features, fit, decode and evaluate, each with --input, on a generated file; strict JSON throughout."""
     root, path = own
-    fit_dir = root / "out" / "subj01"
+    fit_dir = root / "out" / "mine"
     summary = json.loads((fit_dir / "summary.json").read_text())
     assert (summary["n_train"], summary["n_test"], summary["n_voxels"]) == (N_TRAIN, N_TEST, N_VOXELS)
     assert summary["groups"]["pixels"]["mean_r"] > 0.5 and summary["groups"]["pixels"]["n_undefined_r"] == 0
@@ -194,7 +194,7 @@ def _reject(name):
 
 def test_decode_refuses_a_folder_of_another_decode(own, tmp_path):
     root, path = own
-    fit_dir = root / "out" / "subj01"
+    fit_dir = root / "out" / "mine"
     recon = tmp_path / "recon"
     args = ["decode", "--input", str(path), "--model-dir", str(fit_dir), "--decoder", "weight-free", "--out",
             str(recon), "--n-images", "2"]
@@ -226,14 +226,14 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
     args = ["fit", "--input", str(path), "--out", str(out), "--alphas", "-2:4:7", "--chunk-size", "1000"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "Aborted" in res.output  # click turns the interruption into an abort
-    assert _digest(out) == {**before, "subj01/.next/model.h5.part": _digest(out)["subj01/.next/model.h5.part"]}
+    assert _digest(out) == {**before, "mine/.next/model.h5.part": _digest(out)["mine/.next/model.h5.part"]}
     monkeypatch.setattr(model_module, "_compute", real)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "resuming at chunk 2 of 4" in res.output and "resumed: 2 runs" in res.output
-    summary = json.loads((out / "subj01" / "summary.json").read_text())
+    summary = json.loads((out / "mine" / "summary.json").read_text())
     assert [r["chunks_done_before"] for r in summary["runs"]] == [0, 1]
-    assert not (out / "subj01" / ".next").exists()
+    assert not (out / "mine" / ".next").exists()
 
 
 def test_fit_solver_himalaya_decodes_through_the_same_code(own, tmp_path):
@@ -243,11 +243,11 @@ def test_fit_solver_himalaya_decodes_through_the_same_code(own, tmp_path):
     res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(out), "--alphas", "-2:4:7",
                                     "--solver", "himalaya", "--cv", "4"])
     assert res.exit_code == 0, res.output
-    him = json.loads((out / "subj01" / "summary.json").read_text())
-    gcv = json.loads((root / "out" / "subj01" / "summary.json").read_text())
+    him = json.loads((out / "mine" / "summary.json").read_text())
+    gcv = json.loads((root / "out" / "mine" / "summary.json").read_text())
     assert him["config"]["solver"] == "himalaya" and him["config"]["cv"] == 4
     assert abs(him["groups"]["pixels"]["mean_r"] - gcv["groups"]["pixels"]["mean_r"]) < 0.01
-    res = CliRunner().invoke(main, ["decode", "--input", str(path), "--model-dir", str(out / "subj01"),
+    res = CliRunner().invoke(main, ["decode", "--input", str(path), "--model-dir", str(out / "mine"),
                                     "--decoder", "weight-free", "--out", str(tmp_path / "recon")])
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "recon").glob("050*.png"))) == N_TEST

@@ -74,7 +74,7 @@ def test_fetch_from_file_url_and_resume(synthetic_root, tmp_path):
         assert (dest / it.relpath).read_bytes() == (synthetic_root / it.relpath).read_bytes()
     # the fetched root is usable as it is
     shutil.copy(synthetic_root / "synthetic.json", dest)
-    from ridge_decode.nsd import load_subject
+    from ridge_decode.sources.nsd import load_subject
 
     data = load_subject(1, dest, use_cache=False, progress=False)
     assert np.isfinite(data.train_betas).all()

@@ -30,8 +30,8 @@ def test_extract_fit_writes_summary(synthetic_copy, tmp_path):
     # the saved model reproduces the saved test predictions, keyed by 73k id
     import h5py
 
-    from ridge_decode.nsd import load_subject
     from ridge_decode.ridge import OneStageRidge
+    from ridge_decode.sources.nsd import load_subject
 
     data = load_subject(1, synthetic_copy, progress=False)
     with h5py.File(out / "subj01" / "predictions.h5", "r") as f:
@@ -71,14 +71,14 @@ def test_fit_brain_diffuser_baseline(synthetic_copy, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "subj01" / "summary.json").read_text())
     assert summary["groups"]["pixels"]["alpha_quantiles"] == [5e4] * 5
-    assert summary["config"]["rescale_with_test_statistics"] is True and "fit.eigh" not in summary["seconds"]
+    assert summary["config"]["rescale"] is True and "fit.eigh" not in summary["seconds"]
     import h5py
 
     with h5py.File(out / "subj01" / "predictions.h5", "r") as f:
         pred = f["pred/pixels"][()].reshape(50, -1)
         assert f.attrs["rescaled_with_test_statistics"]
     from ridge_decode.features import FeatureStore
-    from ridge_decode.nsd import load_subject
+    from ridge_decode.sources.nsd import load_subject
 
     data = load_subject(1, synthetic_copy, progress=False)
     y = FeatureStore(synthetic_copy / "features").read("pixels", data.train_ids).reshape(len(data.train_ids), -1)
@@ -119,8 +119,8 @@ def test_demo_writes_figure_and_scores(synthetic_copy, tmp_path):
 
 
 def test_scripts_are_thin_wrappers():
-    for name in ("simulate", "check_data", "fetch_nsd", "extract_features", "fit", "decode", "evaluate", "transfer",
-                 "reproduce_nsd", "demo"):
+    for name in ("simulate", "check_data", "fetch_nsd", "extract_features", "fit", "predict", "decode", "evaluate",
+                 "transfer", "reproduce_nsd", "demo"):
         res = subprocess.run([sys.executable, str(REPO / "scripts" / f"{name}.py"), "--help"],
                              capture_output=True, text=True, check=True)
         assert "Usage:" in res.stdout
@@ -129,7 +129,7 @@ def test_scripts_are_thin_wrappers():
 def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
     import h5py
 
-    from ridge_decode.nsd import load_subject, open_stimuli
+    from ridge_decode.sources.nsd import load_subject, open_stimuli
 
     data = load_subject(1, synthetic_root, use_cache=False, progress=False)
     ids = np.concatenate([data.train_ids, data.test_ids])
@@ -144,15 +144,15 @@ def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
     assert runner.invoke(main, ["extract-features", "--input", str(path)]).exit_code == 0
     res = runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
-    summary = json.loads((tmp_path / "o" / "subj01" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "o" / "mine" / "summary.json").read_text())
     assert summary["n_test"] == 50 and summary["groups"]["pixels"]["mean_r"] > 0.2
 
 
 def test_console_entry_point_is_installed():
     exe = Path(sys.executable).parent / "ridge-decode"
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
-    for cmd in ("simulate", "check-data", "fetch-nsd", "extract-features", "fit", "decode", "evaluate", "transfer",
-                "reproduce", "demo"):
+    for cmd in ("simulate", "check-data", "fetch-nsd", "extract-features", "fit", "predict", "decode", "evaluate",
+                "transfer", "reproduce", "demo"):
         assert cmd in res.stdout
 
 

@@ -166,7 +166,7 @@ def test_weight_free_decode_cli(synthetic_copy, tmp_path):
     assert len(pngs) == 50 and all(len(p.stem) == 5 for p in pngs)
     config = json.loads((tmp_path / "recon" / "config.json").read_text())
     assert config["decoder_name"] == "weight-free" and (tmp_path / "recon" / "grid.png").exists()
-    from ridge_decode.nsd import open_stimuli
+    from ridge_decode.sources.nsd import open_stimuli
 
     ids = np.array([int(p.stem) for p in pngs])
     recon = np.stack([np.asarray(__import__("PIL.Image").Image.open(p)) for p in pngs])

@@ -9,7 +9,7 @@ from skimage.metrics import structural_similarity
 from ridge_decode import evaluate as ev
 from ridge_decode import metrics
 from ridge_decode.cli import main
-from ridge_decode.nsd import open_stimuli, viewed_ids
+from ridge_decode.sources.nsd import open_stimuli, viewed_ids
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from ridge_decode.features import REGISTRY, FeatureStore
 from ridge_decode.features.extract import extract_family, parse_shard
 from ridge_decode.features.ipadapter import load_resampler
 from ridge_decode.manifest import DataFileError, DataFormatError, entry_path
-from ridge_decode.nsd import open_stimuli, read_captions, viewed_ids
+from ridge_decode.sources.nsd import open_stimuli, read_captions, viewed_ids
 
 MODEL_FAMILIES = ["ipadapter_plus", "autokl", "clip_text", "clip_layers"]
 
@@ -182,7 +182,7 @@ def test_fit_reads_model_features_from_the_cache(synthetic_copy, tiny_weights, t
 
 
 def test_fit_names_the_feature_file_and_id_missing_from_the_cache(synthetic_copy, tmp_path):
-    from ridge_decode.nsd import load_subject
+    from ridge_decode.sources.nsd import load_subject
 
     data = load_subject(1, synthetic_copy, progress=False)
     keep = np.setdiff1d(np.concatenate([data.train_ids, data.test_ids]), data.train_ids[3:4])
@@ -196,13 +196,13 @@ def test_captions_are_parsed_once_per_extraction(synthetic_root, tiny_weights, t
     """COCO's caption files are ~600,000 captions: an extraction parses them once, not once per batch."""
     import json as jsonlib
 
-    from ridge_decode import nsd
     from ridge_decode.pipeline import ExtractRequest, extract_features
+    from ridge_decode.sources import NSDSource, nsd
 
     loads = []
     monkeypatch.setattr(nsd.json, "load", lambda f: loads.append(f.name) or jsonlib.loads(f.read()))
     ids = ",".join(str(i) for i in viewed_ids(synthetic_root)[:12])
-    extract_features(ExtractRequest(["clip_text"], data_root=synthetic_root, features_dir=tmp_path,
+    extract_features(ExtractRequest(["clip_text"], NSDSource(synthetic_root, None), features_dir=tmp_path,
                                     weights_root=tiny_weights, ids=ids, batch_size=3, progress=False))
     captions = [name for name in loads if "captions_" in name]
     assert len(captions) == 2 and FeatureStore(tmp_path).ids("clip_text").size == 12  # train and val, 4 batches

@@ -4,10 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from ridge_decode import nsd
-from ridge_decode.generic import load_generic
 from ridge_decode.manifest import DataFileError, DataFormatError, entry_path
-from ridge_decode.nsd import Stimuli, load_subject, open_stimuli, read_captions
+from ridge_decode.sources import HDF5Source, nsd
+from ridge_decode.sources.nsd import Stimuli, load_subject, open_stimuli, read_captions
 
 
 def _direct(root, subject, zscore="session"):
@@ -154,7 +153,7 @@ def test_generic_input_round_trip(synthetic_root, tmp_path):
         f["train/betas"], f["train/ids"] = data.train_betas, data.train_ids
         f["test/betas"], f["test/ids"] = data.test_betas, data.test_ids
         f["images"], f["image_ids"] = stim.read(ids[::-1]), ids[::-1]
-    g = load_generic(path)
+    g = HDF5Source(path).load()
     np.testing.assert_array_equal(g.train_betas, data.train_betas)
     np.testing.assert_array_equal(g.test_ids, data.test_ids)
     gs = Stimuli(path, dataset="images", ids_dataset="image_ids")
@@ -162,7 +161,7 @@ def test_generic_input_round_trip(synthetic_root, tmp_path):
     with h5py.File(path, "a") as f:
         del f["test/ids"]
     with pytest.raises(DataFormatError, match="test/ids"):
-        load_generic(path)
+        HDF5Source(path).load()
 
 
 def test_any_nsd_subject_number(tmp_path):

@@ -20,8 +20,9 @@ def test_recipe_runs_on_the_synthetic_root_and_skips_finished_steps(synthetic_co
     res = runner.invoke(main, args)
     assert res.exit_code == 0, res.output
     mean = json.loads((tmp_path / "eval" / "mean" / "metrics.json").read_text())
-    assert mean["subjects"] == [1, 2] and mean["metrics"]["pixcorr"] > 0.3 and "unavailable" in mean["metrics"]["swav"]
-    assert "ridge_decode (mean of subjects [1, 2])" in (tmp_path / "eval" / "mean" / "report.md").read_text()
+    assert mean["labels"] == ["subj01", "subj02"] and mean["metrics"]["pixcorr"] > 0.3
+    assert "unavailable" in mean["metrics"]["swav"]
+    assert "ridge_decode (mean of subj01, subj02)" in (tmp_path / "eval" / "mean" / "report.md").read_text()
     again = runner.invoke(main, args)
     assert again.exit_code == 0 and again.output.count("already done, skipped") == 8  # all but the two checks
     nsd = runner.invoke(main, ["reproduce", "--data-root", str(tmp_path / "nsd"), "--dry-run"])

@@ -77,7 +77,7 @@ def test_ground_truth_and_noise_ceiling(synthetic_root):
     assert np.all((nc > 0) & (nc < 100))
     assert noise_ceiling(1.0, 1) == pytest.approx(50.0)
     # the planted SNR is written as NSD's ncsnr volume, and read back in the loaders' voxel order
-    from ridge_decode.nsd import load_subject, read_noise_ceiling
+    from ridge_decode.sources.nsd import load_subject, read_noise_ceiling
 
     with h5py.File(synthetic_root / "nsddata/ppdata/subj01/synthetic_ground_truth.h5", "r") as f:
         xyz = f["encoding/voxel_xyz"][()]
@@ -126,7 +126,7 @@ def _radial_slope(images: np.ndarray) -> float:
 
 
 def test_nsd_like_stimuli_are_distinct_with_a_natural_spectrum(nsd_like_root):
-    from ridge_decode.nsd import open_stimuli, viewed_ids
+    from ridge_decode.sources.nsd import open_stimuli, viewed_ids
 
     ids = viewed_ids(nsd_like_root)
     images = open_stimuli(nsd_like_root).read(ids)

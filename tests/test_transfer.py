@@ -133,7 +133,7 @@ def test_transfer_cli_reads_no_test_rows(synthetic_copy, tmp_path, monkeypatch):
     base = ["--data-root", str(synthetic_copy)]
     assert runner.invoke(main, ["extract-features", *base]).exit_code == 0
     from ridge_decode.features import FeatureStore
-    from ridge_decode.nsd import load_subject
+    from ridge_decode.sources.nsd import load_subject
 
     new = load_subject(2, synthetic_copy, progress=False)
     test_ids = set(new.test_ids.tolist())

@@ -2,13 +2,52 @@
 
 from __future__ import annotations
 
+import functools
+
 import click
 
-SUBJECT_HELP = "NSD subject number, 1..8 (with --input, a label for the output folder)."
 SUBJECT = click.IntRange(min=1)
 COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions
 DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
-WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS or <data root>/weights."
+WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data)."
+FEATURES_DIR_HELP = "Default: the source's feature cache (<data root>/features, or features/ beside own data)."
+
+
+LABEL_HELP = ("Name of this data in output folders and report titles (default: subjNN for an NSD subject, the "
+              "file's stem for --input, the trials table's stem for --betas).")
+
+
+def source_options(exclude=(), kinds=None, lazy: bool = False):
+    """Add the options of every kind of source (``sources.KINDS``) and ``--label`` to a command.
+
+    The command then receives ``source``, opened by ``sources.open_source`` (the one place that reads these
+    options), or, with ``lazy``, ``source_values`` and ``label`` to open itself. ``exclude`` drops option names the
+    command does not take; ``kinds`` limits the kinds.
+    """
+    from ..sources import KINDS, option_flag
+
+    chosen = [KINDS[k] for k in (kinds or KINDS)]
+    options = [o for cls in chosen for o in cls.OPTIONS if o.name not in exclude]
+    names = [o.name for o in options]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def wrapper(*args, **kwargs):
+            values = {n: kwargs.pop(n) for n in names}
+            label = kwargs.pop("label")
+            if lazy:
+                return command(*args, source_values=values, label=label, **kwargs)
+            from ..sources import open_source
+
+            return command(*args, source=open_source(values, label=label, kinds=kinds), **kwargs)
+
+        for o in reversed(options):
+            kind = SUBJECT if o.type is int else click.Path()
+            wrapper = click.option(option_flag(o.name), o.name, type=kind, default=None, multiple=o.multiple,
+                                   help=o.help)(wrapper)
+        return click.option("--label", default=None, help=LABEL_HELP)(wrapper)
+
+    return decorate
 
 
 def parse_ints(text: str, option: str | None = None, least: int | None = None) -> list[int]:

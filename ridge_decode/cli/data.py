@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, main, parse_ints, source_options
 
 
 # ----------------------------------------------------------------------------------------------- simulate
@@ -36,29 +36,39 @@ def simulate(out, size, subjects, seed, sessions, betas_format, image_size, pres
 # --------------------------------------------------------------------------------------------- check-data
 @main.command("check-data")
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--subject", "subjects", default="1", show_default=True, help="Comma-separated subjects.")
+@click.option("--subject", "subjects", default="1", show_default=True, help="Comma-separated NSD subjects.")
+@source_options(kinds=("hdf5", "nifti"), lazy=True)
 @click.option("--strict", is_flag=True, help="Enforce NSD's exact sizes (grids, voxels, sessions, 425 px).")
 @click.option("--weights", is_flag=True, help="Let missing or bad model weights count toward the exit code.")
 @click.option("--weights-root", type=click.Path(), default=None,
-              help="Default $RIDGE_DECODE_WEIGHTS or <root>/weights.")
-def check_data(data_root, subjects, strict, weights, weights_root):
-    """Report each manifest entry as present, missing or bad; exit 0 only if every NSD entry is present."""
+              help="Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data).")
+def check_data(data_root, subjects, source_values, label, strict, weights, weights_root):
+    """Report each file as present, missing or bad; exit 0 only if every needed one is present. An NSD root is
+    checked against the manifest; own data (--input, or --betas with --mask and --trials) by the one validation
+    pass a fit runs."""
     from ..check import check_data as run
-    from ..check import format_table
+    from ..check import check_source, check_weights, format_table
     from ..manifest import resolve_data_root, resolve_weights_root
+    from ..sources import open_source
 
-    root = resolve_data_root(data_root)
-    results = run(root, parse_ints(subjects, "--subject", least=1), strict=strict,
-                  weights_root=resolve_weights_root(weights_root, root))
-    click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
+    if any(v not in (None, ()) for v in source_values.values()):
+        source = open_source(source_values, label, kinds=("hdf5", "nifti"))
+        results = check_source(source) + check_weights(resolve_weights_root(weights_root, source.root))
+        click.echo(f"data: {source}")
+    else:
+        root = resolve_data_root(data_root)
+        results = run(root, parse_ints(subjects, "--subject", least=1), strict=strict,
+                      weights_root=resolve_weights_root(weights_root, root))
+        click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
     click.echo(format_table(results))
-    failing = [r for r in results if r.status != "present" and (r.kind == "nsd" or weights)]
+    failing = [r for r in results if r.status != "present" and (r.kind in ("nsd", "own") or
+                                                                (weights and r.kind == "weights"))]
     sys.exit(1 if failing else 0)
 
 
 # ---------------------------------------------------------------------------------------------- fetch-nsd
 @main.command("fetch-nsd")
-@click.option("--subject", type=SUBJECT, required=True, help=SUBJECT_HELP)
+@click.option("--subject", type=SUBJECT, required=True, help="NSD subject number, 1..8.")
 @click.option("--dest", type=click.Path(file_okay=False), default=None, help=DATA_ROOT_HELP)
 @click.option("--sessions", type=COUNT, default=None, help="First N sessions only (default: all).")
 @click.option("--betas-format", type=click.Choice(["hdf5", "nifti"]), default="hdf5", show_default=True)

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_ints, source_options
 
 
 @main.command()
-@click.option("--subject", type=SUBJECT, default=1, show_default=True, help=SUBJECT_HELP)
-@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP + " Stimuli for the grid.")
-@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
-              help="Your own data file (its images, for the grid and the image size), instead of --data-root.")
+@source_options()
 @click.option("--model-dir", type=click.Path(file_okay=False), default=None,
-              help="Where fit wrote predictions.h5 (default outputs/subjNN).")
-@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help="For the negative IP tokens.")
-@click.option("--weights-root", type=click.Path(), default=None,
-              help=WEIGHTS_ROOT_HELP)
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Default recon/subjNN.")
+              help="Where fit or predict wrote predictions.h5 (default outputs/<label>).")
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None,
+              help="For the negative IP tokens. " + FEATURES_DIR_HELP)
+@click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Default recon/<label>.")
 @click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
 @click.option("--ids", "ids_text", default=None, help="Comma-separated 73k ids of test images (default: all).")
 @click.option("--n-images", type=COUNT, default=None, help="Only the first N test images.")
@@ -37,7 +34,8 @@ from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, WEIGHTS_ROOT_H
 @click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True)
 @click.option("--shard", default=None, help="i/N: decode only the i-th of N parts of the images.")
 def decode(ids_text, **options):
-    """Turn a fit's test predictions into images: <out>/<73k id>.png, grid.png and config.json (resumable)."""
+    """Turn predictions into images: <out>/<id>.png, grid.png and config.json (resumable). The source gives the seen
+    images for the grid and the size; without them (betas only) the reconstructions stand alone."""
     from dataclasses import fields
 
     from ..decode.diffusion import SamplerConfig

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_ints, source_options
 
 
 @main.command("extract-features")
 @click.option("--features", "names", default="pixels", show_default=True,
               help="Comma-separated families: ipadapter_plus,autokl,clip_text,clip_layers,pixels.")
-@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
-              help="Your own data file (its images), instead of --data-root.")
-@click.option("--features-dir", type=click.Path(file_okay=False), default=None,
-              help="Default <data root>/features (or features/ beside --input).")
+@source_options(exclude=("subject", "sessions"))
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help=FEATURES_DIR_HELP)
 @click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
-@click.option("--subjects", default=None, help="Images of these subjects (default: every subject with betas).")
+@click.option("--subjects", default=None,
+              help="NSD: the images these subjects saw (default: every subject with betas; own data: every image).")
 @click.option("--ids", "ids_text", default=None,
               help="A subset instead: 'all' (every image in the stimuli file), 'a,b,c' or 'start:stop' (0-based).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
@@ -28,26 +24,24 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 @click.option("--shard", default=None, help="i/N: compute only the i-th of N contiguous parts of the ids.")
 @click.option("--merge", is_flag=True, help="Join the shard files of each family into one, checking every id.")
 @click.option("--list", "list_only", is_flag=True, help="List the families, their shapes and whether weights exist.")
-def extract_features(names, subjects, ids_text, merge, list_only, **options):
-    """Compute feature families for the stimuli and cache them by 73k id (resumable, shardable)."""
+def extract_features(source, names, subjects, ids_text, merge, list_only, **options):
+    """Compute feature families for the stimuli and cache them by image id (resumable, shardable)."""
     from .. import layout
-    from ..manifest import resolve_data_root, resolve_weights_root
+    from ..manifest import resolve_weights_root
     from ..pipeline import ExtractRequest, merge_feature_shards, parse_groups
     from ..pipeline import extract_features as run
 
-    input_file = options["input_file"]
-    root = Path(input_file).parent if input_file else resolve_data_root(options["data_root"])
     if list_only:
-        click.echo(_list_families(resolve_weights_root(options["weights_root"], root)))
+        click.echo(_list_families(resolve_weights_root(options["weights_root"], source.root)))
         return
     families = parse_groups(names)
     if merge:
-        folder = layout.features_dir(options["features_dir"], root, input_file)
+        folder = layout.features_dir(options["features_dir"], source.default_features_dir())
         for name, path in merge_feature_shards(families, folder).items():
             click.echo(f"{name}: merged into {path}")
         return
     chosen = parse_ints(subjects, "--subjects", least=1) if subjects else None
-    written = run(ExtractRequest(families, **options, subjects=chosen, ids=ids_text))
+    written = run(ExtractRequest(families, source, **options, subjects=chosen, ids=ids_text))
     for name, path in written.items():
         click.echo(f"{name}: {path}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, SUBJECT_HELP, main, parse_alphas
+from ._group import COUNT, FEATURES_DIR_HELP, main, parse_alphas, source_options
 
 
 def _fixed_alpha(text):
@@ -30,29 +30,26 @@ def _fixed_alpha(text):
 
 
 @main.command()
-@click.option("--subject", type=SUBJECT, default=1, show_default=True, help=SUBJECT_HELP)
-@click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
-@click.option("--input", "input_file", type=click.Path(dir_okay=False), default=None,
-              help="Your own data: one HDF5 file (see docs/data.md) instead of --data-root.")
+@source_options()
 @click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
-@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help="Default <data root>/features.")
+@click.option("--features-dir", type=click.Path(file_okay=False), default=None, help=FEATURES_DIR_HELP)
 @click.option("--backend", type=click.Choice(["numpy", "torch", "torch_cuda"]), default="numpy", show_default=True)
 @click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
 @click.option("--alpha-per", type=click.Choice(["target", "group"]), default="target", show_default=True)
 @click.option("--fixed-alpha", default=None,
               help="Brain-Diffuser baseline: no choice, one alpha ('5e4') or per group ('autokl=5e4,clip_text=1e5').")
 @click.option("--solver", type=click.Choice(["gcv", "himalaya"]), default="gcv", show_default=True,
-              help="gcv: this engine's leave-one-out choice; himalaya: himalaya's KernelRidgeCV, K-fold (--cv).")
+              help="gcv: this engine's choice by generalised cross-validation; himalaya: himalaya's KernelRidgeCV, "
+                   "K-fold (--cv).")
 @click.option("--cv", type=click.IntRange(min=2), default=5, show_default=True, help="Folds of --solver himalaya.")
 @click.option("--rescale", is_flag=True,
               help="Brain-Diffuser's rescaling of the test predictions by their own (test-set) statistics.")
 @click.option("--chunk-size", type=COUNT, default=None, help="Targets per chunk (default 4096); bounds memory.")
-@click.option("--sessions", type=COUNT, default=None, help="First N sessions (default: all available).")
 @click.option("--min-nc", type=float, default=None,
               help="Keep only voxels whose noise ceiling (percent, for the averaged repeats) is at least this.")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
 def fit(targets, alphas, fixed_alpha, **options):
-    """Fit the one-stage ridge from a subject's voxels to cached target groups; write outputs/subjNN."""
+    """Fit the one-stage ridge from a subject's voxels to cached target groups; write <out>/<label>."""
     from ..pipeline import FitRequest, fit_subject, format_fit_summary, parse_groups
 
     result = fit_subject(FitRequest(**options, targets=parse_groups(targets), alphas=parse_alphas(alphas),

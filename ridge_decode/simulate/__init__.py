@@ -1,6 +1,6 @@
 """A synthetic subject written in exactly the NSD file layout, from real photographs and a known encoding model.
 
-The real loader (:mod:`ridge_decode.nsd`) reads the result unchanged. What is written under ``out``:
+The real loader (:mod:`ridge_decode.sources.nsd`) reads the result unchanged. What is written under ``out``:
 
 - ``nsddata_betas/ppdata/subjNN/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_sessionSS.hdf5``: dataset
   ``betas``, int16, percent signal change x 300, axes ``(750, Z, Y, X)`` (optionally also ``.nii.gz``,
@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..io import write_json
 from ..manifest import entry_path, load_manifest
-from ..nsd import noise_ceiling
+from ..sources.base import noise_ceiling
 from . import writers
 from .design import N_SESSIONS_MAX, SimSize, _size, make_design, trial_ids
 from .encoding import (

@@ -1,8 +1,8 @@
-"""Load one NSD subject: betas -> nsdgeneral voxels -> /300 -> per-session z-score -> repeats averaged by 73k id.
+"""An NSD root as a source: betas -> nsdgeneral voxels -> /300 -> per-session z-score -> repeats averaged by 73k id.
 
-Also reads stimuli by 73k id and COCO captions; :mod:`ridge_decode.generic` reads your own data (``--input FILE``)
-into the same :class:`SubjectData`. Every file is located through :mod:`ridge_decode.manifest`, and every bad file
-gets an error that names it, what was expected and what was found.
+Also reads stimuli by 73k id and COCO captions. :class:`NSDSource` is what the stages see (``--data-root``,
+``--subject``, ``--sessions``); the synthetic subject is an NSD root too. Every file is located through
+:mod:`ridge_decode.manifest`, and every bad file gets an error that names it, what was expected and what was found.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
@@ -19,9 +18,10 @@ import numpy as np
 import scipy.io
 from tqdm.auto import tqdm
 
-from .errors import InputError
-from .io import atomic_path, file_signature
-from .manifest import (
+from .. import layout
+from ..errors import InputError
+from ..io import atomic_path, file_signature
+from ..manifest import (
     DataFileError,
     DataFormatError,
     Manifest,
@@ -29,6 +29,7 @@ from .manifest import (
     require,
     resolve_data_root,
 )
+from .base import Source, SourceOption, Stimuli, SubjectData, noise_ceiling, open_hdf5, zscore_rows
 
 log = logging.getLogger(__name__)
 
@@ -37,77 +38,6 @@ SLAB_TRIALS = 50  # HDF5 betas are read this many trials at a time: bounded memo
 ZSCORE_MODES = ("session", "session-train", "none")
 BETAS_FORMATS = ("auto", "hdf5", "nifti")
 CACHE_VERSION = 1  # bump when the preprocessing changes, so old caches are rebuilt
-# Kernel ridge chooses each target's alpha by leave-one-out (GCV) over the training images: after centring, n
-# images leave n - 1 directions, and with fewer than about ten the held-out errors that rank the alphas are a
-# handful of numbers each, so the choice is noise. A test correlation needs 3 images to be anything but +-1.
-MIN_TRAIN_IMAGES = 10
-MIN_TEST_IMAGES = 3
-
-
-@dataclass
-class SubjectData:
-    """One subject's preprocessed data, one row per image, every row keyed by its 0-based 73k id.
-
-    Attributes
-    ----------
-    train_betas, test_betas : float32 arrays (n_train, p) and (n_test, p), repeats averaged.
-    train_ids, test_ids : int64 (n,), sorted 0-based 73k ids.
-    train_repeats, test_repeats : int (n,), how many trials were averaged into each row.
-    voxel_xyz : int (p, 3) voxel coordinates in the subject's grid (X, Y, Z), or None for generic input.
-    info : dict with the subject, the options and the source files.
-    """
-
-    train_betas: np.ndarray
-    train_ids: np.ndarray
-    test_betas: np.ndarray
-    test_ids: np.ndarray
-    train_repeats: np.ndarray
-    test_repeats: np.ndarray
-    voxel_xyz: np.ndarray | None = None
-    info: dict = field(default_factory=dict)
-
-    @property
-    def n_voxels(self) -> int:
-        """Number of voxels p."""
-        return self.train_betas.shape[1]
-
-    def check(self, source: str) -> int:
-        """What every fit needs, whatever the source (named in errors): enough distinct training and test images,
-        disjoint ids, and at least one voxel that varies over the training images. Returns the number of
-        constant voxels (kept: they are centred to zero and contribute nothing)."""
-        problem = split_problem(self.train_ids, self.test_ids)
-        if problem:
-            split, found, fix = problem
-            raise DataFormatError(f"{source}: the {split} set has {found}. {fix}")
-        constant = int((np.ptp(self.train_betas, axis=0) == 0).sum())
-        if constant == self.n_voxels:
-            raise DataFormatError(f"{source}: every one of the {constant} voxels is constant over the "
-                                  f"{len(self.train_ids)} training images (all-zero betas?): there is nothing to fit")
-        return constant
-
-
-def split_problem(train_ids, test_ids) -> tuple[str, str, str] | None:
-    """The first reason a fit cannot use these splits, as (split "train" or "test", what was found, the fix), or
-    None: too few distinct images in a split, or an image in both (a leak). Callers word it for their source."""
-    for split, ids, least in (("train", train_ids, MIN_TRAIN_IMAGES), ("test", test_ids, MIN_TEST_IMAGES)):
-        n = len(np.unique(ids))
-        if n < least:
-            return split, f"{n} distinct images", (f"A fit needs at least {MIN_TRAIN_IMAGES} training and "
-                                                   f"{MIN_TEST_IMAGES} test images (ridge_decode.nsd.MIN_TRAIN_IMAGES "
-                                                   "says why).")
-    leak = np.intersect1d(train_ids, test_ids)
-    if len(leak):
-        return "test", f"{len(leak)} ids that are also training ids, e.g. {leak[:5].tolist()}", \
-            "An image in both sets leaks the test set into the fit: keep each image in one set."
-    return None
-
-
-def open_hdf5(path: str | Path, what: str) -> h5py.File:
-    """Open an HDF5 file read-only; a DataFileError naming ``what`` and the file if it is truncated or not HDF5."""
-    try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise DataFileError(f"cannot open {what} {path} (truncated or not HDF5?): {exc}") from exc
 
 
 # --------------------------------------------------------------------------- design and mask
@@ -161,18 +91,14 @@ def read_mask(path: str | Path) -> np.ndarray:
     return mask
 
 
-def noise_ceiling(ncsnr, n_repeats) -> np.ndarray:
-    """NSD's noise ceiling in percent of variance for ``n_repeats`` averaged trials:
-    ``100 * ncsnr**2 / (ncsnr**2 + 1 / n)`` (NSD data manual)."""
-    ncsnr = np.asarray(ncsnr, float)
-    return 100.0 * ncsnr**2 / (ncsnr**2 + 1.0 / np.asarray(n_repeats, float))
-
-
 def read_noise_ceiling(subject: int, data_root: str | Path | None = None, n_repeats: float = 3.0) -> np.ndarray:
-    """Per-voxel noise ceiling (percent) of a subject's nsdgeneral voxels, in the loaders' voxel order.
+    """Per-voxel noise ceiling (percent) of a subject's nsdgeneral voxels, in the loaders' voxel order."""
+    return noise_ceiling(read_ncsnr(subject, data_root), n_repeats)
 
-    Reads the beta version's ``ncsnr.nii.gz`` (manifest entry ``ncsnr``) inside the nsdgeneral mask.
-    """
+
+def read_ncsnr(subject: int, data_root: str | Path | None = None) -> np.ndarray:
+    """Per-voxel ncsnr of a subject's nsdgeneral voxels, in the loaders' voxel order: the beta version's
+    ``ncsnr.nii.gz`` (manifest entry ``ncsnr``) inside the nsdgeneral mask."""
     root = resolve_data_root(data_root)
     mask = read_mask(require("nsdgeneral", root, subject))
     path = require("ncsnr", root, subject)
@@ -182,7 +108,7 @@ def read_noise_ceiling(subject: int, data_root: str | Path | None = None, n_repe
         raise DataFileError(f"cannot read the ncsnr volume {path}: {exc}") from exc
     if vol.shape != mask.shape:
         raise DataFormatError(f"{path}: ncsnr volume has shape {vol.shape}; the nsdgeneral mask has {mask.shape}")
-    return noise_ceiling(vol[mask], n_repeats)
+    return np.asarray(vol[mask], np.float64)
 
 
 # --------------------------------------------------------------------------- betas
@@ -265,13 +191,7 @@ def zscore_session(x: np.ndarray, mode: str, train_trials: np.ndarray | None = N
     """
     if mode == "none":
         return x
-    ref = x if mode == "session" else x[train_trials]
-    mu = ref.mean(axis=0)
-    sd = ref.std(axis=0)
-    sd[sd == 0] = 1.0
-    x -= mu
-    x /= sd
-    return x
+    return zscore_rows(x, None if mode == "session" else train_trials)
 
 
 def _options(sessions: int, zscore: str, fmt: str) -> dict:
@@ -362,7 +282,7 @@ def load_subject(
         voxel_xyz=np.argwhere(mask).astype(np.int32),
         info={"subject": subject, "data_root": str(root), "options": options, "files": [str(p) for p in files]},
     )
-    data.check(f"subject {subject} under {root}")  # before the cache is written
+    data.check(lambda split: f"subject {subject} under {root}")  # before the cache is written
     if use_cache:
         _write_cache(cache_file, data, options, signature)
     return data
@@ -397,58 +317,8 @@ def _write_cache(path: Path, data: SubjectData, options: dict, signature: list) 
 
 
 # --------------------------------------------------------------------------- stimuli and captions
-class Stimuli:
-    """Images by 73k id from an HDF5 dataset (``nsd_stimuli.hdf5``'s ``imgBrick`` or a generic input file)."""
-
-    def __init__(self, path: str | Path, dataset: str = "imgBrick", ids_dataset: str | None = None):
-        self.path = Path(path)
-        self.dataset = dataset
-        with open_hdf5(self.path, "stimuli") as f:
-            if dataset not in f:
-                raise DataFormatError(f"{self.path}: expected a dataset {dataset!r}; found {sorted(f.keys())}")
-            self.shape, dtype = f[dataset].shape, f[dataset].dtype
-            self._row = None
-            self.ids = np.arange(self.shape[0])
-            if ids_dataset is not None:
-                if ids_dataset not in f:
-                    raise DataFormatError(f"{self.path}: expected a dataset {ids_dataset!r} naming the images of "
-                                          f"{dataset!r}; found {sorted(f.keys())}")
-                self.ids = f[ids_dataset][()].astype(np.int64)
-                self._row = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
-                if len(self._row) != len(self.ids):
-                    raise DataFormatError(f"{self.path}: {ids_dataset} must be unique; found "
-                                          f"{len(self.ids) - len(self._row)} repeated ids")
-        if len(self.shape) != 4 or self.shape[-1] != 3 or dtype != np.uint8:
-            raise DataFormatError(f"{self.path}: {dataset} must be uint8 (N, H, W, 3); found {dtype} {self.shape}")
-
-    def read(self, ids) -> np.ndarray:
-        """uint8 images (len(ids), H, W, 3) in the order of ``ids`` (h5py gets sorted unique indices)."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if self._row is not None:
-            missing = [i for i in ids.tolist() if i not in self._row]
-            if missing:
-                raise KeyError(f"{self.path}: no image for ids {missing[:10]}")
-            rows = np.array([self._row[i] for i in ids.tolist()], dtype=np.int64)
-        else:
-            rows = ids
-            if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
-                raise IndexError(
-                    f"{self.path}: ids must be within 0..{self.shape[0] - 1}; got {rows.min()}..{rows.max()}"
-                )
-        uniq, inv = np.unique(rows, return_inverse=True)
-        block = np.empty((len(uniq),) + tuple(self.shape[1:]), np.uint8)
-        # one slice per run of consecutive rows: h5py's fancy indexing costs ~7 ms a row (a selection of
-        # scattered rows), a slice reads its chunks directly
-        starts = np.flatnonzero(np.r_[True, np.diff(uniq) != 1])
-        with h5py.File(self.path, "r") as f:
-            data = f[self.dataset]
-            for a, z in zip(starts, np.r_[starts[1:], len(uniq)], strict=True):
-                block[a:z] = data[int(uniq[a]) : int(uniq[z - 1]) + 1]
-        return block[inv]
-
-
 def open_stimuli(data_root: str | Path | None = None) -> Stimuli:
-    """The stimuli of a data root (``nsd_stimuli.hdf5``); ``generic.open_images`` opens your own data's."""
+    """The stimuli of a data root (``nsd_stimuli.hdf5``)."""
     root = resolve_data_root(data_root)
     return Stimuli(require("stimuli", root))
 
@@ -515,3 +385,72 @@ def viewed_ids(data_root: str | Path | None = None, subjects=None) -> np.ndarray
     if not ids:
         raise DataFileError(f"no subject under {root} has betas, so no viewed images are known")
     return np.unique(np.concatenate(ids))
+
+
+# --------------------------------------------------------------------------- the source
+class NSDSource(Source):
+    """One subject of an NSD (or synthetic) root; ``subject=None`` serves what needs no subject (stimuli,
+    captions, features). The subject's data is loaded once, through the loader's cache."""
+
+    KIND, KEY = "nsd", None
+    OPTIONS = (
+        SourceOption("data_root", "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's "
+                                  "data_root_default."),
+        SourceOption("subject", "NSD subject number, 1..8 (default 1).", type=int),
+        SourceOption("sessions", "First N sessions of the subject (default: all available).", type=int),
+    )
+
+    def __init__(self, data_root=None, subject: int | None = 1, sessions: int | None = None,
+                 label: str | None = None):
+        self.root = resolve_data_root(data_root)
+        if subject is not None:
+            load_manifest().subject_info(subject)  # an InputError naming 1..8
+        self.subject, self.sessions = subject, sessions
+        self.label = label or (f"subj{subject:02d}" if subject is not None else self.root.name)
+
+    @classmethod
+    def from_options(cls, label=None, data_root=None, subject=None, sessions=None) -> NSDSource:
+        """``--data-root``, ``--subject`` (default 1) and ``--sessions``."""
+        return cls(data_root, 1 if subject is None else subject, sessions, label)
+
+    def spec(self) -> dict:
+        """``{"data_root", "subject", "sessions"}``."""
+        return {"data_root": str(self.root), "subject": self.subject, "sessions": self.sessions}
+
+    def load(self, progress: bool = True) -> SubjectData:
+        """The subject's betas (see :func:`load_subject`)."""
+        if self.subject is None:
+            raise InputError(f"{self}: give --subject to read a subject's betas")
+        return load_subject(self.subject, self.root, sessions=self.sessions, progress=progress)
+
+    def images(self) -> Stimuli:
+        """``nsd_stimuli.hdf5``."""
+        return open_stimuli(self.root)
+
+    def captions(self):
+        """COCO captions, parsed on the first call."""
+        return Captions(self.root).read
+
+    def image_ids(self, subjects=None) -> np.ndarray:
+        """The images shown to ``subjects`` (default: every subject with betas under the root)."""
+        return viewed_ids(self.root, subjects)
+
+    def ncsnr(self) -> np.ndarray:
+        """The beta version's ``ncsnr.nii.gz`` inside nsdgeneral."""
+        return read_ncsnr(self.subject, self.root)
+
+    def voxels(self) -> str:
+        """The subject's nsdgeneral ROI."""
+        return f"the nsdgeneral ROI of subject {self.subject} under {self.root}"
+
+    def where(self, split: str) -> str:
+        """The subject and root."""
+        return str(self)
+
+    def default_features_dir(self) -> Path:
+        """``<data root>/features``: shared by every subject of the root (features depend on the image only)."""
+        return self.root / layout.FEATURES
+
+    def __str__(self) -> str:
+        who = f"subject {self.subject}" if self.subject is not None else "the stimuli"
+        return f"{who} under {self.root}"

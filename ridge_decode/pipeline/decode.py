@@ -1,0 +1,205 @@
+"""The decode stage: a fit's (or a prediction's) predicted targets turned into images, resumably."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..errors import DataError, InputError
+from ..sources import Source
+
+
+@dataclass
+class DecodeRequest:
+    """Turn one fit's test predictions into images (see ``decode --help``); sampler knobs as ``SamplerConfig``."""
+
+    source: Source  # the seen images (for the grid and the size), the weights root and the feature cache
+    model_dir: str | Path | None = None
+    features_dir: str | Path | None = None
+    weights_root: str | Path | None = None
+    out: str | Path | None = None
+    decoder: str = "diffusion"
+    ids: list[int] | None = None
+    n_images: int | None = None
+    batch_size: int = 4
+    samples: int = 1
+    text: str = "empty"  # or "predicted": the predicted clip_text tokens as the prompt
+    device: str = "cpu"
+    dtype: str = "float32"
+    shard: str | None = None
+    sampler: object = None  # a decode.diffusion.SamplerConfig (default: its defaults)
+    progress: bool = True
+
+
+@dataclass
+class DecodeResult:
+    """Where the images went, how many were decoded and how many were already there."""
+
+    folder: Path
+    n_images: int
+    n_skipped: int
+
+
+def decode_subject(req: DecodeRequest) -> DecodeResult:
+    """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
+    from ..features.extract import parse_shard, shard_ids
+    from ..io import file_signature, versions
+
+    model_dir = layout.fit_dir(req.source.label, req.model_dir)
+    out = layout.recon_dir(req.source.label, req.out)
+    pred = layout.Predictions.load(model_dir)
+    ids = pred.ids
+    rows = np.arange(len(ids)) if not req.ids else pred.rows(list(dict.fromkeys(req.ids)))
+    if req.n_images is not None:
+        rows = rows[: req.n_images]
+    rows = shard_ids(rows, parse_shard(req.shard))
+    stimuli = _seen_images(req.source, ids[rows])
+    size = None if stimuli is None else stimuli.shape[1]
+    config = {"label": req.source.label, "decoder": req.decoder, "model_dir": str(model_dir),
+              "predictions": file_signature(pred.path), "n_images": len(rows), "samples": req.samples,
+              "seed": getattr(req.sampler, "seed", 0), "shard": req.shard, "versions": versions()}
+    if req.decoder == "weight-free":
+        from ..decode import weightfree
+
+        pixels = pred.need("pixels", "the weight-free decoder")
+
+        def make(batch, k):
+            return weightfree.pixels_to_images(pixels[batch], size=size)
+
+        config["decoder_name"] = weightfree.NAME
+    else:
+        make, extra = _diffusion_decoder(req, pred, out)
+        config.update(extra)
+    _same_decode(out, config)
+    todo = _write_images(req, out, config, make, ids, rows, size)
+    _grid(req, out, stimuli, ids, rows)
+    return DecodeResult(out, len(rows), len(rows) - len(todo))
+
+
+def _seen_images(source: Source, ids):
+    """The source's images when it has them (None: decode needs no ground truth), holding every id to decode."""
+    from ..errors import NoImagesError
+
+    try:
+        stimuli = source.images()
+    except NoImagesError:
+        return None
+    absent = np.setdiff1d(ids, stimuli.ids)
+    if len(absent):
+        raise DataError(f"{stimuli.path} has no image for {len(absent)} of the predicted test ids, e.g. "
+                        f"{absent[:5].tolist()}: decode with the stimuli the fit used")
+    return stimuli
+
+
+def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, size) -> list:
+    """Decode the images not yet in ``out``, a batch at a time; returns the rows decoded now."""
+    from tqdm.auto import tqdm
+
+    from ..io import write_json
+
+    todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / layout.DECODE_CONFIG, config)
+    bar = tqdm(total=len(todo) * req.samples, desc=f"decode ({req.decoder})", unit="img", disable=not req.progress)
+    for a in range(0, len(todo), req.batch_size):
+        batch = list(todo[a : a + req.batch_size])
+        for k in range(req.samples):
+            for r, img in zip(batch, make(batch, k), strict=True):
+                layout.save_png(_resize(img, size), out / layout.recon_name(ids[r], k))
+            bar.update(len(batch))
+    bar.close()
+    return todo
+
+
+def _grid(req: DecodeRequest, out: Path, stimuli, ids, rows) -> None:
+    """``grid.png``: the first ten seen images above their reconstructions (the reconstructions alone without
+    ground truth)."""
+    from .. import plots
+
+    shown = rows[:10]
+    recons = np.stack([layout.load_png(out / layout.recon_name(ids[r])) for r in shown])
+    seen = "seen (top) and " if stimuli is not None else ""
+    plots.reconstruction_grid(None if stimuli is None else stimuli.read(ids[shown]), recons, ids[shown],
+                              out / layout.GRID, title=f"{req.source.label}: {seen}decoded by {req.decoder}")
+
+
+# what a decode's images depend on: a folder holding images made with other values would mix two runs
+DECODE_IDENTITY = ("decoder", "decoder_name", "predictions", "samples", "seed", "steps", "strength", "cfg", "ip_scale",
+                   "text", "kappa", "eta", "dtype", "weights_root")
+
+
+def _same_decode(out: Path, config: dict) -> None:
+    """Refuse to add images to ``out`` if its ``config.json`` is of a decode with other inputs or settings."""
+    import json
+
+    path = out / layout.DECODE_CONFIG
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+    except ValueError:
+        raise DataError(f"{path} is not valid JSON: delete {out} or choose another --out") from None
+    differ = [k for k in DECODE_IDENTITY if old.get(k) != config.get(k)]
+    if differ:
+        raise InputError(f"--out {out} holds reconstructions of another decode ({', '.join(differ)} differ from "
+                         f"{path}): choose another --out, or delete that folder to decode anew")
+
+
+def _resize(img, size):
+    from PIL import Image
+
+    if size is None or img.shape[0] == size:
+        return img
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC))
+
+
+def _diffusion_decoder(req: DecodeRequest, pred: layout.Predictions, out):
+    """A ``make(rows, k)`` closure for IP-Adapter SD img2img, and the config entries that describe it."""
+    from ..decode import diffusion
+    from ..features import FeatureStore
+    from ..features.clip_layers import differentiable_features
+    from ..io import write_json
+    from ..manifest import resolve_weights_root
+
+    sampler = req.sampler or diffusion.SamplerConfig()
+    sampler.check()
+    latents = pred.need("autokl", "the img2img starting latent")
+    tokens = pred.need("ipadapter_plus", "the IP-Adapter tokens")
+    text_pred = pred.need("clip_text", "--text predicted") if req.text == "predicted" else None
+    clip_pred = pred.need("clip_layers", "guidance, --kappa > 0") if sampler.kappa > 0 else None
+    store = FeatureStore(layout.features_dir(req.features_dir, req.source.default_features_dir()))
+    negative = store.extra("ipadapter_plus", "negative")
+    wroot = resolve_weights_root(req.weights_root, req.source.root)
+    pipe = diffusion.load_pipeline(wroot, device=req.device, dtype=req.dtype)
+    feature_fn = None
+    if sampler.kappa > 0:
+        from ..features.clip_layers import ClipLayers
+
+        clip = ClipLayers(wroot, device=req.device, dtype=req.dtype).model
+        feature_fn = lambda images: differentiable_features(clip, images)  # noqa: E731
+    log: list = []
+
+    def guidance(rows):
+        return None if clip_pred is None else diffusion.Guidance(clip_pred[rows], feature_fn, log)
+
+    def rows_of(array, rows):
+        return None if array is None else array[rows]
+
+    def make(rows, k):
+        images = diffusion.decode_batch(pipe, latents[rows], tokens[rows], negative, sampler, pred.ids[rows],
+                                        sample_index=k, text_embeds=rows_of(text_pred, rows),
+                                        guidance=guidance(rows))
+        if log:
+            write_json(out / layout.GUIDANCE_LOG, log)
+        return images
+
+    extra = {"decoder_name": diffusion.NAME, "steps": sampler.steps, "strength": sampler.strength, "cfg": sampler.cfg,
+             "ip_scale": sampler.ip_scale, "text": req.text, "kappa": sampler.kappa, "eta": sampler.eta,
+             "device": req.device, "dtype": req.dtype, "weights_root": str(wroot),
+             "negative_tokens": str(store.path("ipadapter_plus"))}
+    return make, extra
+
+

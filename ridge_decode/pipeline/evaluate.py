@@ -1,0 +1,127 @@
+"""The evaluate stage: the eight NSD metrics of a source's reconstructions against its seen images."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import layout
+from ..errors import InputError
+from ..sources import Source
+
+
+@dataclass
+class EvaluateRequest:
+    """Score one subject's reconstructions (see ``evaluate --help``)."""
+
+    source: Source  # its test ids and images are the ground truth
+    recon_dir: str | Path | None = None
+    model_dir: str | Path | None = None
+    features_dir: str | Path | None = None
+    weights_root: str | Path | None = None
+    out: str | Path | None = None
+    convention: str = "mindeye"
+    batch_size: int = 32
+    rank_by: str = "pixcorr"
+    partial: bool = False
+    progress: bool = True
+
+
+def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
+    """The eight metrics of a subject's reconstructions: ``metrics.json``, ``per_image.json``, ``report.md`` and
+    the best/median/worst figure; returns (metrics.json's content, the folder)."""
+    import json
+
+    from .. import evaluate as ev
+    from ..io import versions
+    from ..manifest import resolve_weights_root
+
+    label = req.source.label
+    recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
+    out = layout.eval_dir(label, req.out)
+    images = req.source.images()  # no images, no ground truth: the source's error says what to give
+    ids, recons = layout.read_reconstructions(recon, req.source.test_ids(), partial=req.partial)
+    stimuli = images.read(ids)
+    scores, per_image = ev.image_metrics(stimuli, recons, resolve_weights_root(req.weights_root, req.source.root),
+                                         convention=req.convention, batch_size=req.batch_size,
+                                         progress=req.progress)
+    result = {"label": label, "source": req.source.describe(), "n_images": int(len(ids)),
+              "convention": req.convention, "recon_dir": str(recon), "ground_truth": str(images.path),
+              "metrics": scores}
+    decoder_config = recon / layout.DECODE_CONFIG
+    if decoder_config.exists():
+        result["decoder"] = json.loads(decoder_config.read_text()).get("decoder_name")
+    if req.model_dir:
+        fdir = layout.features_dir(req.features_dir, req.source.default_features_dir())
+        result["embedding"] = embedding_scores(Path(req.model_dir), fdir, ids)
+    result["versions"] = versions()
+    _write_evaluation(req, out, result, per_image, stimuli, recons, ids)
+    return result, out
+
+
+def _write_evaluation(req: EvaluateRequest, out: Path, result: dict, per_image: dict, stimuli, recons, ids) -> None:
+    """``metrics.json``, ``per_image.json``, ``report.md`` and the ranked figure, moved into ``out`` together."""
+    from .. import evaluate as ev
+    from .. import plots
+    from ..io import atomic_path, write_json
+
+    scores = result["metrics"]
+    # written beside the folder, then moved in together: a failure leaves the previous evaluation whole
+    staging = out / layout.STAGING
+    write_json(staging / layout.METRICS, result)
+    write_json(staging / layout.PER_IMAGE, {"ids": ids, **per_image})
+    name = f"ridge_decode ({result['label']}, {result.get('decoder') or 'unknown decoder'}, {len(ids)} images)"
+    with atomic_path(staging / layout.REPORT) as tmp:
+        tmp.write_text(ev.report({name: scores}, f"Reconstruction metrics, {result['label']}",
+                                 note=f"Resizing convention: {req.convention}."))
+    names = [layout.METRICS, layout.PER_IMAGE, layout.REPORT]
+    if req.rank_by in per_image:
+        plots.ranked_reconstructions(stimuli, recons, ids, per_image[req.rank_by], req.rank_by,
+                                     ev.HIGHER_IS_BETTER[req.rank_by], staging / layout.RANKED)
+        names.insert(0, layout.RANKED)
+    layout.commit(staging, names)
+
+
+def embedding_scores(model_dir: Path, features_dir: Path, ids) -> dict:
+    """Embedding-level scores of each predicted group whose true features are cached."""
+    from .. import evaluate as ev
+    from ..features import FeatureStore
+
+    store = FeatureStore(features_dir)
+    pred = layout.Predictions.load(model_dir)
+    rows = pred.rows(ids)
+    out = {}
+    for g, p in pred.pred.items():
+        if not store.exists(g):
+            out[g] = {"unavailable": f"{store.path(g)} is missing"}
+            continue
+        out[g] = ev.embedding_scores(p[rows], store.read(g, ids))
+    return out
+
+
+def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
+    """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``."""
+    import json
+
+    from .. import evaluate as ev
+    from ..errors import DataFileError
+    from ..io import versions, write_json
+
+    if not dirs:
+        raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")
+    results = []
+    for d in dirs:
+        path = Path(d) / layout.METRICS
+        if not path.exists():
+            raise DataFileError(f"{path} is missing: run scripts/evaluate.py for that subject first")
+        results.append(json.loads(path.read_text()))
+    out = Path(out or layout.EVAL / "mean")
+    mean = ev.aggregate(results)
+    labels = [r.get("label") for r in results]
+    write_json(out / layout.METRICS, {"aggregate_of": [str(d) for d in dirs], "labels": labels, "metrics": mean,
+                                      "versions": versions()})
+    (out / layout.REPORT).write_text(ev.report({f"ridge_decode (mean of {', '.join(map(str, labels))})": mean},
+                                               "Reconstruction metrics, averaged over subjects"))
+    return out
+
+

@@ -1,0 +1,77 @@
+"""The extract stage: feature families of a source's images into its feature cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..errors import DataError, InputError
+from ..sources import Source
+
+
+@dataclass
+class ExtractRequest:
+    """Which feature families to compute for which images of ``source``, and where (see ``extract-features --help``)."""
+
+    families: list[str]
+    source: Source
+    features_dir: str | Path | None = None
+    weights_root: str | Path | None = None
+    subjects: list[int] | None = None  # NSD: the images these subjects saw
+    ids: str | None = None  # "all", "a,b,c" or "start:stop"
+    device: str = "cpu"
+    dtype: str = "float32"
+    batch_size: int = 32
+    shard: str | None = None
+    progress: bool = True
+
+
+def select_ids(ids_text: str | None, source: Source, subjects=None) -> np.ndarray:
+    """The ids to extract: a subset from ``ids_text``, else the source's default images (``Source.image_ids``)."""
+    if ids_text is None:
+        return source.image_ids(subjects)
+    if ids_text == "all":
+        return np.unique(source.images().ids)
+    try:
+        if ":" in ids_text:
+            a, b = ids_text.split(":")
+            return np.arange(int(a), int(b))
+        return np.unique([int(v) for v in ids_text.split(",") if v.strip()])
+    except ValueError:
+        raise InputError(f"--ids takes 'all', 'a,b,c' or 'start:stop'; got {ids_text!r}") from None
+
+
+def extract_features(req: ExtractRequest) -> dict[str, Path]:
+    """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
+    from ..features import REGISTRY, FeatureStore
+    from ..features.extract import extract_family, parse_shard
+    from ..manifest import resolve_weights_root
+
+    unknown = [n for n in req.families if n not in REGISTRY]
+    if unknown:
+        raise InputError(f"unknown feature families {unknown}; known: {sorted(REGISTRY)}")
+    wroot = resolve_weights_root(req.weights_root, req.source.root)
+    store = FeatureStore(layout.features_dir(req.features_dir, req.source.default_features_dir()))
+    stimuli = req.source.images()
+    ids = select_ids(req.ids, req.source, req.subjects)
+    known = set(stimuli.ids.tolist())
+    absent = [int(i) for i in ids if int(i) not in known]
+    if absent:
+        raise DataError(f"{stimuli.path} has no image for ids {absent[:10]}{' ...' if len(absent) > 10 else ''}")
+    # the caption files are parsed once, not once per batch
+    captions = req.source.captions() if any(REGISTRY[n].inputs == "captions" for n in req.families) else None
+    return {name: extract_family(name, ids, store, read_images=stimuli.read, read_captions=captions,
+                                 weights_root=wroot, device=req.device, dtype=req.dtype, batch_size=req.batch_size,
+                                 shard=parse_shard(req.shard), progress=req.progress)
+            for name in req.families}
+
+
+def merge_feature_shards(families, features_dir) -> dict[str, Path]:
+    """Join each family's shard files into one; returns {family: merged file}."""
+    from ..features import FeatureStore
+
+    store = FeatureStore(features_dir)
+    return {name: store.merge_shards(name) for name in families}

@@ -1,0 +1,218 @@
+"""The fit stage: one source's voxels -> cached target groups, written as ``<out>/<label>``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..errors import DataError, DataFileError, DataFormatError, InputError
+from ..sources import Source
+from .common import Timer, request_config
+
+
+@dataclass
+class FitRequest:
+    """One fit (see ``fit --help``); ``out`` is the folder that receives ``<source label>/``."""
+
+    source: Source
+    targets: list[str] = field(default_factory=lambda: ["pixels"])
+    features_dir: str | Path | None = None
+    out: str | Path = layout.OUTPUTS
+    backend: str = "numpy"
+    alphas: np.ndarray | None = None
+    alpha_per: str = "target"
+    fixed_alpha: float | dict | None = None
+    solver: str = "gcv"
+    cv: int = 5
+    rescale: bool = False
+    chunk_size: int | None = None
+    min_nc: float | None = None
+    progress: bool = True
+    echo: Callable[[str], None] = print
+
+
+@dataclass
+class FitResult:
+    """What a fit wrote and returns: the summary (also ``summary.json``), the data, test predictions and targets."""
+
+    summary: dict
+    data: object
+    pred: dict[str, np.ndarray]
+    y_test: dict[str, np.ndarray]
+    folder: Path
+
+
+@dataclass
+class FitInputs:
+    """Everything a fit reads, checked: the voxels (after ``--min-nc``), the targets and what the summary says."""
+
+    data: object
+    X_train: np.ndarray
+    X_test: np.ndarray
+    y_train: dict
+    y_test: dict
+    features_dir: Path
+    constant: int
+    ceiling: dict | None
+    keep: np.ndarray | None
+
+
+def fit_subject(req: FitRequest) -> FitResult:
+    """Check, load, fit, predict and write ``<out>/<label>`` (model, predictions, summary, figure).
+
+    Everything that can be checked before the fit is (the output folder, the data, the targets); then the files
+    are written into ``<label>/.next`` and moved into ``<label>`` together, so a failed or interrupted run leaves
+    the previous run's files as they were. Training targets are read from the feature cache one chunk at a time;
+    an interrupted fit resumes from ``<label>/.next/model.h5.part`` and says so. A missing family that needs no
+    weights (``pixels``) is computed on the fly.
+    """
+    from .. import metrics, plots
+    from ..io import write_json
+    from ..ridge import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
+
+    alphas = DEFAULT_ALPHAS if req.alphas is None else req.alphas
+    timer = Timer()
+    folder = layout.fit_dir(req.source.label, None, req.out)
+    with timer("load"):
+        inputs = read_fit_inputs(req)
+    staging = folder / layout.STAGING
+    model = OneStageRidge(alphas=alphas, alpha_per=req.alpha_per, fixed_alpha=req.fixed_alpha, backend=req.backend,
+                          chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=staging / layout.MODEL,
+                          progress=req.progress, solver=req.solver, cv=req.cv)
+    with timer("fit"):
+        model.fit(inputs.X_train, inputs.y_train)
+    with timer("predict"):
+        pred = model.predict(inputs.X_test, rescale=req.rescale)
+    r = {g: metrics.columnwise_r(pred[g].reshape(len(pred[g]), -1), y.reshape(len(y), -1))
+         for g, y in inputs.y_test.items()}
+    if all(np.isnan(v).all() for v in r.values()):
+        raise DataFormatError(f"every held-out r of {req.targets} is undefined (constant predictions): the fit of "
+                              f"{req.source} learned nothing; its files stay in {staging}")
+    with timer("write"):
+        layout.Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
+                           selected_voxels=None if inputs.keep is None else np.flatnonzero(inputs.keep)).save(staging)
+        plots.fit_summary(r, model.alphas_, staging / layout.FIT_FIGURE)
+    summary = fit_summary(req, inputs, model, r, timer, alphas)
+    write_json(staging / layout.SUMMARY, summary)
+    layout.commit(staging)
+    return FitResult(summary, inputs.data, pred, inputs.y_test, folder)
+
+
+def read_fit_inputs(req: FitRequest) -> FitInputs:
+    """The source's data and the targets from the feature cache, every check a fit needs done before it starts."""
+    from ..features import REGISTRY, FeatureStore
+    from .extract import ExtractRequest, extract_features
+
+    source, groups = req.source, list(req.targets)
+    data = source.data(progress=req.progress)
+    constant = data.check(source.where)
+    if constant:
+        req.echo(f"{constant} of {data.n_voxels} voxels are constant over the training images: kept, they are "
+                 "centred to zero and contribute nothing")
+    fdir = layout.features_dir(req.features_dir, source.default_features_dir())
+    store = FeatureStore(fdir)
+    for g in groups:
+        # a family that needs no weights costs seconds: make it now instead of stopping
+        if not store.exists(g) and g in REGISTRY and not REGISTRY[g].needs_weights:
+            req.echo(f"{g} is not in the feature cache {fdir}: computing it now (it needs no weights)")
+            extract_features(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
+        if not store.exists(g):
+            raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
+                            f"    python scripts/extract_features.py --features {g} {source.options_text()} "
+                            f"--features-dir {fdir}")
+    y_train = {g: store.rows(g, data.train_ids) for g in groups}
+    y_test = {g: store.read(g, data.test_ids) for g in groups}
+    if not any((np.ptp(y.reshape(len(y), -1), axis=0) > 0).any() for y in y_test.values()):
+        raise DataFormatError(f"every target of {groups} is constant over the {len(data.test_ids)} test images "
+                              f"of {source}: no held-out correlation can be computed")
+    ceiling, keep = noise_ceiling_selection(source, data, req.min_nc)
+    X_train, X_test = data.train_betas, data.test_betas
+    if keep is not None:
+        X_train, X_test = X_train[:, keep], X_test[:, keep]
+    return FitInputs(data, X_train, X_test, y_train, y_test, fdir, constant, ceiling, keep)
+
+
+def noise_ceiling_selection(source: Source, data, min_nc):
+    """Noise-ceiling summary of the source's voxels and, with ``min_nc``, the mask of the voxels kept."""
+    from ..sources.base import noise_ceiling
+
+    n = float(np.mean(data.train_repeats))
+    try:
+        nc = noise_ceiling(source.ncsnr(), n)
+    except DataFileError as exc:
+        if min_nc is not None:
+            raise
+        return {"unavailable": str(exc).splitlines()[0]}, None
+    if nc.shape != (data.n_voxels,):
+        raise DataFormatError(f"{source}: {nc.size} noise-ceiling values for {data.n_voxels} voxels")
+    keep = None if min_nc is None else nc >= min_nc
+    if keep is not None and not keep.any():
+        raise InputError(f"no voxel has a noise ceiling >= {min_nc}% (max {nc.max():.1f}%)")
+    kept = nc if keep is None else nc[keep]
+    return {"n_repeats": n, "min_nc": min_nc, "voxels_total": int(nc.size), "voxels_kept": int(kept.size),
+            "median_nc_all": float(np.median(nc)), "median_nc_kept": float(np.median(kept))}, keep
+
+
+def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer, alphas) -> dict:
+    """``summary.json``: sizes, per-group r and alphas, seconds per stage, the request's settings and the source."""
+    from ..io import peak_rss_mb, versions
+
+    t = timer.seconds
+    return {
+        "label": req.source.label,
+        "source": req.source.describe(),
+        "n_train": len(inputs.data.train_ids),
+        "n_test": len(inputs.data.test_ids),
+        "n_voxels": int(inputs.X_train.shape[1]),
+        "constant_voxels": inputs.constant,
+        "noise_ceiling": inputs.ceiling,
+        "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.targets},
+        "seconds": {"load": t["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()}, "fit": t["fit"],
+                    "predict": t["predict"], "write": t["write"]},
+        "runs": model.runs_,
+        "peak_rss_mb": peak_rss_mb(),
+        "config": request_config(req, alphas=list(map(float, alphas)), chunk_size=model.chunk_size,
+                                 cv=req.cv if req.solver == "himalaya" else None,
+                                 features_dir=str(inputs.features_dir), data=inputs.data.info),
+        "outputs": {"model": layout.MODEL, "predictions": layout.PREDICTIONS, "figure": layout.FIT_FIGURE},
+        "versions": versions(),
+    }
+
+
+def _group_summary(r: np.ndarray, alphas: np.ndarray) -> dict:
+    """One group's line of ``summary.json``: held-out r over the targets it is defined for, and the alphas."""
+    undefined = int(np.isnan(r).sum())
+    out = {"n_targets": int(r.size), "mean_r": float(np.nanmean(r)) if undefined < r.size else None,
+           "alpha_quantiles": np.quantile(alphas, [0, 0.25, 0.5, 0.75, 1]).tolist(), "n_undefined_r": undefined}
+    if undefined:
+        out["undefined_r_reason"] = (f"{undefined} targets are constant over the test images, or predicted as "
+                                     "constant: their correlation is undefined and left out of mean_r")
+    return out
+
+
+def format_fit_summary(summary: dict) -> str:
+    """The fit's summary as the table the ``fit`` command prints."""
+    lines = [f"{summary['label']}: {summary['n_train']} train, {summary['n_test']} test images, "
+             f"{summary['n_voxels']} voxels"]
+    nc = summary.get("noise_ceiling") or {}
+    if "median_nc_kept" in nc:
+        lines.append(f"voxel noise ceiling ({nc['n_repeats']:.1f} repeats): median {nc['median_nc_kept']:.1f}% of "
+                     f"variance over {nc['voxels_kept']} of {nc['voxels_total']} voxels")
+    lines.append(f"{'group':<16}{'targets':>9}{'mean r':>9}{'median alpha':>14}")
+    for g, s in summary["groups"].items():
+        r = "n/a" if s["mean_r"] is None else f"{s['mean_r']:.3f}"
+        lines.append(f"{g:<16}{s['n_targets']:>9}{r:>9}{s['alpha_quantiles'][2]:>14.3g}")
+        if s.get("n_undefined_r"):
+            lines.append(f"  ({s['undefined_r_reason']})")
+    lines.append(f"{'stage':<16}{'seconds':>9}")
+    lines += [f"{k:<16}{v:>9.2f}" for k, v in summary["seconds"].items()]
+    runs = summary.get("runs") or []
+    if len(runs) > 1:
+        lines.append(f"resumed: {len(runs)} runs, " + ", ".join(f"{r['seconds']:.1f} s from chunk "
+                                                              f"{r['chunks_done_before'] + 1}" for r in runs))
+    lines.append(f"peak RSS {summary['peak_rss_mb']:.0f} MB")
+    return "\n".join(lines)

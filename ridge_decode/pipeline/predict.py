@@ -1,0 +1,99 @@
+"""The predict stage: a fitted model applied to betas from any source, written as ``predictions.h5`` in the layout
+that ``decode`` and ``evaluate`` read."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..errors import DataFileError, DataFormatError, MissingFeaturesError
+from ..sources import Source
+from .common import request_config
+
+
+@dataclass
+class PredictRequest:
+    """Predict the targets of a fit in ``model_dir`` from the betas of ``source`` (see ``predict --help``)."""
+
+    source: Source
+    model_dir: str | Path
+    out: str | Path | None = None
+    split: str = "test"
+    features_dir: str | Path | None = None
+    progress: bool = True
+    echo: Callable[[str], None] = print
+
+
+def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
+    """Write ``<out>/predictions.h5`` (and ``summary.json``) for split ``req.split`` of the source's betas, with
+    the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
+    Returns (the summary, the folder)."""
+    from ..io import file_signature, versions, write_json
+    from ..ridge import OneStageRidge
+
+    model_dir = layout.fit_dir(req.source.label, req.model_dir)
+    fit = _fit_summary(model_dir)
+    model = OneStageRidge.load(model_dir / layout.MODEL)
+    selected = layout.Predictions.load(model_dir).selected_voxels
+    out = layout.predict_dir(req.source.label, req.out)
+    X, ids = req.source.data(progress=req.progress).split(req.split)
+    if not len(ids):
+        raise DataFormatError(f"{req.source.where(req.split)}: no {req.split} rows to predict")
+    X = _fitted_voxels(X, selected, model, fit, req.source, model_dir)
+    rescale = bool(fit["config"].get("rescale", False))
+    pred = model.predict(X, rescale=rescale)
+    r = _held_out_r(req, pred, ids)
+    staging = out / layout.STAGING
+    layout.Predictions(ids=ids, pred=pred, r=r, rescaled=rescale, selected_voxels=selected).save(staging)
+    summary = {"label": req.source.label, "source": req.source.describe(), "fit_source": fit.get("source"),
+               "model": file_signature(model_dir / layout.MODEL), "n_images": int(len(ids)),
+               "n_voxels": int(X.shape[1]), "r": {g: float(np.nanmean(v)) for g, v in r.items()},
+               "config": request_config(req, model_dir=str(model_dir), rescale=rescale), "versions": versions()}
+    write_json(staging / layout.SUMMARY, summary)
+    layout.commit(staging, layout.PREDICT_FILES)
+    return summary, out
+
+
+def _fit_summary(model_dir: Path) -> dict:
+    path = model_dir / layout.SUMMARY
+    if not path.exists():
+        raise DataFileError(f"--model-dir {model_dir} holds no finished fit ({layout.SUMMARY} is missing): fit "
+                            "first, with python scripts/fit.py")
+    return json.loads(path.read_text())
+
+
+def _fitted_voxels(X, selected, model, fit: dict, source: Source, model_dir: Path) -> np.ndarray:
+    """The columns of ``X`` the model was fitted on (``--min-nc``'s selection applied); an error that names both
+    voxel sets when they cannot be the same."""
+    p_model = int(model.X_mean_.shape[0])
+    p_full = p_model if selected is None else int(fit.get("noise_ceiling", {}).get("voxels_total", X.shape[1]))
+    if X.shape[1] != p_full:
+        fitted_on = (fit.get("source") or {}).get("voxels", "voxels of another source")
+        raise DataFormatError(f"{source} has {X.shape[1]} voxels ({source.voxels()}); the model in {model_dir} was "
+                              f"fitted on {p_full} voxels of {fitted_on}: give betas in the voxels the model was "
+                              "fitted with")
+    return X if selected is None else X[:, selected]
+
+
+def _held_out_r(req: PredictRequest, pred: dict, ids) -> dict:
+    """Per-target r of each group whose true features the cache holds for every id (none otherwise, said once)."""
+    from .. import metrics
+    from ..features import FeatureStore
+
+    store = FeatureStore(layout.features_dir(req.features_dir, req.source.default_features_dir()))
+    r = {}
+    for g, p in pred.items():
+        try:
+            y = store.read(g, ids) if store.exists(g) else None
+        except MissingFeaturesError:
+            y = None
+        if y is None:
+            req.echo(f"{g}: the feature cache {store.features_dir} lacks these images, so no r is computed")
+            continue
+        r[g] = metrics.columnwise_r(p.reshape(len(p), -1), y.reshape(len(y), -1))
+    return r

@@ -1,0 +1,161 @@
+"""The transfer stage: a new subject's output layer on a reference's frozen shared space, against two scratch ridges."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import layout
+from ..errors import DataError, InputError
+from ..sources import Source
+from .fit import FitRequest, fit_subject
+
+# transfer: the new subject's layer in the reference's space; scratch: the package's per-target ridge on the new
+# subject alone; scratch_principal: the new subject alone, a ridge into every principal direction of its own targets
+# with alpha per direction, the same kind of model as transfer, so that transfer - scratch_principal is what the
+# reference brings and scratch_principal - scratch what choosing alpha per direction of target space brings.
+TRANSFER_METHODS = ("transfer", "scratch", "scratch_principal")
+
+
+@dataclass
+class TransferRequest:
+    """A new subject's output layer on a reference's frozen shared space, against scratch (see ``transfer --help``).
+
+    ``reference`` and ``subject`` are sources of the same images' features (the feature cache of ``subject``'s
+    source, or ``features_dir``)."""
+
+    reference: Source
+    subject: Source
+    targets: list[str] = field(default_factory=lambda: ["pixels"])
+    features_dir: str | Path | None = None
+    reference_dir: str | Path | None = None
+    fractions: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.25, 0.5, 1.0])
+    rank: int = 64
+    alphas: np.ndarray | None = None
+    seed: int = 0
+    out: str | Path = layout.OUTPUTS
+    json_path: str | Path | None = None
+    echo: Callable[[str], None] = print
+
+
+def reference_source(reference_dir, default: Source) -> Source:
+    """The source a reference fit in ``reference_dir`` recorded (any kind), else ``default``."""
+    import json
+
+    from ..sources import reopen
+
+    summary = Path(reference_dir) / layout.SUMMARY if reference_dir else None
+    if summary is not None and summary.exists():
+        recorded = json.loads(summary.read_text()).get("source")
+        if recorded:
+            return reopen(recorded)
+    return default
+
+
+def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
+    """Fit the reference if needed, freeze its shared space, fit the new subject at each training fraction with
+    each of ``TRANSFER_METHODS``; returns (the JSON, the figure)."""
+    import importlib.util
+
+    from .. import plots
+    from ..features import FeatureStore
+    from ..io import versions, write_json
+    from ..ridge import DEFAULT_ALPHAS
+    from ..transfer import SharedSpace
+
+    if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
+        import torch  # noqa: F401
+
+    if any(not 0 < f <= 1 for f in req.fractions):
+        raise InputError(f"--train-fraction values must be in (0, 1]; got {req.fractions}")
+    grid = DEFAULT_ALPHAS if req.alphas is None else req.alphas
+    store = FeatureStore(layout.features_dir(req.features_dir, req.subject.default_features_dir()))
+    ref_dir, ref_model, ref_seconds = _reference_model(req, grid)
+    t0 = time.perf_counter()
+    shared = SharedSpace.from_reference(ref_model, req.reference.data(progress=False).train_betas, rank=req.rank,
+                                        groups=list(req.targets), seed=req.seed,
+                                        info={"reference": req.reference.label})
+    shared_seconds = time.perf_counter() - t0
+    results = _curves(req, shared, store, grid)
+    name = f"transfer_{req.subject.label}_from_{req.reference.label}.json"
+    json_path = Path(req.json_path or Path(req.out) / name)
+    summary = _read_json(ref_dir / layout.SUMMARY)
+    payload = {"results": results,
+               "reference": {"label": req.reference.label, "source": req.reference.describe(),
+                             "model": str(ref_dir / layout.MODEL), "load_or_fit_seconds": ref_seconds,
+                             "shared_space_seconds": shared_seconds,
+                             "fit_seconds": summary["seconds"].get("fit") if summary else None, **shared.info_},
+               "subject": req.subject.describe(),
+               "config": {"targets": list(req.targets), "fractions": req.fractions, "rank": req.rank,
+                          "alphas": list(map(float, grid)), "seed": req.seed},
+               "versions": versions()}
+    write_json(json_path, payload)
+    fig = plots.transfer_curves(results, json_path.with_suffix(".png"),
+                                title=f"{req.subject.label} from reference {req.reference.label} (rank {req.rank})")
+    return json_path, fig
+
+
+def _read_json(path: Path) -> dict | None:
+    import json
+
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _reference_model(req: TransferRequest, grid):
+    """(the reference's fit folder, its model, seconds to load or fit it): fitted here if absent."""
+    from ..ridge import OneStageRidge
+
+    groups = list(req.targets)
+    ref_dir = layout.fit_dir(req.reference.label, req.reference_dir, req.out)
+    t0 = time.perf_counter()
+    if (ref_dir / layout.MODEL).exists():
+        ref_model = OneStageRidge.load(ref_dir / layout.MODEL)
+        missing = [g for g in groups if g not in ref_model.groups_]
+        if missing:
+            raise DataError(f"the reference model {ref_dir / layout.MODEL} has groups {ref_model.groups_}, not "
+                            f"{missing}; refit it with --targets {','.join(groups)} or pass another --reference-dir")
+    else:
+        fit_subject(FitRequest(req.reference, targets=groups, features_dir=req.features_dir, out=ref_dir.parent,
+                               alphas=grid, echo=req.echo))
+        ref_model = OneStageRidge.load(ref_dir / layout.MODEL)
+    return ref_dir, ref_model, time.perf_counter() - t0
+
+
+def _curves(req: TransferRequest, shared, store, grid) -> list[dict]:
+    """Each method at each training fraction of the new subject: mean r, retrieval and seconds."""
+    from .. import evaluate as ev
+    from .. import metrics
+    from ..ridge import OneStageRidge
+    from ..transfer import PrincipalRidge, TransferRidge
+
+    groups = list(req.targets)
+    new = req.subject.data(progress=False)
+    y_test = {g: store.read(g, new.test_ids) for g in groups}
+    order = np.random.default_rng(req.seed).permutation(len(new.train_ids))
+    make = {"transfer": lambda: TransferRidge(shared, alphas=grid), "scratch": lambda: OneStageRidge(alphas=grid),
+            "scratch_principal": lambda: PrincipalRidge(alphas=grid)}
+    results = []
+    for frac in req.fractions:
+        rows = np.sort(order[: max(2, int(round(frac * len(order))))])
+        y_train = {g: store.read(g, new.train_ids[rows]) for g in groups}
+        for method in TRANSFER_METHODS:
+            t0 = time.perf_counter()
+            model = make[method]().fit(new.train_betas[rows], y_train)
+            seconds = time.perf_counter() - t0
+            pred = model.predict(new.test_betas)
+            per_group, all_r = {}, []
+            for g in groups:
+                r = metrics.columnwise_r(pred[g], y_test[g])
+                per_group[g] = {"mean_r": float(np.nanmean(r)),
+                                "retrieval_top1": ev.embedding_scores(pred[g], y_test[g])["retrieval_top1"]}
+                all_r.append(r)
+            results.append({"fraction": frac, "n_train": int(len(rows)), "method": method,
+                            "mean_r": float(np.nanmean(np.concatenate(all_r))), "groups": per_group,
+                            "seconds": seconds})
+            req.echo(f"{method:<17} fraction {frac:<5} ({len(rows):>5} images): mean r {results[-1]['mean_r']:.3f}, "
+                     f"{seconds:.2f} s")
+    return results
