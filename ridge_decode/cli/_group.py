@@ -22,10 +22,11 @@ def source_options(exclude=(), kinds=None, lazy: bool = False):
 
     The command then receives ``source``, opened by ``sources.open_source`` (the one place that reads these
     options), or, with ``lazy``, ``source_values`` and ``label`` to open itself. ``exclude`` drops option names the
-    command does not take; ``kinds`` limits the kinds.
+    command does not take; ``kinds`` limits the kinds ("own": every kind but the NSD default).
     """
-    from ..sources import KINDS, option_flag
+    from ..sources import KINDS, OWN_KINDS, option_flag
 
+    kinds = OWN_KINDS if kinds == "own" else kinds
     chosen = [KINDS[k] for k in (kinds or KINDS)]
     options = [o for cls in chosen for o in cls.OPTIONS if o.name not in exclude]
     names = [o.name for o in options]

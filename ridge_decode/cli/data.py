@@ -37,7 +37,7 @@ def simulate(out, size, subjects, seed, sessions, betas_format, image_size, pres
 @main.command("check-data")
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
 @click.option("--subject", "subjects", default="1", show_default=True, help="Comma-separated NSD subjects.")
-@source_options(kinds=("hdf5", "nifti"), lazy=True)
+@source_options(kinds="own", lazy=True)
 @click.option("--strict", is_flag=True, help="Enforce NSD's exact sizes (grids, voxels, sessions, 425 px).")
 @click.option("--weights", is_flag=True, help="Let missing or bad model weights count toward the exit code.")
 @click.option("--weights-root", type=click.Path(), default=None,
@@ -49,10 +49,10 @@ def check_data(data_root, subjects, source_values, label, strict, weights, weigh
     from ..check import check_data as run
     from ..check import check_source, check_weights, format_table
     from ..manifest import resolve_data_root, resolve_weights_root
-    from ..sources import open_source
+    from ..sources import OWN_KINDS, open_source
 
     if any(v not in (None, ()) for v in source_values.values()):
-        source = open_source(source_values, label, kinds=("hdf5", "nifti"))
+        source = open_source(source_values, label, kinds=OWN_KINDS)
         results = check_source(source) + check_weights(resolve_weights_root(weights_root, source.root))
         click.echo(f"data: {source}")
     else:

@@ -14,6 +14,7 @@ from .nifti import NiftiSource
 from .nsd import NSDSource
 
 KINDS: dict[str, type[Source]] = {cls.KIND: cls for cls in (NSDSource, HDF5Source, NiftiSource)}
+OWN_KINDS = tuple(k for k, cls in KINDS.items() if cls.KEY)  # the kinds a key option selects: not the NSD default
 
 
 def option_flag(name: str) -> str:
@@ -53,5 +54,5 @@ def reopen(described: dict) -> Source:
     return open_source(described["spec"], label=described.get("label"))
 
 
-__all__ = ["KINDS", "HDF5Source", "NSDSource", "NiftiSource", "Source", "SourceOption", "Stimuli", "SubjectData",
-           "open_source", "option_flag", "reopen"]
+__all__ = ["KINDS", "OWN_KINDS", "HDF5Source", "NSDSource", "NiftiSource", "Source", "SourceOption", "Stimuli",
+           "SubjectData", "open_source", "option_flag", "reopen"]

@@ -29,7 +29,10 @@ DOCS = "docs/data.md, 'NIfTI betas with a mask'"
 
 
 def expand_betas(patterns) -> list[Path]:
-    """Each ``--betas`` value as files: an existing path as is, else a glob pattern's matches, sorted."""
+    """Each ``--betas`` value (one path or pattern, or several) as files: an existing path as is, else a glob
+    pattern's matches, sorted."""
+    if isinstance(patterns, (str, Path)):
+        patterns = [patterns]
     files = []
     for pattern in patterns:
         if Path(pattern).exists():
@@ -65,7 +68,7 @@ class Trials:
         self.split = np.array([self._cell(rows, k, "split") for k in range(len(rows))])
         bad = np.flatnonzero(~np.isin(self.split, SPLITS))
         if len(bad):
-            raise self.error(bad[0], "split", f"{self.split[bad[0]]!r}", f"one of {list(SPLITS)}")
+            raise self.error(bad[0], "split", repr(str(self.split[bad[0]])), f"one of {list(SPLITS)}")
         self.session = [self._cell(rows, k, "session") for k in range(len(rows))] if "session" in columns else None
         self.ids = self._ids(rows) if "id" in columns else self._ids_from_names()
 

@@ -13,9 +13,7 @@ import logging
 from pathlib import Path
 
 import h5py
-import nibabel as nib
 import numpy as np
-import scipy.io
 from tqdm.auto import tqdm
 
 from .. import layout
@@ -44,6 +42,8 @@ CACHE_VERSION = 1  # bump when the preprocessing changes, so old caches are rebu
 def read_design(path: str | Path) -> dict[str, np.ndarray]:
     """``nsd_expdesign.mat`` as 1-based int64 arrays: masterordering (30000,), subjectim (8, 10000), sharedix."""
     try:
+        import scipy.io  # here, not at import: every command's --help imports this module
+
         mat = scipy.io.loadmat(path)
     except Exception as exc:  # scipy raises several types for corrupt files
         raise DataFileError(f"cannot read the experiment design {path}: {exc}") from exc
@@ -79,6 +79,8 @@ def subject_trials(design: dict[str, np.ndarray], subject: int, n_trials: int) -
 def read_mask(path: str | Path) -> np.ndarray:
     """The nsdgeneral ROI as a boolean (X, Y, Z) array (values > 0)."""
     try:
+        import nibabel as nib
+
         img = nib.load(str(path))
         data = np.asanyarray(img.dataobj)
     except Exception as exc:
@@ -103,6 +105,8 @@ def read_ncsnr(subject: int, data_root: str | Path | None = None) -> np.ndarray:
     mask = read_mask(require("nsdgeneral", root, subject))
     path = require("ncsnr", root, subject)
     try:
+        import nibabel as nib
+
         vol = np.asanyarray(nib.load(str(path)).dataobj)
     except Exception as exc:
         raise DataFileError(f"cannot read the ncsnr volume {path}: {exc}") from exc
@@ -166,6 +170,8 @@ def read_session(path: Path, mask: np.ndarray, fmt: str, n_trials: int = 750) ->
             except OSError as exc:
                 raise DataFileError(f"cannot read betas {path} (truncated?): {exc}") from exc
             return out
+    import nibabel as nib
+
     try:
         img = nib.load(str(path))
         expected = mask.shape + (n_trials,)
