@@ -51,3 +51,13 @@ class WeightsFormatError(WeightsError, DataFormatError):
 
 class InputError(RidgeDecodeError, ValueError):
     """An argument or option has a value the stage cannot use; the message names it, with what was expected."""
+
+
+class OutputError(RidgeDecodeError, OSError):
+    """An output cannot be written or committed: the folder is in use by another run (its lock), the lock was lost,
+    the disk is full, or the folder is read-only. The message names the path and what to do."""
+
+
+class DeviceError(RidgeDecodeError):
+    """The device or backend asked for is not on this machine (``--backend torch_cuda`` or ``--device cuda`` with no
+    GPU); the message names the option and what to use instead."""

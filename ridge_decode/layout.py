@@ -17,6 +17,7 @@ Defaults, relative to the working folder unless given:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,10 +31,8 @@ FEATURES = "features"  # the feature cache's folder name under a data root or be
 MODEL, PREDICTIONS, SUMMARY, FIT_FIGURE = "model.h5", "predictions.h5", "summary.json", "fit_summary.png"
 GRID, DECODE_CONFIG, GUIDANCE_LOG = "grid.png", "config.json", "guidance_log.json"
 METRICS, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
-# A fit writes its files here, inside its folder, and moves them into the folder only when all are written: a run
-# that fails or is interrupted leaves the previous run's files as they were (and its model.h5.part here, to resume).
-STAGING = ".next"
-FIT_FILES = (MODEL, PREDICTIONS, FIT_FIGURE, SUMMARY)  # moved in this order: summary.json, last, marks a complete fit
+# A run's files are written beside its folder and committed together (ridge_decode.runs): the order is free.
+FIT_FILES = (MODEL, PREDICTIONS, FIT_FIGURE, SUMMARY)
 PREDICT_FILES = (PREDICTIONS, SUMMARY)
 
 
@@ -79,22 +78,6 @@ def eval_dir(label: str, out: str | Path | None = None) -> Path:
     return folder(out, "--out") if out is not None else folder(EVAL / label, "the evaluation folder")
 
 
-def commit(staging: Path, names=FIT_FILES) -> Path:
-    """Move the files ``names`` from ``staging`` into its parent folder, replacing the previous run's, and remove
-    ``staging``; returns the folder. Called once every file is written, so the folder never mixes two runs."""
-    import os
-
-    staging = Path(staging)
-    missing = [n for n in names if not (staging / n).exists()]
-    if missing:
-        raise RuntimeError(f"{staging} lacks {missing}: nothing was moved")
-    for n in names:
-        os.replace(staging / n, staging.parent / n)
-    if not any(staging.iterdir()):
-        staging.rmdir()
-    return staging.parent
-
-
 # ----------------------------------------------------------------------------------------------- predictions
 @dataclass
 class Predictions:
@@ -102,7 +85,8 @@ class Predictions:
 
     ids (n,) int64 sorted 73k ids; pred {group: (n, ...) float32}; r {group: (t,) held-out r per target};
     rescaled: whether Brain-Diffuser's test-set rescaling was applied; selected_voxels: indices kept by
-    ``--min-nc`` (None: all).
+    ``--min-nc`` (None: all); source: the identity of the source the rows are of (``Source.identity()``), which
+    decode and evaluate compare with theirs; run_id: the run that wrote the file.
     """
 
     ids: np.ndarray
@@ -110,6 +94,8 @@ class Predictions:
     r: dict[str, np.ndarray] = field(default_factory=dict)
     rescaled: bool = False
     selected_voxels: np.ndarray | None = None
+    source: dict | None = None
+    run_id: str | None = None
     path: Path | None = None
 
     def save(self, folder) -> Path:
@@ -120,6 +106,8 @@ class Predictions:
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             f["ids"] = np.asarray(self.ids, dtype=np.int64)
             f.attrs["rescaled_with_test_statistics"] = bool(self.rescaled)
+            f.attrs["source"] = json.dumps(self.source)
+            f.attrs["run_id"] = self.run_id or ""
             if self.selected_voxels is not None:
                 f["selected_voxels"] = self.selected_voxels
             for g, p in self.pred.items():
@@ -143,7 +131,9 @@ class Predictions:
             return cls(ids=f["ids"][()], pred={g: f[f"pred/{g}"][()] for g in f["pred"]},
                        r={g: f[f"r/{g}"][()] for g in f.get("r", {})},
                        rescaled=bool(f.attrs.get("rescaled_with_test_statistics", False)),
-                       selected_voxels=f["selected_voxels"][()] if "selected_voxels" in f else None, path=path)
+                       selected_voxels=f["selected_voxels"][()] if "selected_voxels" in f else None,
+                       source=json.loads(f.attrs.get("source", "null")), run_id=f.attrs.get("run_id") or None,
+                       path=path)
 
     def need(self, group: str, why: str) -> np.ndarray:
         """The predictions of ``group``; a DataError naming the file and the refit when it was not fitted."""

@@ -183,7 +183,7 @@ def test_own_data_end_to_end_weight_free(own, tmp_path):
     metrics = json.loads((ev / "metrics.json").read_text(), parse_constant=_reject)
     assert metrics["n_images"] == N_TEST and metrics["ground_truth"] == str(path)
     assert metrics["metrics"]["pixcorr"] > 0.5  # the planted coarse layout is recovered
-    assert not (ev / ".next").exists() and not (fit_dir / ".next").exists()
+    assert not list(ev.parent.glob(f".{ev.name}.*")) and not list(fit_dir.parent.glob(".mine.*"))
     for p in [*fit_dir.glob("*.json"), *recon.glob("*.json"), *ev.glob("*.json")]:
         json.loads(p.read_text(), parse_constant=_reject)  # NaN / Infinity would be rejected here
 
@@ -226,14 +226,16 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
     args = ["fit", "--input", str(path), "--out", str(out), "--alphas", "-2:4:7", "--chunk-size", "1000"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "Aborted" in res.output  # click turns the interruption into an abort
-    assert _digest(out) == {**before, "mine/.next/model.h5.part": _digest(out)["mine/.next/model.h5.part"]}
+    part = ".mine.next/model.h5.part"  # staged beside the folder, which still holds the previous run
+    assert _digest(out) == {**before, part: _digest(out)[part]}
+    assert "MB of partial files stay in" in res.output  # the resumable file is kept, and its size said
     monkeypatch.setattr(model_module, "_compute", real)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "resuming at chunk 2 of 4" in res.output and "resumed: 2 runs" in res.output
     summary = json.loads((out / "mine" / "summary.json").read_text())
     assert [r["chunks_done_before"] for r in summary["runs"]] == [0, 1]
-    assert not (out / "mine" / ".next").exists()
+    assert not (out / ".mine.next").exists() and not list(out.glob(".mine.*"))
 
 
 def test_fit_solver_himalaya_decodes_through_the_same_code(own, tmp_path):

@@ -314,9 +314,15 @@ def test_transfer_takes_an_own_data_subject(synthetic_root, tmp_path):
     res = runner.invoke(main, ["transfer", "--data-root", str(synthetic_root), *rest])
     assert res.exit_code == 0, res.output
     nsd = json.loads((tmp_path / "o" / "transfer_subj02_from_subj01.json").read_text())["results"]
-    # the reference is the fit's recorded source (NSD subject 1); the new subject is the file
+    # the reference is the fit's recorded source (NSD subject 1); the new subject is the file, with its own cache:
+    # the root's cache records the root's images, and the file is another source of images
     res = runner.invoke(main, ["transfer", "--input", str(path), "--reference-dir", str(tmp_path / "o" / "subj01"),
                                *rest])
+    assert res.exit_code == 1 and "give this source its own --features-dir" in res.output, res.output
+    own_cache = ["--features-dir", str(tmp_path / "f_own")]
+    assert runner.invoke(main, ["extract-features", "--input", str(path), *own_cache]).exit_code == 0
+    res = runner.invoke(main, ["transfer", "--input", str(path), "--reference-dir", str(tmp_path / "o" / "subj01"),
+                               *rest, *own_cache])
     assert res.exit_code == 0, res.output
     own = json.loads((tmp_path / "o" / "transfer_s2_from_subj01.json").read_text())["results"]
     assert [(r["method"], r["n_train"]) for r in own] == [(r["method"], r["n_train"]) for r in nsd]

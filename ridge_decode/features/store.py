@@ -22,10 +22,30 @@ MERGE_BLOCK_ROWS = 1024  # rows copied per block when merging shards
 
 
 class FeatureStore:
-    """Read and write cached feature families under ``features_dir``."""
+    """Read and write cached feature families under ``features_dir``.
 
-    def __init__(self, features_dir: str | Path):
+    ``provenance`` ({"images": fingerprint, "source": text}, from the source of the run) is recorded in every file
+    written, and checked on every file read: a cache made from other images is an error naming both sources.
+    """
+
+    def __init__(self, features_dir: str | Path, provenance: dict | None = None):
         self.features_dir = Path(features_dir)
+        self.provenance = provenance if provenance and provenance.get("images") else None
+
+    def _stamp(self, attrs: dict | None) -> dict:
+        return {**(attrs or {}), **({"provenance": self.provenance} if self.provenance else {})}
+
+    def check_provenance(self, name: str) -> None:
+        """Stop when family ``name``'s file was computed from other images than this store's source's."""
+        path = self.path(name)
+        if self.provenance is None or not path.exists():
+            return
+        with h5py.File(path, "r") as f:
+            made = json.loads(f.attrs.get("made_by", "{}")).get("provenance")
+        if made and made.get("images") != self.provenance["images"]:
+            raise DataFormatError(f"{path} was computed from the images of {made.get('source')}; this run reads "
+                                  f"{self.provenance['source']}, whose images differ: give this source its own "
+                                  f"--features-dir (or delete {path} to compute it anew)")
 
     def path(self, name: str) -> Path:
         """File of family ``name``."""
@@ -43,10 +63,11 @@ class FeatureStore:
         if len(np.unique(ids)) != len(ids):
             raise ValueError(f"family {name!r}: ids must be unique")
         order = np.argsort(ids)
+        self.check_provenance(name)
         with atomic_path(self.path(name)) as tmp, h5py.File(tmp, "w") as f:
             f["ids"] = ids[order]
             f.create_dataset("features", data=np.asarray(features)[order], chunks=True)
-            f.attrs["made_by"] = json.dumps(attrs or {})
+            f.attrs["made_by"] = json.dumps(self._stamp(attrs))
         return self.path(name)
 
     def ids(self, name: str) -> np.ndarray:
@@ -101,7 +122,8 @@ class FeatureStore:
                shard: tuple[int, int] | None = None, all_ids=None) -> FeatureWriter:
         """A resumable writer of family ``name`` (or of one shard of it) for the sorted ``ids``."""
         path = self.path(name) if shard is None else self.shard_path(name, shard)
-        return FeatureWriter(path, ids, shape, dtype, batch_size, attrs, all_ids=all_ids)
+        self.check_provenance(name)
+        return FeatureWriter(path, ids, shape, dtype, batch_size, self._stamp(attrs), all_ids=all_ids)
 
     def merge_shards(self, name: str) -> Path:
         """Join ``<name>.shard-*-of-N.h5`` into ``<name>.h5``, checking every planned id is present exactly once."""
@@ -129,6 +151,8 @@ class FeatureStore:
             with h5py.File(p, "r") as f:
                 if not np.array_equal(f["all_ids"][()], planned):
                     raise DataFormatError(f"{p.name} was planned for other ids than {parts[0].name}: rerun it")
+                if json.loads(f.attrs["made_by"]).get("provenance") != made_by.get("provenance"):
+                    raise DataFormatError(f"{p.name} was computed from other images than {parts[0].name}: rerun it")
                 ids.append(f["ids"][()])
         ids = np.concatenate(ids)
         uniq, counts_ = np.unique(ids, return_counts=True)
@@ -165,6 +189,7 @@ class FeatureStore:
                 f"feature family {name!r} is not cached: {path} is missing. Compute it with\n"
                 f"    python scripts/extract_features.py --features {name} --features-dir {self.features_dir}"
             )
+        self.check_provenance(name)
         return path
 
 

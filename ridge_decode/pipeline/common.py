@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 
@@ -52,3 +53,65 @@ def request_config(req, **resolved) -> dict:
         config[f.name] = value
     config.update(resolved)
     return config
+
+
+def feature_store(features_dir, source):
+    """The feature cache of a run: ``--features-dir`` or the source's default, checked against the source's images."""
+    from .. import layout
+    from ..features import FeatureStore
+
+    return FeatureStore(layout.features_dir(features_dir, source.default_features_dir()),
+                        provenance=source.provenance())
+
+
+def same_source(recorded: dict | None, source, what: str, path) -> None:
+    """Stop when an output made from one source (``recorded``: its ``identity()``) is read with another: the kind,
+    the label and the images must agree (images only where both are known)."""
+    from ..errors import DataError
+
+    if not recorded:
+        return
+    mine = source.identity()
+    differ = [k for k in ("kind", "label") if recorded.get(k) != mine.get(k)]
+    if recorded.get("images") and mine.get("images") and recorded["images"] != mine["images"]:
+        differ.append("images")
+    if differ:
+        raise DataError(f"{path} holds {what} of {recorded.get('text') or recorded.get('label')} "
+                        f"({recorded.get('kind')}, label {recorded.get('label')}); this run reads {source} "
+                        f"({mine['kind']}, label {mine['label']}): their {', '.join(differ)} differ. Give the data "
+                        "options of that run, or another folder")
+
+
+@contextlib.contextmanager
+def writing(folder, option: str = "--out"):
+    """Turn an operating-system error while writing into ``folder`` (a full disk, a read-only file system) into one
+    line naming it; partial files stay where the resume protocol expects them."""
+    from ..errors import RidgeDecodeError
+    from ..runs import io_error
+
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, (RidgeDecodeError, FileNotFoundError)):
+            raise
+        error = io_error(exc, folder, option)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def leave_resumable(stage, echo) -> None:
+    """After a failed run: remove its staging folder, unless it holds resumable files; then say how big they are."""
+    import shutil
+    from pathlib import Path
+
+    stage = Path(stage)
+    if not stage.exists():
+        return
+    parts = list(stage.glob("*.part"))
+    if not parts:
+        shutil.rmtree(stage, ignore_errors=True)
+        return
+    size = sum(p.stat().st_size for p in parts)
+    echo(f"{size / 1e6:.1f} MB of partial files stay in {stage}: the same command resumes from them (delete the "
+         "folder to start over)")

@@ -10,6 +10,7 @@ import numpy as np
 from .. import layout
 from ..errors import DataError, InputError
 from ..sources import Source
+from .common import feature_store, same_source
 
 
 @dataclass
@@ -47,10 +48,12 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
     from ..features.extract import parse_shard, shard_ids
     from ..io import file_signature, versions
+    from ..runs import FolderLock
 
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     out = layout.recon_dir(req.source.label, req.out)
     pred = layout.Predictions.load(model_dir)
+    same_source(pred.source, req.source, "predictions", pred.path)
     ids = pred.ids
     rows = np.arange(len(ids)) if not req.ids else pred.rows(list(dict.fromkeys(req.ids)))
     if req.n_images is not None:
@@ -60,7 +63,8 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     size = None if stimuli is None else stimuli.shape[1]
     config = {"label": req.source.label, "decoder": req.decoder, "model_dir": str(model_dir),
               "predictions": file_signature(pred.path), "n_images": len(rows), "samples": req.samples,
-              "seed": getattr(req.sampler, "seed", 0), "shard": req.shard, "versions": versions()}
+              "seed": getattr(req.sampler, "seed", 0), "shard": req.shard, "source": req.source.identity(),
+              "versions": versions()}
     if req.decoder == "weight-free":
         from ..decode import weightfree
 
@@ -73,9 +77,11 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     else:
         make, extra = _diffusion_decoder(req, pred, out)
         config.update(extra)
-    _same_decode(out, config)
-    todo = _write_images(req, out, config, make, ids, rows, size)
-    _grid(req, out, stimuli, ids, rows)
+    # shards of one decode share the folder (a SLURM array): each shard is locked on its own
+    with FolderLock(out, tag=f"shard-{(req.shard or 'all').replace('/', '-of-')}"):
+        _same_decode(out, config)
+        todo = _write_images(req, out, config, make, ids, rows, size)
+        _grid(req, out, stimuli, ids, rows)
     return DecodeResult(out, len(rows), len(rows) - len(todo))
 
 
@@ -128,7 +134,7 @@ def _grid(req: DecodeRequest, out: Path, stimuli, ids, rows) -> None:
 
 # what a decode's images depend on: a folder holding images made with other values would mix two runs
 DECODE_IDENTITY = ("decoder", "decoder_name", "predictions", "samples", "seed", "steps", "strength", "cfg", "ip_scale",
-                   "text", "kappa", "eta", "dtype", "weights_root")
+                   "text", "kappa", "eta", "dtype", "weights_root", "source")
 
 
 def _same_decode(out: Path, config: dict) -> None:
@@ -159,7 +165,6 @@ def _resize(img, size):
 def _diffusion_decoder(req: DecodeRequest, pred: layout.Predictions, out):
     """A ``make(rows, k)`` closure for IP-Adapter SD img2img, and the config entries that describe it."""
     from ..decode import diffusion
-    from ..features import FeatureStore
     from ..features.clip_layers import differentiable_features
     from ..io import write_json
     from ..manifest import resolve_weights_root
@@ -170,7 +175,7 @@ def _diffusion_decoder(req: DecodeRequest, pred: layout.Predictions, out):
     tokens = pred.need("ipadapter_plus", "the IP-Adapter tokens")
     text_pred = pred.need("clip_text", "--text predicted") if req.text == "predicted" else None
     clip_pred = pred.need("clip_layers", "guidance, --kappa > 0") if sampler.kappa > 0 else None
-    store = FeatureStore(layout.features_dir(req.features_dir, req.source.default_features_dir()))
+    store = feature_store(req.features_dir, req.source)
     negative = store.extra("ipadapter_plus", "negative")
     wroot = resolve_weights_root(req.weights_root, req.source.root)
     pipe = diffusion.load_pipeline(wroot, device=req.device, dtype=req.dtype)

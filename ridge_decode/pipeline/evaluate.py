@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import layout
 from ..errors import InputError
 from ..sources import Source
+from .common import feature_store, leave_resumable, same_source
 
 
 @dataclass
@@ -35,10 +36,14 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     from .. import evaluate as ev
     from ..io import versions
     from ..manifest import resolve_weights_root
+    from ..runs import FolderLock, commit, staging
 
     label = req.source.label
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
     out = layout.eval_dir(label, req.out)
+    decoder_config = recon / layout.DECODE_CONFIG
+    decoded = json.loads(decoder_config.read_text()) if decoder_config.exists() else {}
+    same_source(decoded.get("source"), req.source, "reconstructions", recon)
     images = req.source.images()  # no images, no ground truth: the source's error says what to give
     ids, recons = layout.read_reconstructions(recon, req.source.test_ids(), partial=req.partial)
     stimuli = images.read(ids)
@@ -48,26 +53,31 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     result = {"label": label, "source": req.source.describe(), "n_images": int(len(ids)),
               "convention": req.convention, "recon_dir": str(recon), "ground_truth": str(images.path),
               "metrics": scores}
-    decoder_config = recon / layout.DECODE_CONFIG
-    if decoder_config.exists():
-        result["decoder"] = json.loads(decoder_config.read_text()).get("decoder_name")
+    if decoded:
+        result["decoder"] = decoded.get("decoder_name")
     if req.model_dir:
-        fdir = layout.features_dir(req.features_dir, req.source.default_features_dir())
-        result["embedding"] = embedding_scores(Path(req.model_dir), fdir, ids)
+        result["embedding"] = embedding_scores(Path(req.model_dir), feature_store(req.features_dir, req.source), ids,
+                                               req.source)
     result["versions"] = versions()
-    _write_evaluation(req, out, result, per_image, stimuli, recons, ids)
+    with FolderLock(out) as lock:
+        result["run_id"] = lock.run_id
+        try:
+            names = _write_evaluation(req, staging(out), result, per_image, stimuli, recons, ids)
+            commit(out, lock, names)
+        except BaseException:
+            leave_resumable(staging(out), print)
+            raise
     return result, out
 
 
-def _write_evaluation(req: EvaluateRequest, out: Path, result: dict, per_image: dict, stimuli, recons, ids) -> None:
-    """``metrics.json``, ``per_image.json``, ``report.md`` and the ranked figure, moved into ``out`` together."""
+def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_image: dict, stimuli, recons,
+                      ids) -> list[str]:
+    """``metrics.json``, ``per_image.json``, ``report.md`` and the ranked figure into ``staging``; their names."""
     from .. import evaluate as ev
     from .. import plots
     from ..io import atomic_path, write_json
 
     scores = result["metrics"]
-    # written beside the folder, then moved in together: a failure leaves the previous evaluation whole
-    staging = out / layout.STAGING
     write_json(staging / layout.METRICS, result)
     write_json(staging / layout.PER_IMAGE, {"ids": ids, **per_image})
     name = f"ridge_decode ({result['label']}, {result.get('decoder') or 'unknown decoder'}, {len(ids)} images)"
@@ -79,16 +89,16 @@ def _write_evaluation(req: EvaluateRequest, out: Path, result: dict, per_image: 
         plots.ranked_reconstructions(stimuli, recons, ids, per_image[req.rank_by], req.rank_by,
                                      ev.HIGHER_IS_BETTER[req.rank_by], staging / layout.RANKED)
         names.insert(0, layout.RANKED)
-    layout.commit(staging, names)
+    return names
 
 
-def embedding_scores(model_dir: Path, features_dir: Path, ids) -> dict:
-    """Embedding-level scores of each predicted group whose true features are cached."""
+def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
+    """Embedding-level scores of each predicted group whose true features are in ``store`` (a FeatureStore)."""
     from .. import evaluate as ev
-    from ..features import FeatureStore
 
-    store = FeatureStore(features_dir)
     pred = layout.Predictions.load(model_dir)
+    if source is not None:
+        same_source(pred.source, source, "predictions", pred.path)
     rows = pred.rows(ids)
     out = {}
     for g, p in pred.pred.items():

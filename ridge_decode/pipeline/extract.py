@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
 from ..errors import DataError, InputError
 from ..sources import Source
+from .common import feature_store
 
 
 @dataclass
@@ -46,15 +46,16 @@ def select_ids(ids_text: str | None, source: Source, subjects=None) -> np.ndarra
 
 def extract_features(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
-    from ..features import REGISTRY, FeatureStore
+    from ..features import REGISTRY
     from ..features.extract import extract_family, parse_shard
     from ..manifest import resolve_weights_root
+    from ..runs import FolderLock
 
     unknown = [n for n in req.families if n not in REGISTRY]
     if unknown:
         raise InputError(f"unknown feature families {unknown}; known: {sorted(REGISTRY)}")
     wroot = resolve_weights_root(req.weights_root, req.source.root)
-    store = FeatureStore(layout.features_dir(req.features_dir, req.source.default_features_dir()))
+    store = feature_store(req.features_dir, req.source)
     stimuli = req.source.images()
     ids = select_ids(req.ids, req.source, req.subjects)
     known = set(stimuli.ids.tolist())
@@ -63,10 +64,15 @@ def extract_features(req: ExtractRequest) -> dict[str, Path]:
         raise DataError(f"{stimuli.path} has no image for ids {absent[:10]}{' ...' if len(absent) > 10 else ''}")
     # the caption files are parsed once, not once per batch
     captions = req.source.captions() if any(REGISTRY[n].inputs == "captions" for n in req.families) else None
-    return {name: extract_family(name, ids, store, read_images=stimuli.read, read_captions=captions,
-                                 weights_root=wroot, device=req.device, dtype=req.dtype, batch_size=req.batch_size,
-                                 shard=parse_shard(req.shard), progress=req.progress)
-            for name in req.families}
+    shard, written = parse_shard(req.shard), {}
+    for name in req.families:
+        # one run per family (and shard) at a time: a second one would clobber the first one's .part
+        tag = name if shard is None else f"{name}.shard-{shard[0]}-of-{shard[1]}"
+        with FolderLock(store.features_dir, what="--features-dir", tag=tag):
+            written[name] = extract_family(name, ids, store, read_images=stimuli.read, read_captions=captions,
+                                           weights_root=wroot, device=req.device, dtype=req.dtype,
+                                           batch_size=req.batch_size, shard=shard, progress=req.progress)
+    return written
 
 
 def merge_feature_shards(families, features_dir) -> dict[str, Path]:

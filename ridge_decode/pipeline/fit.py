@@ -11,7 +11,7 @@ import numpy as np
 from .. import layout
 from ..errors import DataError, DataFileError, DataFormatError, InputError
 from ..sources import Source
-from .common import Timer, request_config
+from .common import Timer, feature_store, leave_resumable, request_config, writing
 
 
 @dataclass
@@ -64,26 +64,43 @@ class FitInputs:
 def fit_subject(req: FitRequest) -> FitResult:
     """Check, load, fit, predict and write ``<out>/<label>`` (model, predictions, summary, figure).
 
-    Everything that can be checked before the fit is (the output folder, the data, the targets); then the files
-    are written into ``<label>/.next`` and moved into ``<label>`` together, so a failed or interrupted run leaves
-    the previous run's files as they were. Training targets are read from the feature cache one chunk at a time;
-    an interrupted fit resumes from ``<label>/.next/model.h5.part`` and says so. A missing family that needs no
-    weights (``pixels``) is computed on the fly.
+    The folder is locked for the run (a second run on it stops at once). Everything that can be checked before
+    the fit is (the output folder, the data, the targets, the free space); then the files are written into the
+    folder's staging place and committed in one step, so a failed, interrupted or killed run leaves the previous
+    run whole. Training targets are read from the feature cache one chunk at a time; an interrupted fit resumes
+    from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
+    on the fly.
     """
+    from ..runs import FolderLock, commit, staging
+
+    folder = layout.fit_dir(req.source.label, None, req.out)
+    with FolderLock(folder, echo=req.echo) as lock:
+        try:
+            result = _fit_locked(req, folder, lock)
+            commit(folder, lock, layout.FIT_FILES)
+        except BaseException:
+            leave_resumable(staging(folder), req.echo)
+            raise
+    return result
+
+
+def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
+    """The fit itself, into the staging folder of ``folder`` (see ``fit_subject``)."""
     from .. import metrics, plots
     from ..io import write_json
     from ..ridge import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
+    from ..runs import staging
 
     alphas = DEFAULT_ALPHAS if req.alphas is None else req.alphas
     timer = Timer()
-    folder = layout.fit_dir(req.source.label, None, req.out)
+    stage = staging(folder)
     with timer("load"):
         inputs = read_fit_inputs(req)
-    staging = folder / layout.STAGING
     model = OneStageRidge(alphas=alphas, alpha_per=req.alpha_per, fixed_alpha=req.fixed_alpha, backend=req.backend,
-                          chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=staging / layout.MODEL,
+                          chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
                           progress=req.progress, solver=req.solver, cv=req.cv)
-    with timer("fit"):
+    _room_for_model(stage, inputs, req)
+    with timer("fit"), writing(stage):
         model.fit(inputs.X_train, inputs.y_train)
     with timer("predict"):
         pred = model.predict(inputs.X_test, rescale=req.rescale)
@@ -91,20 +108,35 @@ def fit_subject(req: FitRequest) -> FitResult:
          for g, y in inputs.y_test.items()}
     if all(np.isnan(v).all() for v in r.values()):
         raise DataFormatError(f"every held-out r of {req.targets} is undefined (constant predictions): the fit of "
-                              f"{req.source} learned nothing; its files stay in {staging}")
-    with timer("write"):
+                              f"{req.source} learned nothing; its files stay in {stage}")
+    with timer("write"), writing(stage):
         layout.Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
-                           selected_voxels=None if inputs.keep is None else np.flatnonzero(inputs.keep)).save(staging)
-        plots.fit_summary(r, model.alphas_, staging / layout.FIT_FIGURE)
+                           selected_voxels=None if inputs.keep is None else np.flatnonzero(inputs.keep),
+                           source=req.source.identity(), run_id=lock.run_id).save(stage)
+        plots.fit_summary(r, model.alphas_, stage / layout.FIT_FIGURE)
     summary = fit_summary(req, inputs, model, r, timer, alphas)
-    write_json(staging / layout.SUMMARY, summary)
-    layout.commit(staging)
+    summary["run_id"] = lock.run_id
+    summary["files"] = {n: (stage / n).stat().st_size for n in layout.FIT_FILES if n != layout.SUMMARY}
+    with writing(stage):
+        write_json(stage / layout.SUMMARY, summary)
     return FitResult(summary, inputs.data, pred, inputs.y_test, folder)
+
+
+def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
+    """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
+    and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
+    from ..runs import require_space, writable
+
+    n, p = inputs.X_train.shape
+    t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())
+    part = stage / (layout.MODEL + ".part")
+    have = part.stat().st_size if part.exists() else 0
+    require_space(writable(stage, "--out"), 4 * n * (p + n + t) - have, f"the model of {req.source.label}")
 
 
 def read_fit_inputs(req: FitRequest) -> FitInputs:
     """The source's data and the targets from the feature cache, every check a fit needs done before it starts."""
-    from ..features import REGISTRY, FeatureStore
+    from ..features import REGISTRY
     from .extract import ExtractRequest, extract_features
 
     source, groups = req.source, list(req.targets)
@@ -113,8 +145,8 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
     if constant:
         req.echo(f"{constant} of {data.n_voxels} voxels are constant over the training images: kept, they are "
                  "centred to zero and contribute nothing")
-    fdir = layout.features_dir(req.features_dir, source.default_features_dir())
-    store = FeatureStore(fdir)
+    store = feature_store(req.features_dir, source)
+    fdir = store.features_dir
     for g in groups:
         # a family that needs no weights costs seconds: make it now instead of stopping
         if not store.exists(g) and g in REGISTRY and not REGISTRY[g].needs_weights:
@@ -160,6 +192,7 @@ def noise_ceiling_selection(source: Source, data, min_nc):
 def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer, alphas) -> dict:
     """``summary.json``: sizes, per-group r and alphas, seconds per stage, the request's settings and the source."""
     from ..io import peak_rss_mb, versions
+    from .predict import _grid_digest
 
     t = timer.seconds
     return {
@@ -169,6 +202,7 @@ def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer
         "n_test": len(inputs.data.test_ids),
         "n_voxels": int(inputs.X_train.shape[1]),
         "constant_voxels": inputs.constant,
+        "voxel_grid": None if inputs.data.voxel_xyz is None else _grid_digest(inputs.data.voxel_xyz),
         "noise_ceiling": inputs.ceiling,
         "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.targets},
         "seconds": {"load": t["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()}, "fit": t["fit"],

@@ -13,7 +13,7 @@ import numpy as np
 from .. import layout
 from ..errors import DataFileError, DataFormatError, MissingFeaturesError
 from ..sources import Source
-from .common import request_config
+from .common import feature_store, leave_resumable, request_config, writing
 
 
 @dataclass
@@ -32,7 +32,21 @@ class PredictRequest:
 def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
     """Write ``<out>/predictions.h5`` (and ``summary.json``) for split ``req.split`` of the source's betas, with
     the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
-    Returns (the summary, the folder)."""
+    The folder is locked and committed as a fit's is. Returns (the summary, the folder)."""
+    from ..runs import FolderLock, commit, staging
+
+    out = layout.predict_dir(req.source.label, req.out)
+    with FolderLock(out, echo=req.echo) as lock:
+        try:
+            summary = _predict_locked(req, staging(out), lock.run_id)
+            commit(out, lock, layout.PREDICT_FILES)
+        except BaseException:
+            leave_resumable(staging(out), req.echo)
+            raise
+    return summary, out
+
+
+def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
     from ..io import file_signature, versions, write_json
     from ..ridge import OneStageRidge
 
@@ -40,23 +54,25 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
     fit = _fit_summary(model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
     selected = layout.Predictions.load(model_dir).selected_voxels
-    out = layout.predict_dir(req.source.label, req.out)
-    X, ids = req.source.data(progress=req.progress).split(req.split)
+    data = req.source.data(progress=req.progress)
+    X, ids = data.split(req.split)
     if not len(ids):
         raise DataFormatError(f"{req.source.where(req.split)}: no {req.split} rows to predict")
-    X = _fitted_voxels(X, selected, model, fit, req.source, model_dir)
+    X = _fitted_voxels(X, selected, model, fit, req.source, model_dir, data.voxel_xyz)
     rescale = bool(fit["config"].get("rescale", False))
     pred = model.predict(X, rescale=rescale)
     r = _held_out_r(req, pred, ids)
-    staging = out / layout.STAGING
-    layout.Predictions(ids=ids, pred=pred, r=r, rescaled=rescale, selected_voxels=selected).save(staging)
-    summary = {"label": req.source.label, "source": req.source.describe(), "fit_source": fit.get("source"),
-               "model": file_signature(model_dir / layout.MODEL), "n_images": int(len(ids)),
-               "n_voxels": int(X.shape[1]), "r": {g: float(np.nanmean(v)) for g, v in r.items()},
-               "config": request_config(req, model_dir=str(model_dir), rescale=rescale), "versions": versions()}
-    write_json(staging / layout.SUMMARY, summary)
-    layout.commit(staging, layout.PREDICT_FILES)
-    return summary, out
+    with writing(stage):
+        layout.Predictions(ids=ids, pred=pred, r=r, rescaled=rescale, selected_voxels=selected,
+                           source=req.source.identity(), run_id=run_id).save(stage)
+        summary = {"label": req.source.label, "run_id": run_id, "source": req.source.describe(),
+                   "fit_source": fit.get("source"), "model": file_signature(model_dir / layout.MODEL),
+                   "n_images": int(len(ids)), "n_voxels": int(X.shape[1]),
+                   "r": {g: float(np.nanmean(v)) for g, v in r.items()},
+                   "config": request_config(req, model_dir=str(model_dir), rescale=rescale),
+                   "files": {layout.PREDICTIONS: (stage / layout.PREDICTIONS).stat().st_size}, "versions": versions()}
+        write_json(stage / layout.SUMMARY, summary)
+    return summary
 
 
 def _fit_summary(model_dir: Path) -> dict:
@@ -67,25 +83,35 @@ def _fit_summary(model_dir: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _fitted_voxels(X, selected, model, fit: dict, source: Source, model_dir: Path) -> np.ndarray:
+def _fitted_voxels(X, selected, model, fit: dict, source: Source, model_dir: Path, xyz=None) -> np.ndarray:
     """The columns of ``X`` the model was fitted on (``--min-nc``'s selection applied); an error that names both
-    voxel sets when they cannot be the same."""
+    voxel sets when they cannot be the same (another count, or, where both have a grid, other voxels)."""
     p_model = int(model.X_mean_.shape[0])
     p_full = p_model if selected is None else int(fit.get("noise_ceiling", {}).get("voxels_total", X.shape[1]))
+    fitted_on = (fit.get("source") or {}).get("voxels", "voxels of another source")
     if X.shape[1] != p_full:
-        fitted_on = (fit.get("source") or {}).get("voxels", "voxels of another source")
         raise DataFormatError(f"{source} has {X.shape[1]} voxels ({source.voxels()}); the model in {model_dir} was "
                               f"fitted on {p_full} voxels of {fitted_on}: give betas in the voxels the model was "
                               "fitted with")
+    grid = fit.get("voxel_grid")
+    if grid and xyz is not None and _grid_digest(xyz) != grid:
+        raise DataFormatError(f"{source} has {X.shape[1]} voxels ({source.voxels()}), as many as the model in "
+                              f"{model_dir}, but not the same ones: it was fitted on {fitted_on}")
     return X if selected is None else X[:, selected]
+
+
+def _grid_digest(xyz) -> str:
+    """A digest of a voxel set's coordinates (what a fit records, so that predict can compare voxel sets)."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(xyz, np.int64).tobytes()).hexdigest()[:16]
 
 
 def _held_out_r(req: PredictRequest, pred: dict, ids) -> dict:
     """Per-target r of each group whose true features the cache holds for every id (none otherwise, said once)."""
     from .. import metrics
-    from ..features import FeatureStore
 
-    store = FeatureStore(layout.features_dir(req.features_dir, req.source.default_features_dir()))
+    store = feature_store(req.features_dir, req.source)
     r = {}
     for g, p in pred.items():
         try:

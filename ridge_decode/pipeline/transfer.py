@@ -12,6 +12,7 @@ import numpy as np
 from .. import layout
 from ..errors import DataError, InputError
 from ..sources import Source
+from .common import feature_store
 from .fit import FitRequest, fit_subject
 
 # transfer: the new subject's layer in the reference's space; scratch: the package's per-target ridge on the new
@@ -62,7 +63,6 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     import importlib.util
 
     from .. import plots
-    from ..features import FeatureStore
     from ..io import versions, write_json
     from ..ridge import DEFAULT_ALPHAS
     from ..transfer import SharedSpace
@@ -73,7 +73,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     if any(not 0 < f <= 1 for f in req.fractions):
         raise InputError(f"--train-fraction values must be in (0, 1]; got {req.fractions}")
     grid = DEFAULT_ALPHAS if req.alphas is None else req.alphas
-    store = FeatureStore(layout.features_dir(req.features_dir, req.subject.default_features_dir()))
+    store = feature_store(req.features_dir, req.subject)
     ref_dir, ref_model, ref_seconds = _reference_model(req, grid)
     t0 = time.perf_counter()
     shared = SharedSpace.from_reference(ref_model, req.reference.data(progress=False).train_betas, rank=req.rank,

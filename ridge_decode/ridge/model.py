@@ -248,6 +248,9 @@ class OneStageRidge:
                 f"{name} has NaN or infinite values in {len(bad)} voxels (first columns: {bad[:5].tolist()}); "
                 "drop or impute them before fitting"
             )
+        if X.dtype.itemsize > 4 and X.size and np.abs(X).max() > np.finfo(np.float32).max:
+            raise InputError(f"{name} overflows float32 (values up to {np.abs(X).max():.3g}; float32 holds "
+                             f"{np.finfo(np.float32).max:.3g}): rescale it")
         return X.astype(np.float32, copy=False)
 
     @staticmethod
@@ -308,11 +311,7 @@ class OneStageRidge:
         fixed = self._fixed_alphas(list(targets))
         b = set_backend(self.backend, on_error="raise")
 
-        X_mean = X.mean(axis=0, dtype=np.float64)
-        Xs = X - X_mean.astype(np.float32)
-        X_scale = np.sqrt(np.einsum("ij,ij->j", Xs, Xs, dtype=np.float64) / max(n - 1, 1))
-        X_scale[X_scale == 0] = 1.0  # a constant voxel carries no information; it is kept, centred to 0
-        Xs /= X_scale.astype(np.float32)
+        Xs, X_mean, X_scale = _standardize(X)
         config = self._config(alphas, targets, fixed, n, p)
         seconds["standardize"] = time.perf_counter() - t0
 
@@ -544,6 +543,26 @@ class OneStageRidge:
                     P = rescale_to_train_statistics(P, self.y_mean_[g], self.y_std_[g])
                 out[g] = P.reshape((len(X),) + self.target_shapes_[g])
         return out
+
+
+STANDARDIZE_BLOCK = 2048  # voxels standardised at a time in float64: bounded memory, exact centring
+
+
+def _standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(float32 standardised X, float64 means, float64 scales (ddof 1)) of ``X`` (n, p), computed in float64 a block
+    of voxels at a time, so that finite inputs never overflow (float32 betas near 3e38 would in float32)."""
+    n, p = X.shape
+    Xs = np.empty((n, p), np.float32)
+    X_mean, X_scale = np.empty(p), np.empty(p)
+    for a in range(0, p, STANDARDIZE_BLOCK):
+        x = X[:, a : a + STANDARDIZE_BLOCK].astype(np.float64)
+        X_mean[a : a + x.shape[1]] = m = x.mean(axis=0)
+        x -= m
+        sd = np.sqrt(np.einsum("ij,ij->j", x, x) / max(n - 1, 1))
+        sd[sd == 0] = 1.0  # a constant voxel carries no information; it is kept, centred to 0
+        X_scale[a : a + x.shape[1]] = sd
+        Xs[:, a : a + x.shape[1]] = x / sd
+    return Xs, X_mean, X_scale
 
 
 # ---------------------------------------------------------------------------------------------- the store

@@ -8,6 +8,7 @@ which kind of source it is. A new format is one module with one :class:`Source` 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,10 @@ from ..errors import DataFileError, DataFormatError, InputError
 MIN_TRAIN_IMAGES = 10
 MIN_TEST_IMAGES = 3
 SPLITS = ("train", "test")
+# The smallest image side evaluate can score: SSIM's Gaussian window (sigma 1.5, truncated at 3.5 sigma) is
+# 2 * int(3.5 * 1.5 + 0.5) + 1 = 11 pixels wide (scikit-image), and it is computed at the stimuli's size.
+MIN_IMAGE_SIDE = 11
+FINGERPRINT_IMAGES = 8  # images whose bytes enter a source's image fingerprint, evenly spaced over its ids
 
 
 @dataclass
@@ -91,6 +96,27 @@ def split_problem(train_ids, test_ids) -> tuple[str, str, str] | None:
     return None
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def check_finite_betas(x: np.ndarray, where: str, rows: str = "rows", fix: str = "") -> np.ndarray:
+    """``x`` (n, p) as float32, after checking in its own dtype that every value is finite and fits float32: a
+    non-finite value is named by row and voxel, and a finite one beyond float32's range is called an overflow."""
+    x = np.asarray(x)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        r, c = np.nonzero(bad)
+        raise DataFormatError(f"{where}: {len(r)} NaN or infinite values in {len(np.unique(r))} {rows}, first at "
+                              f"{rows[:-1]} {r[0]}, voxel {c[0]}. {fix}".strip())
+    big = np.abs(x) > FLOAT32_MAX
+    if big.any():
+        r, c = np.nonzero(big)
+        raise DataFormatError(f"{where}: {len(r)} values overflow float32 (up to {np.abs(x).max():.3g}; float32 "
+                              f"holds {FLOAT32_MAX:.3g}), first at {rows[:-1]} {r[0]}, voxel {c[0]}: rescale the "
+                              "betas (percent signal change is in the units of 1)")
+    return x.astype(np.float32)
+
+
 def average_repeats(x: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of ``x`` (n, p) with one id averaged into one row: (float32 (m, p), sorted unique ids, counts)."""
     uniq, inv, counts = np.unique(ids, return_inverse=True, return_counts=True)
@@ -116,6 +142,29 @@ def noise_ceiling(ncsnr, n_repeats) -> np.ndarray:
     ``100 * ncsnr**2 / (ncsnr**2 + 1 / n)`` (NSD data manual)."""
     ncsnr = np.asarray(ncsnr, float)
     return 100.0 * ncsnr**2 / (ncsnr**2 + 1.0 / np.asarray(n_repeats, float))
+
+
+def image_fingerprint(images, ids=None) -> str:
+    """A short digest of what a set of images is: their ids, their shape and the bytes of ``FINGERPRINT_IMAGES``
+    of them, evenly spaced over ``ids`` (default: every id). Two sources with one fingerprint show the same images
+    under the same ids; a cache made from one serves the other."""
+    import hashlib
+
+    ids = np.unique(images.ids if ids is None else ids).astype(np.int64)
+    digest = hashlib.sha256(json.dumps([list(images.shape[1:]), len(ids)]).encode())
+    digest.update(ids.tobytes())
+    if len(ids):
+        sample = ids[np.unique(np.linspace(0, len(ids) - 1, FINGERPRINT_IMAGES).round().astype(int))]
+        digest.update(np.ascontiguousarray(images.read(sample)).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def check_image_size(shape, where: str) -> None:
+    """Stop, in the validation pass, images too small for every metric (``MIN_IMAGE_SIDE``)."""
+    h, w = shape[1], shape[2]
+    if min(h, w) < MIN_IMAGE_SIDE:
+        raise DataFormatError(f"{where}: images of {h} x {w} pixels; the metrics need at least {MIN_IMAGE_SIDE} x "
+                              f"{MIN_IMAGE_SIDE} (SSIM's window): give larger images")
 
 
 def open_hdf5(path: str | Path, what: str) -> h5py.File:
@@ -267,9 +316,32 @@ class Source(ABC):
     def voxels(self) -> str:
         """Which voxels the betas hold, in words ("the mask M"): what a model fitted on them expects."""
 
+    def images_identity(self) -> str | None:
+        """What the source's images are (``image_fingerprint``), or None when it has none: what a feature cache
+        made from them records, and what decode and evaluate compare."""
+        from ..errors import NoImagesError
+
+        try:
+            return image_fingerprint(self.images())
+        except NoImagesError:
+            return None
+
+    def provenance(self) -> dict:
+        """What a feature cache made from this source records: ``{"images": images_identity(), "source": text}``."""
+        return {"images": self.identity()["images"], "source": str(self)}
+
+    def identity(self) -> dict:
+        """What outputs made from this source record of it, to be compared by the steps that read them: the kind,
+        the label and the images (not paths, so that a moved data folder is still the same source)."""
+        if getattr(self, "_identity", None) is None:
+            self._identity = {"kind": self.KIND, "label": self.label, "images": self.images_identity(),
+                              "text": str(self)}
+        return self._identity
+
     def describe(self) -> dict:
-        """What a summary records of the source: its kind, label, voxels and the options that reopen it."""
-        return {"kind": self.KIND, "label": self.label, "voxels": self.voxels(), "spec": self.spec()}
+        """What a summary records of the source: its kind, label, voxels, identity and the options that reopen it."""
+        return {"kind": self.KIND, "label": self.label, "voxels": self.voxels(), "identity": self.identity(),
+                "spec": self.spec(), "text": str(self)}
 
     def __str__(self) -> str:
         return self.label

@@ -16,7 +16,16 @@ import numpy as np
 
 from .. import layout
 from ..errors import DataFileError, DataFormatError, NoImagesError
-from .base import Source, SourceOption, Stimuli, SubjectData, average_repeats, open_hdf5
+from .base import (
+    Source,
+    SourceOption,
+    Stimuli,
+    SubjectData,
+    average_repeats,
+    check_finite_betas,
+    check_image_size,
+    open_hdf5,
+)
 
 LAYOUT = {
     "train/betas": "(n_train, n_voxels) real numbers",
@@ -64,13 +73,8 @@ def _check_betas(f, path, key: str) -> np.ndarray:
                      "betas / 300 as float32.")
     if betas.dtype.kind != "f":
         raise _error(path, key, f"dtype {betas.dtype}")
-    x = betas[()].astype(np.float32)
-    finite = np.isfinite(x)
-    if not finite.all():
-        rows, cols = np.nonzero(~finite)
-        raise _error(path, key, f"{len(rows)} NaN or infinite values in {len(np.unique(rows))} rows, first at "
-                                f"row {rows[0]}, voxel {cols[0]}", "Drop those voxels or rows, or impute them.")
-    return x
+    return check_finite_betas(betas[()], f"{path}: dataset {key!r}", "rows",
+                              f"Drop those voxels or rows, or impute them. (layout: {DOCS})")
 
 
 def validate(path: str | Path, betas: bool = True) -> SubjectData | None:
@@ -128,6 +132,7 @@ def _check_layout(f, path) -> np.ndarray | None:
     if images.dtype != np.uint8 or images.shape[-1] != 3:
         raise _error(path, "images", f"{images.dtype} of shape {images.shape}",
                      "Convert to 8-bit RGB, e.g. np.clip(x * 255, 0, 255).astype(np.uint8).")
+    check_image_size(images.shape, f"{path}: dataset 'images'")
     image_ids = read_ids(f, path, "image_ids")
     if images.shape[0] != len(image_ids):
         raise _error(path, "image_ids", f"{len(image_ids)} ids for {images.shape[0]} images")

@@ -20,7 +20,16 @@ import numpy as np
 
 from .. import layout
 from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
-from .base import SPLITS, Source, SourceOption, SubjectData, average_repeats, zscore_rows
+from .base import (
+    SPLITS,
+    Source,
+    SourceOption,
+    SubjectData,
+    average_repeats,
+    check_finite_betas,
+    check_image_size,
+    zscore_rows,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 REQUIRED_COLUMNS = ("image", "split")
@@ -142,6 +151,7 @@ class FolderImages:
                                       f"{size[0][1]}: give every image one size (resize them first)")
         w, h = size[0] if size else (0, 0)
         self.shape = (len(self.ids), h, w, 3)
+        check_image_size(self.shape, f"--images {self.path}")
 
     def read(self, ids) -> np.ndarray:
         """uint8 images (len(ids), H, W, 3) in the order of ``ids``."""
@@ -266,13 +276,9 @@ class NiftiSource(Source):
     @staticmethod
     def _masked(masker, img, path) -> np.ndarray:
         """One file's volumes inside the mask, float64 (volumes, p); non-finite values are an error naming them."""
-        x = np.asarray(masker.transform(img), np.float64)
-        bad = ~np.isfinite(x)
-        if bad.any():
-            rows, cols = np.nonzero(bad)
-            raise DataFormatError(f"betas {path}: {len(rows)} NaN or infinite values inside the mask, first at volume "
-                                  f"{rows[0]}, voxel {cols[0]}: drop those voxels from the mask, or impute them")
-        return x
+        x = check_finite_betas(masker.transform(img), f"betas {path} inside the mask", "volumes",
+                               "Drop those voxels from the mask, or impute them.")
+        return x.astype(np.float64)
 
     def _folder_images(self, trials: Trials) -> FolderImages:
         return FolderImages(self.images_dir, trials.names_by_id(), f"{trials.path}, column 'image'")

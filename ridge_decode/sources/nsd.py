@@ -23,6 +23,7 @@ from ..manifest import (
     DataFileError,
     DataFormatError,
     Manifest,
+    entry_path,
     load_manifest,
     require,
     resolve_data_root,
@@ -432,6 +433,26 @@ class NSDSource(Source):
     def images(self) -> Stimuli:
         """``nsd_stimuli.hdf5``."""
         return open_stimuli(self.root)
+
+    def images_identity(self) -> str | None:
+        """The stimulus file's name, size and shape, and a synthetic root's generator settings (``synthetic.json``):
+        NSD's file never changes, so reading a few of its 73,000 images (most unwritten in a synthetic root) would
+        say less than this."""
+        import hashlib
+
+        path = entry_path("stimuli", self.root)
+        if not path.exists():
+            return None
+        with open_hdf5(path, "stimuli") as f:
+            shape = list(f["imgBrick"].shape) if "imgBrick" in f else None
+        synthetic = self.root / "synthetic.json"
+        made = json.loads(synthetic.read_text()) if synthetic.exists() else None
+        text = json.dumps([path.name, path.stat().st_size, shape, made], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def provenance(self) -> dict:
+        """The root's stimuli: every subject of a root shares its feature cache."""
+        return {"images": self.identity()["images"], "source": f"the stimuli under {self.root}"}
 
     def captions(self):
         """COCO captions, parsed on the first call."""

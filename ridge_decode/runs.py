@@ -1,0 +1,229 @@
+"""One output folder, one run at a time: the folder's lock, the atomic commit of a run's files, and the machine's
+faults (a full disk, a read-only folder, a lost lock) as messages.
+
+A run that writes a folder ``<parent>/<name>`` (a fit, a prediction, an evaluation):
+
+1. takes ``<parent>/.<name>.lock`` (``FolderLock``): created exclusively, it holds the host, the process id, the
+   start time and the run's id. A second run on the folder stops at once, naming the holder; a lock left by a
+   process that no longer runs on this host is taken over, and the takeover is reported;
+2. writes its files into ``<parent>/.<name>.next`` (``staging``), where a resumable file may wait for the next
+   run;
+3. commits (``commit``): the staging folder is renamed to ``.<name>.gen-<run id>`` and exchanged with ``<name>``
+   in one ``renameat2(RENAME_EXCHANGE)`` call, so that a kill at any instant leaves either the old run or the new
+   one in ``<name>``, whole. Where the exchange is not available, two renames are used, and the one missing
+   instant in between is recovered by the next run (``recover``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime
+import errno
+import json
+import os
+import shutil
+import socket
+import sys
+import uuid
+from pathlib import Path
+
+from .errors import OutputError
+
+LOCK_SUFFIX, NEXT_SUFFIX, GEN_INFIX, OLD_INFIX = ".lock", ".next", ".gen-", ".old-"
+RENAME_EXCHANGE, AT_FDCWD = 2, -100  # linux/fs.h, fcntl.h
+
+
+def new_run_id() -> str:
+    """A run's id: UTC time to the second and 8 random hex digits (sortable, unique)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+
+
+def _sibling(folder: Path, infix: str, tag: str = "") -> Path:
+    return folder.parent / f".{folder.name}{infix}{tag}"
+
+
+def staging(folder) -> Path:
+    """Where a run of ``folder`` writes before its commit: ``<parent>/.<name>.next``."""
+    return _sibling(Path(folder), NEXT_SUFFIX)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+class FolderLock:
+    """The exclusive lock of an output folder, as a context manager; ``run_id`` names the run that holds it.
+
+    ``echo`` receives the takeover report of a stale lock.
+    """
+
+    def __init__(self, folder, echo=print, what: str = "--out", tag: str = ""):
+        self.folder, self.echo, self.what = Path(folder), echo, what
+        # ``tag`` locks one part of a folder that several runs share (a decode shard, a feature family)
+        self.path = _sibling(self.folder, f".{tag}{LOCK_SUFFIX}" if tag else LOCK_SUFFIX)
+        self.tag = tag
+        self.run_id = new_run_id()
+        self.info = {"host": socket.gethostname(), "pid": os.getpid(), "run_id": self.run_id,
+                     "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+                     "command": " ".join(Path(a).name if k == 0 else a for k, a in enumerate(sys.argv))}
+
+    def __enter__(self) -> FolderLock:
+        writable(self.folder.parent, self.what)
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+            except FileExistsError:
+                self._stale_or_raise()
+                continue
+            except OSError as exc:
+                raise (io_error(exc, self.folder, self.what) or exc) from exc
+            with os.fdopen(fd, "w") as f:
+                json.dump(self.info, f)
+            if not self.tag:
+                recover(self.folder)
+            return self
+        raise OutputError(f"{self.what} {self.folder}: could not take its lock {self.path} (it keeps changing)")
+
+    def _stale_or_raise(self) -> None:
+        try:
+            held = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            held = {}
+        if held.get("host") == self.info["host"] and isinstance(held.get("pid"), int) and not _alive(held["pid"]):
+            stale = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}")
+            try:
+                os.rename(self.path, stale)  # one taker wins; the others find the lock gone or new
+            except FileNotFoundError:
+                return
+            stale.unlink(missing_ok=True)
+            self.echo(f"took over the lock of {self.folder}: its holder (pid {held['pid']} on {held['host']}, "
+                      f"started {held.get('started')}) no longer runs")
+            return
+        who = (f"pid {held.get('pid')} on {held.get('host')} since {held.get('started')} "
+               f"({held.get('command') or 'unknown command'})") if held else "a run that is starting"
+        raise OutputError(f"{self.what} {self.folder} is in use by {who}: wait for it to finish, or choose another "
+                          f"{self.what}. If that run is dead (on another host), delete {self.path}")
+
+    def check(self) -> None:
+        """Stop (an ``OutputError``) when the lock is no longer this run's: it was removed or taken over."""
+        try:
+            held = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            held = {}
+        if held.get("run_id") != self.run_id:
+            other = f"pid {held.get('pid')} on {held.get('host')}" if held else "nobody (the lock file was removed)"
+            raise OutputError(f"the lock of {self.folder} ({self.path}) was lost during this run: it is now held by "
+                              f"{other}. Nothing was committed; this run's files stay in {staging(self.folder)}")
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if json.loads(self.path.read_text()).get("run_id") == self.run_id:
+                self.path.unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def recover(folder) -> None:
+    """Finish what a killed commit left: ``<name>`` missing between two renames is restored from its old generation
+    (else the new one); leftover generations beside a whole folder are removed. Called with the lock held."""
+    folder = Path(folder)
+    gens = sorted(folder.parent.glob(f".{folder.name}{GEN_INFIX}*"))
+    olds = sorted(folder.parent.glob(f".{folder.name}{OLD_INFIX}*"))
+    if not folder.exists() and (olds or gens):
+        os.rename((olds or gens)[-1], folder)
+    for leftover in folder.parent.glob(f".{folder.name}{GEN_INFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in folder.parent.glob(f".{folder.name}{OLD_INFIX}*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux ``renameat2``); False where the call or the file system lacks it."""
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def commit(folder, lock: FolderLock, names) -> Path:
+    """Make the staging folder's ``names`` the folder's content in one step; returns the folder.
+
+    The staging folder is renamed to a generation named by the run's id, which is exchanged with the folder; the
+    previous run's folder then goes. Anything in staging besides ``names`` (a finished ``.part``) is removed.
+    """
+    folder, stage = Path(folder), staging(folder)
+    missing = [n for n in names if not (stage / n).exists()]
+    if missing:
+        raise RuntimeError(f"{stage} lacks {missing}: nothing was committed")
+    lock.check()
+    for p in stage.iterdir():
+        if p.name not in names:
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    gen = _sibling(folder, GEN_INFIX, lock.run_id)
+    os.rename(stage, gen)
+    if not folder.exists():
+        os.rename(gen, folder)
+        return folder
+    if _exchange(gen, folder):
+        old = _sibling(folder, OLD_INFIX, lock.run_id)
+        os.rename(gen, old)  # gen now holds the previous run
+    else:
+        old = _sibling(folder, OLD_INFIX, lock.run_id)
+        os.rename(folder, old)
+        os.rename(gen, folder)  # a kill between these two renames is repaired by recover()
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+# ----------------------------------------------------------------------------------------------- machine faults
+def writable(folder, what: str = "--out") -> Path:
+    """Create ``folder`` if needed and check that files can be made in it; an ``OutputError`` naming ``what``."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise (io_error(exc, folder, what) or OutputError(f"{what} {folder}: cannot write there ({exc})")) from exc
+    return folder
+
+
+def io_error(exc: OSError, path, what: str = "--out") -> OutputError | None:
+    """One line for an operating-system error on an output: a full disk, a read-only folder, no permission (None
+    for any other error: a bug or a damaged file, which keeps its own message). h5py reports the errno of a failed
+    write only in its text."""
+    code = exc.errno
+    text = str(exc)
+    if code is None or code == errno.EIO:
+        code = next((c for c, words in ((errno.ENOSPC, "No space left"), (errno.EROFS, "Read-only file system"),
+                                        (errno.EACCES, "Permission denied")) if words in text), None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return OutputError(f"{what} {path}: the disk is full (No space left on device): free space there, or choose "
+                           f"another {what}")
+    if code == errno.EROFS:
+        return OutputError(f"{what} {path} is on a read-only file system: choose another {what}")
+    if code in (errno.EACCES, errno.EPERM):
+        return OutputError(f"{what} {path}: permission denied: choose a folder you can write, with {what}")
+    return None
+
+
+def require_space(folder, nbytes: int, what: str, option: str = "--out") -> None:
+    """Stop before writing when ``folder``'s disk has less free space than the ``nbytes`` a run plans to write."""
+    free = shutil.disk_usage(Path(folder)).free
+    if free < nbytes:
+        raise OutputError(f"{option} {folder}: {free / 1e6:.1f} MB free; {what} needs about {nbytes / 1e6:.1f} MB: "
+                          f"free space there, or choose another {option}")
