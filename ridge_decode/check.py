@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import DataError, DataFileError, NoImagesError
 from .manifest import Manifest, entry_path, load_manifest
-from .sources.nsd import available_sessions, betas_path, open_hdf5, read_design, read_mask
+from .sources.nsd import _ranges, betas_path, declared_sessions, open_hdf5, present_sessions, read_design, read_mask
 
 NSD_STIMULUS_SIZE = 425
 
@@ -98,12 +98,15 @@ def _check_mask(path: Path, info: dict, strict: bool) -> tuple[str, np.ndarray]:
 
 
 def _check_betas(root: Path, subject: int, fmt: str, mask, info: dict, strict: bool, manifest: Manifest) -> str:
-    n = available_sessions(root, subject, fmt, manifest)
-    _fail(n > 0, "no session found")
-    if strict:
-        _fail(n == info["sessions"], f"{n} sessions; NSD has {info['sessions']} for this subject")
+    present = present_sessions(root, subject, fmt, manifest)
+    has = info["sessions"] if strict else declared_sessions(root, subject, manifest)
+    absent = [s for s in range(1, has + 1) if s not in present]
+    _fail(bool(present), "no session found")
+    _fail(not absent, f"sessions {_ranges(absent)} of {has} are missing (present: {_ranges(present)})"
+                      + ("; NSD has that many for this subject" if strict else ""))
+    n = len(present)
     tps = manifest.trials_per_session
-    for s in range(1, n + 1):
+    for s in present:
         p = betas_path(root, subject, s, fmt, manifest)
         if fmt == "hdf5":
             with open_hdf5(p, "betas") as f:

@@ -78,6 +78,48 @@ def eval_dir(label: str, out: str | Path | None = None) -> Path:
     return folder(out, "--out") if out is not None else folder(EVAL / label, "the evaluation folder")
 
 
+# ------------------------------------------------------------------------------------------ is a step done?
+IDENTITY_KEYS = ("kind", "label")  # with "images" where both sides know them (Source.identity())
+
+
+def identity_differences(recorded: dict | None, mine: dict) -> list[str]:
+    """What differs between the identity an output recorded of its source and ``mine``: [] when they agree."""
+    recorded = recorded or {}
+    differ = [k for k in IDENTITY_KEYS if recorded.get(k) != mine.get(k)]
+    if recorded.get("images") and mine.get("images") and recorded["images"] != mine["images"]:
+        differ.append("images")
+    return differ
+
+
+def read_json(path: Path) -> dict | None:
+    """A JSON file's content, or None when it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def fit_done(folder, identity: dict, targets) -> bool:
+    """A complete fit of the source ``identity`` into exactly the target groups ``targets`` is in ``folder``."""
+    summary = read_json(Path(folder) / SUMMARY)
+    return bool(summary) and not identity_differences((summary.get("source") or {}).get("identity"), identity) \
+        and sorted(summary.get("groups", {})) == sorted(targets)
+
+
+def decode_done(folder, identity: dict, ids=None) -> bool:
+    """``folder`` holds a decode of the source ``identity``: its config and grid, and the images of ``ids``."""
+    config = read_json(Path(folder) / DECODE_CONFIG)
+    if not config or identity_differences(config.get("source"), identity) or not (Path(folder) / GRID).exists():
+        return False
+    return ids is None or all((Path(folder) / recon_name(i)).exists() for i in ids)
+
+
+def evaluate_done(folder, identity: dict) -> bool:
+    """``folder`` holds a complete evaluation of the source ``identity``."""
+    metrics = read_json(Path(folder) / METRICS)
+    return bool(metrics) and not identity_differences((metrics.get("source") or {}).get("identity"), identity)
+
+
 # ----------------------------------------------------------------------------------------------- predictions
 @dataclass
 class Predictions:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .sources import NSDSource
+
 SUBJECTS = (1, 2, 5, 7)
 TARGETS = "ipadapter_plus,autokl"
 GPU_FLOPS = 5e13  # assumed effective float16 throughput of one GPU, for the estimates only
@@ -75,7 +77,8 @@ def nsd_steps(recipe: Recipe) -> list[Step]:
     weights_root, subjects, targets = recipe.weights_root, recipe.subjects, recipe.targets
     decoder, device, fetch, decode_args = recipe.decoder, recipe.device, recipe.fetch, recipe.decode_args
     manifest = load_manifest()
-    store = FeatureStore(layout.features_dir(None, root / layout.FEATURES))
+    nsd = NSDSource(root, None)
+    store = FeatureStore(layout.features_dir(None, nsd.default_features_dir()), provenance=nsd.provenance())
     wr = ["--weights-root", str(weights_root)] if weights_root else []
     steps: list[Step] = []
     n_targets = sum(int(np.prod(REGISTRY[t].shape)) for t in targets.split(","))
@@ -91,34 +94,47 @@ def nsd_steps(recipe: Recipe) -> list[Step]:
     steps.append(Step("extract features", ["extract-features", "--features", targets, "--data-root", str(root),
                                            "--subjects", ",".join(map(str, subjects)), "--device", device,
                                            "--dtype", "float16", *wr],
-                      lambda: all(store.exists(t) for t in targets.split(",")),
+                      lambda: all(store.complete(t) for t in targets.split(",")),
                       _estimate_features(targets, n_images)))
     for s in subjects:
         info = manifest.subject_info(s)
         fit, rec, ev = (layout.subject_dir(base, s) for base in (out, recon, evaluation))
+        who = _identity(root, s)
         scale = n_targets / 88_000
         steps.append(Step(f"fit subject {s}", ["fit", "--subject", str(s), "--data-root", str(root), "--targets",
                                                targets, "--out", str(out)],
-                          lambda fit=fit: (fit / layout.SUMMARY).exists(),
+                          lambda fit=fit, who=who: layout.fit_done(fit, who(), targets.split(",")),
                           {"time": f"~{FIT_SECONDS_88K * (0.4 + 0.6 * scale):.0f} s on 2 CPU cores (benchmark)",
                            "memory": f"<= {FIT_PEAK_GB_88K:.1f} GB (benchmark at 88,000 targets)",
                            "disk": f"{4 * 8859 * (n_targets + info['n_voxels'] + 8859) / 1e9:.1f} GB model"}))
         steps.append(Step(f"decode subject {s}", ["decode", "--subject", str(s), "--data-root", str(root),
                                                   "--model-dir", str(fit), "--out", str(rec),
                                                   "--decoder", decoder, "--device", device, *wr, *decode_args],
-                          lambda rec=rec: (rec / layout.GRID).exists(),
+                          lambda rec=rec, who=who: layout.decode_done(rec, who()),
                           {"gpu_time": f"~{N_TEST * DECODE_FLOPS / GPU_FLOPS / 60:.0f} min (estimate from FLOPs)",
                            "memory": "6-8 GB GPU (estimate)", "disk": f"~{N_TEST * 0.25e6 / 1e9:.2f} GB PNG"}))
         steps.append(Step(f"evaluate subject {s}", ["evaluate", "--subject", str(s), "--data-root", str(root),
                                                     "--recon-dir", str(rec), "--model-dir", str(fit),
                                                     "--out", str(ev), *wr],
-                          lambda ev=ev: (ev / layout.METRICS).exists(),
+                          lambda ev=ev, who=who: layout.evaluate_done(ev, who()),
                           {"gpu_time": "a few minutes (estimate)", "memory": "2-4 GB"}))
     steps.append(Step("aggregate", ["evaluate", "--aggregate",
                                     *[str(layout.subject_dir(evaluation, s)) for s in subjects],
                                     "--out", str(evaluation / "mean")],
                       lambda: (evaluation / "mean" / layout.REPORT).exists(), {"time": "seconds"}))
     return steps
+
+
+def _identity(root, subject: int) -> Callable[[], dict]:
+    """The identity of NSD subject ``subject`` under ``root``, computed when first asked (it reads the stimuli)."""
+    cached: list[dict] = []
+
+    def get() -> dict:
+        if not cached:
+            cached.append(NSDSource(root, subject).identity())
+        return cached[0]
+
+    return get
 
 
 def _subject_present(root: Path, subject: int) -> bool:

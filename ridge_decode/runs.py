@@ -1,5 +1,4 @@
-"""One output folder, one run at a time: the folder's lock, the atomic commit of a run's files, and the machine's
-faults (a full disk, a read-only folder, a lost lock) as messages.
+"""One output folder, one run at a time: the folder's lock and the atomic commit of a run's files.
 
 A run that writes a folder ``<parent>/<name>`` (a fit, a prediction, an evaluation):
 
@@ -28,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from .errors import OutputError
+from .machine import io_error, writable
 
 LOCK_SUFFIX, NEXT_SUFFIX, GEN_INFIX, OLD_INFIX = ".lock", ".next", ".gen-", ".old-"
 RENAME_EXCHANGE, AT_FDCWD = 2, -100  # linux/fs.h, fcntl.h
@@ -36,6 +36,11 @@ RENAME_EXCHANGE, AT_FDCWD = 2, -100  # linux/fs.h, fcntl.h
 def new_run_id() -> str:
     """A run's id: UTC time to the second and 8 random hex digits (sortable, unique)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+
+
+def _rename(a, b) -> None:
+    """``os.rename``: the one call the commit is made of (the tests interrupt it at each step)."""
+    os.rename(a, b)
 
 
 def _sibling(folder: Path, infix: str, tag: str = "") -> Path:
@@ -136,7 +141,7 @@ def recover(folder) -> None:
     gens = sorted(folder.parent.glob(f".{folder.name}{GEN_INFIX}*"))
     olds = sorted(folder.parent.glob(f".{folder.name}{OLD_INFIX}*"))
     if not folder.exists() and (olds or gens):
-        os.rename((olds or gens)[-1], folder)
+        _rename((olds or gens)[-1], folder)
     for leftover in folder.parent.glob(f".{folder.name}{GEN_INFIX}*"):
         shutil.rmtree(leftover, ignore_errors=True)
     for leftover in folder.parent.glob(f".{folder.name}{OLD_INFIX}*"):
@@ -173,57 +178,15 @@ def commit(folder, lock: FolderLock, names) -> Path:
         if p.name not in names:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     gen = _sibling(folder, GEN_INFIX, lock.run_id)
-    os.rename(stage, gen)
+    _rename(stage, gen)
     if not folder.exists():
-        os.rename(gen, folder)
+        _rename(gen, folder)
         return folder
+    old = _sibling(folder, OLD_INFIX, lock.run_id)
     if _exchange(gen, folder):
-        old = _sibling(folder, OLD_INFIX, lock.run_id)
-        os.rename(gen, old)  # gen now holds the previous run
+        _rename(gen, old)  # gen now holds the previous run
     else:
-        old = _sibling(folder, OLD_INFIX, lock.run_id)
-        os.rename(folder, old)
-        os.rename(gen, folder)  # a kill between these two renames is repaired by recover()
+        _rename(folder, old)
+        _rename(gen, folder)  # a kill between these two renames is repaired by recover()
     shutil.rmtree(old, ignore_errors=True)
     return folder
-
-
-# ----------------------------------------------------------------------------------------------- machine faults
-def writable(folder, what: str = "--out") -> Path:
-    """Create ``folder`` if needed and check that files can be made in it; an ``OutputError`` naming ``what``."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.touch()
-        probe.unlink()
-    except OSError as exc:
-        raise (io_error(exc, folder, what) or OutputError(f"{what} {folder}: cannot write there ({exc})")) from exc
-    return folder
-
-
-def io_error(exc: OSError, path, what: str = "--out") -> OutputError | None:
-    """One line for an operating-system error on an output: a full disk, a read-only folder, no permission (None
-    for any other error: a bug or a damaged file, which keeps its own message). h5py reports the errno of a failed
-    write only in its text."""
-    code = exc.errno
-    text = str(exc)
-    if code is None or code == errno.EIO:
-        code = next((c for c, words in ((errno.ENOSPC, "No space left"), (errno.EROFS, "Read-only file system"),
-                                        (errno.EACCES, "Permission denied")) if words in text), None)
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return OutputError(f"{what} {path}: the disk is full (No space left on device): free space there, or choose "
-                           f"another {what}")
-    if code == errno.EROFS:
-        return OutputError(f"{what} {path} is on a read-only file system: choose another {what}")
-    if code in (errno.EACCES, errno.EPERM):
-        return OutputError(f"{what} {path}: permission denied: choose a folder you can write, with {what}")
-    return None
-
-
-def require_space(folder, nbytes: int, what: str, option: str = "--out") -> None:
-    """Stop before writing when ``folder``'s disk has less free space than the ``nbytes`` a run plans to write."""
-    free = shutil.disk_usage(Path(folder)).free
-    if free < nbytes:
-        raise OutputError(f"{option} {folder}: {free / 1e6:.1f} MB free; {what} needs about {nbytes / 1e6:.1f} MB: "
-                          f"free space there, or choose another {option}")

@@ -83,6 +83,7 @@ def plan(req: SlurmRequest) -> list[Job]:
     """The chain's jobs in submission order; each marked ``done`` if its outputs are complete. Paths are kept as
     given: every job runs in the folder it was submitted from (``--chdir``), so relative ones mean the same there."""
     from .features import FeatureStore
+    from .sources import NSDSource
 
     if req.extract_shards < 1 or req.decode_shards < 1:
         raise InputError("--extract-shards and --decode-shards must be at least 1")
@@ -92,8 +93,9 @@ def plan(req: SlurmRequest) -> list[Job]:
     weights = ["--weights-root", str(req.weights_root)] if req.weights_root else []
     common = ["--data-root", root, *weights]
     fams, n = ",".join(req.families), req.extract_shards
-    store = FeatureStore(feats)
-    merged = all(store.exists(f) for f in req.families)
+    store = FeatureStore(feats, provenance=NSDSource(req.data_root, None).provenance())
+    merged = all(store.complete(f) for f in req.families)
+    who = {s: NSDSource(req.data_root, s).identity() for s in req.subjects}  # what a finished step must be of
     shards_done = [i for i in range(n) if merged or all(store.shard_path(f, (i, n)).exists() for f in req.families)]
     jobs = [
         Job("extract", ["extract-features", "--features", fams, *common, "--features-dir", feats, "--device",
@@ -105,7 +107,7 @@ def plan(req: SlurmRequest) -> list[Job]:
     out, recon, ev = Path(req.out), Path(req.recon), Path(req.evaluation)
     jobs.append(Job("fit", ["fit", "--subject", "{task}", "--data-root", root, "--targets", ",".join(req.targets),
                             "--features-dir", feats, "--out", str(out)], list(req.subjects), after=["merge"],
-                    step="fit", done=all((layout.subject_dir(out, s) / layout.SUMMARY).exists()
+                    step="fit", done=all(layout.fit_done(layout.subject_dir(out, s), who[s], req.targets)
                                          for s in req.subjects)))
     evals = []
     for s in req.subjects:
@@ -115,12 +117,12 @@ def plan(req: SlurmRequest) -> list[Job]:
                                              req.device, "--shard", f"{{task}}/{req.decode_shards}", "--out",
                                              str(rec)],
                         list(range(req.decode_shards)), after=["fit"], step="decode",
-                        tasks_done=_decoded(fit_dir, rec, req.decode_shards)))
+                        tasks_done=_decoded(fit_dir, rec, req.decode_shards, who[s])))
         jobs[-1].done = len(jobs[-1].tasks_done) == req.decode_shards
         jobs.append(Job(f"evaluate-s{s:02d}", ["evaluate", "--subject", str(s), *common, "--recon-dir", str(rec),
                                                "--model-dir", str(fit_dir), "--features-dir", feats, "--out",
                                                str(e)],
-                        after=[f"decode-s{s:02d}"], step="evaluate", done=(e / layout.METRICS).exists()))
+                        after=[f"decode-s{s:02d}"], step="evaluate", done=layout.evaluate_done(e, who[s])))
         evals.append(str(e))
     jobs.append(Job("aggregate", ["evaluate", "--aggregate", *evals, "--out", str(ev / "mean")],
                     after=[j.name for j in jobs if j.step == "evaluate"], step="aggregate",
@@ -132,15 +134,20 @@ def plan(req: SlurmRequest) -> list[Job]:
     return jobs
 
 
-def _decoded(fit_dir: Path, recon: Path, shards: int) -> list[int]:
-    """The decoding shards whose images are all there."""
+def _decoded(fit_dir: Path, recon: Path, shards: int, identity: dict) -> list[int]:
+    """The decoding shards whose images are all there, decoded from the subject's own predictions."""
     from .features.extract import shard_ids
 
     if not (fit_dir / layout.PREDICTIONS).exists():
         return []
-    ids = layout.Predictions.load(fit_dir).ids
+    pred = layout.Predictions.load(fit_dir)
+    if layout.identity_differences(pred.source, identity):
+        return []
+    config = layout.read_json(recon / layout.DECODE_CONFIG)
+    if config is not None and layout.identity_differences(config.get("source"), identity):
+        return []
     return [i for i in range(shards)
-            if all((recon / layout.recon_name(k)).exists() for k in shard_ids(ids, (i, shards)))]
+            if all((recon / layout.recon_name(k)).exists() for k in shard_ids(pred.ids, (i, shards)))]
 
 
 def script(job: Job) -> str:

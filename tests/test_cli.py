@@ -156,7 +156,7 @@ def test_console_entry_point_is_installed():
         assert cmd in res.stdout
 
 
-def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch):
+def test_user_errors_are_one_line_and_bugs_name_their_traceback_log(tmp_path, monkeypatch):
     from ridge_decode import pipeline
     from ridge_decode.errors import DataFormatError
 
@@ -170,8 +170,18 @@ def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkey
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(pipeline, "fit_subject", broken)
+    monkeypatch.setenv("RIDGE_DECODE_LOGS", str(tmp_path / "logs"))
     res = runner.invoke(main, ["fit", "--data-root", str(tmp_path)])
-    assert isinstance(res.exception, ZeroDivisionError)  # not turned into a message: the traceback stays
+    # a bug: one line that names it and the log with the whole traceback, exit 1; never hidden, never raw
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "unexpected error (ZeroDivisionError: a bug)" in res.output and "report it" in res.output
+    (log,) = (tmp_path / "logs").glob("error-*.log")
+    assert str(log) in res.output
+    text = log.read_text()
+    assert "Traceback" in text and "ZeroDivisionError: a bug" in text and "in broken" in text
+    monkeypatch.setenv("RIDGE_DECODE_DEBUG", "1")
+    res = runner.invoke(main, ["fit", "--data-root", str(tmp_path)])
+    assert isinstance(res.exception, ZeroDivisionError)  # for developers: the traceback through
     assert issubclass(DataFormatError, ValueError)  # callers that catch the built-in errors still do
 
 

@@ -96,9 +96,36 @@ def test_missing_file_names_it_and_how_to_get_it(synthetic_copy):
     assert str(mask) in msg and "fetch_nsd.py --subject 1" in msg and "simulate.py" in msg
 
 
-def test_missing_session(synthetic_copy):
-    with pytest.raises(DataFileError, match="betas_session03.hdf5"):
+def test_missing_session(synthetic_copy, tmp_path):
+    """A session missing among those the subject has is an error naming its file (never a smaller subject), for the
+    loader, fit and check-data alike; --sessions takes the first N on purpose, and the summary records which."""
+    from click.testing import CliRunner
+
+    from ridge_decode.cli import main
+    from ridge_decode.errors import InputError
+
+    with pytest.raises(InputError, match="--sessions 3: subject 1 .* has 2 sessions"):
         load_subject(1, synthetic_copy, sessions=3, progress=False)
+    session2 = entry_path("betas_hdf5", synthetic_copy, 1, 2)
+    session2.rename(session2.with_suffix(".moved"))
+    with pytest.raises(DataFileError, match="session 2 of the 2 to read is missing") as err:
+        load_subject(1, synthetic_copy, use_cache=False, progress=False)
+    assert str(session2) in str(err.value) and "Present: sessions 1 of 2" in str(err.value)
+    assert "--sessions K" in str(err.value)
+    runner = CliRunner()
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "session 2 of the 2 to read is missing" in res.output, res.output
+    res = runner.invoke(main, ["check-data", "--data-root", str(synthetic_copy)])
+    assert res.exit_code == 1 and "sessions 2 of 2 are missing" in res.output, res.output
+    # the NIfTI copies of session 2 are still there: remove them too, then one session on purpose
+    entry_path("betas_nifti", synthetic_copy, 1, 2).unlink()
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--sessions", "1", "--out",
+                               str(tmp_path / "o"), "--alphas", "0:6:7"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    summary = json.loads((tmp_path / "o" / "subj01" / "summary.json").read_text())
+    assert summary["config"]["data"]["sessions_used"] == [1] and summary["source"]["spec"]["sessions"] == 1
 
 
 def test_betas_of_the_wrong_shape(synthetic_copy):

@@ -229,7 +229,7 @@ def test_min_nc_for_own_data(pair, tmp_path):
     assert 0 < expected < N_VOXELS
     runner = CliRunner()
     for args, label in ((flags(nifti) + ["--ncsnr", str(tmp_path / "ncsnr.nii.gz"), "--label", "lab"], "lab"),
-                        (["--input", str(own), "--features-dir", str(Path(h5).parent / "features")], "nc")):
+                        (["--input", str(own), "--features-dir", str(Path(h5).parent / "mine_features")], "nc")):
         res = runner.invoke(main, ["fit", *args, "--min-nc", "20", "--out", str(tmp_path / "out")])
         assert res.exit_code == 0, res.output
         summary = json.loads((tmp_path / "out" / label / "summary.json").read_text())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import sys
+from pathlib import Path
 
 import click
 
@@ -90,10 +93,33 @@ def parse_alphas(text):
     return alphas
 
 
-class Group(click.Group):
-    """A click group that prints a :class:`~ridge_decode.errors.RidgeDecodeError` as one line (exit 1).
+DEBUG_ENV, LOGS_ENV = "RIDGE_DECODE_DEBUG", "RIDGE_DECODE_LOGS"
 
-    Every other exception is a bug and keeps its traceback.
+
+def crash_log(exc: BaseException) -> Path:
+    """Write the full traceback of an unexpected error (with the command and the Python) to a new log file under
+    ``$RIDGE_DECODE_LOGS`` (default ``<temp>/ridge_decode-logs``); returns its path."""
+    import datetime
+    import platform
+    import tempfile
+    import traceback
+
+    folder = Path(os.environ.get(LOGS_ENV) or Path(tempfile.gettempdir()) / "ridge_decode-logs")
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"error-{stamp}-{os.getpid()}.log"
+    path.write_text(f"command: {' '.join(sys.argv)}\npython: {sys.version.split()[0]} on {platform.platform()}\n\n"
+                    + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    return path
+
+
+class Group(click.Group):
+    """A click group that prints a :class:`~ridge_decode.errors.RidgeDecodeError` as one line (exit 1), and a bad
+    option value as a usage error (exit 2).
+
+    Any other exception is a bug: it is never shown to a user as a raw traceback, and never hidden either. The
+    message names the error and a log file that holds the full traceback, to be sent with a report;
+    ``$RIDGE_DECODE_DEBUG=1`` lets the traceback through instead.
     """
 
     def invoke(self, ctx):
@@ -105,6 +131,17 @@ class Group(click.Group):
             raise click.UsageError(str(exc), ctx) from exc
         except RidgeDecodeError as exc:
             raise click.ClickException(str(exc)) from exc
+        except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            log = crash_log(exc)
+            first = (str(exc).splitlines() or [""])[0][:200]
+            raise click.ClickException(
+                f"unexpected error ({type(exc).__name__}: {first}). This is a bug in ridge_decode: the full traceback "
+                f"is in {log}; please report it to the ridge_decode developers with that file ({DEBUG_ENV}=1 shows "
+                "the traceback here)") from exc
 
 
 @click.group(cls=Group)

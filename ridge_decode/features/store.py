@@ -35,6 +35,14 @@ class FeatureStore:
     def _stamp(self, attrs: dict | None) -> dict:
         return {**(attrs or {}), **({"provenance": self.provenance} if self.provenance else {})}
 
+    def complete(self, name: str) -> bool:
+        """Family ``name`` is cached, from this store's source's images (what "this step is done" means)."""
+        try:
+            self.check_provenance(name)
+        except DataFormatError:
+            return False
+        return self.exists(name)
+
     def check_provenance(self, name: str) -> None:
         """Stop when family ``name``'s file was computed from other images than this store's source's."""
         path = self.path(name)

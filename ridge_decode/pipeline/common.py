@@ -67,14 +67,13 @@ def feature_store(features_dir, source):
 def same_source(recorded: dict | None, source, what: str, path) -> None:
     """Stop when an output made from one source (``recorded``: its ``identity()``) is read with another: the kind,
     the label and the images must agree (images only where both are known)."""
+    from .. import layout
     from ..errors import DataError
 
     if not recorded:
         return
     mine = source.identity()
-    differ = [k for k in ("kind", "label") if recorded.get(k) != mine.get(k)]
-    if recorded.get("images") and mine.get("images") and recorded["images"] != mine["images"]:
-        differ.append("images")
+    differ = layout.identity_differences(recorded, mine)
     if differ:
         raise DataError(f"{path} holds {what} of {recorded.get('text') or recorded.get('label')} "
                         f"({recorded.get('kind')}, label {recorded.get('label')}); this run reads {source} "
@@ -87,7 +86,7 @@ def writing(folder, option: str = "--out"):
     """Turn an operating-system error while writing into ``folder`` (a full disk, a read-only file system) into one
     line naming it; partial files stay where the resume protocol expects them."""
     from ..errors import RidgeDecodeError
-    from ..runs import io_error
+    from ..machine import io_error
 
     try:
         yield

@@ -10,7 +10,7 @@ import numpy as np
 from .. import layout
 from ..errors import DataError, InputError
 from ..sources import Source
-from .common import feature_store, same_source
+from .common import feature_store, same_source, writing
 
 
 @dataclass
@@ -48,8 +48,10 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
     from ..features.extract import parse_shard, shard_ids
     from ..io import file_signature, versions
+    from ..machine import require_device
     from ..runs import FolderLock
 
+    require_device(req.device)
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     out = layout.recon_dir(req.source.label, req.out)
     pred = layout.Predictions.load(model_dir)
@@ -80,8 +82,9 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     # shards of one decode share the folder (a SLURM array): each shard is locked on its own
     with FolderLock(out, tag=f"shard-{(req.shard or 'all').replace('/', '-of-')}"):
         _same_decode(out, config)
-        todo = _write_images(req, out, config, make, ids, rows, size)
-        _grid(req, out, stimuli, ids, rows)
+        with writing(out):
+            todo = _write_images(req, out, config, make, ids, rows, size)
+            _grid(req, out, stimuli, ids, rows)
     return DecodeResult(out, len(rows), len(rows) - len(todo))
 
 

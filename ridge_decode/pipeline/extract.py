@@ -48,9 +48,11 @@ def extract_features(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
     from ..features import REGISTRY
     from ..features.extract import extract_family, parse_shard
+    from ..machine import require_device
     from ..manifest import resolve_weights_root
     from ..runs import FolderLock
 
+    require_device(req.device)
     unknown = [n for n in req.families if n not in REGISTRY]
     if unknown:
         raise InputError(f"unknown feature families {unknown}; known: {sorted(REGISTRY)}")

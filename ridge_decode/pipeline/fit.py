@@ -71,8 +71,10 @@ def fit_subject(req: FitRequest) -> FitResult:
     from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
     on the fly.
     """
+    from ..machine import require_backend
     from ..runs import FolderLock, commit, staging
 
+    require_backend(req.backend)
     folder = layout.fit_dir(req.source.label, None, req.out)
     with FolderLock(folder, echo=req.echo) as lock:
         try:
@@ -125,7 +127,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
 def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
     """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
     and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
-    from ..runs import require_space, writable
+    from ..machine import require_space, writable
 
     n, p = inputs.X_train.shape
     t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())

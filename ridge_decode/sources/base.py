@@ -113,7 +113,7 @@ def check_finite_betas(x: np.ndarray, where: str, rows: str = "rows", fix: str =
         r, c = np.nonzero(big)
         raise DataFormatError(f"{where}: {len(r)} values overflow float32 (up to {np.abs(x).max():.3g}; float32 "
                               f"holds {FLOAT32_MAX:.3g}), first at {rows[:-1]} {r[0]}, voxel {c[0]}: rescale the "
-                              "betas (percent signal change is in the units of 1)")
+                              "betas (to percent signal change, for example)")
     return x.astype(np.float32)
 
 

@@ -212,8 +212,8 @@ class HDF5Source(Source):
         return f"{self.path}: dataset '{split}/ids'"
 
     def default_features_dir(self) -> Path:
-        """``features/`` beside the file."""
-        return self.path.parent / layout.FEATURES
+        """``<stem>_features/`` beside the file: its own, never shared with a sibling file's."""
+        return self.path.parent / f"{self.path.stem}_{layout.FEATURES}"
 
     def __str__(self) -> str:
         return f"own-data file {self.path}"

@@ -325,8 +325,8 @@ class NiftiSource(Source):
         return f"{self.trials}, column 'split' ({split!r} rows)"
 
     def default_features_dir(self) -> Path:
-        """``features/`` beside the trials table."""
-        return self.trials.parent / layout.FEATURES
+        """``<trials stem>_features/`` beside the trials table: its own, never shared with another table's."""
+        return self.trials.parent / f"{self.trials.stem}_{layout.FEATURES}"
 
     def __str__(self) -> str:
         return f"NIfTI betas of {self.trials}"

@@ -134,14 +134,64 @@ def detect_format(root: Path, subject: int, manifest: Manifest | None = None) ->
     raise AssertionError("unreachable")
 
 
+def declared_sessions(root: Path, subject: int, manifest: Manifest | None = None) -> int:
+    """How many sessions ``subject`` has: a synthetic root's ``synthetic.json`` says it for the subjects it made;
+    otherwise NSD's release, as the manifest records it."""
+    manifest = manifest or load_manifest()
+    synthetic = Path(root) / "synthetic.json"
+    if synthetic.exists():
+        made = json.loads(synthetic.read_text()).get("sessions", {})
+        if str(subject) in made:
+            return int(made[str(subject)])
+    return manifest.subject_info(subject)["sessions"]
+
+
+def present_sessions(root: Path, subject: int, fmt: str, manifest: Manifest | None = None) -> list[int]:
+    """The sessions of ``subject`` whose betas exist in ``fmt``, among those it has."""
+    manifest = manifest or load_manifest()
+    n = max(declared_sessions(root, subject, manifest), manifest.subject_info(subject)["sessions"])
+    return [s for s in range(1, n + 1) if betas_path(root, subject, s, fmt, manifest).exists()]
+
+
 def available_sessions(root: Path, subject: int, fmt: str, manifest: Manifest | None = None) -> int:
     """How many consecutive sessions, from session 1, exist for ``subject`` in ``fmt``."""
-    manifest = manifest or load_manifest()
-    n_max = manifest.subject_info(subject)["sessions"]
-    n = 0
-    while n < n_max and betas_path(root, subject, n + 1, fmt, manifest).exists():
+    present, n = set(present_sessions(root, subject, fmt, manifest)), 0
+    while n + 1 in present:
         n += 1
     return n
+
+
+def _ranges(values) -> str:
+    """[1, 2, 3, 5] -> "1-3, 5"."""
+    out, values = [], sorted(values)
+    for v in values:
+        if out and v == out[-1][1] + 1:
+            out[-1][1] = v
+        else:
+            out.append([v, v])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in out) or "none"
+
+
+def session_files(root: Path, subject: int, fmt: str, sessions: int | None = None,
+                  manifest: Manifest | None = None) -> list[Path]:
+    """The betas of sessions 1..N of ``subject``: N is ``sessions`` (the first N, on purpose) or every session it
+    has (``declared_sessions``). A missing one is an error that names the file, what is present and the fixes."""
+    manifest = manifest or load_manifest()
+    has = declared_sessions(root, subject, manifest)
+    if sessions is not None and sessions > has:
+        raise InputError(f"--sessions {sessions}: subject {subject} under {root} has {has} sessions")
+    n = has if sessions is None else sessions
+    paths = [betas_path(root, subject, s, fmt, manifest) for s in range(1, n + 1)]
+    missing = [s for s, p in enumerate(paths, 1) if not p.exists()]
+    if missing:
+        present = present_sessions(root, subject, fmt, manifest)
+        entry = manifest[f"betas_{fmt}"]
+        raise DataFileError(
+            f"subject {subject} under {root}: session {missing[0]} of the {n} to read is missing:\n"
+            f"    {paths[missing[0] - 1]}\nPresent: sessions {_ranges(present)} of {has}. "
+            f"{manifest.where_to_get(entry, subject, missing[0]).splitlines()[0]} Or pass --sessions K to use "
+            "the first K sessions on purpose.")
+    return paths
 
 
 def read_session(path: Path, mask: np.ndarray, fmt: str, n_trials: int = 750) -> np.ndarray:
@@ -238,14 +288,9 @@ def load_subject(
     design_path = require("expdesign", root, manifest=manifest)
     mask_path = require("nsdgeneral", root, subject, manifest=manifest)
     fmt = detect_format(root, subject, manifest) if betas_format == "auto" else betas_format
-    n_avail = available_sessions(root, subject, fmt, manifest)
-    if sessions is None:
-        sessions = n_avail
-        if sessions == 0:
-            require(f"betas_{fmt}", root, subject, 1, manifest)
-    elif sessions > n_avail:
-        require(f"betas_{fmt}", root, subject, n_avail + 1, manifest)
-    files = [design_path, mask_path] + [betas_path(root, subject, s, fmt, manifest) for s in range(1, sessions + 1)]
+    betas_files = session_files(root, subject, fmt, sessions, manifest)
+    sessions = len(betas_files)
+    files = [design_path, mask_path] + betas_files
     options = _options(sessions, zscore, fmt)
     signature = [file_signature(p) for p in files]
 
@@ -287,7 +332,8 @@ def load_subject(
         train_repeats=counts[~is_test],
         test_repeats=counts[is_test],
         voxel_xyz=np.argwhere(mask).astype(np.int32),
-        info={"subject": subject, "data_root": str(root), "options": options, "files": [str(p) for p in files]},
+        info={"subject": subject, "data_root": str(root), "options": options, "files": [str(p) for p in files],
+              "sessions_used": list(range(1, sessions + 1))},
     )
     data.check(lambda split: f"subject {subject} under {root}")  # before the cache is written
     if use_cache:
