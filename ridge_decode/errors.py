@@ -1,4 +1,5 @@
-"""The package's errors: what a user can fix is a ``RidgeDecodeError``; anything else is a bug and keeps its traceback.
+"""The package's errors: what a user can fix is a ``RidgeDecodeError``; anything else is a bug, whose traceback the
+command group writes to a log file that its one-line message names.
 
 The command group (``cli/_group.py``) turns a ``RidgeDecodeError`` into one clear line and exit status 1, in one
 place; library code raises these and never a click exception. Each subclass also derives from the built-in error

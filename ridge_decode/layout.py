@@ -6,7 +6,7 @@ Defaults, relative to the working folder unless given:
 |---|---|---|
 | data root | ``--data-root``, else ``$RIDGE_DECODE_DATA``, else the manifest's default | (input) |
 | weights root | ``--weights-root``, else ``$RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights`` | (input) |
-| feature cache | the source's: ``<data root>/features``, or ``features/`` beside an own-data file | extract-features |
+| feature cache | the source's: ``<data root>/features``, or ``<stem>_features`` beside own data | extract-features |
 | a fit | ``outputs/<label>``: ``model.h5``, ``predictions.h5``, ``summary.json``, ``fit_summary.png`` | fit |
 | predictions of a fitted model on other betas | ``predict/<label>``: ``predictions.h5``, ``summary.json`` | predict |
 | reconstructions | ``recon/<label>``: ``<id>.png`` (``<id>_<k>.png``, k > 0), ``grid.png``, ``config.json`` | decode |

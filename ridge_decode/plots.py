@@ -12,11 +12,13 @@ import numpy as np  # noqa: E402
 
 from .io import atomic_path  # noqa: E402
 
+RUN_KEY = "ridge_decode run"  # the PNG text chunk that names the run a figure belongs to
 
-def _save(fig, path: str | Path) -> Path:
+
+def _save(fig, path: str | Path, run_id: str | None = None) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={RUN_KEY: run_id} if run_id else None)
     plt.close(fig)
     return path
 
@@ -49,7 +51,7 @@ def reconstruction_grid(
     return _save(fig, path)
 
 
-def fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path) -> Path:
+def fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path, run_id: str | None = None) -> Path:
     """Per group: the distribution of held-out r over targets, and of the chosen alphas."""
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
     for name, r in r_by_group.items():
@@ -60,7 +62,7 @@ def fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path) -> Pa
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, run_id)
 
 
 def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_better: bool, path,

@@ -133,6 +133,10 @@ def _whole(folder: Path) -> int:
         assert (folder / name).stat().st_size == size
     with h5py.File(folder / "model.h5") as f:
         grid = len(f["alphas_grid"][()])
+        assert f.attrs["run_id"] == summary["run_id"]
+    from PIL import Image
+
+    assert Image.open(folder / "fit_summary.png").text["ridge_decode run"] == summary["run_id"]
     assert grid == len(summary["config"]["alphas"])
     return grid
 

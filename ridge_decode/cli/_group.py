@@ -13,7 +13,7 @@ SUBJECT = click.IntRange(min=1)
 COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions
 DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
 WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data)."
-FEATURES_DIR_HELP = "Default: the source's feature cache (<data root>/features, or features/ beside own data)."
+FEATURES_DIR_HELP = "Default: the source's feature cache (<data root>/features, or <stem>_features/ beside own data)."
 
 
 LABEL_HELP = ("Name of this data in output folders and report titles (default: subjNN for an NSD subject, the "

@@ -88,6 +88,8 @@ def fit_subject(req: FitRequest) -> FitResult:
 
 def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     """The fit itself, into the staging folder of ``folder`` (see ``fit_subject``)."""
+    import h5py
+
     from .. import metrics, plots
     from ..io import write_json
     from ..ridge import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
@@ -115,7 +117,9 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
         layout.Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
                            selected_voxels=None if inputs.keep is None else np.flatnonzero(inputs.keep),
                            source=req.source.identity(), run_id=lock.run_id).save(stage)
-        plots.fit_summary(r, model.alphas_, stage / layout.FIT_FIGURE)
+        plots.fit_summary(r, model.alphas_, stage / layout.FIT_FIGURE, run_id=lock.run_id)
+        with h5py.File(stage / layout.MODEL, "a") as f:  # every file of the run names it
+            f.attrs["run_id"] = lock.run_id
     summary = fit_summary(req, inputs, model, r, timer, alphas)
     summary["run_id"] = lock.run_id
     summary["files"] = {n: (stage / n).stat().st_size for n in layout.FIT_FILES if n != layout.SUMMARY}
