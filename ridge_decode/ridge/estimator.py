@@ -1,9 +1,10 @@
 """``RidgeGCV``: the engine as a scikit-learn regressor, arrays in and out, for use outside this package.
 
-It is ``OneStageRidge`` with one target group, in memory: the same standardisation, kernel, eigendecomposition and
-GCV (``solve``), so there is one copy of the maths. What it adds is scikit-learn's contract: input validation
-(``validate_data``: any numeric dtype, 1-D or 2-D ``y``), ``n_features_in_``, ``get_params`` / ``set_params``,
-and a fitted model that is plain arrays (it pickles, ``joblib.dump``s and goes to worker processes).
+It calls the same array-level solver as ``OneStageRidge`` (``solvers``: the standardisation, the kernel, its
+eigendecomposition and GCV), so there is one copy of the maths; it holds plain arrays instead of a store. What it
+adds is scikit-learn's contract: input validation (``validate_data``: any numeric dtype, 1-D or 2-D ``y``),
+``n_features_in_``, ``get_params`` / ``set_params``, and a fitted model that pickles, ``joblib.dump``s and goes to
+worker processes.
 
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.model_selection import cross_val_score
@@ -17,14 +18,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
+from . import solvers
+from .device import Device
+from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE
 
-GROUP = "y"
-ALPHA_PER = {"target": "target", "all": "group"}  # RidgeGCV's names -> OneStageRidge's
+ALPHA_PER = ("target", "all")
 
 
 class RidgeGCV(RegressorMixin, BaseEstimator):
-    """Kernel ridge regression with the regularisation chosen by generalized cross-validation (leave-one-out).
+    """Kernel ridge regression with the regularisation chosen by generalised cross-validation (GCV).
 
     Parameters
     ----------
@@ -40,7 +42,8 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
     alpha_ : (t,) chosen alpha per target (a float when y was 1-D).
     cv_values_ : (n_alphas, t) GCV mean squared error of each alpha for each target, in units of y squared.
     n_features_in_ : number of features seen in ``fit``.
-    model_ : the fitted in-memory ``OneStageRidge`` (one group), which ``predict`` uses.
+    X_train_, X_mean_, X_scale_ : the training features (float32) and their standardisation (float64).
+    basis_, coef_, y_mean_ : the kernel's eigenbasis (n, n), the coefficients in it (n, t) and the targets' means.
 
     The fit computes in float32 (as the engine does); predictions are float64 products with the float32 model,
     so each row's prediction does not depend on the other rows. They have the shape of y: (n,) or (n, t).
@@ -56,23 +59,55 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit on ``X`` (n, p) and ``y`` (n,) or (n, t); returns self."""
         if self.alpha_per not in ALPHA_PER:
-            raise ValueError(f"alpha_per must be one of {sorted(ALPHA_PER)}; got {self.alpha_per!r}")
+            raise ValueError(f"alpha_per must be one of {ALPHA_PER}; got {self.alpha_per!r}")
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float32, np.float64])
         self._y_1d = y.ndim == 1
         Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
-        alphas = DEFAULT_ALPHAS if self.alphas is None else self.alphas
-        self.model_ = OneStageRidge(alphas=alphas, alpha_per=ALPHA_PER[self.alpha_per], backend=self.backend,
-                                    chunk_size=self.chunk_size).fit(X, {GROUP: Y})
-        alphas = self.model_.alphas_[GROUP]
-        self.alpha_ = float(alphas[0]) if self._y_1d else alphas
-        self.cv_values_ = self.model_.cv_scores_[GROUP]
+        alphas = np.asarray(DEFAULT_ALPHAS if self.alphas is None else self.alphas, dtype=np.float64).ravel()
+        if alphas.size == 0 or not np.isfinite(alphas).all() or (alphas <= 0).any():
+            raise ValueError(f"alphas must be finite and positive; got {alphas}")
+        dev = Device(self.backend)
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        Xs, mean, scale = solvers.standardize(dev, X32)
+        s, Q = solvers.eigen_kernel(dev, solvers.linear_kernel(dev, Xs))
+        gcv = solvers.EigenGCV(dev, s, Q, alphas)
+        parts = self._solve(dev, gcv, Y, alphas)
+        self.X_train_, self.X_mean_ = X32.copy(), dev.to_host(mean, "voxel means")
+        self.X_scale_, self.basis_ = dev.to_host(scale, "voxel scales"), dev.to_host(Q, "basis")
+        self.coef_, self.y_mean_, self.cv_values_, chosen = parts
+        self.alpha_ = float(chosen[0]) if self._y_1d else chosen
         return self
+
+    def _solve(self, dev, gcv, Y, alphas):
+        """(coefficients, target means, GCV scores, alphas) on the host, a chunk of targets at a time."""
+        size, t = int(self.chunk_size), Y.shape[1]
+        pieces = []
+        for a in range(0, t, size):
+            Yc, mean, _ = solvers.center(dev, dev.to_device(Y[:, a : a + size], "target chunk"), "y", a)
+            pieces.append((mean, gcv.score(Yc) if self.alpha_per == "all" else gcv.solve(Yc)))
+        if self.alpha_per == "all":  # the lowest GCV error summed over every target, as OneStageRidge sums it
+            scores = np.concatenate([dev.to_host(r.scores, "chunk cv_scores") for _, r in pieces], 1)
+            alpha = float(alphas[int(np.argmin(scores.astype(np.float64).sum(1)))])
+            solved = []
+            for m, r in pieces:
+                out = gcv.solve_with(r.projection, alpha)
+                out.scores = r.scores
+                solved.append((m, out))
+            pieces = solved
+        host = [{k: dev.to_host(getattr(r, k), "chunk " + k) for k in ("coef", "scores", "alphas")} | {
+            "mean": dev.to_host(m, "chunk y_mean")} for m, r in pieces]
+        return (np.concatenate([h["coef"] for h in host], 1), np.concatenate([h["mean"] for h in host]),
+                np.concatenate([h["scores"] for h in host], 1), np.concatenate([h["alphas"] for h in host]))
 
     def predict(self, X) -> np.ndarray:
         """Predictions (n,) or (n, t) float64 for ``X`` (n, p)."""
-        check_is_fitted(self, "model_")
+        check_is_fitted(self, "coef_")
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        P = self.model_.predict(X, dtype="float64")[GROUP]
+        dev = Device(self.backend)
+        M = solvers.test_kernel(dev, np.asarray(X, np.float32), self.X_train_, self.X_mean_, self.X_scale_,
+                                self.basis_, "float64")
+        P = dev.b.matmul(M, dev.to_device(self.coef_, "coef", "float64"))
+        P = dev.to_host(P, "predictions") + self.y_mean_
         return P[:, 0] if self._y_1d else P
 
     def __sklearn_tags__(self):

@@ -1,58 +1,61 @@
 """``OneStageRidge``: voxels -> every target group in one kernel solve, alpha per target, chunked and resumable.
 
-How a fit runs (n images, p voxels, t targets over all groups):
+How a fit runs (n images, p voxels, t targets over all groups), every step on the backend's device:
 
-1. ``X`` is standardised with training statistics (mean, and std with ddof=1 as Brain-Diffuser does).
+1. ``X`` is standardised with training statistics (mean, and std with ddof=1 as Brain-Diffuser does), in float64.
 2. The linear kernel ``K = Xs Xs^T`` (n, n) is computed once for all groups.
 3. Choosing alphas: one eigendecomposition ``K = Q diag(s) Q^T`` serves every target; GCV in the eigenbasis
-   scores all alphas for a chunk of targets with one small matrix product (see ``solve``). With fixed alphas
-   (the Brain-Diffuser baseline) there is nothing to choose, and one Cholesky factorisation per distinct alpha
-   replaces the eigendecomposition.
-4. Targets are read ``chunk_size`` columns at a time (numpy arrays, memory maps or h5py datasets alike), and
-   each chunk's coefficients (n, chunk) are written to the model's HDF5 file before the next chunk is read.
-   With chosen alphas they are kept in the eigenbasis, ``B = diag(1/(s+alpha)) Q^T Yc``, so the dual
-   coefficients ``C = Q B`` are never formed. Peak memory is the voxel data, two n x n matrices and one chunk,
-   whatever the number of targets.
+   scores all alphas for a chunk of targets with one small matrix product (``solvers.EigenGCV``). With fixed
+   alphas (the Brain-Diffuser baseline) one Cholesky factorisation per distinct alpha replaces it.
+4. Targets are read ``chunk_size`` columns at a time (numpy arrays, memory maps or h5py datasets alike); each
+   chunk's coefficients (n, chunk) go to the model's store. With chosen alphas they are kept in the eigenbasis,
+   ``B = diag(1/(s+alpha)) Q^T Yc``, so the dual coefficients ``C = Q B`` are never formed. The loop reads chunk
+   k+1 and writes chunk k-1 while chunk k computes (``loop``).
 5. Predictions are ``(Xs_test Xs^T Q) B`` (or ``Xs_test Xs^T C``): the test kernel is computed once, then one
    product per chunk.
 
-With ``path`` set, the model (and the kernel's eigendecomposition) is written to ``<path>.part`` as it goes; a
-fit interrupted for any reason resumes from the last finished chunk when called again with the same inputs and
-parameters, and ``<path>`` appears only once the fit is complete. Without ``path``, the model is a tree of numpy
-arrays in memory (``MemoryModel``), so a fitted model pickles; ``save(path)`` writes either kind to one file.
+The parts, one job each: ``device`` (the one host/device boundary, with every crossing counted), ``solvers``
+(array-level solvers by name, shared with ``RidgeGCV``), ``solve`` (the linear algebra), ``loop`` (plan and the
+overlapped runner), ``stores`` (the model file, or plain arrays in memory). This module validates, dispatches and
+keeps the fitted ``*_`` attributes.
 
-The chunk loop has four parts: a plan (``_plan``: every (group, pass, chunk) still to do), a pure compute step
-(``_compute``: one chunk of targets in, statistics, scores and coefficients out, no file access), a store (the
-model file or the in-memory tree: a chunk is written, then marked done) and the loop that runs them in order.
+With ``path`` set, the model is written to ``<path>.part`` as it goes; a fit interrupted for any reason resumes
+from the last finished chunk when called again with the same inputs and parameters, and ``<path>`` appears only
+once the fit is complete. Without ``path`` the model is plain arrays (``MemoryStore``) and pickles;
+``save(path)`` writes either kind to one file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import threading
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
 import numpy as np
-from himalaya.backend import set_backend
 from tqdm.auto import tqdm
 
 from ..errors import DataFileError, DataFormatError, InputError
 from ..io import atomic_path, file_signature, resumable_h5, versions
-from . import solve
+from . import loop, solvers
+from .device import BACKENDS, Device
+from .stores import HDF5Store, MemoryStore
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 DEFAULT_CHUNK_SIZE = 4096  # targets per chunk: ~145 MB per n x chunk float32 block at NSD's n = 8859
-FORMAT = "ridge_decode.OneStageRidge/1"
+FORMAT = "ridge_decode.OneStageRidge/2"  # /2: the raw training voxels are stored, standardised on the device
 ALPHA_PER = ("target", "group")
-BACKENDS = ("numpy", "torch", "torch_cuda")
-SOLVERS = ("gcv", "himalaya")
-STORAGE_COLUMNS = 512  # HDF5 chunk width of stored coefficients: a column slice reads at most this much extra
+SOLVER_CHOICES = ("gcv", "himalaya")
+# The second pass of an alpha per group reuses the first pass's projections Q^T Yc kept on the device, while they
+# fit in this many bytes (on a GPU: half its free memory); beyond, it reads those targets again.
+PROJECTION_BUDGET_BYTES = 2_000_000_000
+NOT_SAVED = ("path", "progress")  # parameters of a run, not of the model
 
 
 def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray) -> np.ndarray:
@@ -70,7 +73,7 @@ def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.
 
 
 def _read_columns(Y, start: int, stop: int) -> np.ndarray:
-    """Flattened target columns ``[start, stop)`` of ``Y`` (n, ...) as float32 (n, stop - start).
+    """Flattened target columns ``[start, stop)`` of ``Y`` (n, ...) as float32 (n, stop - start), on the host.
 
     Reads only the slab of ``Y``'s second axis that holds those columns, so h5py datasets and memory maps are
     never loaded whole.
@@ -80,80 +83,6 @@ def _read_columns(Y, start: int, stop: int) -> np.ndarray:
     i0, i1 = start // row, -(-stop // row)
     block = np.asarray(Y[:, i0:i1]).reshape(n, -1)[:, start - i0 * row : stop - i0 * row]
     return np.array(block, dtype=np.float32)  # always a copy: the fit centres it in place
-
-
-def _chunks(t: int, size: int) -> list[tuple[int, int]]:
-    return [(a, min(a + size, t)) for a in range(0, t, size)]
-
-
-class MemoryModel:
-    """An in-memory stand-in for the model's HDF5 file: named numpy arrays and sub-groups, with ``attrs``.
-
-    It offers the few h5py calls the fit and predict use (``[name]``, ``in``, ``require_group``,
-    ``require_dataset``, ``attrs``), so one code path serves both; unlike an open HDF5 handle it pickles.
-    """
-
-    def __init__(self):
-        self.items: dict = {}
-        self.attrs: dict = {}
-
-    def _walk(self, name: str, create: bool = False):
-        node, *rest = name.split("/", 1)
-        if not rest:
-            return self, node
-        if node not in self.items and create:
-            self.items[node] = MemoryModel()
-        return self.items[node]._walk(rest[0], create)
-
-    def __contains__(self, name: str) -> bool:
-        try:
-            parent, key = self._walk(name)
-        except KeyError:
-            return False
-        return key in parent.items
-
-    def __getitem__(self, name: str):
-        parent, key = self._walk(name)
-        return parent.items[key]
-
-    def __setitem__(self, name: str, value) -> None:
-        parent, key = self._walk(name, create=True)
-        parent.items[key] = np.array(value)
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def require_group(self, name: str) -> MemoryModel:
-        parent, key = self._walk(name, create=True)
-        return parent.items.setdefault(key, MemoryModel())
-
-    def require_dataset(self, name: str, shape, dtype, fillvalue=0, **_):
-        parent, key = self._walk(name, create=True)
-        return parent.items.setdefault(key, np.full(shape, fillvalue, dtype=dtype))
-
-    def flush(self) -> None:
-        """Nothing to flush: the arrays are the model."""
-
-    def write_to(self, group) -> None:
-        """Copy the tree into an h5py group (or file)."""
-        for k, v in self.attrs.items():
-            group.attrs[k] = v
-        for k, v in self.items.items():
-            if isinstance(v, MemoryModel):
-                v.write_to(group.require_group(k))
-            else:
-                group[k] = v
-
-
-@dataclass(frozen=True)
-class _Chunk:
-    """One step of the plan: targets ``[start, stop)`` of ``group`` in ``stage`` ("score" or "solve"), index ``k``."""
-
-    group: str
-    stage: str
-    k: int
-    start: int
-    stop: int
 
 
 class OneStageRidge:
@@ -172,13 +101,15 @@ class OneStageRidge:
     path : HDF5 file for the model. The fit writes ``<path>.part`` chunk by chunk, resumes from it when
         interrupted, and renames it to ``path`` when complete. None keeps the model in memory.
     progress : show a progress bar over chunks.
-    solver : "gcv" (default: this engine's leave-one-out choice in the kernel's eigenbasis) or "himalaya": each
-        chunk of targets is fitted by ``himalaya.kernel_ridge.KernelRidgeCV`` on the same (precomputed linear)
-        kernel, with the same alphas and backend and ``cv``-fold cross-validation; its dual coefficients go into
-        the same model file, so prediction, decoding and evaluation are unchanged. Only with
+    solver : "gcv" (default: this engine's choice by generalised cross-validation in the kernel's eigenbasis) or
+        "himalaya": each chunk of targets is fitted by ``himalaya.kernel_ridge.KernelRidgeCV`` on the same
+        (precomputed linear) kernel, with the same alphas and backend and ``cv``-fold cross-validation; its dual
+        coefficients go into the same model file, so prediction, decoding and evaluation are unchanged. Only with
         ``alpha_per="target"`` and no ``fixed_alpha``.
     cv : folds of the "himalaya" solver (K-fold, in row order).
     solver_params : himalaya's ``solver_params`` (e.g. ``n_targets_batch``, ``n_alphas_batch``).
+    overlap : read the next chunk and write the previous one while a chunk computes (two threads); False runs
+        them one after the other.
 
     Attributes (after ``fit``)
     --------------------------
@@ -189,7 +120,7 @@ class OneStageRidge:
         solver: its cross-validated mean squared error)}; empty with fixed alpha.
     y_mean_, y_std_ : {group: (t,) training mean and std (ddof=0) of each target}.
     X_mean_, X_scale_ : (p,) voxel standardisation (constant voxels get scale 1 and contribute nothing).
-    X_fit_ : (n, p) float32 standardised training voxels, needed to predict from dual coefficients.
+    crossings_ : {(direction, name): (calls, bytes)} of the last fit or predict (``device.Device``).
     kernel_eigenvalues_ : (n,) spectrum of the training kernel (absent with fixed alpha).
     seconds_ : {stage: wall seconds} of the last fit.
     runs_ : one dict per call that worked on this model (``started``, ``seconds`` of its chunk loop,
@@ -199,7 +130,8 @@ class OneStageRidge:
 
     def __init__(self, alphas=DEFAULT_ALPHAS, alpha_per: str = "target", fixed_alpha=None, backend: str = "numpy",
                  chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None,
-                 progress: bool = False, solver: str = "gcv", cv: int = 5, solver_params: dict | None = None):
+                 progress: bool = False, solver: str = "gcv", cv: int = 5, solver_params: dict | None = None,
+                 overlap: bool = True):
         self.solver = solver
         self.cv = cv
         self.solver_params = solver_params
@@ -211,6 +143,13 @@ class OneStageRidge:
         self.eigh_dtype = eigh_dtype
         self.path = path
         self.progress = progress
+        self.overlap = overlap
+
+    def get_params(self) -> dict:
+        """Every parameter of ``__init__`` with its value (scikit-learn's convention)."""
+        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters
+                if name != "self"}
+
 
     # ------------------------------------------------------------------------------------------ validation
     def _check_params(self) -> np.ndarray:
@@ -220,8 +159,8 @@ class OneStageRidge:
             raise InputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
         if self.eigh_dtype not in ("float32", "float64"):
             raise InputError(f"eigh_dtype must be 'float32' or 'float64'; got {self.eigh_dtype!r}")
-        if self.solver not in SOLVERS:
-            raise InputError(f"solver must be one of {SOLVERS}; got {self.solver!r}")
+        if self.solver not in SOLVER_CHOICES:
+            raise InputError(f"solver must be one of {SOLVER_CHOICES}; got {self.solver!r}")
         if self.solver == "himalaya" and (self.fixed_alpha is not None or self.alpha_per != "target"):
             raise InputError("solver='himalaya' chooses one alpha per target: it takes no fixed_alpha and "
                              "alpha_per='target' only")
@@ -301,6 +240,7 @@ class OneStageRidge:
         read one chunk at a time. A target that is constant over the training images is predicted as its mean
         (its GCV curve is flat, so it gets the smallest alpha, which does not matter). The fitted attributes are
         set only when the fit succeeds: a fit that raises leaves a previous fit's attributes as they were.
+        himalaya's process-wide backend is left as it was.
         """
         alphas = self._check_params()
         seconds: dict[str, float] = {}
@@ -309,133 +249,144 @@ class OneStageRidge:
         n, p = X.shape
         targets = self._check_targets(targets, n)
         fixed = self._fixed_alphas(list(targets))
-        b = set_backend(self.backend, on_error="raise")
-
-        Xs, X_mean, X_scale = _standardize(X)
+        dev = Device(self.backend)
+        Xs, mean, scale = solvers.standardize(dev, X)
+        X_mean, X_scale = dev.to_host(mean, "voxel means"), dev.to_host(scale, "voxel scales")
         config = self._config(alphas, targets, fixed, n, p)
         seconds["standardize"] = time.perf_counter() - t0
-
         if self.path is None:  # nothing to resume: no fingerprint
-            store = nullcontext((MemoryModel(), False))
+            store = nullcontext((MemoryStore(), False))
         else:
             t0 = time.perf_counter()
-            plan = _fingerprint(Xs, targets, config)
+            plan = _fingerprint(X, targets, config)
             seconds["fingerprint"] = time.perf_counter() - t0
-            store = resumable_h5(self.path, plan, mismatch="is a partial fit of other inputs or parameters")
-        with store as (f, resumed):
+            store = _opened(resumable_h5(self.path, plan, mismatch="is a partial fit of other inputs or parameters"))
+        with store as (st, resumed):
             if not resumed:
-                _write_header(f, config)
-                f["X_mean"], f["X_scale"], f["alphas_grid"] = X_mean, X_scale, alphas
-                f["X_fit"] = Xs
+                _write_header(st, config)
+                for name, value in (("X_train", X), ("X_mean", X_mean), ("X_scale", X_scale), ("alphas_grid", alphas)):
+                    st.put(name, value)
             t0 = time.perf_counter()
-            K = solve.linear_kernel(b, b.asarray(Xs))
+            K = solvers.linear_kernel(dev, Xs)
+            del Xs
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            if self.solver == "himalaya":  # dual coefficients, no eigenbasis: predict reads them as they are
-                solver = _HimalayaSolver(b, K, alphas, int(self.cv), self.solver_params)
-            elif fixed is None:
-                s, Q = _eigen(f, b, K)
-                solver = _EigenSolver(b, s, Q, b.asarray(alphas, dtype=b.float32))
+            solver = self._solver(dev, st, K, alphas, fixed)
+            if solver.name == "gcv":
                 del K
                 seconds["eigh"] = time.perf_counter() - t0
-            else:
-                solver = _CholeskySolver(b, K)
-            seconds.update(self._solve_all(f, targets, solver, alphas, fixed, resumed))
-            f.attrs["complete"] = True
-            runs = json.loads(f.attrs["runs"])
+            seconds.update(self._run_chunks(st, dev, targets, solver, alphas, fixed, resumed))
+            st.attrs["complete"] = True
+            runs = json.loads(st.attrs["runs"])
         # success: only now does the estimator take the new model
-        self._set_fitted(f if self.path is None else None, Path(self.path) if self.path is not None else None, Xs)
+        self._set_fitted(st if self.path is None else None, Path(self.path) if self.path is not None else None)
         self.seconds_ = seconds
         self.runs_ = runs
+        self.crossings_ = dev.crossings()
         return self
 
     def _config(self, alphas, targets, fixed, n, p) -> dict:
+        params = {k: v for k, v in self.get_params().items() if k not in NOT_SAVED}
+        params["alphas"] = alphas.tolist()
         return {
             "alphas": alphas.tolist(), "alpha_per": self.alpha_per, "fixed_alpha": fixed,
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
             "solver": self.solver, "cv": int(self.cv) if self.solver == "himalaya" else None,
             "solver_params": self.solver_params if self.solver == "himalaya" else None,
-            "n_images": n, "n_voxels": p,
+            "n_images": n, "n_voxels": p, "params": params,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
 
+    def _solver(self, dev: Device, st, K, alphas, fixed):
+        """The solver of this fit, by name (``solvers.SOLVERS``). The eigenbasis is kept in the store: it is the basis
+        of the stored coefficients, and a resumed fit takes it back instead of recomputing it."""
+        if self.solver == "himalaya":  # dual coefficients, no eigenbasis: predict reads them as they are
+            return solvers.SOLVERS["himalaya"](dev, K, alphas, int(self.cv), self.solver_params)
+        if fixed is not None:
+            return solvers.SOLVERS["fixed"](dev, K)
+        if st.attrs.get("basis_complete", False):
+            s = dev.to_device(st.get("kernel_eigenvalues"), "eigenvalues (resumed)")
+            Q = dev.to_device(st.get("basis"), "basis (resumed)")
+        else:
+            s, Q = solvers.eigen_kernel(dev, K, st.attrs["eigh_dtype"])
+            st.put("kernel_eigenvalues", dev.to_host(s, "eigenvalues"))
+            st.put("basis", dev.to_host(Q, "basis"))
+            st.flush()
+            st.attrs["basis_complete"] = True
+        return solvers.SOLVERS["gcv"](dev, s, Q, alphas)
+
     # ---------------------------------------------------------------------------------------- chunk loop
-    def _plan(self, targets, two_pass: bool) -> list[_Chunk]:
-        """Every (group, stage, chunk) of the fit, in order; the store's ``done_<stage>`` flags say which are done."""
-        size = int(self.chunk_size)
-        stages = ("score", "solve") if two_pass else ("solve",)
-        return [_Chunk(g, stage, k, a, z) for g, Y in targets.items() for stage in stages
-                for k, (a, z) in enumerate(_chunks(int(np.prod(Y.shape[1:])), size))]
+    def _run_chunks(self, st, dev: Device, targets, solver, alphas, fixed, resumed: bool) -> dict[str, float]:
+        """Plan the chunks, skip those done, and run the rest through the overlapped loop; returns the seconds
+        spent reading, computing and writing, and the loop's wall time. Every call is recorded in the model's
+        ``runs`` attribute (when it started, its seconds, the chunks done before it), updated after each chunk.
 
-    def _solve_all(self, f, targets, solver, alphas, fixed, resumed: bool = False) -> dict[str, float]:
-        """Run the plan: read a chunk, compute it, store it (then mark it done); chunks already done are skipped.
-        Returns the seconds spent reading, solving and writing. Every call is recorded in the model's ``runs``
-        attribute (when it started, its seconds, the chunks done before it), updated after each chunk, so a
-        resumed fit keeps the time of every run; a resumed one says where it resumes.
-
-        With one alpha per group, the first pass scores every chunk and keeps its projected targets ``Q^T Yc`` in
-        the coefficient dataset; the second pass only divides them by ``s + alpha``: targets are read once.
+        With one alpha per group, the first pass scores every chunk and keeps its projection ``Q^T Yc`` on the
+        device (within ``PROJECTION_BUDGET_BYTES``); the second pass divides it by ``s + alpha``. A projection not
+        kept (over the budget, or scored by an earlier, interrupted run) is made again from its targets.
         """
-        n = len(f["X_fit"])
+        n = int(targets[next(iter(targets))].shape[0])
         two_pass = fixed is None and self.alpha_per == "group"
-        plan = self._plan(targets, two_pass)
+        passes = ("score", "solve") if two_pass else ("solve",)
+        widths = {g: int(np.prod(Y.shape[1:])) for g, Y in targets.items()}
+        chunks = loop.plan(widths, int(self.chunk_size), passes)
         for g, Y in targets.items():
-            _layout_group(f, g, Y, n, len(alphas), fixed is None, two_pass, self.chunk_size)
-        todo = [c for c in plan if not f[f"groups/{c.group}/done_{c.stage}"][c.k]]
-        runs = json.loads(f.attrs.get("runs", "[]")) if resumed else []
+            st.layout_group(g, Y.shape[1:], n, len(alphas), fixed is None, passes,
+                            len(range(0, widths[g], int(self.chunk_size))))
+        todo = [c for c in chunks if not st.done(c.group, c.stage, c.k)]
+        keep = _kept_projections(todo, n, _budget(dev)) if two_pass else set()
+        runs = json.loads(st.attrs.get("runs", "[]")) if resumed else []
         runs.append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
-                     "chunks_done_before": len(plan) - len(todo), "chunks": len(plan)})
-        started = time.perf_counter()
+                     "chunks_done_before": len(chunks) - len(todo), "chunks": len(chunks)})
         if resumed and self.progress:
-            tqdm.write(f"resuming at chunk {len(plan) - len(todo) + 1} of {len(plan)} from {self.path}.part")
-        f.attrs["runs"] = json.dumps(runs)
-        bar = tqdm(total=len(plan), initial=len(plan) - len(todo), desc="ridge chunks", unit="chunk",
+            tqdm.write(f"resuming at chunk {len(chunks) - len(todo) + 1} of {len(chunks)} from {self.path}.part")
+        st.attrs["runs"] = json.dumps(runs)
+        bar = tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc="ridge chunks", unit="chunk",
                    disable=not self.progress)
-        seconds = dict.fromkeys(("read", "solve", "write"), 0.0)
-        for c in todo:
-            grp = f[f"groups/{c.group}"]
-            t0 = time.perf_counter()
-            if c.stage == "solve" and two_pass:  # the projected targets stored by the score pass
-                Yk, group_alpha = grp["coef"][:, c.start : c.stop], _group_alpha(grp, alphas)
-            else:
-                Yk, group_alpha = _read_columns(targets[c.group], c.start, c.stop), None
-            t1 = time.perf_counter()
-            out = _compute(c, Yk, solver, alphas, fixed, group_alpha, two_pass)
-            t2 = time.perf_counter()
-            _store(f, grp, c, out)
-            seconds["read"] += t1 - t0
-            seconds["solve"] += t2 - t1
-            seconds["write"] += time.perf_counter() - t2
+        state = _TwoPass(st, alphas, todo) if two_pass else None
+        started = time.perf_counter()
+
+        def read(c):
+            if c.stage == "solve" and two_pass and (c.group, c.k) in keep:
+                return None  # the projection waits on the device
+            return dev.to_device(_read_columns(targets[c.group], c.start, c.stop), "target chunk")
+
+        def compute(c, Yk):
+            return _compute(c, Yk, solver, dev, fixed, state, keep)
+
+        def written(c):
+            if state is not None:
+                state.written(c)
             runs[-1]["seconds"] = time.perf_counter() - started
-            f.attrs["runs"] = json.dumps(runs)
+            st.attrs["runs"] = json.dumps(runs)
             bar.update()
+
+        times = loop.run(todo, read, compute, lambda c, out: _store(st, dev, c, out), overlap=self.overlap,
+                         on_written=written)
         bar.close()
         runs[-1]["seconds"] = time.perf_counter() - started
-        f.attrs["runs"] = json.dumps(runs)
-        return seconds
+        st.attrs["runs"] = json.dumps(runs)
+        return {"read": times.read, "solve": times.compute, "write": times.write, "loop": times.wall}
 
     # ---------------------------------------------------------------------------------- fitted state, I/O
-    def _set_fitted(self, memory: MemoryModel | None, path: Path | None, X_fit: np.ndarray) -> None:
-        """Take a finished model: the in-memory tree, or the file at ``path``; read its small arrays."""
-        with (nullcontext(memory) if memory is not None else h5py.File(path, "r")) as f:
-            groups = list(json.loads(f.attrs["config"])["groups"])
-            self.X_mean_ = f["X_mean"][()].astype(np.float32)
-            self.X_scale_ = f["X_scale"][()].astype(np.float32)
+    def _set_fitted(self, memory: MemoryStore | None, path: Path | None) -> None:
+        """Take a finished model: the in-memory store, or the file at ``path``; read its small arrays."""
+        with (nullcontext(memory) if memory is not None else _read_store(path)) as st:
+            groups = list(json.loads(st.attrs["config"])["groups"])
+            self.X_mean_, self.X_scale_ = st.get("X_mean"), st.get("X_scale")
             self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
             for g in groups:
-                grp = f[f"groups/{g}"]
-                self.target_shapes_[g] = tuple(int(d) for d in grp.attrs["target_shape"])
-                self.alphas_[g] = np.array(grp["alphas"][()])
-                self.y_mean_[g] = np.array(grp["y_mean"][()])
-                self.y_std_[g] = np.array(grp["y_std"][()])
-                if "cv_scores" in grp:
-                    self.cv_scores_[g] = np.array(grp["cv_scores"][()])
-            if "kernel_eigenvalues" in f:
-                self.kernel_eigenvalues_ = np.array(f["kernel_eigenvalues"][()])
+                self.target_shapes_[g] = st.target_shape(g)
+                self.alphas_[g] = np.array(st.get(f"groups/{g}/alphas"))
+                self.y_mean_[g] = np.array(st.get(f"groups/{g}/y_mean"))
+                self.y_std_[g] = np.array(st.get(f"groups/{g}/y_std"))
+                if st.has(f"groups/{g}/cv_scores"):
+                    self.cv_scores_[g] = np.array(st.get(f"groups/{g}/cv_scores"))
+            if st.has("kernel_eigenvalues"):
+                self.kernel_eigenvalues_ = np.array(st.get("kernel_eigenvalues"))
             elif hasattr(self, "kernel_eigenvalues_"):
                 del self.kernel_eigenvalues_
         self.groups_ = groups
-        self.X_fit_ = X_fit
         self.model_path_ = path
         self.memory_model_ = memory
 
@@ -445,14 +396,14 @@ class OneStageRidge:
             raise RuntimeError("this OneStageRidge is not fitted yet: call fit(X, targets) first")
 
     @contextmanager
-    def _model_file(self):
-        """The fitted model's arrays: the in-memory tree, or the model file opened read-only."""
+    def _model_store(self):
+        """The fitted model's store: the in-memory arrays, or the model file opened read-only."""
         self._check_is_fitted()
         if self.memory_model_ is not None:
             yield self.memory_model_
         else:
-            with h5py.File(self.model_path_, "r") as f:
-                yield f
+            with _read_store(self.model_path_) as st:
+                yield st
 
     def save(self, path) -> Path:
         """Write the fitted model to one HDF5 file at ``path`` (atomically), readable by ``OneStageRidge.load``."""
@@ -460,21 +411,21 @@ class OneStageRidge:
         path = Path(path)
         if self.model_path_ is not None and self.model_path_.resolve() == path.resolve():
             return path
-        with atomic_path(path) as tmp, h5py.File(tmp, "w") as out, self._model_file() as f:
-            if isinstance(f, MemoryModel):
-                f.write_to(out)
+        with atomic_path(path) as tmp, h5py.File(tmp, "w") as out:
+            if self.memory_model_ is not None:
+                self.memory_model_.write_to(out)
             else:
-                for key in f:
-                    f.copy(key, out)
-                for k, v in f.attrs.items():
-                    out.attrs[k] = v
+                with h5py.File(self.model_path_, "r") as f:
+                    for key in f:
+                        f.copy(key, out)
+                    for k, v in f.attrs.items():
+                        out.attrs[k] = v
         return path
 
     @classmethod
     def load(cls, path) -> OneStageRidge:
-        """A fitted model from its HDF5 file (dual coefficients stay on disk and are read chunk by chunk).
-
-        The loaded model is file-backed: it holds the path (and its small arrays), and pickles as such.
+        """A fitted model from its HDF5 file, with every parameter it was fitted with (dual coefficients stay on
+        disk and are read chunk by chunk). The loaded model is file-backed: it holds the path, and pickles as such.
         """
         path = Path(path)
         if not path.exists():
@@ -483,25 +434,21 @@ class OneStageRidge:
             raise DataFileError(f"no fitted model at {path}{hint}")
         with h5py.File(path, "r") as f:
             if f.attrs.get("format") != FORMAT:
-                raise DataFormatError(f"{path} is not a ridge_decode model: format attribute "
-                                      f"{f.attrs.get('format')!r}, expected {FORMAT!r}")
+                raise DataFormatError(f"{path} is not a ridge_decode model of this version: format attribute "
+                                      f"{f.attrs.get('format')!r}, expected {FORMAT!r}: fit it again")
             if not f.attrs.get("complete", False):
                 raise DataFormatError(f"{path} holds an incomplete fit")
             config = json.loads(f.attrs["config"])
-            X_fit = f["X_fit"][()]
-        model = cls(alphas=config["alphas"], alpha_per=config["alpha_per"], fixed_alpha=config["fixed_alpha"],
-                    backend=config["backend"], chunk_size=config["chunk_size"], eigh_dtype=config["eigh_dtype"],
-                    path=path, solver=config.get("solver", "gcv"), cv=config.get("cv") or 5,
-                    solver_params=config.get("solver_params"))
-        model._set_fitted(None, path, X_fit)
+        model = cls(**config["params"], path=path)
+        model._set_fitted(None, path)
         return model
 
     def dual_coef(self, group: str) -> np.ndarray:
-        """Dual coefficients (n_train, t) of one group, read whole: for inspection and tests."""
+        """Dual coefficients (n_train, t) of one group, read whole: for inspection and tests (on the host)."""
         self._require_group(group)
-        with self._model_file() as f:
-            coef = np.array(f[f"groups/{group}/coef"][()])
-            return np.array(f["basis"][()]) @ coef if "basis" in f else coef
+        with self._model_store() as st:
+            coef = np.array(st.get(f"groups/{group}/coef"))
+            return np.array(st.get("basis")) @ coef if st.has("basis") else coef
 
     def _require_group(self, group):
         self._check_is_fitted()
@@ -515,7 +462,8 @@ class OneStageRidge:
         ``rescale=True`` applies Brain-Diffuser's rescaling by the statistics of these predictions (see
         ``rescale_to_train_statistics``): it uses the test set as a whole, and is off by default. ``dtype`` is
         that of the products with the stored (float32) model and of the result: "float64" makes each row's
-        prediction independent of the other rows to float64 rounding (``RidgeGCV`` uses it).
+        prediction independent of the other rows to float64 rounding (``RidgeGCV`` uses it). Everything runs on
+        the backend's device; each group's predictions cross to the host once.
         """
         self._check_is_fitted()
         X = self._check_X(X)
@@ -524,189 +472,125 @@ class OneStageRidge:
         groups = list(self.groups_ if groups is None else groups)
         for g in groups:
             self._require_group(g)
-        b = set_backend(self.backend, on_error="raise")
-        dt = np.dtype(dtype)
-        Xs = ((X - self.X_mean_) / self.X_scale_).astype(np.float32).astype(dt)
-        M = b.matmul(b.asarray(Xs), b.transpose(b.asarray(self.X_fit_.astype(dt))))  # test kernel (n_test, n)
+        dev, dt = Device(self.backend), str(np.dtype(dtype))
         out = {}
-        with self._model_file() as f:
-            if "basis" in f:
-                M = b.matmul(M, b.asarray(f["basis"][()].astype(dt)))
+        with self._model_store() as st:
+            M = solvers.test_kernel(dev, X, st.get("X_train"), self.X_mean_, self.X_scale_,
+                                    st.get("basis") if st.has("basis") else None, dt)
             for g in groups:
-                coef = f[f"groups/{g}/coef"]
-                t = coef.shape[1]
-                P = np.empty((len(X), t), dtype=dt)
-                for a, z in _chunks(t, int(self.chunk_size)):
-                    P[:, a:z] = b.to_numpy(b.matmul(M, b.asarray(np.asarray(coef[:, a:z]).astype(dt))))
-                P += self.y_mean_[g].astype(dt)
+                t = int(np.prod(self.target_shapes_[g]))
+                P = dev.empty((len(X), t), dt)
+                for a in range(0, t, int(self.chunk_size)):
+                    z = min(a + int(self.chunk_size), t)
+                    P[:, a:z] = dev.b.matmul(M, dev.to_device(st.columns(f"groups/{g}/coef", a, z), "coef chunk", dt))
+                P += dev.to_device(self.y_mean_[g], "target means", dt)
+                P = dev.to_host(P, "predictions")
                 if rescale:
                     P = rescale_to_train_statistics(P, self.y_mean_[g], self.y_std_[g])
                 out[g] = P.reshape((len(X),) + self.target_shapes_[g])
+        self.crossings_ = dev.crossings()
         return out
 
 
-STANDARDIZE_BLOCK = 2048  # voxels standardised at a time in float64: bounded memory, exact centring
-
-
-def _standardize(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(float32 standardised X, float64 means, float64 scales (ddof 1)) of ``X`` (n, p), computed in float64 a block
-    of voxels at a time, so that finite inputs never overflow (float32 betas near 3e38 would in float32)."""
-    n, p = X.shape
-    Xs = np.empty((n, p), np.float32)
-    X_mean, X_scale = np.empty(p), np.empty(p)
-    for a in range(0, p, STANDARDIZE_BLOCK):
-        x = X[:, a : a + STANDARDIZE_BLOCK].astype(np.float64)
-        X_mean[a : a + x.shape[1]] = m = x.mean(axis=0)
-        x -= m
-        sd = np.sqrt(np.einsum("ij,ij->j", x, x) / max(n - 1, 1))
-        sd[sd == 0] = 1.0  # a constant voxel carries no information; it is kept, centred to 0
-        X_scale[a : a + x.shape[1]] = sd
-        Xs[:, a : a + x.shape[1]] = x / sd
-    return Xs, X_mean, X_scale
-
-
 # ---------------------------------------------------------------------------------------------- the store
-def _write_header(f, config) -> None:
-    f.attrs["format"] = FORMAT
-    f.attrs["config"] = json.dumps(config)
-    f.attrs["versions"] = json.dumps(versions())
-    f.attrs["complete"] = False
-    f.attrs["eigh_dtype"] = config["eigh_dtype"]
+@contextmanager
+def _opened(protocol):
+    """``resumable_h5``'s (file, resumed) as (``HDF5Store``, resumed)."""
+    with protocol as (f, resumed):
+        yield HDF5Store(f), resumed
 
 
-def _eigen(f, b, K):
-    """Eigendecomposition of the kernel, kept in the model: it is the basis of the stored coefficients, and a
-    resumed fit reads it back instead of recomputing it."""
-    if f.attrs.get("basis_complete", False):
-        return b.asarray(np.asarray(f["kernel_eigenvalues"][()])), b.asarray(np.asarray(f["basis"][()]))
-    s, Q = solve.eigen_kernel(b, K, f.attrs["eigh_dtype"])
-    f.require_dataset("kernel_eigenvalues", shape=s.shape, dtype=np.float32)[...] = b.to_numpy(s)
-    f.require_dataset("basis", shape=Q.shape, dtype=np.float32)[...] = b.to_numpy(Q)
-    f.flush()
-    f.attrs["basis_complete"] = True
-    return s, Q
+@contextmanager
+def _read_store(path):
+    with h5py.File(path, "r") as f:
+        yield HDF5Store(f)
 
 
-def _layout_group(f, g, Y, n, n_alphas, choose: bool, two_pass: bool, chunk_size) -> None:
-    """The datasets of one group, created on first use (a resumed fit finds them)."""
-    t = int(np.prod(Y.shape[1:]))
-    grp = f.require_group(f"groups/{g}")
-    grp.attrs["target_shape"] = [int(d) for d in Y.shape[1:]]
-    grp.require_dataset("coef", shape=(n, t), dtype=np.float32, chunks=(n, min(t, STORAGE_COLUMNS)))
-    for name in ("alphas", "y_mean", "y_std"):
-        grp.require_dataset(name, shape=(t,), dtype=np.float64)
-    if choose:
-        grp.require_dataset("cv_scores", shape=(n_alphas, t), dtype=np.float32)
-    n_chunks = len(_chunks(t, int(chunk_size)))
-    for stage in ("score", "solve") if two_pass else ("solve",):
-        grp.require_dataset(f"done_{stage}", shape=(n_chunks,), dtype=bool, fillvalue=False)
+def _write_header(st, config) -> None:
+    st.attrs["format"] = FORMAT
+    st.attrs["config"] = json.dumps(config)
+    st.attrs["versions"] = json.dumps(versions())
+    st.attrs["complete"] = False
+    st.attrs["eigh_dtype"] = config["eigh_dtype"]
 
 
-def _group_alpha(grp, alphas) -> float:
-    """The group's one alpha: the lowest GCV error summed over all its targets (every chunk scored)."""
-    return float(alphas[int(np.argmin(np.asarray(grp["cv_scores"][()], dtype=np.float64).sum(1)))])
+def _budget(dev: Device) -> int:
+    free = dev.free_bytes()
+    return PROJECTION_BUDGET_BYTES if free is None else free // 2
 
 
-def _store(f, grp, c: _Chunk, out: dict) -> None:
-    """Write one computed chunk, flush, then mark it done: the resume contract."""
-    a, z = c.start, c.stop
-    if "mean" in out:
-        grp["y_mean"][a:z], grp["y_std"][a:z] = out["mean"], out["std"]
-    if out.get("scores") is not None:
-        grp["cv_scores"][:, a:z] = out["scores"]
-    grp["coef"][:, a:z] = out["coef"]
-    if out.get("alphas") is not None:
-        grp["alphas"][a:z] = out["alphas"]
-    f.flush()  # the chunk is on disk before it is marked done
-    grp[f"done_{c.stage}"][c.k] = True
-    f.flush()
+def _kept_projections(todo, n: int, budget: int) -> set:
+    """The (group, k) whose score-pass projection stays on the device for the solve pass: scored in this run, in
+    plan order, while their total size is within ``budget`` bytes."""
+    kept, used = set(), 0
+    for c in todo:
+        if c.stage == "score":
+            size = 4 * n * (c.stop - c.start)
+            if used + size <= budget:
+                kept.add((c.group, c.k))
+                used += size
+    return kept
 
 
-def _compute(c: _Chunk, Yk: np.ndarray, solver, alphas, fixed, group_alpha, two_pass) -> dict:
-    """One chunk, no file access: statistics, GCV scores and coefficients of targets (n, chunk) float32.
+class _TwoPass:
+    """An alpha per group: the projections kept between the passes, and the group's alpha, chosen from the stored
+    scores of every chunk once the score pass of the group is written (the same numbers, in the same order, in a
+    straight and in a resumed fit)."""
 
-    In the solve pass of a two-pass fit, ``Yk`` is already the projected ``Q^T Yc`` of the score pass.
-    """
-    if c.stage == "solve" and two_pass:
-        return {"coef": solver.coef(Yk, np.full(Yk.shape[1], group_alpha)), "alphas": np.full(Yk.shape[1],
-                                                                                               group_alpha)}
-    if not np.isfinite(Yk).all():
-        bad = c.start + np.flatnonzero(~np.isfinite(Yk).all(axis=0))
-        raise InputError(f"target group {c.group!r} has NaN or infinite values in flattened targets "
-                         f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
-    mean = Yk.mean(axis=0, dtype=np.float64)
-    Yk -= mean.astype(np.float32)  # centred in place: no second n x chunk array
-    std = np.sqrt(np.einsum("ij,ij->j", Yk, Yk, dtype=np.float64) / len(Yk))
-    out = {"mean": mean, "std": std}
+    def __init__(self, st, alphas, todo):
+        self.st, self.alphas = st, alphas
+        self.projections: dict = {}
+        self.pending = {}
+        for c in todo:
+            if c.stage == "score":
+                self.pending[c.group] = self.pending.get(c.group, 0) + 1
+        self.cond = threading.Condition()
+        self.alpha: dict[str, float] = {}
+
+    def written(self, c) -> None:
+        if c.stage == "score":
+            with self.cond:
+                self.pending[c.group] -= 1
+                self.cond.notify_all()
+
+    def group_alpha(self, g: str) -> float:
+        if g not in self.alpha:
+            with self.cond:
+                self.cond.wait_for(lambda: self.pending.get(g, 0) == 0)
+            scores = np.asarray(self.st.get(f"groups/{g}/cv_scores"), dtype=np.float64)
+            self.alpha[g] = float(self.alphas[int(np.argmin(scores.sum(1)))])
+        return self.alpha[g]
+
+
+def _compute(c, Yk, solver, dev: Device, fixed, state: _TwoPass | None, keep) -> solvers.ChunkResult:
+    """One chunk on the device, no store access but the two-pass alpha: statistics, scores and coefficients."""
+    if c.stage == "solve" and state is not None:
+        Z = state.projections.pop((c.group, c.k), None)
+        if Z is None:  # not kept: made again from the targets
+            Z = solver.project(solvers.center(dev, Yk, c.group, c.start)[0])
+        return solver.solve_with(Z, state.group_alpha(c.group))
+    Yc, mean, std = solvers.center(dev, Yk, c.group, c.start)
     if fixed is not None:
-        out.update(coef=solver.solve(Yk, fixed[c.group]), alphas=np.full(c.stop - c.start, fixed[c.group]))
-    elif c.stage == "score":  # keep the projection for the solve pass
-        Z = solver.project(Yk)
-        out.update(scores=solver.scores(Z), coef=solver.b.to_numpy(Z))
+        out = solver.solve_fixed(Yc, fixed[c.group])
+    elif c.stage == "score":
+        out = solver.score(Yc)
+        if (c.group, c.k) in keep:
+            state.projections[(c.group, c.k)] = out.projection
+        out.projection = None
     else:
-        out.update(zip(("coef", "alphas", "scores"), solver.solve_chosen(Yk, alphas), strict=True))
+        out = solver.solve(Yc)
+    out.mean, out.std = mean, std
     return out
 
 
-# -------------------------------------------------------------------------------------------- the solvers
-class _EigenSolver:
-    """Choosing alphas and solving in the kernel's eigenbasis, one chunk of centred targets at a time."""
-
-    def __init__(self, b, s, Q, alphas_b):
-        self.b, self.s, self.Q, self.alphas_b = b, s, Q, alphas_b
-        self.dof_weight = solve.intercept_dof_weight(b, Q)
-
-    def project(self, Yc):
-        """``Z = Q^T Yc`` (n, c) on the backend."""
-        return self.b.matmul(self.b.transpose(self.Q), self.b.asarray(Yc))
-
-    def scores(self, Z) -> np.ndarray:
-        """GCV scores (A, c) of projected targets ``Z``."""
-        b = self.b
-        return b.to_numpy(solve.gcv_scores(b, self.s, b.asarray(Z), self.alphas_b, self.dof_weight))
-
-    def coef(self, Z, alpha_per_column) -> np.ndarray:
-        """Eigenbasis coefficients (n, c) of projected targets ``Z`` with one alpha per column."""
-        b = self.b
-        return b.to_numpy(solve.eigen_coef(b, self.s, b.asarray(Z), b.asarray(alpha_per_column, dtype=b.float32)))
-
-    def solve_chosen(self, Yc, alphas):
-        """Eigenbasis coefficients (n, c), the alpha chosen per column (c,) and the GCV scores (A, c)."""
-        Z = self.project(Yc)
-        scores = self.scores(Z)
-        chosen = alphas[np.argmin(scores, axis=0)]
-        return self.coef(Z, chosen), chosen, scores
-
-
-class _CholeskySolver:
-    """Fixed alphas: one Cholesky factorisation per distinct alpha, reused by every chunk."""
-
-    def __init__(self, b, K):
-        self.b, self.K, self.factors = b, K, {}
-
-    def solve(self, Yc, alpha: float) -> np.ndarray:
-        if alpha not in self.factors:
-            self.factors[alpha] = solve.cholesky_factor(self.b, self.K, alpha)
-        return self.b.to_numpy(solve.cholesky_solve(self.b, self.factors[alpha], self.b.asarray(Yc)))
-
-
-class _HimalayaSolver:
-    """himalaya's ``KernelRidgeCV`` on the precomputed kernel, one chunk of centred targets at a time."""
-
-    def __init__(self, b, K, alphas, cv: int, params: dict | None):
-        self.b, self.K, self.alphas, self.cv, self.params = b, K, alphas, cv, dict(params or {})
-
-    def solve_chosen(self, Yc, alphas):
-        """Dual coefficients (n, c), the alpha chosen per column (c,) and the CV mean squared errors (A, c)."""
-        from himalaya.kernel_ridge import KernelRidgeCV
-
-        model = KernelRidgeCV(alphas=self.alphas, kernel="precomputed", cv=self.cv, fit_intercept=False,
-                              solver_params={"local_alpha": True, **self.params}).fit(self.K, self.b.asarray(Yc))
-        b = self.b
-        best = b.to_numpy(model.best_alphas_).astype(np.float64)  # in the backend's float32: snapped to the grid
-        chosen = alphas[np.abs(np.log(alphas)[:, None] - np.log(best)[None]).argmin(axis=0)]
-        return (b.to_numpy(model.dual_coef_).astype(np.float32), chosen,
-                -b.to_numpy(model.cv_scores_).astype(np.float32))  # its score is the negative MSE
+def _store(st, dev: Device, c, out: solvers.ChunkResult) -> None:
+    """Bring one chunk's results to the host and write them (then the store marks the chunk done)."""
+    arrays = {}
+    for name, value in (("y_mean", out.mean), ("y_std", out.std), ("cv_scores", out.scores), ("coef", out.coef),
+                        ("alphas", out.alphas)):
+        if value is not None:
+            arrays[name] = dev.to_host(value, "chunk " + name)
+    st.write_chunk(c.group, c.stage, c.k, c.start, c.stop, arrays)
 
 
 def _target_signature(h, Y) -> None:
