@@ -4,6 +4,10 @@
     python benchmarks/bench_ridge.py --quick               # small scale, under a minute
     python benchmarks/bench_ridge.py --mid --only ridge_decode,ridge_decode_ridgegcv,sklearn_ridgecv
     python benchmarks/bench_ridge.py --targets 88000 --only ridge_decode
+    python benchmarks/bench_ridge.py --only ridge_decode,ridge_decode_baseline   # against the engine before the
+                                                                                 # device refactor, same run
+    python benchmarks/bench_ridge.py --overlap --chunk-size 512 --slow-write auto  # the loop's overlap, shown
+    python benchmarks/bench_ridge.py --backend torch_cuda --only ridge_decode,himalaya_kernelridgecv  # on a GPU
 
 All methods see the same in-memory synthetic data: a 64-dimensional latent drives both the voxels and the
 targets, each target with its own signal-to-noise ratio, so that held-out correlation means something and the
@@ -11,11 +15,19 @@ best alpha differs between targets. Each method runs in its own process, so peak
 (it includes the data: X, X_test, Y, Y_test). Wall time covers fitting plus predicting the test rows; data
 generation and standardisation are excluded for every method alike. Every method gets the same alpha grid;
 the fixed-alpha Ridge uses one value of it (reported). Prints a markdown table and writes JSON.
+
+For this engine it also prints each stage's seconds and the bytes that crossed between host and device (fit and
+predict), and the chunk loop's wall time against the sum of its read, compute and write times. ``--overlap`` runs
+the engine twice, its loop overlapped and not, with a benchmark-only slowed store (``--slow-write``: a sleep per
+chunk written; ``auto`` takes the mean compute time of a chunk, measured first), so that writing is not negligible.
+``ridge_decode_baseline`` is the engine at ``--baseline-ref`` (a git commit: by default the one before the
+engine's device refactor), run from a temporary git worktree in its own process, on the same data.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -28,12 +40,15 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("ridge_decode", "ridge_decode_ridgegcv", "himalaya_kernelridgecv", "sklearn_ridgecv", "sklearn_ridge_fixed")
+METHODS = ("ridge_decode", "ridge_decode_baseline", "ridge_decode_ridgegcv", "himalaya_kernelridgecv",
+           "sklearn_ridgecv", "sklearn_ridge_fixed")
+BASELINE_REF = "94c79d5"  # the engine before its rebuild around one device boundary (docs/performance.md)
 NSD = {"n_train": 8859, "n_test": 982, "n_voxels": 15724, "n_targets": 12288}
 QUICK = {"n_train": 1500, "n_test": 300, "n_voxels": 3000, "n_targets": 2048}
 MID = {"n_train": 2000, "n_test": 400, "n_voxels": 4000, "n_targets": 2000}  # the RidgeGCV anchor (docs/performance.md)
 # imported before the clock starts; the engine's eigendecomposition runs in torch (MKL) when it is installed
-MODULES = {"ridge_decode": ["ridge_decode.ridge", "torch"], "ridge_decode_ridgegcv": ["ridge_decode.ridge", "torch"],
+ENGINE = ["ridge_decode.ridge", "torch", "himalaya.backend.numpy", "himalaya.backend.torch"]
+MODULES = {"ridge_decode": ENGINE, "ridge_decode_baseline": ENGINE, "ridge_decode_ridgegcv": ENGINE,
            "himalaya_kernelridgecv": ["himalaya.kernel_ridge"],
            "sklearn_ridgecv": ["sklearn.linear_model"], "sklearn_ridge_fixed": ["sklearn.linear_model"]}
 LATENT_DIM = 64
@@ -78,18 +93,47 @@ def mean_r(pred, true):
     return float(np.nanmean(r))
 
 
-def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir):
+def _crossed(crossings: dict) -> dict:
+    """Bytes and calls in each direction, from ``OneStageRidge.crossings_``."""
+    out = {}
+    for (direction, _), (calls, nbytes) in crossings.items():
+        d = out.setdefault(direction, {"calls": 0, "bytes": 0})
+        d["calls"] += calls
+        d["bytes"] += nbytes
+    return out
+
+
+def _slow_store(seconds: float) -> None:
+    """The benchmark-only slowed store: every chunk write sleeps ``seconds`` first."""
+    from ridge_decode.ridge import stores
+
+    real = stores.HDF5Store.write_chunk
+
+    def slow(self, *args):
+        time.sleep(seconds)
+        return real(self, *args)
+
+    stores.HDF5Store.write_chunk = slow
+
+
+def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir, cfg=None):
     """Fit ``name`` on (X, Y) and predict Xt; returns predictions and extra facts for the report."""
-    extra = {}
-    if name == "ridge_decode":
+    extra, cfg = {}, cfg or {}
+    if name in ("ridge_decode", "ridge_decode_baseline"):
         from ridge_decode.ridge import OneStageRidge
 
+        options = {} if name == "ridge_decode_baseline" else {"overlap": cfg.get("overlap", True)}
+        if cfg.get("slow_write"):
+            _slow_store(cfg["slow_write"])
         model = OneStageRidge(alphas=alphas, backend=backend, chunk_size=chunk_size,
-                              path=Path(workdir) / "model.h5").fit(X, {"y": Y})
+                              path=Path(workdir) / "model.h5", **options).fit(X, {"y": Y})
+        fit_crossed = _crossed(getattr(model, "crossings_", {}))
         pred = model.predict(Xt)["y"]
         chosen = model.alphas_["y"]
         extra = {"stage_seconds": model.seconds_, "backend": backend, "chunk_size": chunk_size,
-                 "median_alpha": float(np.median(chosen))}
+                 "median_alpha": float(np.median(chosen)), "crossed_fit": fit_crossed,
+                 "crossed_predict": _crossed(getattr(model, "crossings_", {})),
+                 "overlap": options.get("overlap"), "slow_write": cfg.get("slow_write")}
     elif name == "ridge_decode_ridgegcv":  # the scikit-learn regressor: in memory, arrays in and out
         from ridge_decode.ridge import RidgeGCV
 
@@ -100,11 +144,11 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
         from himalaya.backend import set_backend
         from himalaya.kernel_ridge import KernelRidgeCV
 
-        set_backend("numpy")
+        b = set_backend(backend)  # its own process: himalaya's global backend is this method's alone
         model = KernelRidgeCV(alphas=alphas, kernel="linear", cv=5, fit_intercept=True,
                               solver_params={"n_targets_batch": 4096, "n_alphas_batch": len(alphas),
                                              "n_targets_batch_refit": 4096})
-        pred = model.fit(X, Y).predict(Xt)
+        pred = b.to_numpy(model.fit(b.asarray(X), b.asarray(Y)).predict(b.asarray(Xt)))
         extra = {"median_alpha": float(np.median(model.best_alphas_))}
     elif name == "sklearn_ridgecv":
         from sklearn.linear_model import RidgeCV
@@ -125,6 +169,8 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
 def worker(args):
     """One method in this process: generate data, time fit + predict, report r and peak RSS as JSON."""
     cfg = json.loads(args.worker_config)
+    if args.worker == "ridge_decode_baseline":
+        sys.path.insert(0, cfg["baseline_tree"])  # the engine of --baseline-ref, before this checkout's
     X, Xt, Y, Yt = make_data(cfg["n_train"], cfg["n_test"], cfg["n_voxels"], cfg["n_targets"], cfg["seed"])
     alphas = np.asarray(cfg["alphas"])
     for module in MODULES[args.worker]:  # imports are not part of a method's time
@@ -132,11 +178,89 @@ def worker(args):
     with tempfile.TemporaryDirectory(dir=cfg.get("workdir")) as workdir:
         t0 = time.perf_counter()
         pred, extra = run_method(args.worker, X, Xt, Y, alphas, cfg["fixed_alpha"], cfg["backend"],
-                                 cfg["chunk_size"], workdir)
+                                 cfg["chunk_size"], workdir, cfg)
         seconds = time.perf_counter() - t0
     out = {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "mean_r": mean_r(pred, Yt), **extra}
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def run_worker(name: str, config: dict) -> dict:
+    """One method in its own process; its result (or the error)."""
+    print(f"running {name} ...", flush=True)
+    proc = subprocess.run([sys.executable, __file__, "--worker", name, "--worker-config", json.dumps(config)],
+                          capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        result = {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
+        print(f"  failed: {result['error']}", flush=True)
+        return result
+    result = json.loads(lines[-1][len("RESULT "):])
+    print(f"  {result['seconds']:.1f} s, r {result['mean_r']:.4f}, {result['peak_rss_mb']:.0f} MB", flush=True)
+    return result
+
+
+@contextlib.contextmanager
+def baseline_tree(ref):
+    """A temporary git worktree of this repository at ``ref`` (None: nothing to make); yields its path."""
+    if ref is None:
+        yield None
+        return
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = str(Path(tmp) / "baseline")
+        subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", tree, ref], check=True,
+                       capture_output=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", tree], capture_output=True)
+
+
+def print_engine(results: dict) -> None:
+    """This engine's stages and the bytes that crossed between host and device."""
+    for name in ("ridge_decode", "ridge_decode_baseline"):
+        res = results.get(name, {})
+        if "stage_seconds" not in res:
+            continue
+        st = res["stage_seconds"]
+        print(f"\n{name} stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in st.items()))
+        if "loop" in st:
+            parts = [st.get(k, 0.0) for k in ("read", "solve", "write")]
+            print(f"  chunk loop: wall {st['loop']:.2f} s; read + compute + write = {sum(parts):.2f} s; largest "
+                  f"{max(parts):.2f} s (wall / largest {st['loop'] / max(max(parts), 1e-9):.2f})")
+        for what in ("crossed_fit", "crossed_predict"):
+            for direction, d in (res.get(what) or {}).items():
+                print(f"  {what[8:]}: {direction} {d['calls']} calls, {d['bytes'] / 1e6:.1f} MB")
+
+
+def overlap_demo(config: dict, args) -> None:
+    """The engine's loop overlapped against one step after the other, with the store slowed; table and JSON."""
+    rows = {}
+    slow = args.slow_write
+    if slow == "auto":  # first, unslowed and sequential: a chunk's compute time
+        probe = run_worker("ridge_decode", {**config, "overlap": False})
+        st = probe["stage_seconds"]
+        n_chunks = -(-config["n_targets"] // config["chunk_size"])
+        slow = st["solve"] / n_chunks
+        rows["sequential, store not slowed"] = probe
+    slow = float(slow)
+    for overlap in (False, True):
+        label = f"{'overlapped' if overlap else 'sequential'}, store slowed {slow:.3f} s per chunk"
+        rows[label] = run_worker("ridge_decode", {**config, "overlap": overlap, "slow_write": slow})
+    print(f"\nn_train {config['n_train']}, voxels {config['n_voxels']}, targets {config['n_targets']}, chunk "
+          f"{config['chunk_size']}, backend {config['backend']}, {os.cpu_count()} CPUs")
+    print("| loop | read s | compute s | write s | loop wall s | wall / largest | wall / sum | fit + predict s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, res in rows.items():
+        st = res["stage_seconds"]
+        parts = [st["read"], st["solve"], st["write"]]
+        print(f"| {label} | {parts[0]:.2f} | {parts[1]:.2f} | {parts[2]:.2f} | {st['loop']:.2f} | "
+              f"{st['loop'] / max(parts):.2f} | {st['loop'] / sum(parts):.2f} | {res['seconds']:.1f} |")
+    from ridge_decode.io import versions, write_json
+
+    path = write_json(args.json, {"config": {**config, "slow_write": slow}, "runs": rows, "versions": versions()})
+    print(f"\nwritten: {path}")
 
 
 def parse_alphas(text):
@@ -158,6 +282,12 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workdir", default=None, help="where the engine writes its model (a temporary folder)")
     parser.add_argument("--json", default="benchmarks/results/bench_ridge.json", help="output JSON")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF,
+                        help="git commit of ridge_decode_baseline (default %(default)s)")
+    parser.add_argument("--overlap", action="store_true",
+                        help="the engine with its loop overlapped and not, with the store slowed by --slow-write")
+    parser.add_argument("--slow-write", default="auto",
+                        help="seconds of sleep per chunk written in --overlap, or 'auto' (a chunk's compute time)")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -180,20 +310,13 @@ def main(argv=None):
     config = {**scale, "latent_dim": LATENT_DIM, "seed": args.seed, "alphas": alphas.tolist(),
               "fixed_alpha": args.fixed_alpha, "backend": args.backend, "chunk_size": args.chunk_size,
               "workdir": args.workdir, "cpu_count": os.cpu_count(), "methods": methods}
-    results = {}
-    for name in methods:
-        print(f"running {name} ...", flush=True)
-        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--worker-config", json.dumps(config)],
-                              capture_output=True, text=True)
-        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-        if proc.returncode != 0 or not lines:
-            results[name] = {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-2000:]}"}
-            print(f"  failed: {results[name]['error']}", flush=True)
-            continue
-        results[name] = json.loads(lines[-1][len("RESULT "):])
-        print(f"  {results[name]['seconds']:.1f} s, r {results[name]['mean_r']:.4f}, "
-              f"{results[name]['peak_rss_mb']:.0f} MB", flush=True)
+    if args.overlap:
+        return overlap_demo(config, args)
+    with baseline_tree(args.baseline_ref if "ridge_decode_baseline" in methods else None) as tree:
+        config["baseline_tree"], config["baseline_ref"] = tree, args.baseline_ref if tree else None
+        results = {name: run_worker(name, config) for name in methods}
 
+    print_engine(results)
     ours = results.get("ridge_decode", {})
     for res in results.values():
         if "seconds" in res and "seconds" in ours:

@@ -28,7 +28,15 @@ from ridge_decode.ridge import OneStageRidge  # noqa: E402
 from ridge_decode.simulate import simulate  # noqa: E402
 from ridge_decode.sources.nsd import load_subject, open_stimuli, read_design, read_noise_ceiling, subject_trials  # noqa: E402
 
-PUBLISHED_RIDGE = "PixCorr 0.231, SSIM 0.322, AlexNet(2) 90.4%, AlexNet(5) 96.3%, Inception 90.8%, CLIP 87.8%"
+RIDGE_ROW = "ridge -> 16 IP-Adapter-Plus tokens (2025)"  # a row of the package's own published table
+
+
+def published(name: str = RIDGE_ROW) -> str:
+    """A published row as text, from ``evaluate.PUBLISHED`` (never a copy of its numbers here)."""
+    from ridge_decode import evaluate as ev
+
+    row = ev.PUBLISHED[name]
+    return ", ".join(f"{m.label} {m.format(row.values.get(k))}" for k, m in ev.REGISTRY.items())
 
 
 def _save(fig, path: Path) -> str:
@@ -175,7 +183,8 @@ def main(argv=None):
            "python scripts/evaluate.py --subject 1 --data-root /data/nsd", "```", "",
            "Sizes change: 8,859 training and 982 test images, 15,724 voxels, 16 x 768 + 4 x 64 x 64 targets; the fit "
            "takes about a minute and a half on 2 CPU cores (docs/performance.md). The published ridge baseline on "
-           f"the IP-Adapter-Plus tokens reaches {PUBLISHED_RIDGE} (average of subjects 1, 2, 5, 7); this package "
+           f"the IP-Adapter-Plus tokens reaches {published()} (average of subjects 1, 2, 5, 7; the package's "
+           "table, `evaluate.PUBLISHED`); this package "
            "has not reproduced it yet (no NSD data or weights here).", "",
            f"_This run took {time.perf_counter() - t_start:.0f} s._", ""]
     with atomic_path(out / "tutorial.md") as tmp:

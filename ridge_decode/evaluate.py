@@ -29,47 +29,120 @@ import numpy as np
 
 from . import metrics as basic
 
-METRICS = ("pixcorr", "ssim", "alexnet2", "alexnet5", "inception", "clip", "effnet_b", "swav")
 CONVENTIONS = ("mindeye", "braindiffuser")
 MINDEYE_FIRST_SIZE = 256
 BRAINDIFFUSER_SIZE = 224
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
-HIGHER_IS_BETTER = {m: m not in ("effnet_b", "swav") for m in METRICS}
 
-# Average of subjects 1, 2, 5 and 7, as collected in one table by the WeADL 2025 workshop slides (Gabor 2025); each
-# row's own source is in PUBLISHED_SOURCES and how far it has been checked in PUBLISHED_CHECKS: the papers' own
-# tables could not be read from this project's workplace, so a row is confirmed only where a second, independent
-# compilation agrees with it.
-PUBLISHED = {
-    "Brain-Diffuser (2023)": (0.254, 0.356, 0.942, 0.962, 0.872, 0.915, 0.775, 0.423),
-    "MindEye (2023)": (0.309, 0.323, 0.947, 0.978, 0.938, 0.941, 0.645, 0.367),
-    "MindEye2 (2024)": (0.322, 0.431, 0.961, 0.986, 0.954, 0.930, 0.619, 0.344),
-    "BrainGuard (2025)": (0.313, 0.330, 0.947, 0.978, 0.961, 0.964, 0.624, 0.353),
-    "ridge -> 16 IP-Adapter-Plus tokens (2025)": (0.231, 0.322, 0.9035, 0.963, 0.9075, 0.878, 0.744, 0.422),
-}
-PUBLISHED_SOURCES = {
-    "Brain-Diffuser (2023)": "Ozcelik & VanRullen, Scientific Reports 13, 15666 (2023); the eight-metric row as "
-                             "reported in MindEye's Table 1",
-    "MindEye (2023)": "Scotti et al., 'Reconstructing the Mind's Eye', NeurIPS 2023, Table 1",
-    "MindEye2 (2024)": "Scotti et al., 'MindEye2: Shared-Subject Models Enable fMRI-To-Image With 1 Hour of Data', "
-                       "ICML 2024, Table 1 (40 sessions)",
-    "BrainGuard (2025)": "Tian et al., 'BrainGuard: Privacy-Preserving Multisubject Image Reconstructions from Brain "
-                         "Activities', AAAI 2025",
-    "ridge -> 16 IP-Adapter-Plus tokens (2025)": "Gabor, 'Reconstructing perceived visual stimuli from brain fMRI "
-                                                 "signals using diffusion models', WeADL 2025 workshop ('ours (RR)')",
-}
-PUBLISHED_CHECKS = {
-    "Brain-Diffuser (2023)": "not checked against the paper",
-    "MindEye (2023)": "not checked against the paper",
-    "MindEye2 (2024)": "seven of eight values agree with MindEye2's 40-session row as reproduced in Table 1 of Beliy "
-                       "et al., 'Brain-IT' (arXiv 2510.25976), read through a summary of that table; its SwAV, 0.344, "
-                       "is used here (the WeADL 2025 slides give 0.333); not read in the MindEye2 paper itself",
-    "BrainGuard (2025)": "not checked against the paper",
-    "ridge -> 16 IP-Adapter-Plus tokens (2025)": "its own source (the WeADL 2025 slides)",
-}
-PUBLISHED_CAVEAT = ("Rows transcribed from the table of Gabor (WeADL 2025), which collects them; how far each has been "
-                    "checked is given beside its source. Check a row in its paper before quoting it.")
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: its name (in JSON and options), its label (the report's column), its direction, how it is
+    shown (a percentage, or three decimals) and how it is computed: ``per_image(recons, stimuli) -> (n,)`` for a
+    metric of the pixels; None for a metric of a feature network (``networks()``), which scores two-way
+    identification when higher is better and the correlation distance otherwise."""
+
+    name: str
+    label: str
+    higher_is_better: bool = True
+    percent: bool = False
+    per_image: Callable | None = None
+
+    def format(self, value) -> str:
+        """A table cell: 'n/a' when unavailable, '-' when absent."""
+        if value is None:
+            return "-"
+        if isinstance(value, dict):
+            return "n/a"
+        return f"{100 * value:.1f}%" if self.percent else f"{value:.3f}"
+
+
+def ssim_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
+    """scikit-image SSIM of grayscale images in [0, 1], per image (n,)."""
+    from skimage.color import rgb2gray
+    from skimage.metrics import structural_similarity
+
+    return np.array([
+        structural_similarity(rgb2gray(r / 255.0), rgb2gray(s / 255.0), gaussian_weights=True, sigma=1.5,
+                              use_sample_covariance=False, data_range=1.0)
+        for r, s in zip(recons, stimuli, strict=True)
+    ])
+
+
+pixcorr_per_image = basic.pixcorr_per_image  # one definition, in metrics
+
+# The registry, in the published table's order: a new metric is one entry here (``register`` for a user's own).
+REGISTRY: dict[str, Metric] = {m.name: m for m in (
+    Metric("pixcorr", "PixCorr", per_image=pixcorr_per_image),
+    Metric("ssim", "SSIM", per_image=ssim_per_image),
+    Metric("alexnet2", "Alex(2)", percent=True),
+    Metric("alexnet5", "Alex(5)", percent=True),
+    Metric("inception", "Incep", percent=True),
+    Metric("clip", "CLIP", percent=True),
+    Metric("effnet_b", "EffNet-B", higher_is_better=False),
+    Metric("swav", "SwAV", higher_is_better=False),
+)}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric to the registry: evaluate computes it, writes it and reports it, and the CLI offers it."""
+    REGISTRY[metric.name] = metric
+    return metric
+
+
+def metric_names() -> list[str]:
+    """The registered metrics, in the report's order."""
+    return list(REGISTRY)
+
+
+@dataclass(frozen=True)
+class PublishedRow:
+    """A published NSD result: {metric name: value} (scores as fractions; a metric it lacks prints as '-'), the
+    paper, the table, and what the values were checked against."""
+
+    name: str
+    values: dict
+    paper: str
+    table: str
+    check: str
+
+
+_ORDER = ("pixcorr", "ssim", "alexnet2", "alexnet5", "inception", "clip", "effnet_b", "swav")
+
+
+def _row(name, values, paper, table, check) -> PublishedRow:
+    return PublishedRow(name, dict(zip(_ORDER, values, strict=True)), paper, table, check)
+
+
+_BD = "Ozcelik & VanRullen, 'Natural scene reconstruction from fMRI signals using generative latent diffusion', " \
+      "Scientific Reports 13, 15666 (2023)"
+_ME2 = "Scotti et al., 'MindEye2: Shared-Subject Models Enable fMRI-To-Image With 1 Hour of Data', ICML 2024 " \
+       "(arXiv 2403.11207v2)"
+_SLIDES = "the table of Gabor, WeADL 2025 workshop slides"
+# Average of subjects 1, 2, 5 and 7 (NSD's 982 shared test images), each row with its paper, table and check.
+PUBLISHED: dict[str, PublishedRow] = {r.name: r for r in (
+    _row("Brain-Diffuser (2023)", (0.254, 0.356, 0.942, 0.962, 0.872, 0.915, 0.775, 0.423), _BD, "Table 1",
+         "read in the paper's Table 1: all eight values agree"),
+    _row("Brain-Diffuser, recomputed by MindEye2", (0.273, 0.365, 0.944, 0.966, 0.913, 0.909, 0.728, 0.421), _ME2,
+         "Table 1 ('Ozcelik and VanRullen (2023)')", "read in MindEye2's Table 1 (MindEye2 re-ran Brain-Diffuser)"),
+    _row("MindEye (2023)", (0.309, 0.323, 0.947, 0.978, 0.938, 0.941, 0.645, 0.367),
+         "Scotti et al., 'Reconstructing the Mind's Eye', NeurIPS 2023", "Table 1",
+         f"not checked against the paper: from {_SLIDES}"),
+    _row("MindEye2, 40 sessions (2024)", (0.322, 0.431, 0.961, 0.986, 0.954, 0.930, 0.619, 0.344), _ME2, "Table 1",
+         "read in MindEye2's Table 1: all eight values agree (the WeADL slides' SwAV 0.333 is a typo)"),
+    _row("MindEye2, 1 session of a new subject (2024)", (0.195, 0.419, 0.842, 0.906, 0.812, 0.792, 0.810, 0.468),
+         _ME2, "Table 1 (1 session, about 1 hour)", "read in MindEye2's Table 1"),
+    _row("MindEye2, low-level module alone (2024)", (0.399, 0.539, 0.705, 0.651, 0.529, 0.572, 0.984, 0.673),
+         _ME2, "Table 1 (the low-level, 'blurry' outputs)", "read in MindEye2's Table 1"),
+    _row("BrainGuard (2025)", (0.313, 0.330, 0.947, 0.978, 0.961, 0.964, 0.624, 0.353),
+         "Tian et al., 'BrainGuard: Privacy-Preserving Multisubject Image Reconstructions from Brain Activities', "
+         "AAAI 2025", "its results table", f"not checked against the paper: from {_SLIDES}"),
+    _row("ridge -> 16 IP-Adapter-Plus tokens (2025)", (0.231, 0.322, 0.9035, 0.963, 0.9075, 0.878, 0.744, 0.422),
+         "Gabor, 'Reconstructing perceived visual stimuli from brain fMRI signals using diffusion models', WeADL "
+         "2025 workshop", "the slides' results table ('ours (RR)')", "its own source"),
+)}
+NOT_NSD_NOTE = ("These rows are not of NSD ({what}): they cannot be compared with the published rows, which are "
+                "NSD's (average of subjects 1, 2, 5 and 7).")
 
 
 @dataclass(frozen=True)
@@ -170,13 +243,15 @@ def networks() -> list[Network]:
     """The feature networks of the six network metrics."""
     from torchvision.models import alexnet, efficientnet_b1, inception_v3
 
+    from .weights import CLIP_MEAN, CLIP_STD
+
     return [
         Network("alexnet", 256, IMAGENET_MEAN, IMAGENET_STD,
                 _torchvision(alexnet, {"features.4": "alexnet2", "features.11": "alexnet5"}), ("alexnet2", "alexnet5")),
         Network("inception_v3", 342, IMAGENET_MEAN, IMAGENET_STD,
                 _torchvision(inception_v3, {"avgpool": "inception"}, aux_logits=True, init_weights=False),
                 ("inception",)),
-        Network("clip_vit_l14", 224, CLIP_MEAN, CLIP_STD, _clip, ("clip",)),
+        Network("clip_vit_l14", 224, CLIP_MEAN, CLIP_STD, _clip, ("clip",)),  # the one CLIP normalisation
         Network("efficientnet_b1", 255, IMAGENET_MEAN, IMAGENET_STD,
                 _torchvision(efficientnet_b1, {"avgpool": "effnet_b"}), ("effnet_b",)),
         Network("swav_resnet50", 224, IMAGENET_MEAN, IMAGENET_STD, _swav, ("swav",)),
@@ -213,21 +288,6 @@ def correlation_distance(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.
     return 1.0 - basic.columnwise_r(r.T, t.T)
 
 
-def ssim_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
-    """scikit-image SSIM of grayscale images in [0, 1], per image (n,)."""
-    from skimage.color import rgb2gray
-    from skimage.metrics import structural_similarity
-
-    return np.array([
-        structural_similarity(rgb2gray(r / 255.0), rgb2gray(s / 255.0), gaussian_weights=True, sigma=1.5,
-                              use_sample_covariance=False, data_range=1.0)
-        for r, s in zip(recons, stimuli, strict=True)
-    ])
-
-
-pixcorr_per_image = basic.pixcorr_per_image  # one definition, in metrics
-
-
 def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convention: str = "mindeye",
                   batch_size: int = 32, progress: bool = True) -> tuple[dict, dict]:
     """The eight metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order).
@@ -248,8 +308,11 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
     size = stimuli.shape[1]
     if recons.shape[1:3] != stimuli.shape[1:3]:
         recons = np.stack([np.asarray(Image.fromarray(r).resize((size, size), Image.BICUBIC)) for r in recons])
-    per_image = {"pixcorr": pixcorr_per_image(recons, stimuli), "ssim": ssim_per_image(recons, stimuli)}
-    out = {"pixcorr": float(np.nanmean(per_image["pixcorr"])), "ssim": float(np.mean(per_image["ssim"]))}
+    per_image, out = {}, {}
+    for m in REGISTRY.values():
+        if m.per_image is not None:
+            per_image[m.name] = np.asarray(m.per_image(recons, stimuli), dtype=np.float64)
+            out[m.name] = float(np.nanmean(per_image[m.name]))
     for net in networks():
         try:
             run = _loaded(net, require(net.key, weights_root))
@@ -264,12 +327,12 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
                     feats[m][side].append(f)
         for m, (t, r) in feats.items():
             t, r = np.concatenate(t), np.concatenate(r)
-            if HIGHER_IS_BETTER[m]:
+            if REGISTRY[m].higher_is_better:
                 per_image[m] = basic.identification_per_image(t, r)
             else:
                 per_image[m] = correlation_distance(t, r)
             out[m] = float(np.mean(per_image[m]))
-    return {m: out[m] for m in METRICS}, per_image
+    return {m: out[m] for m in REGISTRY if m in out}, per_image
 
 
 def embedding_scores(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -291,27 +354,28 @@ def embedding_scores(pred: np.ndarray, true: np.ndarray) -> dict:
 
 
 def format_value(metric: str, value) -> str:
-    """A table cell: percentages for identification scores, 3 decimals otherwise, 'n/a' if unavailable."""
-    if isinstance(value, dict) or value is None:
-        return "n/a"
-    if metric in ("alexnet2", "alexnet5", "inception", "clip"):
-        return f"{100 * value:.1f}%"
-    return f"{value:.3f}"
+    """A table cell of ``metric`` (see ``Metric.format``)."""
+    return REGISTRY[metric].format(value)
 
 
-def report(rows: dict[str, dict], title: str, note: str = "") -> str:
-    """A Markdown table: our rows (name -> metrics) beside the published ones."""
-    head = ["method", "PixCorr", "SSIM", "Alex(2)", "Alex(5)", "Incep", "CLIP", "EffNet-B", "SwAV"]
+def report(rows: dict[str, dict], title: str, note: str = "", not_nsd: str | None = None) -> str:
+    """A Markdown table: our rows (name -> metrics) beside the published ones, with each published row's paper,
+    table and check. ``not_nsd`` (what our rows are of, e.g. "a synthetic subject") says that they are not NSD's
+    and cannot be compared with the published rows."""
+    head = ["method"] + [m.label for m in REGISTRY.values()]
     lines = [f"# {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, m in rows.items():
-        lines.append(f"| **{name}** | " + " | ".join(format_value(k, m.get(k)) for k in METRICS) + " |")
-    for name, vals in PUBLISHED.items():
-        lines.append(f"| {name} | " + " | ".join(format_value(k, v) for k, v in zip(METRICS, vals, strict=True))
+        lines.append(f"| **{name}** | " + " | ".join(metric.format(m.get(k)) for k, metric in REGISTRY.items())
                      + " |")
-    lines += ["", "Higher is better except EffNet-B and SwAV (correlation distances). Published rows: average of "
-              "subjects 1, 2, 5 and 7. Sources:", ""]
-    lines += [f"- {name}: {src} (check: {PUBLISHED_CHECKS[name]})." for name, src in PUBLISHED_SOURCES.items()]
-    lines += ["", PUBLISHED_CAVEAT]
+    for row in PUBLISHED.values():
+        lines.append(f"| {row.name} | " + " | ".join(metric.format(row.values.get(k))
+                                                     for k, metric in REGISTRY.items()) + " |")
+    lower = [m.label for m in REGISTRY.values() if not m.higher_is_better]
+    lines += ["", f"Higher is better except {', '.join(lower)} (correlation distances). Published rows: NSD, average "
+              "of subjects 1, 2, 5 and 7; a metric a row lacks is '-'. Sources:", ""]
+    lines += [f"- {row.name}: {row.paper}, {row.table} (check: {row.check})." for row in PUBLISHED.values()]
+    if not_nsd:
+        lines += ["", "**" + NOT_NSD_NOTE.format(what=not_nsd) + "**"]
     if note:
         lines += ["", note]
     return "\n".join(lines) + "\n"
@@ -320,7 +384,7 @@ def report(rows: dict[str, dict], title: str, note: str = "") -> str:
 def aggregate(results: list[dict]) -> dict:
     """Average metrics over subjects (each a metrics.json dict); a metric unavailable anywhere stays unavailable."""
     out = {}
-    for m in METRICS:
+    for m in REGISTRY:
         vals = [r["metrics"].get(m) for r in results]
         bad = [v for v in vals if not isinstance(v, (int, float))]
         out[m] = {"unavailable": f"unavailable for {len(bad)} of {len(vals)} subjects"} if bad else float(

@@ -30,7 +30,7 @@ OUTPUTS, PREDICT, RECON, EVAL = Path("outputs"), Path("predict"), Path("recon"),
 FEATURES = "features"  # the feature cache's folder name under a data root or beside own data
 MODEL, PREDICTIONS, SUMMARY, FIT_FIGURE = "model.h5", "predictions.h5", "summary.json", "fit_summary.png"
 GRID, DECODE_CONFIG, GUIDANCE_LOG = "grid.png", "config.json", "guidance_log.json"
-METRICS, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
+METRICS_JSON, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
 # A run's files are written beside its folder and committed together (ridge_decode.runs): the order is free.
 FIT_FILES = (MODEL, PREDICTIONS, FIT_FIGURE, SUMMARY)
 PREDICT_FILES = (PREDICTIONS, SUMMARY)
@@ -116,7 +116,7 @@ def decode_done(folder, identity: dict, ids=None) -> bool:
 
 def evaluate_done(folder, identity: dict) -> bool:
     """``folder`` holds a complete evaluation of the source ``identity``."""
-    metrics = read_json(Path(folder) / METRICS)
+    metrics = read_json(Path(folder) / METRICS_JSON)
     return bool(metrics) and not identity_differences((metrics.get("source") or {}).get("identity"), identity)
 
 

@@ -1,15 +1,7 @@
-"""The whole chain on SLURM: dependent job arrays, each job script generated here from one list of commands.
+"""The chain on SLURM: the steps of ``chain.nsd_chain`` as dependent job arrays, each job script generated here.
 
-Steps, each a command of this package's CLI (the job scripts in ``<run dir>/jobs/`` show them):
-
-| job | array over | after |
-|---|---|---|
-| ``extract`` | shards of the sorted image ids | - |
-| ``merge`` | - | extract |
-| ``fit`` | subjects | merge |
-| ``decode-sNN`` | shards of subject NN's test images | fit |
-| ``evaluate-sNN`` | - | decode-sNN |
-| ``aggregate`` | - | every evaluate |
+Every step of the chain is one job (its array tasks are SLURM array tasks), with the same command line that
+``reproduce`` runs on one machine; the table of steps is in ``ridge_decode.chain``.
 
 Every job depends on the ones it needs with ``afterok`` and ``--kill-on-invalid-dep=yes``: a task that fails
 cancels its dependents, and its log ends with a line naming it. Every job is submitted with ``--requeue``, and every
@@ -27,7 +19,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import layout
+from .chain import ChainRequest, in_order, nsd_chain
 from .errors import InputError
 from .io import atomic_path, write_json
 
@@ -42,22 +34,12 @@ GPU_STEPS = ("extract", "decode")  # the steps that run networks on --device
 
 
 @dataclass
-class SlurmRequest:
-    """What to submit (see ``slurm --help``); relative paths are relative to the folder it is submitted from."""
+class SlurmRequest(ChainRequest):
+    """What to submit (see ``slurm --help``): the chain (``chain.ChainRequest``) and how; relative paths are relative
+    to the folder it is submitted from."""
 
-    data_root: str | Path = "data/synthetic"
-    subjects: list[int] = field(default_factory=lambda: [1, 2])
-    families: list[str] = field(default_factory=lambda: ["pixels"])
-    targets: list[str] = field(default_factory=lambda: ["pixels"])
     extract_shards: int = 4
     decode_shards: int = 2
-    decoder: str = "weight-free"
-    device: str = "cpu"
-    weights_root: str | Path | None = None
-    features_dir: str | Path | None = None
-    out: str | Path = layout.OUTPUTS
-    recon: str | Path = layout.RECON
-    evaluation: str | Path = layout.EVAL
     run_dir: str | Path = "slurm"
     resources: str = "nsd"
     partition: str | None = None
@@ -80,74 +62,22 @@ class Job:
 
 
 def plan(req: SlurmRequest) -> list[Job]:
-    """The chain's jobs in submission order; each marked ``done`` if its outputs are complete. Paths are kept as
-    given: every job runs in the folder it was submitted from (``--chdir``), so relative ones mean the same there."""
-    from .features import FeatureStore
-    from .sources import NSDSource
-
-    if req.extract_shards < 1 or req.decode_shards < 1:
-        raise InputError("--extract-shards and --decode-shards must be at least 1")
+    """The chain's jobs (``chain.nsd_chain``) in submission order, each marked ``done`` (or its array tasks in
+    ``tasks_done``) when its outputs are complete and nothing it reads is redone (``chain.in_order``). Paths are
+    kept as given: every job runs in the folder it was submitted from (``--chdir``), so relative ones mean the same
+    there."""
     if req.resources not in RESOURCES:
         raise InputError(f"--resources must be one of {sorted(RESOURCES)}; got {req.resources!r}")
-    root, feats = str(req.data_root), str(layout.features_dir(req.features_dir, Path(req.data_root) / layout.FEATURES))
-    weights = ["--weights-root", str(req.weights_root)] if req.weights_root else []
-    common = ["--data-root", root, *weights]
-    fams, n = ",".join(req.families), req.extract_shards
-    store = FeatureStore(feats, provenance=NSDSource(req.data_root, None).provenance())
-    merged = all(store.complete(f) for f in req.families)
-    who = {s: NSDSource(req.data_root, s).identity() for s in req.subjects}  # what a finished step must be of
-    shards_done = [i for i in range(n) if merged or all(store.shard_path(f, (i, n)).exists() for f in req.families)]
-    jobs = [
-        Job("extract", ["extract-features", "--features", fams, *common, "--features-dir", feats, "--device",
-                        req.device, "--shard", f"{{task}}/{n}"], list(range(n)), step="extract",
-            done=len(shards_done) == n, tasks_done=shards_done),
-        Job("merge", ["extract-features", "--features", fams, "--merge", *common, "--features-dir", feats],
-            after=["extract"], step="merge", done=merged),
-    ]
-    out, recon, ev = Path(req.out), Path(req.recon), Path(req.evaluation)
-    jobs.append(Job("fit", ["fit", "--subject", "{task}", "--data-root", root, "--targets", ",".join(req.targets),
-                            "--features-dir", feats, "--out", str(out)], list(req.subjects), after=["merge"],
-                    step="fit", done=all(layout.fit_done(layout.subject_dir(out, s), who[s], req.targets)
-                                         for s in req.subjects)))
-    evals = []
-    for s in req.subjects:
-        fit_dir, rec, e = layout.subject_dir(out, s), layout.subject_dir(recon, s), layout.subject_dir(ev, s)
-        jobs.append(Job(f"decode-s{s:02d}", ["decode", "--subject", str(s), *common, "--model-dir", str(fit_dir),
-                                             "--features-dir", feats, "--decoder", req.decoder, "--device",
-                                             req.device, "--shard", f"{{task}}/{req.decode_shards}", "--out",
-                                             str(rec)],
-                        list(range(req.decode_shards)), after=["fit"], step="decode",
-                        tasks_done=_decoded(fit_dir, rec, req.decode_shards, who[s])))
-        jobs[-1].done = len(jobs[-1].tasks_done) == req.decode_shards
-        jobs.append(Job(f"evaluate-s{s:02d}", ["evaluate", "--subject", str(s), *common, "--recon-dir", str(rec),
-                                               "--model-dir", str(fit_dir), "--features-dir", feats, "--out",
-                                               str(e)],
-                        after=[f"decode-s{s:02d}"], step="evaluate", done=layout.evaluate_done(e, who[s])))
-        evals.append(str(e))
-    jobs.append(Job("aggregate", ["evaluate", "--aggregate", *evals, "--out", str(ev / "mean")],
-                    after=[j.name for j in jobs if j.step == "evaluate"], step="aggregate",
-                    done=(ev / "mean" / layout.METRICS).exists()))
-    by = {j.name: j for j in jobs}
-    for j in jobs:  # a job (or a task) is skipped only if it is complete and nothing it reads is redone
-        if not all(by[a].done for a in j.after):
-            j.done, j.tasks_done = False, []
+    steps = nsd_chain(req)
+    pending: dict[str, list] = {}
+    for step, task in in_order(steps):
+        pending.setdefault(step.name, []).append(task)
+    jobs = []
+    for s in steps:
+        todo = pending.get(s.name, [])
+        jobs.append(Job(s.name, s.args, s.array, s.after, s.step, done=not todo,
+                        tasks_done=[t for t in (s.array or []) if t not in todo]))
     return jobs
-
-
-def _decoded(fit_dir: Path, recon: Path, shards: int, identity: dict) -> list[int]:
-    """The decoding shards whose images are all there, decoded from the subject's own predictions."""
-    from .features.extract import shard_ids
-
-    if not (fit_dir / layout.PREDICTIONS).exists():
-        return []
-    pred = layout.Predictions.load(fit_dir)
-    if layout.identity_differences(pred.source, identity):
-        return []
-    config = layout.read_json(recon / layout.DECODE_CONFIG)
-    if config is not None and layout.identity_differences(config.get("source"), identity):
-        return []
-    return [i for i in range(shards)
-            if all((recon / layout.recon_name(k)).exists() for k in shard_ids(pred.ids, (i, shards)))]
 
 
 def script(job: Job) -> str:

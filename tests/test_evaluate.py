@@ -43,7 +43,7 @@ def test_perfect_shuffled_and_unavailable(stimuli, tiny_all_weights, tmp_path):
         assert perfect[m] == 1.0
     for m in ("effnet_b", "swav"):
         assert perfect[m] == pytest.approx(0.0, abs=1e-6)
-    assert set(per_image) == set(ev.METRICS) and all(len(v) == len(stimuli) for v in per_image.values())
+    assert set(per_image) == set(ev.metric_names()) and all(len(v) == len(stimuli) for v in per_image.values())
     shuffled, _ = ev.image_metrics(stimuli, stimuli[np.roll(np.arange(len(stimuli)), 3)], tiny_all_weights,
                                    convention="braindiffuser", progress=False)
     assert 0.35 < np.mean([shuffled[m] for m in ("alexnet2", "alexnet5", "inception", "clip")]) < 0.65  # chance 0.5
@@ -64,16 +64,16 @@ def test_embedding_scores():
 
 
 def test_report_and_aggregate():
-    a = {"metrics": {m: 0.5 for m in ev.METRICS}, "subject": 1}
-    b = {"metrics": {**{m: 0.7 for m in ev.METRICS}, "swav": {"unavailable": "x"}}, "subject": 2}
+    a = {"metrics": {m: 0.5 for m in ev.metric_names()}, "subject": 1}
+    b = {"metrics": {**{m: 0.7 for m in ev.metric_names()}, "swav": {"unavailable": "x"}}, "subject": 2}
     mean = ev.aggregate([a, b])
     assert mean["pixcorr"] == pytest.approx(0.6) and "unavailable" in mean["swav"]
     text = ev.report({"ours": mean}, "t")
-    assert "| **ours** | 0.600 | 0.600 | 60.0% |" in text and "MindEye2 (2024)" in text and "n/a" in text
+    assert "| **ours** | 0.600 | 0.600 | 60.0% |" in text and "MindEye2, 40 sessions (2024)" in text and "n/a" in text
     # every published row names its source and how far it was checked, in the report that prints it
-    assert set(ev.PUBLISHED) == set(ev.PUBLISHED_SOURCES) == set(ev.PUBLISHED_CHECKS)
-    for name in ev.PUBLISHED:
-        assert f"- {name}: {ev.PUBLISHED_SOURCES[name]} (check: {ev.PUBLISHED_CHECKS[name]})." in text
+    for row in ev.PUBLISHED.values():
+        assert row.paper and row.table and row.check and set(row.values) <= set(ev.REGISTRY)
+        assert f"- {row.name}: {row.paper}, {row.table} (check: {row.check})." in text
 
 
 def test_evaluate_cli(synthetic_copy, tiny_all_weights, tmp_path):
@@ -92,7 +92,7 @@ def test_evaluate_cli(synthetic_copy, tiny_all_weights, tmp_path):
     res = runner.invoke(main, [*args, "--partial", "--model-dir", str(model_dir), "--out", str(tmp_path / "e1")])
     assert res.exit_code == 0, res.output
     result = json.loads((tmp_path / "e1" / "metrics.json").read_text())
-    assert set(result["metrics"]) == set(ev.METRICS) and result["n_images"] == 6
+    assert set(result["metrics"]) == set(ev.metric_names()) and result["n_images"] == 6
     assert result["decoder"] == "weight-free" and result["convention"] == "mindeye"
     assert result["metrics"]["pixcorr"] > 0.3 and result["embedding"]["pixels"]["two_way"] > 0.8
     assert "ridge -> 16 IP-Adapter-Plus tokens" in (tmp_path / "e1" / "report.md").read_text()

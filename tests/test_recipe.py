@@ -22,7 +22,8 @@ def test_recipe_runs_on_the_synthetic_root_and_skips_finished_steps(synthetic_co
     mean = json.loads((tmp_path / "eval" / "mean" / "metrics.json").read_text())
     assert mean["labels"] == ["subj01", "subj02"] and mean["metrics"]["pixcorr"] > 0.3
     assert "unavailable" in mean["metrics"]["swav"]
-    assert "ridge_decode (mean of subj01, subj02)" in (tmp_path / "eval" / "mean" / "report.md").read_text()
+    report = (tmp_path / "eval" / "mean" / "report.md").read_text()
+    assert "ridge_decode (synthetic, mean of subj01, subj02)" in report and "These rows are not of NSD" in report
     again = runner.invoke(main, args)
     assert again.exit_code == 0 and again.output.count("already done, skipped") == 8  # all but the two checks
     nsd = runner.invoke(main, ["reproduce", "--data-root", str(tmp_path / "nsd"), "--dry-run"])

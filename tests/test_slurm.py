@@ -157,7 +157,7 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
     _wait_empty(cluster)
     store = FeatureStore(roots["slurm"] / "features")
     assert not any(store.exists(f) for f in FAMILIES)  # the merge, and all after it, were cancelled
-    assert not (tmp_path / "slurm" / "eval" / "mean" / layout.METRICS).exists()
+    assert not (tmp_path / "slurm" / "eval" / "mean" / layout.METRICS_JSON).exists()
 
     printed.clear()
     jobs = {j["name"]: j for j in json.loads(submit(req, echo=printed.append).read_text())["jobs"]}
@@ -166,7 +166,7 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
     _wait_empty(cluster)
     logs = sorted((tmp_path / "slurm" / "run" / "logs").glob("*"))
     failed = [p.name for p in logs if "failed with exit" in p.read_text()]
-    assert (tmp_path / "slurm" / "eval" / "mean" / layout.METRICS).exists(), (failed, printed)
+    assert (tmp_path / "slurm" / "eval" / "mean" / layout.METRICS_JSON).exists(), (failed, printed)
 
     # the same outputs as the single machine: features, predictions, reconstructions, metrics
     local_store = FeatureStore(roots["local"] / "features")
@@ -183,7 +183,7 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
         pngs = sorted(p.name for p in rec_a.glob("0*.png"))
         assert pngs and pngs == sorted(p.name for p in rec_b.glob("0*.png"))
         assert all((rec_a / n).read_bytes() == (rec_b / n).read_bytes() for n in pngs)
-        ev = [json.loads((layout.subject_dir(tmp_path / n / "eval", s) / layout.METRICS).read_text())
+        ev = [json.loads((layout.subject_dir(tmp_path / n / "eval", s) / layout.METRICS_JSON).read_text())
               for n in ("local", "slurm")]
         assert ev[0]["metrics"] == ev[1]["metrics"] and ev[0]["embedding"] == ev[1]["embedding"]
 

@@ -20,3 +20,4 @@ def test_reduced_tutorial_writes_every_section_and_figure(nsd_like_root, tmp_pat
     figures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert len(figures) == 5 and all((tmp_path / "docs" / f).stat().st_size > 5_000 for f in figures)
     assert "chance" in text and "noise ceiling" in text
+    assert tutorial.published() in text  # the published row comes from the package's own table

@@ -10,6 +10,20 @@ from pathlib import Path
 import click
 
 SUBJECT = click.IntRange(min=1)
+
+
+def decoder_choice():
+    """``--decoder``'s choices: the decoder registry's names (``decode.DECODERS``)."""
+    from ..decode import DECODERS
+
+    return click.Choice(DECODERS.keys())
+
+
+def backend_choice():
+    """``--backend``'s choices: the ridge engine's backends (``ridge.BACKENDS``)."""
+    from ..ridge import BACKENDS
+
+    return click.Choice(BACKENDS)
 COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions
 DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
 WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data)."
@@ -67,13 +81,12 @@ def parse_ints(text: str, option: str | None = None, least: int | None = None) -
 
 
 def parse_alphas(text):
-    """``--alphas``: ``'a,b,c'`` or ``'lo:hi:n'`` (powers of ten); None gives the default grid."""
+    """``--alphas``: ``'a,b,c'`` or ``'lo:hi:n'`` (powers of ten); None stays None (the stage takes the default grid,
+    ``ridge.resolve_alphas``)."""
     import numpy as np
 
     if text is None:
-        from ..ridge import DEFAULT_ALPHAS
-
-        return DEFAULT_ALPHAS
+        return None
     try:
         if ":" in text:  # lo:hi:n as powers of ten
             lo, hi, n = text.split(":")

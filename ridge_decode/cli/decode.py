@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_ints, source_options
+from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints, source_options
 
 
 @main.command()
@@ -15,7 +15,7 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_int
               help="For the negative IP tokens. " + FEATURES_DIR_HELP)
 @click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default recon/<label>.")
-@click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
+@click.option("--decoder", type=decoder_choice(), default="diffusion", show_default=True)
 @click.option("--ids", "ids_text", default=None, help="Comma-separated 73k ids of test images (default: all).")
 @click.option("--n-images", type=COUNT, default=None, help="Only the first N test images.")
 @click.option("--batch-size", type=COUNT, default=4, show_default=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import COUNT, FEATURES_DIR_HELP, main, parse_alphas, source_options
+from ._group import COUNT, FEATURES_DIR_HELP, backend_choice, main, parse_alphas, source_options
 
 
 def _fixed_alpha(text):
@@ -33,7 +33,7 @@ def _fixed_alpha(text):
 @source_options()
 @click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
 @click.option("--features-dir", type=click.Path(file_okay=False), default=None, help=FEATURES_DIR_HELP)
-@click.option("--backend", type=click.Choice(["numpy", "torch", "torch_cuda"]), default="numpy", show_default=True)
+@click.option("--backend", type=backend_choice(), default="numpy", show_default=True)
 @click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
 @click.option("--alpha-per", type=click.Choice(["target", "group"]), default="target", show_default=True)
 @click.option("--fixed-alpha", default=None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
 
 
 # ---------------------------------------------------------------------------------------------- reproduce
@@ -15,7 +15,7 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 @click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
 @click.option("--subjects", default="1,2,5,7", show_default=True)
 @click.option("--targets", default="ipadapter_plus,autokl", show_default=True)
-@click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="diffusion", show_default=True)
+@click.option("--decoder", type=decoder_choice(), default="diffusion", show_default=True)
 @click.option("--device", default="cuda", show_default=True)
 @click.option("--decode-steps", type=COUNT, default=None, help="DDIM steps (default: decode's own, 50).")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
@@ -26,25 +26,25 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 def reproduce(data_root, weights_root, subjects, decode_steps, eval_dir, no_fetch, dry_run, **options):
     """The whole chain for NSD subjects 1, 2, 5, 7: fetch, check, extract, fit, decode, evaluate, aggregate."""
     from ..manifest import resolve_data_root, resolve_weights_root
-    from ..recipe import Recipe, format_dry_run, nsd_steps
+    from ..recipe import format_dry_run, nsd_steps, recipe_request, run
 
     root = resolve_data_root(data_root)
-    chosen = tuple(parse_ints(subjects, "--subjects", least=1))
-    steps = nsd_steps(Recipe(root, resolve_weights_root(weights_root, root), chosen,
-                             evaluation=eval_dir, fetch=not no_fetch,
-                             decode_args=("--steps", str(decode_steps)) if decode_steps else (), **options))
+    req = recipe_request(root, resolve_weights_root(weights_root, root), tuple(parse_ints(subjects, "--subjects",
+                                                                                          least=1)),
+                         evaluation=eval_dir, fetch=not no_fetch,
+                         decode_args=("--steps", str(decode_steps)) if decode_steps else (), **options)
+    steps = nsd_steps(req)
     if dry_run:
-        click.echo(format_dry_run(steps))
+        click.echo(format_dry_run(steps, req))
         return
-    for k, step in enumerate(steps, 1):
-        if step.done():
-            click.echo(f"[{k}/{len(steps)}] {step.name}: already done, skipped")
-            continue
-        click.echo(f"[{k}/{len(steps)}] {step.name}: {' '.join(step.argv)}")
+
+    def invoke(argv):
         try:
-            main(step.argv, standalone_mode=False)
+            main(argv, standalone_mode=False)
         except SystemExit as exc:  # check-data exits with its status
             if exc.code:
-                raise click.ClickException(f"step '{step.name}' failed (exit {exc.code}); fix it and rerun: "
-                                           "finished steps are skipped") from exc
+                raise click.ClickException(f"step '{' '.join(argv[:1])}' failed (exit {exc.code}); fix it and "
+                                           "rerun: finished steps are skipped") from exc
+
+    run(steps, invoke, echo=click.echo)
     click.echo(f"done: {Path(eval_dir) / 'mean' / 'report.md'}")

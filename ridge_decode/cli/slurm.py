@@ -6,7 +6,7 @@ import os
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
 
 
 @main.command()
@@ -17,7 +17,7 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, main, parse_ints
 @click.option("--targets", default="pixels", show_default=True, help="Target groups to fit.")
 @click.option("--extract-shards", type=COUNT, default=4, show_default=True, help="Tasks of the extraction array.")
 @click.option("--decode-shards", type=COUNT, default=2, show_default=True, help="Tasks of each decoding array.")
-@click.option("--decoder", type=click.Choice(["diffusion", "weight-free"]), default="weight-free", show_default=True)
+@click.option("--decoder", type=decoder_choice(), default="weight-free", show_default=True)
 @click.option("--device", default=lambda: os.environ.get("RIDGE_DECODE_DEVICE", "cpu"), show_default="cpu",
               help="cpu or cuda (default $RIDGE_DECODE_DEVICE): cuda adds --gres=gpu:1 to extraction and decoding.")
 @click.option("--weights-root", type=click.Path(file_okay=False), default=None, help=WEIGHTS_ROOT_HELP)

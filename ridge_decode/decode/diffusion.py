@@ -232,3 +232,42 @@ def _guidance_term(pipe, latents, eps_cond, t, step, guide):
 
 def _to_uint8(images) -> np.ndarray:
     return (images.permute(0, 2, 3, 1).float().cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def decoder(ctx) -> tuple:
+    """The decoder registry's entry point (``decode.DECODERS``): IP-Adapter-Plus SD 1.5 img2img from the predicted
+    latent and tokens (and the predicted text tokens, guidance), with the sampler of ``ctx``."""
+    from .. import layout
+    from ..features.clip_layers import differentiable_features
+    from ..io import write_json
+
+    sampler = ctx.sampler or SamplerConfig()
+    sampler.check()
+    pred = ctx.pred
+    latents = pred.need("autokl", "the img2img starting latent")
+    tokens = pred.need("ipadapter_plus", "the IP-Adapter tokens")
+    text_pred = pred.need("clip_text", "--text predicted") if ctx.text == "predicted" else None
+    clip_pred = pred.need("clip_layers", "guidance, --kappa > 0") if sampler.kappa > 0 else None
+    negative = ctx.features.extra("ipadapter_plus", "negative")
+    pipe = load_pipeline(ctx.weights_root, device=ctx.device, dtype=ctx.dtype)
+    feature_fn = None
+    if sampler.kappa > 0:
+        from ..features.clip_layers import ClipLayers
+
+        clip = ClipLayers(ctx.weights_root, device=ctx.device, dtype=ctx.dtype).model
+        feature_fn = lambda images: differentiable_features(clip, images)  # noqa: E731
+    log: list = []
+
+    def make(rows, k):
+        images = decode_batch(pipe, latents[rows], tokens[rows], negative, sampler, pred.ids[rows], sample_index=k,
+                              text_embeds=None if text_pred is None else text_pred[rows],
+                              guidance=None if clip_pred is None else Guidance(clip_pred[rows], feature_fn, log))
+        if log and ctx.out is not None:
+            write_json(ctx.out / layout.GUIDANCE_LOG, log)
+        return images
+
+    extra = {"decoder_name": NAME, "steps": sampler.steps, "strength": sampler.strength, "cfg": sampler.cfg,
+             "ip_scale": sampler.ip_scale, "text": ctx.text, "kappa": sampler.kappa, "eta": sampler.eta,
+             "device": ctx.device, "dtype": ctx.dtype, "weights_root": str(ctx.weights_root),
+             "negative_tokens": str(ctx.features.path("ipadapter_plus"))}
+    return make, extra

@@ -17,3 +17,13 @@ def pixels_to_images(pred: np.ndarray, size: int | None = None) -> np.ndarray:
     if size is None or size == pred.shape[1]:
         return imgs
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in imgs])
+
+
+def decoder(ctx) -> tuple:
+    """The decoder registry's entry point (``decode.DECODERS``): the predicted pixels, at the seen images' size."""
+    pixels = ctx.pred.need("pixels", "the weight-free decoder")
+
+    def make(rows, k):
+        return pixels_to_images(pixels[rows], size=ctx.size)
+
+    return make, {"decoder_name": NAME}

@@ -46,9 +46,11 @@ class DecodeResult:
 
 def decode_subject(req: DecodeRequest) -> DecodeResult:
     """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
+    from ..decode import DecodeContext
     from ..features.extract import parse_shard, shard_ids
     from ..io import file_signature, versions
     from ..machine import require_device
+    from ..manifest import resolve_weights_root
     from ..runs import FolderLock
 
     require_device(req.device)
@@ -67,18 +69,10 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
               "predictions": file_signature(pred.path), "n_images": len(rows), "samples": req.samples,
               "seed": getattr(req.sampler, "seed", 0), "shard": req.shard, "source": req.source.identity(),
               "versions": versions()}
-    if req.decoder == "weight-free":
-        from ..decode import weightfree
-
-        pixels = pred.need("pixels", "the weight-free decoder")
-
-        def make(batch, k):
-            return weightfree.pixels_to_images(pixels[batch], size=size)
-
-        config["decoder_name"] = weightfree.NAME
-    else:
-        make, extra = _diffusion_decoder(req, pred, out)
-        config.update(extra)
+    wroot = resolve_weights_root(req.weights_root, req.source.root)
+    make, extra = _decoder(req).build(DecodeContext(pred, size, feature_store(req.features_dir, req.source), wroot,
+                                                    req.device, req.dtype, req.sampler, req.text, out))
+    config.update(extra)
     # shards of one decode share the folder (a SLURM array): each shard is locked on its own
     with FolderLock(out, tag=f"shard-{(req.shard or 'all').replace('/', '-of-')}"):
         _same_decode(out, config)
@@ -86,6 +80,15 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
             todo = _write_images(req, out, config, make, ids, rows, size)
             _grid(req, out, stimuli, ids, rows)
     return DecodeResult(out, len(rows), len(rows) - len(todo))
+
+
+def _decoder(req: DecodeRequest):
+    """The registered decoder of ``req`` (an ``InputError`` naming the known ones otherwise)."""
+    from ..decode import DECODERS
+
+    if req.decoder not in DECODERS:
+        raise InputError(f"unknown decoder {req.decoder!r}; known: {sorted(DECODERS)}")
+    return DECODERS[req.decoder]
 
 
 def _seen_images(source: Source, ids):
@@ -163,51 +166,3 @@ def _resize(img, size):
     if size is None or img.shape[0] == size:
         return img
     return np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC))
-
-
-def _diffusion_decoder(req: DecodeRequest, pred: layout.Predictions, out):
-    """A ``make(rows, k)`` closure for IP-Adapter SD img2img, and the config entries that describe it."""
-    from ..decode import diffusion
-    from ..features.clip_layers import differentiable_features
-    from ..io import write_json
-    from ..manifest import resolve_weights_root
-
-    sampler = req.sampler or diffusion.SamplerConfig()
-    sampler.check()
-    latents = pred.need("autokl", "the img2img starting latent")
-    tokens = pred.need("ipadapter_plus", "the IP-Adapter tokens")
-    text_pred = pred.need("clip_text", "--text predicted") if req.text == "predicted" else None
-    clip_pred = pred.need("clip_layers", "guidance, --kappa > 0") if sampler.kappa > 0 else None
-    store = feature_store(req.features_dir, req.source)
-    negative = store.extra("ipadapter_plus", "negative")
-    wroot = resolve_weights_root(req.weights_root, req.source.root)
-    pipe = diffusion.load_pipeline(wroot, device=req.device, dtype=req.dtype)
-    feature_fn = None
-    if sampler.kappa > 0:
-        from ..features.clip_layers import ClipLayers
-
-        clip = ClipLayers(wroot, device=req.device, dtype=req.dtype).model
-        feature_fn = lambda images: differentiable_features(clip, images)  # noqa: E731
-    log: list = []
-
-    def guidance(rows):
-        return None if clip_pred is None else diffusion.Guidance(clip_pred[rows], feature_fn, log)
-
-    def rows_of(array, rows):
-        return None if array is None else array[rows]
-
-    def make(rows, k):
-        images = diffusion.decode_batch(pipe, latents[rows], tokens[rows], negative, sampler, pred.ids[rows],
-                                        sample_index=k, text_embeds=rows_of(text_pred, rows),
-                                        guidance=guidance(rows))
-        if log:
-            write_json(out / layout.GUIDANCE_LOG, log)
-        return images
-
-    extra = {"decoder_name": diffusion.NAME, "steps": sampler.steps, "strength": sampler.strength, "cfg": sampler.cfg,
-             "ip_scale": sampler.ip_scale, "text": req.text, "kappa": sampler.kappa, "eta": sampler.eta,
-             "device": req.device, "dtype": req.dtype, "weights_root": str(wroot),
-             "negative_tokens": str(store.path("ipadapter_plus"))}
-    return make, extra
-
-

@@ -78,18 +78,25 @@ def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_ima
     from ..io import atomic_path, write_json
 
     scores = result["metrics"]
-    write_json(staging / layout.METRICS, result)
+    write_json(staging / layout.METRICS_JSON, result)
     write_json(staging / layout.PER_IMAGE, {"ids": ids, **per_image})
-    name = f"ridge_decode ({result['label']}, {result.get('decoder') or 'unknown decoder'}, {len(ids)} images)"
+    kind = result["source"]["data_kind"]
+    name = (f"ridge_decode ({kind} {result['label']}, {result.get('decoder') or 'unknown decoder'}, "
+            f"{len(ids)} images)")
     with atomic_path(staging / layout.REPORT) as tmp:
-        tmp.write_text(ev.report({name: scores}, f"Reconstruction metrics, {result['label']}",
-                                 note=f"Resizing convention: {req.convention}."))
-    names = [layout.METRICS, layout.PER_IMAGE, layout.REPORT]
+        tmp.write_text(ev.report({name: scores}, f"Reconstruction metrics, {kind} {result['label']}",
+                                 note=f"Resizing convention: {req.convention}.", not_nsd=_not_nsd(kind)))
+    names = [layout.METRICS_JSON, layout.PER_IMAGE, layout.REPORT]
     if req.rank_by in per_image:
         plots.ranked_reconstructions(stimuli, recons, ids, per_image[req.rank_by], req.rank_by,
-                                     ev.HIGHER_IS_BETTER[req.rank_by], staging / layout.RANKED)
+                                     ev.REGISTRY[req.rank_by].higher_is_better, staging / layout.RANKED)
         names.insert(0, layout.RANKED)
     return names
+
+
+def _not_nsd(kind: str) -> str | None:
+    """What a report says its rows are when they are not NSD's (None for NSD)."""
+    return None if kind == "NSD" else {"synthetic": "a synthetic subject"}.get(kind, kind)
 
 
 def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
@@ -121,17 +128,20 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
         raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")
     results = []
     for d in dirs:
-        path = Path(d) / layout.METRICS
+        path = Path(d) / layout.METRICS_JSON
         if not path.exists():
             raise DataFileError(f"{path} is missing: run scripts/evaluate.py for that subject first")
         results.append(json.loads(path.read_text()))
     out = Path(out or layout.EVAL / "mean")
     mean = ev.aggregate(results)
     labels = [r.get("label") for r in results]
-    write_json(out / layout.METRICS, {"aggregate_of": [str(d) for d in dirs], "labels": labels, "metrics": mean,
-                                      "versions": versions()})
-    (out / layout.REPORT).write_text(ev.report({f"ridge_decode (mean of {', '.join(map(str, labels))})": mean},
-                                               "Reconstruction metrics, averaged over subjects"))
+    kinds = sorted({(r.get("source") or {}).get("data_kind", "NSD") for r in results})
+    write_json(out / layout.METRICS_JSON, {"aggregate_of": [str(d) for d in dirs], "labels": labels, "metrics": mean,
+                                           "data_kinds": kinds, "versions": versions()})
+    not_nsd = ", ".join(filter(None, (_not_nsd(k) for k in kinds))) or None
+    (out / layout.REPORT).write_text(ev.report({f"ridge_decode ({'/'.join(kinds)}, mean of "
+                                                f"{', '.join(map(str, labels))})": mean},
+                                               "Reconstruction metrics, averaged over subjects", not_nsd=not_nsd))
     return out
 
 

@@ -92,10 +92,10 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
 
     from .. import metrics, plots
     from ..io import write_json
-    from ..ridge import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge
+    from ..ridge import DEFAULT_CHUNK_SIZE, OneStageRidge, resolve_alphas
     from ..runs import staging
 
-    alphas = DEFAULT_ALPHAS if req.alphas is None else req.alphas
+    alphas = resolve_alphas(req.alphas)
     timer = Timer()
     stage = staging(folder)
     with timer("load"):

@@ -64,7 +64,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
 
     from .. import plots
     from ..io import versions, write_json
-    from ..ridge import DEFAULT_ALPHAS
+    from ..ridge import resolve_alphas
     from ..transfer import SharedSpace
 
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
@@ -72,7 +72,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
 
     if any(not 0 < f <= 1 for f in req.fractions):
         raise InputError(f"--train-fraction values must be in (0, 1]; got {req.fractions}")
-    grid = DEFAULT_ALPHAS if req.alphas is None else req.alphas
+    grid = resolve_alphas(req.alphas)
     store = feature_store(req.features_dir, req.subject)
     ref_dir, ref_model, ref_seconds = _reference_model(req, grid)
     t0 = time.perf_counter()

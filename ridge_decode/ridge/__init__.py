@@ -4,7 +4,17 @@
 ``estimator`` the same engine as a scikit-learn regressor (``RidgeGCV``).
 """
 
-from .estimator import RidgeGCV
-from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge, rescale_to_train_statistics
+from .device import BACKENDS
+from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge, rescale_to_train_statistics, resolve_alphas
 
-__all__ = ["DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "OneStageRidge", "RidgeGCV", "rescale_to_train_statistics"]
+
+def __getattr__(name):
+    # ``RidgeGCV`` imports scikit-learn: only when asked for (the commands' option lists import this package)
+    if name == "RidgeGCV":
+        from .estimator import RidgeGCV
+
+        return RidgeGCV
+    raise AttributeError(f"module 'ridge_decode.ridge' has no attribute {name!r}")
+
+__all__ = ["BACKENDS", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "OneStageRidge", "RidgeGCV",
+           "rescale_to_train_statistics", "resolve_alphas"]

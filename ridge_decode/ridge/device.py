@@ -101,6 +101,18 @@ class Device:
             return self._torch.full((n,), value, dtype=getattr(self._torch, dtype), device=self.device)
         return np.full(n, value, dtype=dtype)
 
+    def column_sums(self, x):
+        """(columns,) float64 sums of the columns of ``x`` (n, c), accumulated in float64 without a float64 copy."""
+        if self.torch:
+            return x.sum(0, dtype=self._torch.float64)
+        return x.sum(0, dtype=np.float64)
+
+    def column_squares(self, x):
+        """(columns,) float64 sums of squares of the columns of ``x``, accumulated in float64."""
+        if self.torch:
+            return self._torch.linalg.vector_norm(x, dim=0, dtype=self._torch.float64) ** 2
+        return np.einsum("ij,ij->j", x, x, dtype=np.float64)
+
     def argmin(self, x, axis: int = 0):
         """Index of the minimum along ``axis``, on the device."""
         return x.argmin(axis)

@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import solvers
 from .device import Device
-from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE
+from .model import DEFAULT_CHUNK_SIZE, resolve_alphas
 
 ALPHA_PER = ("target", "all")
 
@@ -63,7 +63,7 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float32, np.float64])
         self._y_1d = y.ndim == 1
         Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
-        alphas = np.asarray(DEFAULT_ALPHAS if self.alphas is None else self.alphas, dtype=np.float64).ravel()
+        alphas = resolve_alphas(self.alphas)
         if alphas.size == 0 or not np.isfinite(alphas).all() or (alphas <= 0).any():
             raise ValueError(f"alphas must be finite and positive; got {alphas}")
         dev = Device(self.backend)

@@ -58,6 +58,11 @@ PROJECTION_BUDGET_BYTES = 2_000_000_000
 NOT_SAVED = ("path", "progress")  # parameters of a run, not of the model
 
 
+def resolve_alphas(alphas) -> np.ndarray:
+    """The alpha grid: ``alphas`` as float64, or ``DEFAULT_ALPHAS`` for None (the one place the default is taken)."""
+    return np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64).ravel()
+
+
 def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray) -> np.ndarray:
     """Brain-Diffuser's post-hoc rescaling: z-score each target's predictions over the rows given, then give
     them the training targets' mean and std.

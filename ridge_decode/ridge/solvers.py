@@ -56,19 +56,28 @@ def standardize(dev: Device, X: np.ndarray):
     for a in range(0, p, STANDARDIZE_BLOCK):
         z = min(a + STANDARDIZE_BLOCK, p)
         x = dev.cast(Xd[:, a:z], "float64")
-        m = x.sum(0) / n
-        x = x - m
-        sd = dev.b.sqrt((x * x).sum(0) / max(n - 1, 1))
+        m = dev.column_sums(x) / n
+        x -= m
+        sd = dev.b.sqrt(dev.column_squares(x) / max(n - 1, 1))
         sd[sd == 0] = 1.0  # a constant voxel carries no information; it is kept, centred to 0
-        mean[a:z], scale[a:z] = m, sd
-        Xs[:, a:z] = dev.cast(x / sd, "float32")
+        x /= sd
+        mean[a:z], scale[a:z], Xs[:, a:z] = m, sd, x
     del Xd
     return Xs, mean, scale
 
 
 def apply_standardization(dev: Device, X, mean, scale):
-    """``(X - mean) / scale`` on the device, float32: the training statistics applied to other voxels."""
-    return dev.cast((dev.cast(X, "float64") - mean) / scale, "float32")
+    """``(X - mean) / scale`` on the device, float32, a block of voxels at a time in float64: the training
+    statistics applied to other voxels, with the same operations, and so the same bits, as ``standardize``."""
+    n, p = X.shape
+    out = dev.empty((n, p), "float32")
+    for a in range(0, p, STANDARDIZE_BLOCK):
+        z = min(a + STANDARDIZE_BLOCK, p)
+        x = dev.cast(X[:, a:z], "float64")
+        x -= mean[a:z]
+        x /= scale[a:z]
+        out[:, a:z] = x
+    return out
 
 
 def center(dev: Device, Yk, group: str, start: int):
@@ -80,10 +89,9 @@ def center(dev: Device, Yk, group: str, start: int):
         raise InputError(f"target group {group!r} has NaN or infinite values in flattened targets "
                          f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
     n = Yk.shape[0]
-    mean = dev.cast(Yk, "float64").sum(0) / n
+    mean = dev.column_sums(Yk) / n
     Yk -= dev.cast(mean, "float32")  # in place: no second n x chunk array
-    Y64 = dev.cast(Yk, "float64")
-    std = dev.b.sqrt((Y64 * Y64).sum(0) / n)
+    std = dev.b.sqrt(dev.column_squares(Yk) / n)
     return Yk, mean, std
 
 

@@ -303,6 +303,11 @@ class Source(ABC):
         """Per-voxel noise-ceiling SNR (p,), in the order of the betas' voxels; a DataFileError if there is none."""
         raise DataFileError(f"{self} has no noise-ceiling SNR (ncsnr) per voxel")
 
+    def data_kind(self) -> str:
+        """What the data is, for row labels: "NSD", "synthetic" or "own data" (only NSD's rows can be set beside
+        the published NSD rows)."""
+        return "own data"
+
     def options_text(self) -> str:
         """The command-line options that name this source again, for the commands that messages suggest."""
         words = []
@@ -341,7 +346,7 @@ class Source(ABC):
     def describe(self) -> dict:
         """What a summary records of the source: its kind, label, voxels, identity and the options that reopen it."""
         return {"kind": self.KIND, "label": self.label, "voxels": self.voxels(), "identity": self.identity(),
-                "spec": self.spec(), "text": str(self)}
+                "spec": self.spec(), "text": str(self), "data_kind": self.data_kind()}
 
     def __str__(self) -> str:
         return self.label

@@ -496,6 +496,10 @@ class NSDSource(Source):
         text = json.dumps([path.name, path.stat().st_size, shape, made], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
+    def data_kind(self) -> str:
+        """"synthetic" for a root written by ``simulate`` (it has ``synthetic.json``), else "NSD"."""
+        return "synthetic" if (self.root / "synthetic.json").exists() else "NSD"
+
     def provenance(self) -> dict:
         """The root's stimuli: every subject of a root shares its feature cache."""
         return {"images": self.identity()["images"], "source": f"the stimuli under {self.root}"}
