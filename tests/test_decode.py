@@ -197,7 +197,7 @@ def test_diffusion_decode_cli_and_its_errors(synthetic_copy, tiny_weights, tmp_p
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["decode", *base, "--model-dir", str(out / "a" / "subj01"), "--out", str(tmp_path / "r"),
                                "--weights-root", str(tiny_weights)])
-    assert res.exit_code != 0 and "Refit with --targets including autokl" in res.output
+    assert res.exit_code != 0 and "refit with --targets autokl,ipadapter_plus" in res.output
     res = runner.invoke(main, ["fit", *base, "--targets", "autokl,ipadapter_plus", "--out", str(out / "b")])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["decode", *base, "--model-dir", str(out / "b" / "subj01"), "--out", str(tmp_path / "r"),

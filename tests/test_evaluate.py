@@ -104,3 +104,46 @@ def test_evaluate_cli(synthetic_copy, tiny_all_weights, tmp_path):
     assert res.exit_code == 0, res.output
     mean = json.loads((tmp_path / "mean" / "metrics.json").read_text())
     assert mean["metrics"]["pixcorr"] == pytest.approx(result["metrics"]["pixcorr"])
+
+
+def test_a_metric_added_to_the_registry_is_computed_written_reported_and_offered(synthetic_copy, tmp_path,
+                                                                                  monkeypatch):
+    """A toy metric (mean absolute pixel difference, lower is better), registered and nothing else edited: it is
+    one of evaluate's --rank-by choices, in metrics.json and per_image.json, and a column of report.md."""
+    toy = ev.Metric("toy_mad", "ToyMAD", higher_is_better=False,
+                    per_image=lambda r, s: np.abs(r.astype(float) - s.astype(float)).mean((1, 2, 3)))
+    monkeypatch.setitem(ev.REGISTRY, toy.name, toy)  # what ev.register does, undone after the test
+    runner = CliRunner()
+    base = ["--data-root", str(synthetic_copy)]
+    assert runner.invoke(main, ["fit", *base, "--out", str(tmp_path / "o")]).exit_code == 0
+    res = runner.invoke(main, ["decode", *base, "--model-dir", str(tmp_path / "o" / "subj01"), "--decoder",
+                               "weight-free", "--out", str(tmp_path / "r")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["evaluate", *base, "--recon-dir", str(tmp_path / "r"), "--out", str(tmp_path / "e"),
+                               "--weights-root", str(tmp_path / "none"), "--rank-by", "toy_mad"])
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    per_image = json.loads((tmp_path / "e" / "per_image.json").read_text())
+    stimuli = open_stimuli(synthetic_copy).read(per_image["ids"])
+    from ridge_decode.layout import load_png, recon_name
+
+    recons = np.stack([load_png(tmp_path / "r" / recon_name(i)) for i in per_image["ids"]])
+    expected = np.mean([np.abs(a.astype(float) - b.astype(float)).mean() for a, b in zip(recons, stimuli)])
+    assert result["metrics"]["toy_mad"] == pytest.approx(expected)  # an independent computation of the toy
+    assert len(per_image["toy_mad"]) == len(per_image["ids"])
+    report = (tmp_path / "e" / "report.md").read_text()
+    assert report.splitlines()[2].endswith("| SwAV | ToyMAD |")
+    assert "except EffNet-B, SwAV, ToyMAD" in report and "| - |" in report  # published rows lack it: '-'
+    assert toy.format(0.5) == "0.500"
+    assert (tmp_path / "e" / "best_median_worst.png").exists()
+    assert "toy_mad" in ev.REGISTRY.keys()
+
+
+def test_published_rows_print_with_their_signs_and_formats():
+    text = ev.report({}, "t")
+    row = next(line for line in text.splitlines() if line.startswith("| MindEye2, 40 sessions (2024) |"))
+    assert row.split(" | ")[1:] == ["0.322", "0.431", "96.1%", "98.6%", "95.4%", "93.0%", "0.619", "0.344 |"]
+    assert "| MindEye2, low-level module alone (2024) | 0.399 |" in text
+    assert "| Brain-Diffuser, recomputed by MindEye2 | 0.273 |" in text
+    assert "not checked against the paper" in text  # MindEye and BrainGuard say so
+    assert "These rows are not of NSD" in ev.report({}, "t", not_nsd="a synthetic subject")

@@ -12,18 +12,41 @@ import click
 SUBJECT = click.IntRange(min=1)
 
 
+class RegistryChoice(click.Choice):
+    """A choice among a registry's names, read when the option is parsed: an entry registered later is offered."""
+
+    def __init__(self, registry):
+        self._registry = registry
+        super().__init__(list(registry))
+
+    @property
+    def choices(self):
+        return tuple(self._registry)
+
+    @choices.setter
+    def choices(self, value):  # click sets it in __init__; the registry is the truth
+        pass
+
+
 def decoder_choice():
     """``--decoder``'s choices: the decoder registry's names (``decode.DECODERS``)."""
     from ..decode import DECODERS
 
-    return click.Choice(DECODERS.keys())
+    return RegistryChoice(DECODERS)
 
 
 def backend_choice():
     """``--backend``'s choices: the ridge engine's backends (``ridge.BACKENDS``)."""
     from ..ridge import BACKENDS
 
-    return click.Choice(BACKENDS)
+    return RegistryChoice(BACKENDS)
+
+
+def metric_choice():
+    """A metric's choices: the metric registry's names (``evaluate.REGISTRY``)."""
+    from ..evaluate import REGISTRY
+
+    return RegistryChoice(REGISTRY)
 COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions
 DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
 WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data)."

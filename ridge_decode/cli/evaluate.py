@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .. import evaluate as ev  # light: the metric registry, whose names are --rank-by's choices
-from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, source_options
+from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, metric_choice, source_options
 
 
 @main.command()
@@ -21,11 +20,12 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, source_op
 @click.option("--convention", type=click.Choice(["mindeye", "braindiffuser"]), default="mindeye", show_default=True,
               help="Resizing before the networks: MindEye's (256, then each size) or Brain-Diffuser's (224).")
 @click.option("--batch-size", type=COUNT, default=32, show_default=True)
-@click.option("--rank-by", type=click.Choice(ev.REGISTRY.keys()), default="pixcorr", show_default=True,
+@click.option("--rank-by", type=metric_choice(), default="pixcorr", show_default=True,
               help="Metric that orders the best / median / worst figure.")
 @click.option("--partial", is_flag=True, help="Score the reconstructions present instead of requiring all.")
 def evaluate(dirs, aggregate, source_values, label, **options):
     """Score reconstructions with the eight NSD metrics; write metrics.json, report.md and a figure."""
+    from .. import evaluate as ev
     from .. import layout
     from ..pipeline import EvaluateRequest, aggregate_evaluations, evaluate_subject
     from ..sources import open_source

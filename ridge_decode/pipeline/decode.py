@@ -70,7 +70,12 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
               "seed": getattr(req.sampler, "seed", 0), "shard": req.shard, "source": req.source.identity(),
               "versions": versions()}
     wroot = resolve_weights_root(req.weights_root, req.source.root)
-    make, extra = _decoder(req).build(DecodeContext(pred, size, feature_store(req.features_dir, req.source), wroot,
+    decoder = _decoder(req)
+    missing = [g for g in decoder.needs if g not in pred.pred]
+    if missing:
+        raise DataError(f"the {decoder.name} decoder needs the predicted groups {list(decoder.needs)}; {pred.path} "
+                        f"has {sorted(pred.pred)}: refit with --targets {','.join(decoder.needs)}")
+    make, extra = decoder.build(DecodeContext(pred, size, feature_store(req.features_dir, req.source), wroot,
                                                     req.device, req.dtype, req.sampler, req.text, out))
     config.update(extra)
     # shards of one decode share the folder (a SLURM array): each shard is locked on its own
