@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from planted import coarse_images
 
 from ridge_decode.cli import main
 
@@ -17,13 +18,9 @@ N_TRAIN, N_TEST, N_VOXELS, SIDE = 60, 12, 80, 32
 
 def _valid(seed=0) -> dict:
     """A small own-data file's datasets: 32 x 32 images, and betas that read their coarse colour layout linearly."""
-    rng = np.random.default_rng(seed)
     n = N_TRAIN + N_TEST
-    ids = np.arange(5000, 5000 + n)
-    coarse = rng.random((n, 4, 4, 3))
-    images = (np.kron(coarse, np.ones((1, SIDE // 4, SIDE // 4, 1))) * 255).astype(np.uint8)
-    W = rng.standard_normal((48, N_VOXELS))
-    betas = (coarse.reshape(n, -1) - 0.5) @ W + 0.3 * rng.standard_normal((n, N_VOXELS))
+    ids, coarse, images, W, rng = coarse_images(n, N_VOXELS, SIDE, seed=seed)
+    betas = (coarse - 0.5) @ W + 0.3 * rng.standard_normal((n, N_VOXELS))
     return {"train/betas": betas[:N_TRAIN].astype(np.float32), "train/ids": ids[:N_TRAIN],
             "test/betas": betas[N_TRAIN:].astype(np.float32), "test/ids": ids[N_TRAIN:],
             "images": images[::-1], "image_ids": ids[::-1]}

@@ -13,6 +13,7 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from planted import coarse_images
 
 from ridge_decode.cli import main
 
@@ -20,16 +21,11 @@ N_TRAIN, N_TEST, N_VOXELS, SIDE = 60, 12, 80, 32
 
 
 def _data(seed=0, side=SIDE, scale=1.0, dtype=np.float32) -> dict:
-    rng = np.random.default_rng(seed)
     n = N_TRAIN + N_TEST
-    ids = np.arange(5000, 5000 + n)
-    coarse = rng.random((n, 4, 4, 3))
-    images = (np.kron(coarse, np.ones((1, max(side // 4, 1), max(side // 4, 1), 1))) * 255).astype(np.uint8)
-    betas = (coarse.reshape(n, -1) - 0.5) @ rng.standard_normal((48, N_VOXELS)) + 0.3 * rng.standard_normal(
-        (n, N_VOXELS))
-    betas = (betas * scale).astype(dtype)
+    ids, coarse, images, W, rng = coarse_images(n, N_VOXELS, side, seed=seed)
+    betas = (((coarse - 0.5) @ W + 0.3 * rng.standard_normal((n, N_VOXELS))) * scale).astype(dtype)
     return {"train/betas": betas[:N_TRAIN], "train/ids": ids[:N_TRAIN], "test/betas": betas[N_TRAIN:],
-            "test/ids": ids[N_TRAIN:], "images": images[: n, :side, :side], "image_ids": ids}
+            "test/ids": ids[N_TRAIN:], "images": images, "image_ids": ids}
 
 
 def _write(path: Path, **kw) -> Path:

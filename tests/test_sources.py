@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from planted import coarse_images
 
 from ridge_decode.cli import main
 
@@ -29,15 +30,11 @@ def _digest(folder: Path) -> dict:
 
 def _dataset(seed=0):
     """Per trial: betas (trials, 200) that read the images' coarse colour layout, ids, splits; and the images."""
-    rng = np.random.default_rng(seed)
     n = N_TRAIN + N_TEST
-    ids = np.arange(7000, 7000 + n)
-    coarse = rng.random((n, 4, 4, 3))
-    images = (np.kron(coarse, np.ones((1, SIDE // 4, SIDE // 4, 1))) * 255).astype(np.uint8)
-    W = rng.standard_normal((48, N_VOXELS))
+    ids, coarse, images, W, rng = coarse_images(n, N_VOXELS, SIDE, first_id=7000, seed=seed)
     trial_rows = np.r_[np.repeat(np.arange(N_TRAIN), TRAIN_REPEATS), np.repeat(np.arange(N_TRAIN, n), TEST_REPEATS)]
     trial_rows = trial_rows[rng.permutation(len(trial_rows))]  # trials in a random order, as in a session
-    betas = (coarse.reshape(n, -1)[trial_rows] - 0.5) @ W + 0.5 * rng.standard_normal((len(trial_rows), N_VOXELS))
+    betas = (coarse[trial_rows] - 0.5) @ W + 0.5 * rng.standard_normal((len(trial_rows), N_VOXELS))
     split = np.where(trial_rows < N_TRAIN, "train", "test")
     return {"betas": betas.astype(np.float32), "ids": ids[trial_rows], "split": split, "images": images,
             "image_ids": ids, "names": [f"img_{i:05d}.png" for i in ids], "rows": trial_rows}
