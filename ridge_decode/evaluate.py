@@ -160,7 +160,7 @@ class Network:
 def _torchvision(builder, nodes: dict, **kw):
     """A loader for a torchvision checkpoint: ``builder(weights=None)``, state dict, feature nodes."""
 
-    def load(path):
+    def load(path, device="cpu"):
         import torch
         from torchvision.models.feature_extraction import create_feature_extractor
 
@@ -171,11 +171,11 @@ def _torchvision(builder, nodes: dict, **kw):
             model = builder(weights=None, **kw)
         model.load_state_dict(state, assign=True)
         # only the eval graph runs; the train graph differs (Inception's auxiliary head) and is never used
-        extractor = create_feature_extractor(model.eval(), return_nodes=nodes, suppress_diff_warning=True)
+        extractor = create_feature_extractor(model.eval(), return_nodes=nodes, suppress_diff_warning=True).to(device)
 
         def run(x):
             with torch.no_grad():
-                out = extractor(x)
+                out = extractor(x.to(device))
             return {m: out[m].flatten(1).float().cpu().numpy() for m in out}
 
         return run
@@ -183,7 +183,7 @@ def _torchvision(builder, nodes: dict, **kw):
     return load
 
 
-def _swav(path):
+def _swav(path, device="cpu"):
     """SwAV's released ResNet-50 (``swav_800ep_pretrain.pth.tar``): ``module.`` prefixes, a projection head."""
     import torch
     from torchvision.models import resnet50
@@ -203,26 +203,27 @@ def _swav(path):
     if missing:
         raise WeightsFormatError(f"{path}: not a SwAV ResNet-50 checkpoint; missing {missing[:5]}")
     model.load_state_dict(backbone, assign=True)
-    extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"}, suppress_diff_warning=True)
+    extractor = create_feature_extractor(model.eval(), return_nodes={"avgpool": "swav"},
+                                         suppress_diff_warning=True).to(device)
 
     def run(x):
         with torch.no_grad():
-            return {"swav": extractor(x)["swav"].flatten(1).float().cpu().numpy()}
+            return {"swav": extractor(x.to(device))["swav"].flatten(1).float().cpu().numpy()}
 
     return run
 
 
-def _clip(path):
+def _clip(path, device="cpu"):
     import torch
     from transformers import CLIPVisionModelWithProjection
 
     from .weights import vision_tower_from_clip
 
-    model = vision_tower_from_clip(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval()
+    model = vision_tower_from_clip(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval().to(device)
 
     def run(x):
         with torch.no_grad():
-            return {"clip": model(pixel_values=x).image_embeds.float().cpu().numpy()}
+            return {"clip": model(pixel_values=x.to(device)).image_embeds.float().cpu().numpy()}
 
     return run
 
@@ -230,12 +231,12 @@ def _clip(path):
 _LOADED: dict[tuple, Callable] = {}
 
 
-def _loaded(net: Network, path) -> Callable:
-    """``net.load(path)``, loaded once per process for an unchanged file: several evaluations (two conventions, a
-    subject after another) share the networks instead of reading and tracing them again."""
-    key = (net.key, str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+def _loaded(net: Network, path, device: str = "cpu") -> Callable:
+    """``net.load(path, device)``, loaded once per process for an unchanged file: several evaluations (two
+    conventions, a subject after another) share the networks instead of reading and tracing them again."""
+    key = (net.key, str(Path(path).resolve()), Path(path).stat().st_mtime_ns, str(device))
     if key not in _LOADED:
-        _LOADED[key] = net.load(path)
+        _LOADED[key] = net.load(path, device)
     return _LOADED[key]
 
 
@@ -289,8 +290,9 @@ def correlation_distance(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.
 
 
 def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convention: str = "mindeye",
-                  batch_size: int = 32, progress: bool = True) -> tuple[dict, dict]:
-    """The eight metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order).
+                  batch_size: int = 32, progress: bool = True, device: str = "cpu") -> tuple[dict, dict]:
+    """The registered metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order); the feature
+    networks run on ``device``, ``batch_size`` images at a time.
 
     Returns (metrics: name -> float or {"unavailable": reason}, per_image: name -> (n,) scores).
     Reconstructions of another size are resized (bicubic) to the stimuli's for PixCorr and SSIM.
@@ -315,7 +317,7 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
             out[m.name] = float(np.nanmean(per_image[m.name]))
     for net in networks():
         try:
-            run = _loaded(net, require(net.key, weights_root))
+            run = _loaded(net, require(net.key, weights_root), device)
         except DataError as exc:
             for m in net.metrics:
                 out[m] = {"unavailable": str(exc).splitlines()[0]}

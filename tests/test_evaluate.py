@@ -97,6 +97,10 @@ def test_evaluate_cli(synthetic_copy, tiny_all_weights, tmp_path):
     assert result["metrics"]["pixcorr"] > 0.3 and result["embedding"]["pixels"]["two_way"] > 0.8
     assert "ridge -> 16 IP-Adapter-Plus tokens" in (tmp_path / "e1" / "report.md").read_text()
     assert (tmp_path / "e1" / "best_median_worst.png").exists()
+    res = runner.invoke(main, [*args, "--partial", "--model-dir", str(model_dir), "--device", "cpu", "--out",
+                               str(tmp_path / "e3")])
+    assert res.exit_code == 0, res.output  # the networks on the device asked for: the same scores on the CPU
+    assert json.loads((tmp_path / "e3" / "metrics.json").read_text())["metrics"] == result["metrics"]
     res = runner.invoke(main, [*args, "--partial", "--convention", "braindiffuser", "--out", str(tmp_path / "e2")])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["evaluate", "--aggregate", str(tmp_path / "e1"), str(tmp_path / "e2"),

@@ -206,3 +206,53 @@ def test_captions_are_parsed_once_per_extraction(synthetic_root, tiny_weights, t
                                     weights_root=tiny_weights, ids=ids, batch_size=3, progress=False))
     captions = [name for name in loads if "captions_" in name]
     assert len(captions) == 2 and FeatureStore(tmp_path).ids("clip_text").size == 12  # train and val, 4 batches
+
+
+ONE_PASS = ["pixels", "clip_layers", "ipadapter_plus", "clip_text"]
+
+
+def test_one_pass_gives_each_familys_features_and_reads_each_batch_once(synthetic_root, tiny_weights, some_ids,
+                                                                         tmp_path):
+    """Several families in one pass over the images: bit for bit what each gives alone, each batch read once."""
+    from ridge_decode.features.extract import extract_families
+
+    stim, reads = open_stimuli(synthetic_root), []
+    one = FeatureStore(tmp_path / "one")
+    extract_families(ONE_PASS, some_ids, one, read_images=lambda b: reads.append(b) or stim.read(b),
+                     read_captions=lambda b: read_captions(b, synthetic_root), weights_root=tiny_weights,
+                     batch_size=3, progress=False)
+    assert len(reads) == 3  # 7 images in batches of 3, read once for the three image families
+    for name in ONE_PASS:
+        alone = _run(synthetic_root, FeatureStore(tmp_path / name), name, some_ids, tiny_weights, batch_size=3)
+        with h5py.File(one.path(name), "r") as a, h5py.File(alone, "r") as b:
+            np.testing.assert_array_equal(a["ids"][()], b["ids"][()])
+            np.testing.assert_array_equal(a["features"][()], b["features"][()])
+
+
+def test_an_interrupted_one_pass_extraction_resumes_every_family(synthetic_root, tiny_weights, some_ids, tmp_path):
+    from ridge_decode.features.extract import extract_families
+
+    stim, calls = open_stimuli(synthetic_root), []
+
+    def flaky(batch):
+        calls.append(batch)
+        if len(calls) == 3:
+            raise _Crash
+        return stim.read(batch)
+
+    store = FeatureStore(tmp_path / "resumed")
+    caps = lambda b: read_captions(b, synthetic_root)  # noqa: E731
+    with pytest.raises(_Crash):
+        extract_families(ONE_PASS, some_ids, store, read_images=flaky, read_captions=caps, weights_root=tiny_weights,
+                         batch_size=3, progress=False)
+    assert not any(store.exists(n) for n in ONE_PASS)
+    calls.clear()
+    extract_families(ONE_PASS, some_ids, store, read_images=lambda b: calls.append(b) or stim.read(b),
+                     read_captions=caps, weights_root=tiny_weights, batch_size=3, progress=False)
+    assert len(calls) == 1  # the two batches computed before the crash were kept by every family
+    whole = FeatureStore(tmp_path / "whole")
+    extract_families(ONE_PASS, some_ids, whole, read_images=stim.read, read_captions=caps, weights_root=tiny_weights,
+                     batch_size=3, progress=False, overlap=False)
+    for name in ONE_PASS:
+        with h5py.File(store.path(name), "r") as a, h5py.File(whole.path(name), "r") as b:
+            np.testing.assert_array_equal(a["features"][()], b["features"][()])

@@ -23,6 +23,7 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, metric_ch
 @click.option("--rank-by", type=metric_choice(), default="pixcorr", show_default=True,
               help="Metric that orders the best / median / worst figure.")
 @click.option("--partial", is_flag=True, help="Score the reconstructions present instead of requiring all.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda: where the metric networks run.")
 def evaluate(dirs, aggregate, source_values, label, **options):
     """Score reconstructions with the eight NSD metrics; write metrics.json, report.md and a figure."""
     from .. import evaluate as ev

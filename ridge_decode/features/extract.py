@@ -52,42 +52,95 @@ class ExtractOptions:
 
 def extract_family(name: str, ids, store: FeatureStore, *, read_images=None, read_captions=None,
                    **options) -> Path:
-    """Compute family ``name`` for ``ids`` (or one shard of them) into ``store``; returns the file written.
+    """Compute family ``name`` for ``ids`` (or one shard of them) into ``store``; returns the file written
+    (``extract_families`` with one family)."""
+    return extract_families([name], ids, store, read_images=read_images, read_captions=read_captions,
+                            **options)[name]
 
-    ``options`` are the fields of :class:`ExtractOptions`. Resumes a previous ``.part`` of the same plan; at most
-    the batch being computed is lost to a crash.
+
+def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_captions=None, overlap: bool = True,
+                     **options) -> dict[str, Path]:
+    """Compute every family of ``names`` for ``ids`` (or one shard of them) into ``store``, in one pass over the
+    images: each batch is read once (and its captions once), and every family that still needs it gets it.
+    Returns {family: file written}.
+
+    ``options`` are the fields of :class:`ExtractOptions`. With ``overlap``, the next batch is read on a reader
+    thread and the previous one written on a writer thread while a batch computes (``ridge_decode.overlap``);
+    batches are written in order, and each family's file is marked done batch by batch, so an interrupted
+    extraction resumes every family where it stopped and loses at most the batch being computed.
     """
+    from contextlib import ExitStack
+
+    from ..overlap import run
+
     opts = ExtractOptions(**options)
-    weights_root, device, dtype, batch_size, shard, progress = (opts.weights_root, opts.device, opts.dtype,
-                                                               opts.batch_size, opts.shard, opts.progress)
-    if name not in REGISTRY:
-        raise InputError(f"unknown feature family {name!r}; known: {sorted(REGISTRY)}")
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {DTYPES}; got {dtype!r}")
-    if int(batch_size) < 1:
-        raise InputError(f"--batch-size must be positive; got {batch_size}")
-    family = REGISTRY[name]
-    reader = read_images if family.inputs == "images" else read_captions
-    if reader is None:
-        raise InputError(f"family {name!r} reads {family.inputs}, and none were given (captions need an NSD-layout "
-                         "data root)")
+    _check_options(names, opts, read_images, read_captions)
     all_ids = np.unique(np.asarray(ids, dtype=np.int64))
-    mine = shard_ids(all_ids, shard)
-    extractor = family.make(weights_root, device=device, dtype=dtype)
-    attrs = {"family": name, "description": family.description, "shape": list(extractor.shape),
-             "dtype": dtype, "files": extractor.files, "preprocessing": extractor.preprocessing,
-             "ridge_decode": versions().get("ridge_decode", "unknown")}
-    if shard is not None:
-        attrs["shard"] = list(shard)
-    with store.writer(name, mine, extractor.shape, dtype, batch_size, attrs, shard, all_ids) as writer:
-        for key, value in extractor.extras().items():
-            writer.put(key, value)
-        pending = writer.pending()
-        bar = tqdm(total=sum(len(b) for _, b in pending), desc=name, unit="img", disable=not progress)
-        for k, batch in pending:
-            inputs = reader(batch)
-            out = extractor(inputs) if family.inputs == "images" else extractor(inputs, ids=batch)
-            writer.write(k, out)
-            bar.update(len(batch))
+    mine = shard_ids(all_ids, opts.shard)
+    with ExitStack() as stack:
+        runs = {}
+        for name in names:
+            family, extractor = REGISTRY[name], REGISTRY[name].make(opts.weights_root, device=opts.device,
+                                                                   dtype=opts.dtype)
+            writer = stack.enter_context(store.writer(name, mine, extractor.shape, opts.dtype, opts.batch_size,
+                                                      _attrs(name, family, extractor, opts), opts.shard, all_ids))
+            for key, value in extractor.extras().items():
+                writer.put(key, value)
+            runs[name] = (family, extractor, writer, {k for k, _ in writer.pending()})
+        batches = [(k, b) for k, b in enumerate(_batches(mine, opts.batch_size))
+                   if any(k in todo for *_, todo in runs.values())]
+        bar = tqdm(total=sum(len(b) for _, b in batches), desc="+".join(names), unit="img",
+                   disable=not opts.progress)
+
+        def read(item):
+            k, batch = item
+            wanted = {runs[n][0].inputs for n in runs if k in runs[n][3]}
+            return {"images": read_images(batch) if "images" in wanted else None,
+                    "captions": read_captions(batch) if "captions" in wanted else None}
+
+        def compute(item, inputs):
+            k, batch = item
+            out = {}
+            for name, (family, extractor, _, todo) in runs.items():
+                if k in todo:
+                    x = inputs[family.inputs]
+                    out[name] = extractor(x) if family.inputs == "images" else extractor(x, ids=batch)
+            return out
+
+        def write(item, out):
+            for name, features in out.items():
+                runs[name][2].write(item[0], features)
+            bar.update(len(item[1]))
+
+        run(batches, read, compute, write, overlap=overlap)
         bar.close()
-    return writer.path
+        return {name: runs[name][2].path for name in names}
+
+
+def _batches(ids: np.ndarray, size: int) -> list[np.ndarray]:
+    return [ids[a : a + size] for a in range(0, len(ids), size)]
+
+
+def _check_options(names, opts: ExtractOptions, read_images, read_captions) -> None:
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise InputError(f"unknown feature families {unknown}; known: {sorted(REGISTRY)}")
+    if opts.dtype not in DTYPES:
+        raise InputError(f"dtype must be one of {DTYPES}; got {opts.dtype!r}")
+    if int(opts.batch_size) < 1:
+        raise InputError(f"--batch-size must be positive; got {opts.batch_size}")
+    for name in names:
+        family = REGISTRY[name]
+        if (read_images if family.inputs == "images" else read_captions) is None:
+            raise InputError(f"family {name!r} reads {family.inputs}, and none were given (captions need an "
+                             "NSD-layout data root)")
+
+
+def _attrs(name: str, family, extractor, opts: ExtractOptions) -> dict:
+    """What a family's file records of how it was made."""
+    attrs = {"family": name, "description": family.description, "shape": list(extractor.shape),
+             "dtype": opts.dtype, "files": extractor.files, "preprocessing": extractor.preprocessing,
+             "ridge_decode": versions().get("ridge_decode", "unknown")}
+    if opts.shard is not None:
+        attrs["shard"] = list(opts.shard)
+    return attrs

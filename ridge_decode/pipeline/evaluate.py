@@ -25,6 +25,7 @@ class EvaluateRequest:
     batch_size: int = 32
     rank_by: str = "pixcorr"
     partial: bool = False
+    device: str = "cpu"
     progress: bool = True
 
 
@@ -35,6 +36,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
 
     from .. import evaluate as ev
     from ..io import versions
+    from ..machine import require_device
     from ..manifest import resolve_weights_root
     from ..runs import FolderLock, commit, staging
 
@@ -49,7 +51,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     stimuli = images.read(ids)
     scores, per_image = ev.image_metrics(stimuli, recons, resolve_weights_root(req.weights_root, req.source.root),
                                          convention=req.convention, batch_size=req.batch_size,
-                                         progress=req.progress)
+                                         progress=req.progress, device=require_device(req.device))
     result = {"label": label, "source": req.source.describe(), "n_images": int(len(ids)),
               "convention": req.convention, "recon_dir": str(recon), "ground_truth": str(images.path),
               "metrics": scores}

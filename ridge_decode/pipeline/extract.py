@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def select_ids(ids_text: str | None, source: Source, subjects=None) -> np.ndarra
 def extract_features(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
     from ..features import REGISTRY
-    from ..features.extract import extract_family, parse_shard
+    from ..features.extract import extract_families, parse_shard
     from ..machine import require_device
     from ..manifest import resolve_weights_root
     from ..runs import FolderLock
@@ -66,15 +67,15 @@ def extract_features(req: ExtractRequest) -> dict[str, Path]:
         raise DataError(f"{stimuli.path} has no image for ids {absent[:10]}{' ...' if len(absent) > 10 else ''}")
     # the caption files are parsed once, not once per batch
     captions = req.source.captions() if any(REGISTRY[n].inputs == "captions" for n in req.families) else None
-    shard, written = parse_shard(req.shard), {}
-    for name in req.families:
-        # one run per family (and shard) at a time: a second one would clobber the first one's .part
-        tag = name if shard is None else f"{name}.shard-{shard[0]}-of-{shard[1]}"
-        with FolderLock(store.features_dir, what="--features-dir", tag=tag):
-            written[name] = extract_family(name, ids, store, read_images=stimuli.read, read_captions=captions,
-                                           weights_root=wroot, device=req.device, dtype=req.dtype,
-                                           batch_size=req.batch_size, shard=shard, progress=req.progress)
-    return written
+    shard = parse_shard(req.shard)
+    with ExitStack() as locks:
+        for name in req.families:  # one run per family (and shard) at a time: a second would clobber its .part
+            tag = name if shard is None else f"{name}.shard-{shard[0]}-of-{shard[1]}"
+            locks.enter_context(FolderLock(store.features_dir, what="--features-dir", tag=tag))
+        # one pass over the images for every family asked for: each batch is read once
+        return extract_families(list(req.families), ids, store, read_images=stimuli.read, read_captions=captions,
+                                weights_root=wroot, device=req.device, dtype=req.dtype, batch_size=req.batch_size,
+                                shard=shard, progress=req.progress)
 
 
 def merge_feature_shards(families, features_dir) -> dict[str, Path]:
