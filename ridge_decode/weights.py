@@ -12,8 +12,6 @@ import logging
 import re
 from pathlib import Path
 
-import numpy as np
-
 from .errors import WeightsFormatError
 from .manifest import load_manifest, require
 
@@ -121,11 +119,6 @@ def torch_dtype(device: str, dtype: str):
     import torch
 
     return torch.float16 if dtype == "float16" and str(device).startswith("cuda") else torch.float32
-
-
-def clip_pixels(images: np.ndarray, processor):
-    """uint8 images (n, H, W, 3) -> CLIP pixel values (n, 3, S, S) with ``processor`` (resize, crop, normalise)."""
-    return processor(images=list(images), return_tensors="pt")["pixel_values"]
 
 
 def clip_processor(folder: Path, image_size: int):

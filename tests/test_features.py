@@ -67,8 +67,11 @@ def test_ipadapter_tokens_match_diffusers_projection(synthetic_root, tiny_weight
     ckpt = torch.load(entry_path("ipadapter_plus", tiny_weights), weights_only=True)
     proj = unet._convert_ip_adapter_image_proj_to_diffusers(ckpt["image_proj"], low_cpu_mem_usage=False).eval()
     encoder = CLIPVisionModelWithProjection.from_pretrained(entry_path("ipadapter_image_encoder", tiny_weights))
-    processor = CLIPImageProcessor()  # CLIP's standard preprocessing at 224
-    pixels = processor(images=list(open_stimuli(synthetic_root).read(some_ids)), return_tensors="pt").pixel_values
+    processor = CLIPImageProcessor()  # CLIP's standard preprocessing at 224, done on the device as extraction does
+    # (test_device_preprocessing_agrees_with_the_pil_path bounds its difference to transformers' own)
+    from ridge_decode.features.preprocess import clip_input
+
+    pixels = clip_input(open_stimuli(synthetic_root).read(some_ids), processor, "cpu", torch.float32)
     with torch.no_grad():
         expected = proj(encoder(pixels, output_hidden_states=True).hidden_states[-2]).numpy()
         zero = proj(encoder(torch.zeros(1, 3, 224, 224), output_hidden_states=True).hidden_states[-2]).numpy()[0]
@@ -256,3 +259,25 @@ def test_an_interrupted_one_pass_extraction_resumes_every_family(synthetic_root,
     for name in ONE_PASS:
         with h5py.File(store.path(name), "r") as a, h5py.File(whole.path(name), "r") as b:
             np.testing.assert_array_equal(a["features"][()], b["features"][()])
+
+
+def test_device_preprocessing_agrees_with_the_pil_path(synthetic_root):
+    """Resizing on the device (torch, bicubic, antialiased) against the PIL path it replaced (PIL bicubic on the
+    uint8 image for the VAE; transformers' CLIPImageProcessor for CLIP): within the bounds docs/features.md gives."""
+    from PIL import Image
+
+    from ridge_decode.features import preprocess as pp
+    from ridge_decode.weights import CLIP_STD, clip_processor
+
+    images = open_stimuli(synthetic_root).read(viewed_ids(synthetic_root)[:16])
+    pil = np.stack([np.asarray(Image.fromarray(im).resize((512, 512), Image.BICUBIC)) for im in images])
+    pil = torch.from_numpy(pil).permute(0, 3, 1, 2).float() / 255.0
+    ours = (pp.vae_input(images, 512, "cpu", torch.float32) + 1.0) / 2.0
+    diffs = [(ours - pil).abs()]
+    processor = clip_processor(synthetic_root / "no_such_folder", 224)
+    reference = processor(images=list(images), return_tensors="pt")["pixel_values"]
+    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    diffs.append(((pp.clip_input(images, processor, "cpu", torch.float32) - reference) * std).abs())  # pixel units
+    for d in diffs:
+        assert d.max().item() <= pp.PIL_MAX_DIFF and d.mean().item() <= pp.PIL_MEAN_DIFF, (d.max(), d.mean())
+        assert d.max().item() > 0  # the two paths do differ: the bound is not vacuous

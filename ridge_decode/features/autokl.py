@@ -1,6 +1,7 @@
 """``autokl``: Stable Diffusion 1.5's VAE (AutoKL) latent of each stimulus, 4 x 64 x 64.
 
-Image resized to the VAE's native resolution (its config's ``sample_size``: 512 x 512 for SD 1.5; bicubic),
+Image resized on the device to the VAE's native resolution (its config's ``sample_size``: 512 x 512 for SD 1.5;
+bicubic, antialiased; ``preprocess``),
 scaled to [-1, 1], encoded; the target is the posterior mean times the
 VAE's ``scaling_factor`` (0.18215 for SD 1.5), i.e. the latent the UNet works in. The decoder starts img2img
 from the predicted latent, which diffusers expects already scaled.
@@ -9,22 +10,14 @@ from the predicted latent, which diffusers expects already scaled.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
 
 from ..weights import describe_files, from_pretrained, torch_dtype, weight_path
+from .preprocess import vae_input
 
 NAME = "autokl"
 SHAPE = (4, 64, 64)
 IMAGE_SIZE = 512  # SD 1.5's native resolution, used if the VAE config does not state one
 WEIGHTS_KEY = "sd15"
-
-
-def to_vae_input(images: np.ndarray, size: int):
-    """uint8 images (n, H, W, 3) -> float tensor (n, 3, size, size) in [-1, 1] (bicubic resize)."""
-    import torch
-
-    arr = np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in images])
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 class AutoKL:
@@ -44,13 +37,13 @@ class AutoKL:
         self.shape = (self.vae.config.latent_channels, image_size // factor, image_size // factor)
         self.scaling_factor = float(self.vae.config.scaling_factor)
         self.files = {"vae": describe_files(path / "vae")}
-        self.preprocessing = (f"resize to {image_size}x{image_size} (bicubic), [-1, 1]; "
+        self.preprocessing = (f"resize to {image_size}x{image_size} (bicubic, antialiased, on the device), [-1, 1]; "
                               f"latent_dist.mean * scaling_factor ({self.scaling_factor})")
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         import torch
 
-        x = to_vae_input(images, self.image_size).to(self.device, self.dtype)
+        x = vae_input(images, self.image_size, self.device, self.dtype)
         with torch.no_grad():
             mean = self.vae.encode(x).latent_dist.mean
         return (mean * self.scaling_factor).float().cpu().numpy()

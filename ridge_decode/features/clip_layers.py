@@ -19,13 +19,13 @@ import numpy as np
 from ..weights import (
     CLIP_MEAN,
     CLIP_STD,
-    clip_pixels,
     clip_processor,
     describe_files,
     torch_dtype,
     vision_tower_from_clip,
     weight_path,
 )
+from .preprocess import clip_input
 
 NAME = "clip_layers"
 DEPTH_FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of the encoder's layers
@@ -80,7 +80,7 @@ class ClipLayers:
         import torch
 
         with torch.no_grad():
-            x = clip_pixels(images, self.processor).to(self.device, self.dtype)
+            x = clip_input(images, self.processor, self.device, self.dtype)
             return pool_layers(self.model, x).float().cpu().numpy()
 
     def extras(self) -> dict[str, np.ndarray]:
@@ -91,8 +91,7 @@ def differentiable_features(model, images):
     """``pool_layers`` on images (B, 3, H, W) in [0, 1], with CLIP's preprocessing written in torch.
 
     For guidance: gradients flow back to the images. Resizing is bicubic to the encoder's size (the stimuli and
-    decoded images are square, so no crop is needed); extraction uses CLIPImageProcessor's PIL resize, so the
-    two agree up to resampling differences.
+    decoded images are square, so no crop is needed), as extraction's ``preprocess.clip_input`` does.
     """
     import torch
     import torch.nn.functional as F

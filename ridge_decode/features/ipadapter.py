@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..weights import clip_pixels, clip_processor, describe_files, from_pretrained, torch_dtype, torch_load, weight_path
+from ..weights import clip_processor, describe_files, from_pretrained, torch_dtype, torch_load, weight_path
+from .preprocess import clip_input
 
 NAME = "ipadapter_plus"
 SHAPE = (16, 768)
@@ -133,7 +134,7 @@ class IPAdapterPlus:
             return self.resampler(states[-2]).float().cpu().numpy()
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        return self._tokens(clip_pixels(images, self.processor))
+        return self._tokens(clip_input(images, self.processor, self.device, self.dtype))
 
     def negative(self) -> np.ndarray:
         """The constant unconditional tokens (queries, width): the Resampler's output for a zero pixel tensor."""
