@@ -2,11 +2,18 @@
 
     python benchmarks/bench_features.py                                  # tiny models, synthetic images, CPU
     python benchmarks/bench_features.py --weights-root /data/weights --device cuda --dtype float16
+    python benchmarks/bench_features.py --null-model          # the input pipeline alone: read, transfer, resize, write
+    python benchmarks/bench_features.py --stand-in 0          # a model as slow as the input: the overlap
 
 With no ``--weights-root``, tiny random models (ridge_decode/tiny.py) are written to a temporary folder: the
 timing then measures the code path (reading, preprocessing, batching, writing), not the real models' cost.
 Images are synthetic photographs at NSD's 425 x 425; captions are five short sentences per image.
 Prints a markdown table and writes JSON.
+
+``--null-model`` runs the input pipeline alone through the package's own extraction (a registered stand-in family
+whose "model" is the device preprocessing to 224 x 224 and a mean): images per second here bound what any model
+can reach, on a GPU too. ``--stand-in SECONDS`` adds a model that sleeps that long per batch and runs the
+extraction overlapped and one step after the other, against the input pipeline's own time.
 """
 
 from __future__ import annotations
@@ -31,7 +38,12 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     parser.add_argument("--json", default="benchmarks/results/bench_features.json")
+    parser.add_argument("--null-model", action="store_true", help="the input pipeline alone, no model")
+    parser.add_argument("--stand-in", type=float, default=None,
+                        help="a model sleeping this many s per batch (0: as long as a batch's reading and writing)")
     args = parser.parse_args(argv)
+    if args.null_model or args.stand_in is not None:
+        return pipeline_alone(args)
 
     import torch
 
@@ -72,6 +84,81 @@ def main(argv=None):
         print(f"| {name} | {r['seconds_per_image'] * 1000:.1f} | {r['load_seconds']:.2f} |")
     config = {**vars(args), "tiny_models": tiny, "image_size": IMAGE_SIZE}
     print(f"\nwritten: {write_json(args.json, {'config': config, 'families': results, 'versions': versions()})}")
+
+
+class _NullModel:
+    """A stand-in family: the device preprocessing to 224 x 224 (as the CLIP families do) and a mean per image;
+    with ``sleep``, also that many seconds per batch, like a model of fixed cost."""
+
+    inputs = "images"
+    sleep = 0.0
+    preprocess = True
+
+    def __init__(self, weights_root=None, device="cpu", dtype="float32"):
+        self.device, self.shape, self.files = device, (3,), {}
+        self.preprocessing = "device resize to 224 x 224, mean per channel"
+
+    def __call__(self, images):
+        from ridge_decode.features.preprocess import resize, to_device
+
+        if self.sleep:
+            time.sleep(self.sleep)
+        if not self.preprocess:
+            return np.zeros((len(images), 3), np.float32)
+        return resize(to_device(images, self.device), (224, 224)).mean((2, 3)).cpu().numpy()
+
+    def extras(self):
+        return {}
+
+
+def pipeline_alone(args) -> None:
+    """The input pipeline, through ``extract_families`` with the stand-in family, from an HDF5 stimuli file."""
+    import h5py
+
+    from ridge_decode.features import REGISTRY, FeatureStore
+    from ridge_decode.features.extract import extract_families
+    from ridge_decode.features.registry import FeatureFamily
+    from ridge_decode.io import versions, write_json
+    from ridge_decode.sources.base import Stimuli
+
+    REGISTRY["null"] = FeatureFamily("null", (3,), "benchmark stand-in", _NullModel)
+    rng = np.random.default_rng(0)
+    ids = np.arange(args.n_images)
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "stimuli.h5"
+        with h5py.File(path, "w") as f:  # NSD's layout: one gzip chunk per image
+            f.create_dataset("imgBrick", data=rng.integers(0, 256, (args.n_images, IMAGE_SIZE, IMAGE_SIZE, 3),
+                                                          dtype=np.uint8),
+                             chunks=(1, IMAGE_SIZE, IMAGE_SIZE, 3), compression="gzip")
+        stimuli = Stimuli(path)
+        n_batches = -(-args.n_images // args.batch_size)
+
+        def timed(label, sleep, overlap, preprocess):
+            _NullModel.sleep, _NullModel.preprocess = sleep, preprocess
+            t0 = time.perf_counter()
+            extract_families(["null"], ids, FeatureStore(Path(tmp) / f"f{len(rows)}"), read_images=stimuli.read,
+                             device=args.device, batch_size=args.batch_size, progress=False, overlap=overlap)
+            seconds = time.perf_counter() - t0
+            rows[label] = {"seconds": seconds, "images_per_second": args.n_images / seconds, "sleep": sleep,
+                           "overlap": overlap, "preprocess": preprocess, "model_seconds": n_batches * sleep}
+            print(f"{label}: {seconds:.2f} s, {args.n_images / seconds:.1f} images/s", flush=True)
+
+        timed("input pipeline (read, transfer, resize on the device, write)", 0.0, True, True)
+        if args.stand_in is not None:
+            timed("input alone: read and write, one after the other", 0.0, False, False)
+            sleep = args.stand_in or rows["input alone: read and write, one after the other"]["seconds"] / n_batches
+            timed("stand-in model, one after the other", sleep, False, False)
+            timed("stand-in model, overlapped", sleep, True, False)
+    input_s = rows.get("input alone: read and write, one after the other", {}).get("seconds", 0.0)
+    print(f"\n{args.n_images} images of {IMAGE_SIZE}x{IMAGE_SIZE} from HDF5, batch {args.batch_size}, {args.device}")
+    print("| run | wall s | images/s | model s (batches x sleep) | wall / max(input, model) |")
+    print("|---|---|---|---|---|")
+    for label, r in rows.items():
+        ratio = r["seconds"] / max(input_s, r["model_seconds"]) if r["model_seconds"] else float("nan")
+        print(f"| {label} | {r['seconds']:.2f} | {r['images_per_second']:.1f} | {r['model_seconds']:.2f} | "
+              f"{ratio:.2f} |")
+    print(f"\nwritten: {write_json(args.json, {'config': vars(args), 'runs': rows, 'versions': versions()})}")
 
 
 if __name__ == "__main__":
