@@ -245,5 +245,5 @@ def format_table(results: list[CheckResult]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
     hints = sorted({r.hint for r in results if r.status == "missing" and r.hint})
     if hints:
-        lines += ["", "Missing files: " + " / ".join(hints)]
+        lines += ["", "Missing files:"] + [f"- {h.rstrip('.')}." for h in hints]
     return "\n".join(lines)

@@ -320,7 +320,7 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
             run = _loaded(net, require(net.key, weights_root), device)
         except DataError as exc:
             for m in net.metrics:
-                out[m] = {"unavailable": str(exc).splitlines()[0]}
+                out[m] = {"unavailable": " ".join(line.strip() for line in str(exc).splitlines() if line.strip())}
             continue
         feats = {m: ([], []) for m in net.metrics}
         for a in tqdm(range(0, len(stimuli), batch_size), desc=net.key, disable=not progress):

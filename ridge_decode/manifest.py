@@ -97,7 +97,7 @@ class Manifest:
                 f"It comes from {self.source_root}/{rel}. {self.access.strip()}\n"
                 f"Fetch it with: {fetch} --dest <data root>\n{SIMULATE_HINT}"
             )
-        return f"Get it from {entry.source}. Weights are never downloaded at run time."
+        return f"Get it from {entry.source.rstrip('.')}. Weights are never downloaded at run time."
 
 
 def _manifest_path(path: str | os.PathLike | None) -> Path:

@@ -127,12 +127,13 @@ def sbatch_line(job: Job, req: SlurmRequest, script_path: Path, logs: Path, ids:
 
 def graph(jobs: list[Job]) -> str:
     """The dependency graph as text, one job per line."""
-    lines = [f"{'job':<14}{'tasks':<22}{'after':<30}state"]
+    rows = [("job", "tasks", "after", "state")]
     for j in jobs:
         tasks = ",".join(str(t) + ("(done)" if t in j.tasks_done else "") for t in j.array) if j.array else "-"
-        lines.append(f"{j.name:<14}{tasks:<22}{(', '.join(j.after) or '-'):<30}"
-                     f"{'complete, skipped' if j.done else (j.id or 'to submit')}")
-    return "\n".join(lines)
+        state = "complete, skipped" if j.done else (j.id or "to submit")
+        rows.append((j.name, tasks, ", ".join(j.after) or "-", state))
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]  # every column wider than its longest cell
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3] for r in rows)
 
 
 def submit(req: SlurmRequest, echo=print) -> Path:

@@ -50,12 +50,15 @@ def _list_families(weights_root) -> str:
     from ..features import REGISTRY
     from ..manifest import entry_path
 
-    lines = [f"weights root: {weights_root}"]
+    rows = []
     for f in REGISTRY.values():
         if f.weights:
             missing = [k for k in f.weights if not entry_path(k, weights_root).exists()]
             state = "weights present" if not missing else f"weights missing: {', '.join(missing)}"
         else:
             state = "no weights needed"
-        lines.append(f"{f.name:<16}{'x'.join(map(str, f.shape)):<14}{state:<40}{f.description}")
-    return "\n".join(lines)
+        rows.append((f.name, "x".join(map(str, f.shape)), state, f.description))
+    widths = [max(len(r[k]) for r in rows) for k in range(3)]  # columns as wide as their longest cell
+    return "\n".join([f"weights root: {weights_root}"] + ["  ".join(c.ljust(w) for c, w in zip(r[:3], widths,
+                                                                                               strict=True))
+                                                          + "  " + r[3] for r in rows])

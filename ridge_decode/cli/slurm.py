@@ -6,12 +6,12 @@ import os
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
+from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
 
 
 @main.command()
 @click.option("--data-root", type=click.Path(file_okay=False), default="data/synthetic", show_default=True,
-              help=DATA_ROOT_HELP)
+              help="NSD (or synthetic) root, as every job will see it.")
 @click.option("--subjects", default="1,2", show_default=True, help="Comma-separated subjects (the fit's array).")
 @click.option("--families", default="pixels", show_default=True, help="Feature families to extract.")
 @click.option("--targets", default="pixels", show_default=True, help="Target groups to fit.")
