@@ -94,15 +94,22 @@ class _Crash(Exception):
     pass
 
 
+def _flaky(stim, calls: list, fail_at: int):
+    """A reader of ``stim`` that records each batch in ``calls`` and crashes at read number ``fail_at``."""
+
+    def read(batch):
+        calls.append(batch)
+        if len(calls) == fail_at:
+            raise _Crash
+        return stim.read(batch)
+
+    return read
+
+
 def test_interrupted_extraction_resumes_to_the_same_file(synthetic_root, tiny_weights, some_ids, tmp_path):
     stim = open_stimuli(synthetic_root)
     calls = []
-
-    def flaky(batch):
-        calls.append(batch)
-        if len(calls) == 2:
-            raise _Crash
-        return stim.read(batch)
+    flaky = _flaky(stim, calls, 2)
 
     store = FeatureStore(tmp_path / "resumed")
     with pytest.raises(_Crash):
@@ -236,12 +243,7 @@ def test_an_interrupted_one_pass_extraction_resumes_every_family(synthetic_root,
     from ridge_decode.features.extract import extract_families
 
     stim, calls = open_stimuli(synthetic_root), []
-
-    def flaky(batch):
-        calls.append(batch)
-        if len(calls) == 3:
-            raise _Crash
-        return stim.read(batch)
+    flaky = _flaky(stim, calls, 3)
 
     store = FeatureStore(tmp_path / "resumed")
     caps = lambda b: read_captions(b, synthetic_root)  # noqa: E731
