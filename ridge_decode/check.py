@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import DataError, DataFileError, NoImagesError
 from .manifest import Manifest, entry_path, load_manifest
-from .sources.nsd import _ranges, betas_path, declared_sessions, open_hdf5, present_sessions, read_design, read_mask
+from .sources.base import open_hdf5
+from .sources.nsd_files import _ranges, betas_path, declared_sessions, present_sessions, read_design, read_mask
 
 NSD_STIMULUS_SIZE = 425
 

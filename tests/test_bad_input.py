@@ -205,13 +205,13 @@ def test_decode_refuses_a_folder_of_another_decode(own, tmp_path):
 def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_path, monkeypatch):
     import shutil
 
-    from ridge_decode.ridge import model as model_module
+    from ridge_decode.ridge import fit_chunks as model_module
 
     root, path = own
     out = tmp_path / "out"
     shutil.copytree(root / "out", out)
     before = _digest(out)
-    real, calls = model_module._compute, []
+    real, calls = model_module.compute, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -219,14 +219,14 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
             raise KeyboardInterrupt("simulated interruption")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "_compute", interrupted)
+    monkeypatch.setattr(model_module, "compute", interrupted)
     args = ["fit", "--input", str(path), "--out", str(out), "--alphas", "-2:4:7", "--chunk-size", "1000"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "Aborted" in res.output  # click turns the interruption into an abort
     part = ".mine.next/model.h5.part"  # staged beside the folder, which still holds the previous run
     assert _digest(out) == {**before, part: _digest(out)[part]}
     assert "MB of partial files stay in" in res.output  # the resumable file is kept, and its size said
-    monkeypatch.setattr(model_module, "_compute", real)
+    monkeypatch.setattr(model_module, "compute", real)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "resuming at chunk 2 of 4" in res.output and "resumed: 2 runs" in res.output

@@ -16,8 +16,9 @@ How a fit runs (n images, p voxels, t targets over all groups), every step on th
 
 The parts, one job each: ``device`` (the one host/device boundary, with every crossing counted), ``solvers``
 (array-level solvers by name, shared with ``RidgeGCV``), ``solve`` (the linear algebra), ``loop`` (plan and the
-overlapped runner), ``stores`` (the model file, or plain arrays in memory). This module validates, dispatches and
-keeps the fitted ``*_`` attributes.
+overlapped runner), ``fit_chunks`` (what one chunk does, the two passes, the fingerprint), ``stores`` (the model
+file, or plain arrays in memory), ``checks`` (parameters and inputs). This module validates, dispatches and keeps
+the fitted ``*_`` attributes.
 
 With ``path`` set, the model is written to ``<path>.part`` as it goes; a fit interrupted for any reason resumes
 from the last finished chunk when called again with the same inputs and parameters, and ``<path>`` appears only
@@ -27,10 +28,8 @@ once the fit is complete. Without ``path`` the model is plain arrays (``MemorySt
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
-import threading
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
@@ -42,19 +41,14 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import DataFileError, DataFormatError, InputError
-from ..io import atomic_path, file_signature, resumable_h5, versions
-from . import loop, solvers
-from .device import BACKENDS, Device
-from .stores import HDF5Store, MemoryStore
+from ..io import atomic_path, resumable_h5
+from . import checks, fit_chunks, loop, solvers
+from .device import Device
+from .stores import MemoryStore
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 DEFAULT_CHUNK_SIZE = 4096  # targets per chunk: ~145 MB per n x chunk float32 block at NSD's n = 8859
-FORMAT = "ridge_decode.OneStageRidge/2"  # /2: the raw training voxels are stored, standardised on the device
-ALPHA_PER = ("target", "group")
-SOLVER_CHOICES = ("gcv", "himalaya")
-# The second pass of an alpha per group reuses the first pass's projections Q^T Yc kept on the device, while they
-# fit in this many bytes (on a GPU: half its free memory); beyond, it reads those targets again.
-PROJECTION_BUDGET_BYTES = 2_000_000_000
+FORMAT = fit_chunks.FORMAT
 NOT_SAVED = ("path", "progress")  # parameters of a run, not of the model
 
 
@@ -75,19 +69,6 @@ def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.
     sd = pred.std(axis=0)
     z = np.divide(pred - pred.mean(axis=0), sd, out=np.zeros_like(pred), where=sd > 0)
     return (z * y_std + y_mean).astype(np.float32)
-
-
-def _read_columns(Y, start: int, stop: int) -> np.ndarray:
-    """Flattened target columns ``[start, stop)`` of ``Y`` (n, ...) as float32 (n, stop - start), on the host.
-
-    Reads only the slab of ``Y``'s second axis that holds those columns, so h5py datasets and memory maps are
-    never loaded whole.
-    """
-    n = Y.shape[0]
-    row = int(np.prod(Y.shape[2:], dtype=np.int64))  # flattened columns per index of axis 1
-    i0, i1 = start // row, -(-stop // row)
-    block = np.asarray(Y[:, i0:i1]).reshape(n, -1)[:, start - i0 * row : stop - i0 * row]
-    return np.array(block, dtype=np.float32)  # always a copy: the fit centres it in place
 
 
 class OneStageRidge:
@@ -156,87 +137,6 @@ class OneStageRidge:
                 if name != "self"}
 
 
-    # ------------------------------------------------------------------------------------------ validation
-    def _check_params(self) -> np.ndarray:
-        if self.alpha_per not in ALPHA_PER:
-            raise InputError(f"alpha_per must be one of {ALPHA_PER}; got {self.alpha_per!r}")
-        if self.backend not in BACKENDS:
-            raise InputError(f"backend must be one of {BACKENDS}; got {self.backend!r}")
-        if self.eigh_dtype not in ("float32", "float64"):
-            raise InputError(f"eigh_dtype must be 'float32' or 'float64'; got {self.eigh_dtype!r}")
-        if self.solver not in SOLVER_CHOICES:
-            raise InputError(f"solver must be one of {SOLVER_CHOICES}; got {self.solver!r}")
-        if self.solver == "himalaya" and (self.fixed_alpha is not None or self.alpha_per != "target"):
-            raise InputError("solver='himalaya' chooses one alpha per target: it takes no fixed_alpha and "
-                             "alpha_per='target' only")
-        if self.solver == "himalaya" and int(self.cv) < 2:
-            raise InputError(f"cv must be at least 2 folds; got {self.cv!r}")
-        if int(self.chunk_size) < 1:
-            raise InputError(f"chunk_size must be a positive number of targets; got {self.chunk_size!r}")
-        alphas = np.asarray(self.alphas, dtype=np.float64).ravel()
-        if alphas.size == 0 or not np.isfinite(alphas).all() or (alphas <= 0).any():
-            raise InputError(f"alphas must be finite and positive; got {alphas}")
-        return alphas
-
-    @staticmethod
-    def _check_X(X, name: str = "X") -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim != 2:
-            raise InputError(f"{name} must be 2-D (n_images, n_voxels); found shape {X.shape}")
-        if X.dtype.kind not in "biuf":  # numbers of any kind, as scikit-learn takes them; computed in float32
-            raise TypeError(f"{name} must hold real numbers; found dtype {X.dtype}")
-        finite = np.isfinite(X).all(axis=0)
-        if not finite.all():
-            bad = np.flatnonzero(~finite)
-            raise InputError(
-                f"{name} has NaN or infinite values in {len(bad)} voxels (first columns: {bad[:5].tolist()}); "
-                "drop or impute them before fitting"
-            )
-        if X.dtype.itemsize > 4 and X.size and np.abs(X).max() > np.finfo(np.float32).max:
-            raise InputError(f"{name} overflows float32 (values up to {np.abs(X).max():.3g}; float32 holds "
-                             f"{np.finfo(np.float32).max:.3g}): rescale it")
-        return X.astype(np.float32, copy=False)
-
-    @staticmethod
-    def _check_targets(targets, n: int) -> dict:
-        if not isinstance(targets, Mapping) or not targets:
-            raise InputError("targets must be a non-empty mapping {group name: array (n_images, ...)}")
-        out = {}
-        for name, Y in targets.items():
-            if not isinstance(name, str) or not name or "/" in name:
-                raise InputError(f"target group names must be non-empty strings without '/'; got {name!r}")
-            if not (hasattr(Y, "shape") and hasattr(Y, "dtype")):
-                Y = np.asarray(Y)
-            if len(Y.shape) < 2 or int(np.prod(Y.shape[1:])) == 0:
-                raise InputError(f"target group {name!r} is empty or 1-D: expected (n_images, ...); "
-                                 f"found shape {tuple(Y.shape)}")
-            if Y.shape[0] != n:
-                raise InputError(f"target group {name!r} has {Y.shape[0]} rows; X has {n}")
-            if np.dtype(Y.dtype).kind not in "fiu":
-                raise TypeError(f"target group {name!r} must hold real numbers; found dtype {Y.dtype}")
-            if isinstance(Y, np.ndarray) and not np.isfinite(Y).all():  # in memory: cheap to check before any work
-                flat = np.isfinite(Y.reshape(len(Y), -1)).all(axis=0)
-                bad = np.flatnonzero(~flat)
-                raise InputError(f"target group {name!r} has NaN or infinite values in flattened targets "
-                                 f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
-            out[name] = Y
-        return out
-
-    def _fixed_alphas(self, groups) -> dict | None:
-        if self.fixed_alpha is None:
-            return None
-        if isinstance(self.fixed_alpha, Mapping):
-            missing = [g for g in groups if g not in self.fixed_alpha]
-            if missing:
-                raise InputError(f"fixed_alpha has no value for groups {missing}; it has {sorted(self.fixed_alpha)}")
-            fixed = {g: float(self.fixed_alpha[g]) for g in groups}
-        else:
-            fixed = {g: float(self.fixed_alpha) for g in groups}
-        bad = {g: a for g, a in fixed.items() if not (np.isfinite(a) and a > 0)}
-        if bad:
-            raise InputError(f"fixed_alpha must be finite and positive; got {bad}")
-        return fixed
-
     # ----------------------------------------------------------------------------------------------- fit
     def fit(self, X, targets: Mapping) -> OneStageRidge:
         """Fit ``X`` (n, p) float voxels to ``targets`` {group: (n, ...)}; returns self.
@@ -247,13 +147,13 @@ class OneStageRidge:
         set only when the fit succeeds: a fit that raises leaves a previous fit's attributes as they were.
         himalaya's process-wide backend is left as it was.
         """
-        alphas = self._check_params()
+        alphas = checks.check_params(self)
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
-        X = self._check_X(X)
+        X = checks.check_X(X)
         n, p = X.shape
-        targets = self._check_targets(targets, n)
-        fixed = self._fixed_alphas(list(targets))
+        targets = checks.check_targets(targets, n)
+        fixed = checks.fixed_alphas(self, list(targets))
         dev = Device(self.backend)
         Xs, mean, scale = solvers.standardize(dev, X)
         X_mean, X_scale = dev.to_host(mean, "voxel means"), dev.to_host(scale, "voxel scales")
@@ -263,12 +163,13 @@ class OneStageRidge:
             store = nullcontext((MemoryStore(), False))
         else:
             t0 = time.perf_counter()
-            plan = _fingerprint(X, targets, config)
+            plan = fit_chunks.fingerprint(X, targets, config)
             seconds["fingerprint"] = time.perf_counter() - t0
-            store = _opened(resumable_h5(self.path, plan, mismatch="is a partial fit of other inputs or parameters"))
+            store = fit_chunks.opened(resumable_h5(self.path, plan,
+                                                   mismatch="is a partial fit of other inputs or parameters"))
         with store as (st, resumed):
             if not resumed:
-                _write_header(st, config)
+                fit_chunks.write_header(st, config)
                 for name, value in (("X_train", X), ("X_mean", X_mean), ("X_scale", X_scale), ("alphas_grid", alphas)):
                     st.put(name, value)
             t0 = time.perf_counter()
@@ -327,8 +228,8 @@ class OneStageRidge:
         ``runs`` attribute (when it started, its seconds, the chunks done before it), updated after each chunk.
 
         With one alpha per group, the first pass scores every chunk and keeps its projection ``Q^T Yc`` on the
-        device (within ``PROJECTION_BUDGET_BYTES``); the second pass divides it by ``s + alpha``. A projection not
-        kept (over the budget, or scored by an earlier, interrupted run) is made again from its targets.
+        device (within ``fit_chunks.PROJECTION_BUDGET_BYTES``); the second pass divides it by ``s + alpha``. A
+        projection not kept (over the budget, or scored by an earlier, interrupted run) is made again from its targets.
         """
         n = int(targets[next(iter(targets))].shape[0])
         two_pass = fixed is None and self.alpha_per == "group"
@@ -339,7 +240,7 @@ class OneStageRidge:
             st.layout_group(g, Y.shape[1:], n, len(alphas), fixed is None, passes,
                             len(range(0, widths[g], int(self.chunk_size))))
         todo = [c for c in chunks if not st.done(c.group, c.stage, c.k)]
-        keep = _kept_projections(todo, n, _budget(dev)) if two_pass else set()
+        keep = fit_chunks.kept_projections(todo, n, fit_chunks.budget(dev)) if two_pass else set()
         runs = json.loads(st.attrs.get("runs", "[]")) if resumed else []
         runs.append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
                      "chunks_done_before": len(chunks) - len(todo), "chunks": len(chunks)})
@@ -348,16 +249,16 @@ class OneStageRidge:
         st.attrs["runs"] = json.dumps(runs)
         bar = tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc="ridge chunks", unit="chunk",
                    disable=not self.progress)
-        state = _TwoPass(st, alphas, todo) if two_pass else None
+        state = fit_chunks.TwoPass(st, alphas, todo) if two_pass else None
         started = time.perf_counter()
 
         def read(c):
             if c.stage == "solve" and two_pass and (c.group, c.k) in keep:
                 return None  # the projection waits on the device
-            return dev.to_device(_read_columns(targets[c.group], c.start, c.stop), "target chunk")
+            return dev.to_device(fit_chunks.read_columns(targets[c.group], c.start, c.stop), "target chunk")
 
         def compute(c, Yk):
-            return _compute(c, Yk, solver, dev, fixed, state, keep)
+            return fit_chunks.compute(c, Yk, solver, dev, fixed, state, keep)
 
         def written(c):
             if state is not None:
@@ -366,8 +267,8 @@ class OneStageRidge:
             st.attrs["runs"] = json.dumps(runs)
             bar.update()
 
-        times = loop.run(todo, read, compute, lambda c, out: _store(st, dev, c, out), overlap=self.overlap,
-                         on_written=written)
+        times = loop.run(todo, read, compute, lambda c, out: fit_chunks.store_chunk(st, dev, c, out),
+                         overlap=self.overlap, on_written=written)
         bar.close()
         runs[-1]["seconds"] = time.perf_counter() - started
         st.attrs["runs"] = json.dumps(runs)
@@ -376,7 +277,7 @@ class OneStageRidge:
     # ---------------------------------------------------------------------------------- fitted state, I/O
     def _set_fitted(self, memory: MemoryStore | None, path: Path | None) -> None:
         """Take a finished model: the in-memory store, or the file at ``path``; read its small arrays."""
-        with (nullcontext(memory) if memory is not None else _read_store(path)) as st:
+        with (nullcontext(memory) if memory is not None else fit_chunks.read_store(path)) as st:
             groups = list(json.loads(st.attrs["config"])["groups"])
             self.X_mean_, self.X_scale_ = st.get("X_mean"), st.get("X_scale")
             self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
@@ -407,7 +308,7 @@ class OneStageRidge:
         if self.memory_model_ is not None:
             yield self.memory_model_
         else:
-            with _read_store(self.model_path_) as st:
+            with fit_chunks.read_store(self.model_path_) as st:
                 yield st
 
     def save(self, path) -> Path:
@@ -471,7 +372,7 @@ class OneStageRidge:
         the backend's device; each group's predictions cross to the host once.
         """
         self._check_is_fitted()
-        X = self._check_X(X)
+        X = checks.check_X(X)
         if X.shape[1] != self.X_mean_.shape[0]:
             raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.X_mean_.shape[0]}")
         groups = list(self.groups_ if groups is None else groups)
@@ -495,129 +396,3 @@ class OneStageRidge:
                 out[g] = P.reshape((len(X),) + self.target_shapes_[g])
         self.crossings_ = dev.crossings()
         return out
-
-
-# ---------------------------------------------------------------------------------------------- the store
-@contextmanager
-def _opened(protocol):
-    """``resumable_h5``'s (file, resumed) as (``HDF5Store``, resumed)."""
-    with protocol as (f, resumed):
-        yield HDF5Store(f), resumed
-
-
-@contextmanager
-def _read_store(path):
-    with h5py.File(path, "r") as f:
-        yield HDF5Store(f)
-
-
-def _write_header(st, config) -> None:
-    st.attrs["format"] = FORMAT
-    st.attrs["config"] = json.dumps(config)
-    st.attrs["versions"] = json.dumps(versions())
-    st.attrs["complete"] = False
-    st.attrs["eigh_dtype"] = config["eigh_dtype"]
-
-
-def _budget(dev: Device) -> int:
-    free = dev.free_bytes()
-    return PROJECTION_BUDGET_BYTES if free is None else free // 2
-
-
-def _kept_projections(todo, n: int, budget: int) -> set:
-    """The (group, k) whose score-pass projection stays on the device for the solve pass: scored in this run, in
-    plan order, while their total size is within ``budget`` bytes."""
-    kept, used = set(), 0
-    for c in todo:
-        if c.stage == "score":
-            size = 4 * n * (c.stop - c.start)
-            if used + size <= budget:
-                kept.add((c.group, c.k))
-                used += size
-    return kept
-
-
-class _TwoPass:
-    """An alpha per group: the projections kept between the passes, and the group's alpha, chosen from the stored
-    scores of every chunk once the score pass of the group is written (the same numbers, in the same order, in a
-    straight and in a resumed fit)."""
-
-    def __init__(self, st, alphas, todo):
-        self.st, self.alphas = st, alphas
-        self.projections: dict = {}
-        self.pending = {}
-        for c in todo:
-            if c.stage == "score":
-                self.pending[c.group] = self.pending.get(c.group, 0) + 1
-        self.cond = threading.Condition()
-        self.alpha: dict[str, float] = {}
-
-    def written(self, c) -> None:
-        if c.stage == "score":
-            with self.cond:
-                self.pending[c.group] -= 1
-                self.cond.notify_all()
-
-    def group_alpha(self, g: str) -> float:
-        if g not in self.alpha:
-            with self.cond:
-                self.cond.wait_for(lambda: self.pending.get(g, 0) == 0)
-            scores = np.asarray(self.st.get(f"groups/{g}/cv_scores"), dtype=np.float64)
-            self.alpha[g] = float(self.alphas[int(np.argmin(scores.sum(1)))])
-        return self.alpha[g]
-
-
-def _compute(c, Yk, solver, dev: Device, fixed, state: _TwoPass | None, keep) -> solvers.ChunkResult:
-    """One chunk on the device, no store access but the two-pass alpha: statistics, scores and coefficients."""
-    if c.stage == "solve" and state is not None:
-        Z = state.projections.pop((c.group, c.k), None)
-        if Z is None:  # not kept: made again from the targets
-            Z = solver.project(solvers.center(dev, Yk, c.group, c.start)[0])
-        return solver.solve_with(Z, state.group_alpha(c.group))
-    Yc, mean, std = solvers.center(dev, Yk, c.group, c.start)
-    if fixed is not None:
-        out = solver.solve_fixed(Yc, fixed[c.group])
-    elif c.stage == "score":
-        out = solver.score(Yc)
-        if (c.group, c.k) in keep:
-            state.projections[(c.group, c.k)] = out.projection
-        out.projection = None
-    else:
-        out = solver.solve(Yc)
-    out.mean, out.std = mean, std
-    return out
-
-
-def _store(st, dev: Device, c, out: solvers.ChunkResult) -> None:
-    """Bring one chunk's results to the host and write them (then the store marks the chunk done)."""
-    arrays = {}
-    for name, value in (("y_mean", out.mean), ("y_std", out.std), ("cv_scores", out.scores), ("coef", out.coef),
-                        ("alphas", out.alphas)):
-        if value is not None:
-            arrays[name] = dev.to_host(value, "chunk " + name)
-    st.write_chunk(c.group, c.stage, c.k, c.start, c.stop, arrays)
-
-
-def _target_signature(h, Y) -> None:
-    """Feed ``h`` with what identifies the targets ``Y``: every byte of an in-memory array; for an h5py dataset or
-    an array-like with a ``signature()`` (the feature cache's rows), its file's size and modification time and the
-    rows it reads: a re-extracted feature file changes them, and its gigabytes need not be read twice."""
-    if hasattr(Y, "signature"):
-        h.update(Y.signature())
-    elif isinstance(Y, h5py.Dataset):
-        h.update(json.dumps(file_signature(Y.file.filename), sort_keys=True).encode() + Y.name.encode())
-    elif isinstance(Y, np.ndarray):
-        h.update(memoryview(np.ascontiguousarray(Y)).cast("B"))
-    else:  # another array-like: every row, a block at a time
-        for a in range(0, Y.shape[0], 256):
-            h.update(np.ascontiguousarray(np.asarray(Y[a : a + 256], dtype=np.float32)).tobytes())
-
-
-def _fingerprint(Xs: np.ndarray, targets: Mapping, config: dict) -> str:
-    """A hash of the parameters, the voxels and the targets: a partial fit resumes only on the same inputs."""
-    h = hashlib.sha1(json.dumps(config, sort_keys=True).encode())
-    h.update(memoryview(np.ascontiguousarray(Xs)).cast("B"))  # sha1 of a memoryview: ~1.6 GB/s, no copy
-    for g, Y in targets.items():
-        h.update(g.encode())
-        _target_signature(h, Y)
-    return h.hexdigest()

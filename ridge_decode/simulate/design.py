@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..manifest import load_manifest
-from ..sources.nsd import subject_trials
+from ..sources.nsd_files import subject_trials
 
 N_SUBJECT_IMAGES = 10000
 N_NSD_SUBJECTS = 8

@@ -13,7 +13,7 @@ import scipy.io
 
 from ..io import atomic_path
 from ..manifest import entry_path
-from ..sources.nsd import BETA_SCALE
+from ..sources.nsd_files import BETA_SCALE
 from .design import N_NSD_SUBJECTS, N_REPEATS
 from .stimuli import captions_of
 
