@@ -169,7 +169,7 @@ def _decoded(fit_dir: Path, recon: Path, task, shards: int, identity: dict) -> b
 
     if not (fit_dir / layout.PREDICTIONS).exists():
         return False
-    pred = layout.Predictions.load(fit_dir)
+    pred = layout.Predictions.load(fit_dir, arrays=False)
     if layout.identity_differences(pred.source, identity):
         return False
     ids = pred.ids if task is None else shard_ids(pred.ids, (task, shards))

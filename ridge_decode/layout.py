@@ -160,8 +160,10 @@ class Predictions:
         return path
 
     @classmethod
-    def load(cls, folder) -> Predictions:
-        """Read ``<folder>/predictions.h5``; a DataFileError says how to make it when it is missing."""
+    def load(cls, folder, arrays: bool = True) -> Predictions:
+        """Read ``<folder>/predictions.h5``; a DataFileError says how to make it when it is missing. With
+        ``arrays=False`` only its ids, voxel selection and attributes are read (``pred`` and ``r`` stay empty): what
+        a "done?" check or a voxel check needs, without the predictions themselves."""
         import h5py
 
         path = Path(folder) / PREDICTIONS
@@ -170,8 +172,8 @@ class Predictions:
                                 f"--out {Path(folder).parent}), or predict (python scripts/predict.py --model-dir "
                                 f"<fit> ... --out {folder})")
         with h5py.File(path, "r") as f:
-            return cls(ids=f["ids"][()], pred={g: f[f"pred/{g}"][()] for g in f["pred"]},
-                       r={g: f[f"r/{g}"][()] for g in f.get("r", {})},
+            return cls(ids=f["ids"][()], pred={g: f[f"pred/{g}"][()] for g in f["pred"]} if arrays else {},
+                       r={g: f[f"r/{g}"][()] for g in f.get("r", {})} if arrays else {},
                        rescaled=bool(f.attrs.get("rescaled_with_test_statistics", False)),
                        selected_voxels=f["selected_voxels"][()] if "selected_voxels" in f else None,
                        source=json.loads(f.attrs.get("source", "null")), run_id=f.attrs.get("run_id") or None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chain import ChainRequest, Step, in_order, nsd_chain
+from .chain import ChainRequest, Step, in_order
 
 SUBJECTS = (1, 2, 5, 7)
 TARGETS = "ipadapter_plus,autokl"
@@ -92,7 +92,3 @@ def run(steps: list[Step], invoke, echo=print) -> None:
         echo(f"[{k}/{len(everything)}] {st.name}: {' '.join(argv)}")
         invoke(argv)
 
-
-def nsd_steps(req: ChainRequest) -> list[Step]:
-    """The recipe's steps (``chain.nsd_chain``)."""
-    return nsd_chain(req)

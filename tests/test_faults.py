@@ -217,8 +217,8 @@ def test_a_cache_of_another_file_and_a_cross_source_decode_are_errors(tmp_path):
 def test_outputs_of_another_source_are_not_done_for_either_runner(synthetic_copy, tmp_path):
     """A synthetic pixels fit in outputs/subj01 is not NSD subject 1's fit of the recipe's targets, for reproduce and
     slurm alike; the subject's own fit of those targets is."""
-    from ridge_decode.chain import in_order
-    from ridge_decode.recipe import nsd_steps, recipe_request
+    from ridge_decode.chain import in_order, nsd_chain
+    from ridge_decode.recipe import recipe_request
     from ridge_decode.slurm import SlurmRequest, plan
 
     other = tmp_path / "other"
@@ -230,7 +230,7 @@ def test_outputs_of_another_source_are_not_done_for_either_runner(synthetic_copy
     assert res.exit_code == 0, res.output
 
     def states():
-        todo = {s.name for s, _ in in_order(nsd_steps(recipe_request(synthetic_copy, subjects=(1,), targets="pixels",
+        todo = {s.name for s, _ in in_order(nsd_chain(recipe_request(synthetic_copy, subjects=(1,), targets="pixels",
                                                                      out=out, fetch=False)))}
         jobs = {j.name: j.done for j in plan(SlurmRequest(data_root=synthetic_copy, subjects=[1], out=out,
                                                           dry_run=True))}

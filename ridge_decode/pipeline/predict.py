@@ -53,7 +53,7 @@ def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     fit = _fit_summary(model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
-    selected = layout.Predictions.load(model_dir).selected_voxels
+    selected = layout.Predictions.load(model_dir, arrays=False).selected_voxels
     data = req.source.data(progress=req.progress)
     X, ids = data.split(req.split)
     if not len(ids):
