@@ -91,4 +91,3 @@ def run(steps: list[Step], invoke, echo=print) -> None:
         argv = st.argv(task)
         echo(f"[{k}/{len(everything)}] {st.name}: {' '.join(argv)}")
         invoke(argv)
-
