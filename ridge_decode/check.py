@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError, DataFileError, NoImagesError
+from .fetch_weights import check_file, entry_files, read_record, verify_level
 from .manifest import Manifest, entry_path, load_manifest
 from .sources.base import open_hdf5
 from .sources.nsd_files import _ranges, betas_path, declared_sessions, present_sessions, read_design, read_mask
@@ -184,14 +185,24 @@ def check_data(
     return out
 
 
-def check_weights(weights_root: Path, manifest: Manifest | None = None) -> list[CheckResult]:
-    """Every weight entry of the manifest under ``weights_root`` (kind "weights")."""
+def check_weights(weights_root: Path, manifest: Manifest | None = None, verify: bool = False,
+                  digests: Path | None = None, keys=None) -> list[CheckResult]:
+    """Every weight entry of the manifest (or those in ``keys``) under ``weights_root`` (kind "weights").
+
+    Each file the package loads is there and of the right size: the size recorded by fetch-weights (the weights
+    root's ``fetched_weights.json``, or ``digests``, another machine's record), else the manifest's. With
+    ``verify``, its sha256 is compared too (the manifest's, the record's, or a release's hash prefix).
+    """
     manifest = manifest or load_manifest()
+    root = Path(weights_root)
+    known = read_record(digests if digests is not None else root)
     out: list[CheckResult] = []
     for entry in manifest.of_kind("weights"):
-        wp = Path(weights_root) / entry.path
-        _run(out, entry.key, None, wp, lambda wp=wp, entry=entry: (_check_weight(wp, entry), None), manifest,
-             kind="weights")
+        if keys is not None and entry.key not in keys:
+            continue
+        wp = root / entry.path
+        _run(out, entry.key, None, wp, lambda wp=wp, entry=entry: (_check_weight(wp, entry, root, verify, known),
+                                                                   None), manifest, kind="weights")
     return out
 
 
@@ -226,13 +237,20 @@ def check_source(source) -> list[CheckResult]:
     return out
 
 
-def _check_weight(path: Path, entry) -> str:
+def _check_weight(path: Path, entry, root: Path, verify: bool, known: dict) -> str:
     marker = {"diffusers": "model_index.json", "transformers": "config.json"}.get(entry.format)
     if marker is not None:
         _fail(path.is_dir() and (path / marker).exists(), f"expected a folder with {marker}")
-        return f"folder with {marker}"
-    _fail(path.is_file() and path.stat().st_size > 0, "expected a non-empty file")
-    return f"{path.stat().st_size / 1e6:.1f} MB"
+    else:
+        _fail(path.is_file(), "expected a file")
+    files = entry_files(entry)
+    problems = [m for wf in files if (m := check_file(wf, root, verify, known))]
+    _fail(not problems, problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "") if problems
+          else "")
+    size = sum((root / wf.relpath).stat().st_size for wf in files) if files else path.stat().st_size
+    levels = sorted({verify_level(wf, known) for wf in files})
+    checked = f"sha256 checked ({', '.join(levels)})" if verify else "sizes checked (--verify: sha256)"
+    return f"{len(files)} files, {size / 1e6:.1f} MB; {checked}"
 
 
 def format_table(results: list[CheckResult]) -> str:

@@ -28,8 +28,6 @@ SIMULATE_HINT = (
 )
 
 
-
-
 @dataclass(frozen=True)
 class Entry:
     """One manifest entry: a file or folder, relative to the data root (nsd) or the weights root (weights)."""
@@ -47,6 +45,14 @@ class Entry:
     source: str | None = None
     description: str = ""
     alternative_to: str | None = None
+    # where fetch-weights gets a weight entry: a hub repository ({repo, revision, local_dir}) or a release URL
+    hub: dict | None = None
+    url: str | None = None
+    hash_prefix: str | None = None  # the start of a release file's sha256 (torchvision's file names)
+    sha256: str | None = None
+    files: dict | None = None  # a hub entry's files: repository path -> {size_bytes, sha256}
+    license: str | None = None
+    gated: bool = False
     extra: dict = field(default_factory=dict)
 
     def relpath(self, subject: int | None = None, session: int | None = None) -> str:
@@ -92,12 +98,14 @@ class Manifest:
         """A one-paragraph instruction for obtaining ``entry``."""
         if entry.kind == "nsd":
             rel = entry.relpath(subject if subject is not None else 1, session if session is not None else 1)
-            fetch = f"python scripts/fetch_nsd.py --subject {subject}" if subject else "python scripts/fetch_nsd.py"
+            # a dataset-wide file (design, stimuli, captions) comes with any subject's files
+            fetch = f"python scripts/fetch_nsd.py --subject {subject or 1} --dest <data root>"
             return (
                 f"It comes from {self.source_root}/{rel}. {self.access.strip()}\n"
-                f"Fetch it with: {fetch} --dest <data root>\n{SIMULATE_HINT}"
+                f"Fetch it with: {fetch}\n{SIMULATE_HINT}"
             )
-        return f"Get it from {entry.source.rstrip('.')}. Weights are never downloaded at run time."
+        return (f"Fetch it with: python scripts/fetch_weights.py --only {entry.key} --weights-root <weights root> "
+                f"(from {entry.source.rstrip('.')}); weights are never downloaded at run time")
 
 
 def _manifest_path(path: str | os.PathLike | None) -> Path:

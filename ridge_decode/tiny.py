@@ -1,17 +1,20 @@
 """Tiny random-weight models in the exact folder layout of the manifest's weights, built from configs.
 
-For tests, timing of the code paths and dry runs of the whole pipeline without the real weights (which this
-package never downloads). Each model is saved with ``save_pretrained`` (or ``torch.save`` for IP-Adapter's
-checkpoint) and the package then loads it through the same code path as the real weights. Their outputs are
+For tests, timing of the code paths and dry runs of the whole pipeline without the real weights (which
+``fetch-weights`` downloads). Each model is saved with ``save_pretrained`` (or ``torch.save`` for IP-Adapter's
+checkpoint) and the package then loads it through the same code path as the real weights; the digests of what was
+written are recorded as fetch-weights records them (``fetched_weights.json``). Their outputs are
 meaningless; their shapes are small (e.g. IP tokens 4 x 8 instead of 16 x 768).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
+from .fetch_weights import record_folder
 from .manifest import entry_path
 
 TEXT_HIDDEN = 8  # the tiny UNet's cross-attention width, and the tiny IP tokens' width
@@ -19,6 +22,12 @@ VISION_HIDDEN = 32
 RESAMPLER_DIM = 64  # a multiple of 64: diffusers infers heads = rows of to_q // 64
 IP_QUERIES = 4
 RESAMPLER_DEPTH = 4  # diffusers builds the Plus Resampler with depth 4
+TINY_ORIGIN = "tiny random weights (ridge_decode.tiny)"  # what the weights record says of these files
+# SD 1.5's pipeline index: the components the package loads, and the two it does not
+MODEL_INDEX = {"_class_name": "StableDiffusionPipeline", "feature_extractor": [None, None],
+               "safety_checker": [None, None], "scheduler": ["diffusers", "DDIMScheduler"],
+               "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+               "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
 
 
 def _tiny_clip_vision_config(projection_dim: int = 32):
@@ -50,13 +59,18 @@ def _byte_symbols() -> list[str]:
 
 
 def _tiny_tokenizer(folder: Path):
-    """A byte-level CLIP tokenizer with no merges (each word is split into characters)."""
-    from transformers import CLIPTokenizer
-
+    """A byte-level CLIP tokenizer with no merges (each word is split into characters), written in SD 1.5's
+    tokenizer layout (vocab.json, merges.txt, special_tokens_map.json, tokenizer_config.json)."""
     chars = _byte_symbols()
     tokens = ["<|startoftext|>", "<|endoftext|>"] + chars + [c + "</w>" for c in chars]
-    tok = CLIPTokenizer(vocab={t: i for i, t in enumerate(tokens)}, merges=[], model_max_length=77)
-    tok.save_pretrained(folder)
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>"}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    (folder / "special_tokens_map.json").write_text(json.dumps(special))
+    (folder / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": "CLIPTokenizer",
+                                                              "model_max_length": 77, **special}))
 
 
 def resampler_state(seed: int = 0) -> dict[str, torch.Tensor]:
@@ -130,6 +144,7 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
     unet.save_pretrained(sd / "unet")
     DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                   set_alpha_to_one=False, steps_offset=1).save_pretrained(sd / "scheduler")
+    (sd / "model_index.json").write_text(json.dumps(MODEL_INDEX, indent=2))
 
     CLIPVisionModelWithProjection(_tiny_clip_vision_config()).save_pretrained(
         entry_path("ipadapter_image_encoder", root))  # no preprocessor config, as in h94/IP-Adapter
@@ -142,6 +157,8 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
                         vision_config=_tiny_clip_vision_config(projection_dim=8).to_dict(), projection_dim=8)
     CLIPModel(config).save_pretrained(clip)
     CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(clip)
+    for key in ("sd15", "ipadapter_plus", "ipadapter_image_encoder", "clip_vit_l14"):
+        record_folder(root, key, entry_path(key, root), TINY_ORIGIN)
     return root
 
 
@@ -161,4 +178,6 @@ def make_tiny_metric_weights(root: Path, seed: int = 0) -> Path:
     path = entry_path("swav_resnet50", root)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(swav, path)
+    for key in ("alexnet", "efficientnet_b1", "inception_v3", "swav_resnet50"):
+        record_folder(root, key, entry_path(key, root), TINY_ORIGIN)
     return root

@@ -1,4 +1,4 @@
-"""Data commands: simulate, check-data, fetch-nsd."""
+"""Data commands: simulate, check-data, fetch-nsd, fetch-weights."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, main, parse_ints, source_options
+from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints, source_options
 
 
 # ----------------------------------------------------------------------------------------------- simulate
@@ -40,9 +40,11 @@ def simulate(out, size, subjects, seed, sessions, betas_format, image_size, pres
 @source_options(kinds="own", lazy=True)
 @click.option("--strict", is_flag=True, help="Enforce NSD's exact sizes (grids, voxels, sessions, 425 px).")
 @click.option("--weights", is_flag=True, help="Let missing or bad model weights count toward the exit code.")
-@click.option("--weights-root", type=click.Path(), default=None,
-              help="Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data).")
-def check_data(data_root, subjects, source_values, label, strict, weights, weights_root):
+@click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
+@click.option("--verify", is_flag=True, help="Also compare each weight file's sha256 (reads every byte).")
+@click.option("--digests", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Hold the weights to this record (another machine's fetched_weights.json), not the root's own.")
+def check_data(data_root, subjects, source_values, label, strict, weights, weights_root, verify, digests):
     """Report each file as present, missing or bad; exit 0 only if every needed one is present. An NSD root is
     checked against the manifest; own data (--input, or --betas with --mask and --trials) by the one validation
     pass a fit runs."""
@@ -53,12 +55,13 @@ def check_data(data_root, subjects, source_values, label, strict, weights, weigh
 
     if any(v not in (None, ()) for v in source_values.values()):
         source = open_source(source_values, label, kinds=OWN_KINDS)
-        results = check_source(source) + check_weights(resolve_weights_root(weights_root, source.root))
+        results = check_source(source) + check_weights(resolve_weights_root(weights_root, source.root),
+                                                       verify=verify, digests=digests)
         click.echo(f"data: {source}")
     else:
         root = resolve_data_root(data_root)
-        results = run(root, parse_ints(subjects, "--subject", least=1), strict=strict,
-                      weights_root=resolve_weights_root(weights_root, root))
+        results = run(root, parse_ints(subjects, "--subject", least=1), strict=strict)
+        results += check_weights(resolve_weights_root(weights_root, root), verify=verify, digests=digests)
         click.echo(f"data root: {root}{'  (strict: NSD sizes enforced)' if strict else ''}")
     click.echo(format_table(results))
     failing = [r for r in results if r.status != "present" and (r.kind in ("nsd", "own") or
@@ -86,3 +89,58 @@ def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
     dest = resolve_data_root(dest)
     paths = fetch(items, dest, source)
     click.echo(f"{len(paths)} files under {dest}")
+
+
+# ------------------------------------------------------------------------------------------ fetch-weights
+def needed_weights(families: str, decoder: str | None, metrics: bool) -> list[str]:
+    """Manifest keys of the weights that ``families`` (comma-separated, "all" or "none"), ``decoder`` and, with
+    ``metrics``, the evaluation networks load."""
+    from ..decode import DECODERS
+    from ..features.registry import REGISTRY
+
+    names = list(REGISTRY) if families == "all" else [] if families == "none" else \
+        [f.strip() for f in families.split(",") if f.strip()]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise click.BadParameter(f"unknown families {unknown}; known: {', '.join(REGISTRY)}", param_hint="--families")
+    keys = [k for n in names for k in REGISTRY[n].weights]
+    keys += list(DECODERS[decoder].weights) if decoder else []
+    if metrics:
+        from ..evaluate import networks
+
+        keys += [net.key for net in networks()]
+    return list(dict.fromkeys(keys))
+
+
+@main.command("fetch-weights")
+@click.option("--weights-root", type=click.Path(file_okay=False), default=None, help=WEIGHTS_ROOT_HELP)
+@click.option("--data-root", type=click.Path(), default=None,
+              help="Only to find the default weights root (<data root>/weights). " + DATA_ROOT_HELP)
+@click.option("--only", default=None,
+              help="Comma-separated manifest entries (e.g. sd15,alexnet); default: what the options below need.")
+@click.option("--families", default="all", show_default=True,
+              help="Feature families whose weights are fetched (comma-separated, all, or none).")
+@click.option("--decoder", type=decoder_choice(), default="diffusion", show_default=True,
+              help="The decoder whose weights are fetched.")
+@click.option("--metrics/--no-metrics", default=True, show_default=True, help="The evaluation networks' weights.")
+@click.option("--dry-run", is_flag=True, help="List each file, its size, license and the total; fetch nothing.")
+def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry_run):
+    """Download the model weights into the weights root: hub files at pinned commits, release files by URL, each
+    checked against its digest; resumable (run again after a cut), and no half file under its final name."""
+    from ..check import check_weights, format_table
+    from ..fetch_weights import fetch, format_plan, plan
+    from ..manifest import resolve_weights_root
+
+    keys = [k.strip() for k in only.split(",") if k.strip()] if only else needed_weights(families, decoder, metrics)
+    files = plan(keys)
+    root = resolve_weights_root(weights_root, data_root)
+    click.echo(f"weights root: {root}")
+    click.echo(format_plan(files))
+    if dry_run:
+        return
+    t0 = time.perf_counter()
+    fetch(files, root, echo=click.echo)
+    results = check_weights(root, keys=set(keys))
+    click.echo(f"\nfetched in {time.perf_counter() - t0:.1f} s; now under {root}:")
+    click.echo(format_table(results))
+    sys.exit(1 if any(r.status != "present" for r in results) else 0)

@@ -34,12 +34,13 @@ class DecodeContext:
 
 @dataclass(frozen=True)
 class Decoder:
-    """A decoder: ``name``, the target groups it ``needs``, and ``entry`` ("module:function")."""
+    """A decoder: ``name``, the target groups it ``needs``, ``entry`` ("module:function") and its ``weights``."""
 
     name: str
     needs: tuple[str, ...]
     entry: str
     description: str = ""
+    weights: tuple[str, ...] = ()  # manifest keys of the weights it loads
 
     def build(self, ctx: DecodeContext) -> tuple[Callable, dict]:
         """The decoder's ``(make, config)`` for ``ctx`` (its module is imported only now)."""
@@ -49,7 +50,8 @@ class Decoder:
 
 DECODERS: dict[str, Decoder] = {d.name: d for d in (
     Decoder("diffusion", ("autokl", "ipadapter_plus"), "ridge_decode.decode.diffusion:decoder",
-            "IP-Adapter-Plus Stable Diffusion 1.5, img2img from the predicted AutoKL latent"),
+            "IP-Adapter-Plus Stable Diffusion 1.5, img2img from the predicted AutoKL latent",
+            ("sd15", "ipadapter_plus")),
     Decoder("weight-free", ("pixels",), "ridge_decode.decode.weightfree:decoder",
             "the predicted 32 x 32 pixels, upsampled (no weights)"),
 )}
