@@ -6,6 +6,7 @@ command line with the real click command.
 
 | step | array over | after | done when (``layout`` and the feature store, by provenance) |
 |---|---|---|---|
+| ``fetch-weights`` (with ``fetch``) | - | - | every weight the families, decoder and metrics load is present |
 | ``fetch-sNN``, ``check-sNN`` (with ``fetch``, ``check``) | - | - | the files are present; a check always runs |
 | ``extract`` | shards of the sorted image ids (none with 1 shard) | the checks | every family cached (or its shard) |
 | ``merge`` (with more than 1 shard) | - | extract | every family cached, from the root's images |
@@ -118,10 +119,35 @@ def nsd_chain(req: ChainRequest) -> list[Step]:
     return steps
 
 
+def weights_needed(families, decoder: str | None, metrics: bool = True) -> list[str]:
+    """Manifest keys of the weights that the feature ``families``, the ``decoder`` and, with ``metrics``, the
+    evaluation networks load, each once."""
+    from .decode import DECODERS
+    from .features import REGISTRY
+
+    unknown = [n for n in families if n not in REGISTRY]
+    if unknown:
+        raise InputError(f"--families: unknown families {unknown}; known: {', '.join(REGISTRY)}")
+    keys = [k for n in families for k in REGISTRY[n].weights]
+    keys += list(DECODERS[decoder].weights) if decoder else []
+    if metrics:
+        from .evaluate import networks
+
+        keys += [net.key for net in networks()]
+    return list(dict.fromkeys(keys))
+
+
 def _fetch_steps(req: ChainRequest, root: str) -> list[Step]:
-    from .check import check_data
+    from .check import check_data, check_weights
+    from .manifest import resolve_weights_root
 
     steps = []
+    if req.fetch:
+        wroot = resolve_weights_root(req.weights_root, req.data_root)
+        keys = set(weights_needed(req.families, req.decoder))
+        steps.append(Step("fetch-weights", ["fetch-weights", "--weights-root", str(wroot), "--families",
+                                            ",".join(req.families), "--decoder", req.decoder], step="fetch",
+                          done=lambda t: all(r.status == "present" for r in check_weights(wroot, keys=keys))))
     for s in req.subjects:
         if req.fetch:
             steps.append(Step(f"fetch-s{s:02d}", ["fetch-nsd", "--subject", str(s), "--dest", root], step="fetch",

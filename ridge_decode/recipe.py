@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chain import ChainRequest, Step, in_order
+from .chain import ChainRequest, Step, in_order, weights_needed
 
 SUBJECTS = (1, 2, 5, 7)
 TARGETS = "ipadapter_plus,autokl"
@@ -41,8 +41,13 @@ def estimate(step: Step, req: ChainRequest) -> dict:
     """What a step is expected to cost (time, disk, memory), from this package's measurements and FLOP counts."""
     from .features import REGISTRY
     from .fetch import plan
+    from .fetch_weights import plan as weights_plan
     from .manifest import load_manifest
 
+    if step.step == "fetch" and step.args[0] == "fetch-weights":
+        keys = weights_needed(req.families, req.decoder)
+        size = sum(wf.size_bytes or 0 for wf in weights_plan(keys))
+        return {"disk": f"{size / 1e9:.1f} GB (manifest sizes; none if present)", "time": "network-bound (unmeasured)"}
     if step.step == "fetch":
         size = sum(it.size_bytes or 0 for it in plan(int(step.args[2])))
         return {"disk": f"{size / 1e9:.0f} GB (manifest sizes)", "time": "network-bound (unmeasured)"}

@@ -1,9 +1,8 @@
 """A local stand-in for the Hugging Face hub and for a release-file server, served in-process on a thread.
 
-It answers the requests huggingface_hub's ``hf_hub_download`` and ``snapshot_download`` make (HEAD and GET of
-``/{repo}/resolve/{revision}/{file}`` with ``X-Repo-Commit``, ``ETag``/``X-Linked-Etag`` and ``Content-Length``
-headers and HTTP ranges; ``GET /api/models/{repo}/revision/{revision}``), in the hub's error codes, and serves
-plain files under ``/files/``. Faults are set per path: "cut" (the connection closes halfway through the file),
+It answers what huggingface_hub asks of a file (HEAD and GET of ``/{repo}/resolve/{revision}/{file}``, with the
+``X-Repo-Commit``, ``ETag``/``X-Linked-Etag`` and ``Content-Length`` headers, HTTP ranges, and the hub's
+``X-Error-Code`` on errors), and serves plain files under ``/files/``. Faults are set per path: "cut" (the connection closes halfway through the file),
 "corrupt" (one byte differs, the headers still give the true digest), "404", "gated" (401 without a token).
 """
 
@@ -71,8 +70,6 @@ class Hub:
     def _serve(self, h: BaseHTTPRequestHandler, body: bool) -> None:
         self.log.append((h.command, h.path, h.headers.get("Range")))
         path = h.path.split("?")[0]
-        if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)/revision/([^/]+)", path):
-            return self._listing(h, m[1], m[2])
         if m := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
             return self._resolve(h, m[1], m[2], m[3], body)
         if m := re.fullmatch(r"/files/(.+)", path):
@@ -80,19 +77,6 @@ class Hub:
                 return self._error(h, 404, None)
             return self._send(h, path, self.files[m[1]], {}, body)
         return self._error(h, 404, None)
-
-    def _listing(self, h, repo: str, revision: str) -> None:
-        if repo not in self.repos:
-            return self._error(h, 404, "RepoNotFound")
-        commit, files = self.repos[repo]
-        if revision not in (commit, "main"):
-            return self._error(h, 404, "RevisionNotFound")
-        data = json.dumps({"id": repo, "sha": commit, "siblings": [{"rfilename": f} for f in files]}).encode()
-        h.send_response(200)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
 
     def _resolve(self, h, repo: str, revision: str, filename: str, body: bool) -> None:
         if repo not in self.repos:

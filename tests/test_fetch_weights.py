@@ -172,6 +172,9 @@ def test_errors_are_one_line(local_hub, tmp_path, monkeypatch):
     hub.gated = {"h94/IP-Adapter"}
     line = one_line_error(fetch(root, "ipadapter_plus"))
     assert "is gated" in line and "no token is set" in line and "HF_TOKEN" in line
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token")  # read from the environment, as huggingface_hub documents
+    assert fetch(tmp_path / "w_token", "ipadapter_plus").exit_code == 0
+    monkeypatch.delenv("HF_TOKEN")
     hub.gated = set()
     # a wrong checksum: the hub's digest is the true one, the bytes are not; nothing stays under the final name
     ckpt = "/h94/IP-Adapter/resolve/018e402774aeeddd60609b4ecdb7e298259dc729/models/ip-adapter-plus_sd15.bin"

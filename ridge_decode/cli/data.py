@@ -92,26 +92,6 @@ def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
 
 
 # ------------------------------------------------------------------------------------------ fetch-weights
-def needed_weights(families: str, decoder: str | None, metrics: bool) -> list[str]:
-    """Manifest keys of the weights that ``families`` (comma-separated, "all" or "none"), ``decoder`` and, with
-    ``metrics``, the evaluation networks load."""
-    from ..decode import DECODERS
-    from ..features.registry import REGISTRY
-
-    names = list(REGISTRY) if families == "all" else [] if families == "none" else \
-        [f.strip() for f in families.split(",") if f.strip()]
-    unknown = [n for n in names if n not in REGISTRY]
-    if unknown:
-        raise click.BadParameter(f"unknown families {unknown}; known: {', '.join(REGISTRY)}", param_hint="--families")
-    keys = [k for n in names for k in REGISTRY[n].weights]
-    keys += list(DECODERS[decoder].weights) if decoder else []
-    if metrics:
-        from ..evaluate import networks
-
-        keys += [net.key for net in networks()]
-    return list(dict.fromkeys(keys))
-
-
 @main.command("fetch-weights")
 @click.option("--weights-root", type=click.Path(file_okay=False), default=None, help=WEIGHTS_ROOT_HELP)
 @click.option("--data-root", type=click.Path(), default=None,
@@ -127,11 +107,15 @@ def needed_weights(families: str, decoder: str | None, metrics: bool) -> list[st
 def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry_run):
     """Download the model weights into the weights root: hub files at pinned commits, release files by URL, each
     checked against its digest; resumable (run again after a cut), and no half file under its final name."""
+    from ..chain import weights_needed
     from ..check import check_weights, format_table
+    from ..features import REGISTRY
     from ..fetch_weights import fetch, format_plan, plan
     from ..manifest import resolve_weights_root
 
-    keys = [k.strip() for k in only.split(",") if k.strip()] if only else needed_weights(families, decoder, metrics)
+    names = list(REGISTRY) if families == "all" else [] if families == "none" else \
+        [f.strip() for f in families.split(",") if f.strip()]
+    keys = [k.strip() for k in only.split(",") if k.strip()] if only else weights_needed(names, decoder, metrics)
     files = plan(keys)
     root = resolve_weights_root(weights_root, data_root)
     click.echo(f"weights root: {root}")

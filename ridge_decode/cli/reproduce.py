@@ -21,7 +21,7 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, ma
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
 @click.option("--recon", type=click.Path(file_okay=False), default="recon", show_default=True)
 @click.option("--eval-dir", type=click.Path(file_okay=False), default="eval", show_default=True)
-@click.option("--no-fetch", is_flag=True, help="The data is already there (or synthetic): skip fetching.")
+@click.option("--no-fetch", is_flag=True, help="The data and weights are already there (or synthetic): fetch neither.")
 @click.option("--dry-run", is_flag=True, help="Print each command with its expected time, disk and memory.")
 def reproduce(data_root, weights_root, subjects, decode_steps, eval_dir, no_fetch, dry_run, **options):
     """The whole chain for NSD subjects 1, 2, 5, 7: fetch, check, extract, fit, decode, evaluate, aggregate."""
