@@ -2,8 +2,9 @@
 
 It answers what huggingface_hub asks of a file (HEAD and GET of ``/{repo}/resolve/{revision}/{file}``, with the
 ``X-Repo-Commit``, ``ETag``/``X-Linked-Etag`` and ``Content-Length`` headers, HTTP ranges, and the hub's
-``X-Error-Code`` on errors), and serves plain files under ``/files/``. Faults are set per path: "cut" (the connection closes halfway through the file),
-"corrupt" (one byte differs, the headers still give the true digest), "404", "gated" (401 without a token).
+``X-Error-Code`` on errors), and serves plain files under ``/files/``. Faults are set per path: "cut" (the
+connection closes halfway through the file), "corrupt" (one byte differs, the headers still give the true
+digest), "404"; and per repository, ``gated`` (401 without a token).
 """
 
 from __future__ import annotations
