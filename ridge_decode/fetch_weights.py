@@ -244,8 +244,11 @@ def fetch(files: list[WeightFile], weights_root, endpoint: str | None = None, to
 
 
 def _partial_bytes(root: Path, wf: WeightFile) -> int:
-    part = root / (wf.relpath + ".part")
-    return part.stat().st_size if part.exists() else 0
+    """Bytes of ``wf`` already on disk: the file itself, or what a cut download left in its ``.part``."""
+    for path in (root / wf.relpath, root / (wf.relpath + ".part")):
+        if path.is_file():
+            return path.stat().st_size
+    return 0
 
 
 
@@ -292,6 +295,9 @@ def _fetch_hub(wf: WeightFile, root: Path, endpoint: str, token, progress: bool)
     if meta.commit_hash and meta.commit_hash != wf.revision:
         raise FetchError(f"{endpoint} resolved {wf.repo} revision {wf.revision} to commit {meta.commit_hash}: the "
                          "manifest pins a commit, so this server is not serving it; check HF_ENDPOINT")
+    local = root / wf.relpath
+    if local.is_file() and meta.size is not None and local.stat().st_size == meta.size:
+        return local, meta.etag  # already there (copied by hand, or by huggingface-cli): checked, not fetched again
     location = meta.location or url
     # the token goes to the hub only, never to the storage a large file is redirected to
     same_host = urlsplit(location).netloc == urlsplit(endpoint).netloc

@@ -73,17 +73,19 @@ def _tiny_tokenizer(folder: Path):
                                                               "model_max_length": 77, **special}))
 
 
-def resampler_state(seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random IP-Adapter-Plus ``image_proj`` weights in tencent's key layout."""
+def resampler_state(seed: int = 0, queries: int = IP_QUERIES, dim: int = RESAMPLER_DIM,
+                    vision: int = VISION_HIDDEN, out: int = TEXT_HIDDEN) -> dict[str, torch.Tensor]:
+    """Random IP-Adapter-Plus ``image_proj`` weights in tencent's key layout: ``queries`` tokens of width ``out``
+    from image-encoder states of width ``vision``, through ``RESAMPLER_DEPTH`` layers of width ``dim``."""
     g = torch.Generator().manual_seed(seed)
 
     def rnd(*shape, scale=0.2):
         return torch.randn(*shape, generator=g) * scale
 
-    d, ff = RESAMPLER_DIM, 4 * RESAMPLER_DIM
-    state = {"latents": rnd(1, IP_QUERIES, d), "proj_in.weight": rnd(d, VISION_HIDDEN), "proj_in.bias": rnd(d),
-             "proj_out.weight": rnd(TEXT_HIDDEN, d), "proj_out.bias": rnd(TEXT_HIDDEN),
-             "norm_out.weight": 1 + rnd(TEXT_HIDDEN), "norm_out.bias": rnd(TEXT_HIDDEN)}
+    d, ff = dim, 4 * dim
+    state = {"latents": rnd(1, queries, d), "proj_in.weight": rnd(d, vision), "proj_in.bias": rnd(d),
+             "proj_out.weight": rnd(out, d), "proj_out.bias": rnd(out),
+             "norm_out.weight": 1 + rnd(out), "norm_out.bias": rnd(out)}
     for i in range(RESAMPLER_DEPTH):
         p = f"layers.{i}."
         for ln in ("0.norm1", "0.norm2", "1.0"):
@@ -105,7 +107,7 @@ def tiny_unet():
                                 up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=TEXT_HIDDEN)
 
 
-def ip_adapter_state(unet, seed: int = 0) -> dict[str, torch.Tensor]:
+def ip_adapter_state(unet, seed: int = 0, width: int = TEXT_HIDDEN) -> dict[str, torch.Tensor]:
     """Random decoupled cross-attention weights ``{k}.to_k_ip.weight`` / ``{k}.to_v_ip.weight`` for ``unet``.
 
     k = 1, 3, 5, ... over the cross-attention processors in ``unet.attn_processors`` order, as in tencent's file.
@@ -123,7 +125,7 @@ def ip_adapter_state(unet, seed: int = 0) -> dict[str, torch.Tensor]:
         else:
             hidden = channels[int(name.split(".")[1])]
         for kind in ("to_k_ip", "to_v_ip"):
-            state[f"{key}.{kind}.weight"] = torch.randn(hidden, TEXT_HIDDEN, generator=g) * 0.3
+            state[f"{key}.{kind}.weight"] = torch.randn(hidden, width, generator=g) * 0.3
         key += 2
     return state
 
@@ -180,4 +182,53 @@ def make_tiny_metric_weights(root: Path, seed: int = 0) -> Path:
     torch.save(swav, path)
     for key in ("alexnet", "efficientnet_b1", "inception_v3", "swav_resnet50"):
         record_folder(root, key, entry_path(key, root), TINY_ORIGIN)
+    return root
+
+
+def make_fullsize_weights(root: Path, seed: int = 0) -> Path:
+    """Random-weight models of the real architectures (SD 1.5's UNet, VAE and text encoder, IP-Adapter-Plus with
+    its ViT-H/14 encoder, CLIP ViT-L/14), saved in float16 in the manifest's layout: what the real weights cost to
+    run, without them (about 4 GB on disk; for a GPU, ``benchmarks/bench_pipeline.py --size full``)."""
+    from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPTextConfig,
+        CLIPTextModel,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+    )
+
+    torch.manual_seed(seed)
+    sd, half = entry_path("sd15", root), {"safe_serialization": True}
+    AutoencoderKL(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
+                  up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4, layers_per_block=2,
+                  sample_size=512).half().save_pretrained(sd / "vae", **half)
+    text = CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                          projection_dim=768, hidden_act="quick_gelu")
+    CLIPTextModel(text).half().save_pretrained(sd / "text_encoder", **half)
+    _tiny_tokenizer(sd / "tokenizer")
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8,
+                                block_out_channels=(320, 640, 1280, 1280))
+    unet.half().save_pretrained(sd / "unet", **half)
+    DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                  set_alpha_to_one=False, steps_offset=1).save_pretrained(sd / "scheduler")
+    (sd / "model_index.json").write_text(json.dumps(MODEL_INDEX, indent=2))
+    vit_h = CLIPVisionConfig(hidden_size=1280, intermediate_size=5120, num_attention_heads=16, num_hidden_layers=32,
+                             patch_size=14, image_size=224, projection_dim=1024, hidden_act="gelu")
+    CLIPVisionModelWithProjection(vit_h).half().save_pretrained(entry_path("ipadapter_image_encoder", root), **half)
+    ckpt = entry_path("ipadapter_plus", root)
+    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    proj = resampler_state(seed, queries=16, dim=768, vision=1280, out=768)  # 16 x 768 IP-Adapter-Plus tokens
+    torch.save({"image_proj": {k: v.half() for k, v in proj.items()},
+                "ip_adapter": {k: v.half() for k, v in ip_adapter_state(unet.float(), seed, width=768).items()}}, ckpt)
+    vit_l = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_attention_heads=16, num_hidden_layers=24,
+                             patch_size=14, image_size=224, projection_dim=768, hidden_act="quick_gelu")
+    clip = entry_path("clip_vit_l14", root)
+    CLIPModel(CLIPConfig(text_config=text.to_dict(), vision_config=vit_l.to_dict(), projection_dim=768)).half() \
+        .save_pretrained(clip, **half)
+    CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(clip)
+    for key in ("sd15", "ipadapter_plus", "ipadapter_image_encoder", "clip_vit_l14"):
+        record_folder(root, key, entry_path(key, root), "full-size random weights (ridge_decode.tiny)")
     return root

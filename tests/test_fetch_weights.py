@@ -211,3 +211,13 @@ def test_no_room_for_the_planned_total(tiny_all_weights, tmp_path, monkeypatch):
         line = one_line_error(fetch(tmp_path / "w", "sd15"))
     assert "MB free" in line and "fetching 12 weight files" in line and "--weights-root" in line
     assert [m for m, _, _ in hub.log] == []  # stopped before the first request
+
+
+def test_a_file_copied_by_hand_is_checked_not_fetched_again(local_hub, tiny_all_weights):
+    hub, root = local_hub
+    rel = "ip-adapter/models/ip-adapter-plus_sd15.bin"
+    (root / rel).parent.mkdir(parents=True)
+    (root / rel).write_bytes((tiny_all_weights / rel).read_bytes())
+    assert fetch(root, "ipadapter_plus").exit_code == 0
+    assert [m for m, p, _ in hub.log if p.endswith("ip-adapter-plus_sd15.bin")] == ["HEAD"]  # its digest, not its bytes
+    assert json.loads((root / RECORD).read_text())["files"][rel]["sha256"] == sha256(tiny_all_weights / rel)

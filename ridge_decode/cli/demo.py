@@ -19,6 +19,7 @@ def demo(data_root, out, seed, n_show):
     from ..pipeline import DemoRequest, run_demo
 
     scores = run_demo(DemoRequest(data_root, out, seed, n_show, echo=click.echo))
-    click.echo(f"PixCorr {scores['pixcorr']:.3f}, two-way identification {scores['two_way_identification_pixels']:.3f}"
-               f" (shuffled {scores['two_way_identification_shuffled']:.3f})")
+    click.echo(f"PixCorr at 32 px {scores['pixcorr_32px']:.3f}, two-way identification at 32 px "
+               f"{scores['two_way_identification_pixels']:.3f} "
+               f"(shuffled {scores['two_way_identification_shuffled']:.3f})")
     click.echo(f"written: {scores['figure']} and {Path(out) / 'scores.json'} in {scores['seconds_total']:.1f} s")

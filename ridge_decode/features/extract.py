@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..io import versions
+from .preprocess import pinned
 from .registry import REGISTRY
 from .store import FeatureStore
 
@@ -95,7 +96,8 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
         def read(item):
             k, batch = item
             wanted = {runs[n][0].inputs for n in runs if k in runs[n][3]}
-            return {"images": read_images(batch) if "images" in wanted else None,
+            images = read_images(batch) if "images" in wanted else None
+            return {"images": pinned(images, opts.device),
                     "captions": read_captions(batch) if "captions" in wanted else None}
 
         def compute(item, inputs):

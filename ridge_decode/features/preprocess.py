@@ -15,11 +15,31 @@ import numpy as np
 PIL_MAX_DIFF, PIL_MEAN_DIFF = 0.025, 0.002
 
 
-def to_device(images: np.ndarray, device, dtype=None):
-    """uint8 images (n, H, W, 3) -> float (n, 3, H, W) in [0, 1] on ``device`` (the uint8 array crosses)."""
+def is_cuda(device) -> bool:
+    """Whether ``device`` names a CUDA device."""
+    return str(device).startswith("cuda")
+
+
+def pinned(images: np.ndarray, device) -> np.ndarray:
+    """``images`` in page-locked host memory when ``device`` is CUDA (else as they are): a numpy view of a pinned
+    tensor, so that families reading numpy still can, and the copy to the device can run asynchronously. Called by
+    the extraction's reader thread, so the copy into pinned memory overlaps the device's work."""
+    if images is None or not is_cuda(device):
+        return images
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+    buffer = torch.empty(images.shape, dtype=torch.uint8).pin_memory()
+    view = buffer.numpy()  # the view keeps the pinned tensor alive
+    view[...] = images
+    return view
+
+
+def to_device(images: np.ndarray, device, dtype=None):
+    """uint8 images (n, H, W, 3) -> float (n, 3, H, W) in [0, 1] on ``device`` (the uint8 array crosses; from
+    pinned memory, asynchronously, on CUDA)."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(images)).to(device, non_blocking=is_cuda(device))
     return x.permute(0, 3, 1, 2).to(dtype or torch.float32) / 255.0
 
 

@@ -59,7 +59,8 @@ def run_demo(req: DemoRequest) -> dict:
         "decoder": weightfree.NAME,
         "n_test": int(len(test_ids)),
         "mean_r_per_target": fit.summary["groups"]["pixels"]["mean_r"],
-        "pixcorr": metrics.pixcorr(recon.astype(float), truth.astype(float)),
+        # not the standard PixCorr (at the stimulus size, `evaluate`): never beside the published rows
+        "pixcorr_32px": metrics.pixcorr(recon.astype(float), truth.astype(float)),
         "two_way_identification_pixels": metrics.two_way_identification(truth, recon),
         "two_way_identification_shuffled": metrics.two_way_identification(truth, recon[rng.permutation(len(recon))]),
         "note": "held-out shared1000-style test images of synthetic subject 1; pixels at 32x32, compared with "
