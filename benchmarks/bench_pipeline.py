@@ -101,7 +101,8 @@ def main(argv=None):
 
         device = f"{device} ({torch.cuda.get_device_name(0)})"
     print(f"\nsmall synthetic subject 1 ({info['sessions']['1']} sessions; {counts['all']} images, {n_test} test), "
-          f"{args.size} random models, {device}, {size['dtype']}; decode {size['steps']} DDIM steps")
+          f"{'tiny' if args.size == 'small' else 'full-size'} random models, {device}, {size['dtype']}; decode "
+          f"{size['steps']} DDIM steps")
     print("| stage | seconds | images | images/s |")
     print("|---|---|---|---|")
     for name, r in rows.items():

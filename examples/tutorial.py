@@ -1,6 +1,6 @@
 """Ridge-based brain decoding, step by step, on the synthetic subject. Writes docs/tutorial.md and its figures.
 
-    python examples/tutorial.py                      # = make tutorial (about 20 s once the subject is simulated)
+    python examples/tutorial.py                      # = make tutorial (about 15 s once the subject is simulated)
     python examples/tutorial.py --size tiny --out /tmp/tutorial --data-root /tmp/synthetic   # the test's version
 
 Every number and figure in the tutorial comes from this run, so the text cannot drift from the code. The code the
@@ -198,9 +198,9 @@ def section_gcv(figs: Path, model, X_test, Y_test) -> tuple[list[str], np.ndarra
           f"The grid has {len(grid)} alphas, log-spaced from {grid[0]:.0e} to {grid[-1]:.0e} (each "
           f"{grid[1] / grid[0]:.2f}x the last); a target's alpha is one of them, so the chosen alphas are not a "
           f"continuous spread: {used} grid points are used at all (right panel). The median choice, "
-          f"{np.median(alpha):.3g}, leaves df = {df[k_med]:.0f} of n = {n}: this noisy subject affords few "
-          "degrees of freedom. Left: the GCV curves of a poor, a median and a good target (the dots mark the "
-          f"minima); the mean held-out r over all targets is {np.nanmean(r):.3f}.", "",
+          f"{np.median(alpha):.3g}, leaves df = {df[k_med]:.0f} of n = {n} ({df[k_med] / n:.0%}): on these noisy "
+          "voxels most of the freedom would only fit noise. Left: the GCV curves of a poor, a median and a good "
+          f"target (the dots mark the minima); the mean held-out r over all targets is {np.nanmean(r):.3f}.", "",
           f"![alphas]({figs.name}/{f3})", ""]
     return md, r
 
@@ -233,8 +233,10 @@ def section_decode(root: Path, figs: Path, data, model, Y_test) -> tuple[list[st
           *shown("decode"),
           "Top: the seen image. Middle: its 32 x 32 target, upsampled, which is the best this decoder could ever "
           "return (it predicts nothing finer). Bottom: the decoded thumbnail, with its correlation with the middle "
-          "row (PixCorr at 32 px, next section). The decoder recovers the coarse layout and colours, and little "
-          "within them.", "", f"![reconstructions]({figs.name}/{f4})", ""]
+          f"row (PixCorr at 32 px, next section). The decoded thumbnails keep only the coarsest layout and colour "
+          f"cast of each image (r {r_image[:show].min():.2f} to {r_image[:show].max():.2f} for these {show}), far "
+          "from the best possible row: these noisy voxels carry little of the finer structure.", "",
+          f"![reconstructions]({figs.name}/{f4})", ""]
     return md, pred
 
 
@@ -371,8 +373,9 @@ def section_own(root: Path, data) -> list[str]:
             "python scripts/fit.py --betas 'own/betas_session*.nii' --mask own/mask.nii --trials own/trials.tsv "
             "--images own/images --targets pixels",
             "```", "",
-            "`check_data.py` runs the one validation pass a fit runs: a wrong grid, a missing image, a row too many "
-            "or a test image also in training is one line naming the file, the row and the column.", ""]
+            "`check_data.py` runs the one validation pass a fit runs: a mask of another grid, an image missing from "
+            "the folder, a table with fewer rows than volumes or an unknown split is one line naming the file (and "
+            "the row and column).", ""]
 
 
 def section_nsd() -> list[str]:
@@ -385,10 +388,11 @@ def section_nsd() -> list[str]:
             "python scripts/fit.py --subject 1 --data-root /data/nsd --targets ipadapter_plus,autokl",
             "python scripts/decode.py --subject 1 --data-root /data/nsd --device cuda",
             "python scripts/evaluate.py --subject 1 --data-root /data/nsd", "```", "",
-            "Sizes change: 8,859 training and 982 test images, 15,724 voxels, 16 x 768 + 4 x 64 x 64 targets; the "
-            "fit takes about a minute and a half on 2 CPU cores (docs/performance.md). The published ridge baseline "
-            f"on the IP-Adapter-Plus tokens reaches {published()} (average of subjects 1, 2, 5, 7; the package's "
-            "table, `evaluate.PUBLISHED`), in the standard metrics at the stimulus size that `evaluate` computes. "
+            "Sizes change: 8,859 training and 982 test images, 15,724 voxels, 16 x 768 + 4 x 64 x 64 targets; "
+            "a fit of 12,288 targets took 92 s on 2 CPU cores, one of 88,000 took 173 s (docs/performance.md). "
+            "The published ridge baseline on the IP-Adapter-Plus tokens reaches "
+            f"{published()} (average of subjects 1, 2, 5, 7; the package's table, `evaluate.PUBLISHED`), in the "
+            "standard metrics at the stimulus size that `evaluate` computes. "
             "This package has not reproduced it yet (no NSD data or weights here).", ""]
 
 
