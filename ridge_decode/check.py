@@ -35,6 +35,7 @@ class CheckResult:
     path: str
     kind: str = "nsd"
     hint: str = ""
+    root: str = ""  # the data or weights root the entry was looked for under
 
 
 class _Bad(Exception):
@@ -131,11 +132,11 @@ def _check_betas(root: Path, subject: int, fmt: str, mask, info: dict, strict: b
     return f"{n} sessions of {tps} trials, int16 (NSD: {info['sessions']} sessions)"
 
 
-def _run(results: list, key: str, subject, path: Path, fn, manifest: Manifest, kind="nsd"):
+def _run(results: list, key: str, subject, path: Path, fn, manifest: Manifest, kind="nsd", root=None):
     if not path.exists():
         entry = manifest[key]
         results.append(CheckResult(key, subject, "missing", "", str(path), kind,
-                                   manifest.where_to_get(entry, subject).splitlines()[0]))
+                                   manifest.where_to_get(entry, subject, root=root).splitlines()[0], str(root or "")))
         return None
     try:
         detail, value = fn()
@@ -157,29 +158,29 @@ def check_data(
     root = Path(data_root)
     out: list[CheckResult] = []
     p = lambda key, s=None: entry_path(key, root, s, 1, manifest)  # noqa: E731
-    design = _run(out, "expdesign", None, p("expdesign"), lambda: _check_design(p("expdesign")), manifest)
+    design = _run(out, "expdesign", None, p("expdesign"), lambda: _check_design(p("expdesign")), manifest, root=root)
     _run(out, "stim_info", None, p("stim_info"),
-         lambda: (_check_stim_info(p("stim_info"), strict, manifest.n_images), None), manifest)
+         lambda: (_check_stim_info(p("stim_info"), strict, manifest.n_images), None), manifest, root=root)
     shape = _run(out, "stimuli", None, p("stimuli"),
-                 lambda: _check_stimuli(p("stimuli"), strict, manifest.n_images), manifest)
+                 lambda: _check_stimuli(p("stimuli"), strict, manifest.n_images), manifest, root=root)
     if design is not None and shape is not None:
         top = int(design["subjectim"].max())
         ok = top <= shape[0]
         out.append(CheckResult("design ids in stimuli", None, "present" if ok else "bad",
                                f"largest design id {top} (1-based) vs {shape[0]} stimuli", str(p("stimuli"))))
     for key in ("captions_train", "captions_val"):
-        _run(out, key, None, p(key), lambda key=key: (_check_captions(p(key)), None), manifest)
+        _run(out, key, None, p(key), lambda key=key: (_check_captions(p(key)), None), manifest, root=root)
     for s in subjects:
         info = manifest.subject_info(s)
         mask = _run(out, "nsdgeneral", s, p("nsdgeneral", s), lambda s=s, info=info: _check_mask(
-            p("nsdgeneral", s), info, strict), manifest)
+            p("nsdgeneral", s), info, strict), manifest, root=root)
         fmts = [f for f in ("hdf5", "nifti") if betas_path(root, s, 1, f, manifest).exists()] or ["hdf5"]
         for fmt in fmts:
             # session 1 stands for the series: when it exists, every session present is checked
             _run(out, f"betas_{fmt}", s, betas_path(root, s, 1, fmt, manifest),
                  lambda s=s, fmt=fmt, mask=mask, info=info: (
                      _check_betas(root, s, fmt, mask, info, strict, manifest), None),
-                 manifest)
+                 manifest, root=root)
     if weights_root is not None:
         out += check_weights(weights_root, manifest)
     return out
@@ -202,7 +203,7 @@ def check_weights(weights_root: Path, manifest: Manifest | None = None, verify: 
             continue
         wp = root / entry.path
         _run(out, entry.key, None, wp, lambda wp=wp, entry=entry: (_check_weight(wp, entry, root, verify, known),
-                                                                   None), manifest, kind="weights")
+                                                                   None), manifest, kind="weights", root=root)
     return out
 
 
@@ -262,7 +263,20 @@ def format_table(results: list[CheckResult]) -> str:
                      else r.status, detail))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)) + "  " + row[3] for row in rows]
-    hints = sorted({r.hint for r in results if r.status == "missing" and r.hint})
+    hints = sorted({r.hint for r in results if r.status == "missing" and r.hint and r.kind not in ("nsd", "weights")})
+    nsd = [r for r in results if r.status == "missing" and r.kind == "nsd"]
+    if nsd:  # one source for all of them, one command per subject
+        manifest = load_manifest()
+        hints.append(f"NSD's files come from {manifest.source_root}, at the paths above under the data root. "
+                     f"{manifest.access.strip()}")
+        for s in sorted({r.subject or 1 for r in nsd}):
+            hints.append(f"Fetch subject {s}'s with: python scripts/fetch_nsd.py --subject {s} --dest {nsd[0].root} "
+                         "(--dry-run first lists them and their sizes)")
+    weights = [r for r in results if r.status == "missing" and r.kind == "weights"]
+    if weights:  # one command fetches them all
+        hints.append(f"Fetch the missing weights with: python scripts/fetch_weights.py --weights-root "
+                     f"{weights[0].root} --only {','.join(r.key for r in weights)} (--dry-run first lists their "
+                     "sizes and licenses); weights are never downloaded at run time")
     if hints:
         lines += ["", "Missing files:"] + [f"- {h.rstrip('.')}." for h in hints]
     return "\n".join(lines)

@@ -94,18 +94,20 @@ class Manifest:
                              f"{min(self.subjects)}..{max(self.subjects)}")
         return self.subjects[subject]
 
-    def where_to_get(self, entry: Entry, subject: int | None = None, session: int | None = None) -> str:
-        """A one-paragraph instruction for obtaining ``entry``."""
+    def where_to_get(self, entry: Entry, subject: int | None = None, session: int | None = None,
+                     root: str | os.PathLike | None = None) -> str:
+        """A one-paragraph instruction for obtaining ``entry`` (into ``root``, the data or weights root, if known)."""
         if entry.kind == "nsd":
             rel = entry.relpath(subject if subject is not None else 1, session if session is not None else 1)
             # a dataset-wide file (design, stimuli, captions) comes with any subject's files
-            fetch = f"python scripts/fetch_nsd.py --subject {subject or 1} --dest <data root>"
+            fetch = f"python scripts/fetch_nsd.py --subject {subject or 1} --dest {root or '<data root>'}"
             return (
                 f"It comes from {self.source_root}/{rel}. {self.access.strip()}\n"
                 f"Fetch it with: {fetch}\n{SIMULATE_HINT}"
             )
-        return (f"Fetch it with: python scripts/fetch_weights.py --only {entry.key} --weights-root <weights root> "
-                f"(from {entry.source.rstrip('.')}); weights are never downloaded at run time")
+        return (f"Fetch it with: python scripts/fetch_weights.py --only {entry.key} --weights-root "
+                f"{root or '<weights root>'} (from {entry.source.rstrip('.')}); weights are never downloaded at run "
+                "time")
 
 
 def _manifest_path(path: str | os.PathLike | None) -> Path:
@@ -190,6 +192,6 @@ def require(
         entry = manifest[key]
         raise (WeightsFileError if entry.kind == "weights" else DataFileError)(
             f"Missing {entry.description.split('.')[0].strip() or key} (manifest entry {key!r}):\n"
-            f"    {path}\n{manifest.where_to_get(entry, subject, session)}"
+            f"    {path}\n{manifest.where_to_get(entry, subject, session, root)}"
         )
     return path

@@ -170,7 +170,7 @@ def session_files(root: Path, subject: int, fmt: str, sessions: int | None = Non
         raise DataFileError(
             f"subject {subject} under {root}: session {missing[0]} of the {n} to read is missing:\n"
             f"    {paths[missing[0] - 1]}\nPresent: sessions {_ranges(present)} of {has}. "
-            f"{manifest.where_to_get(entry, subject, missing[0]).splitlines()[0]} Or pass --sessions K to use "
+            f"{manifest.where_to_get(entry, subject, missing[0], root).splitlines()[0]} Or pass --sessions K to use "
             "the first K sessions on purpose.")
     return paths
 
