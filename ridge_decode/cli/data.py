@@ -117,6 +117,9 @@ def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry
         [f.strip() for f in families.split(",") if f.strip()]
     keys = [k.strip() for k in only.split(",") if k.strip()] if only else weights_needed(names, decoder, metrics)
     files = plan(keys)
+    if not files:
+        click.echo("nothing to fetch: the families, decoder and metrics asked for load no weights")
+        return
     root = resolve_weights_root(weights_root, data_root)
     click.echo(f"weights root: {root}")
     click.echo(format_plan(files))
