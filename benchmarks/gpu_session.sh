@@ -1,0 +1,27 @@
+#!/bin/bash
+# Every GPU figure the open issues ask for (30: the engine on torch_cuda; 32: the chain with full-size models), in
+# one command of at most 10 minutes on one CUDA GPU. Prepared on a machine without a GPU: NOT RUN YET.
+#
+# Before, on a machine with the package registries (the GPU machine has none), put the wheels it lacks in wheels/
+# (ignored by git: echo /wheels/ >> .git/info/exclude):
+#     pip download --no-deps -d wheels himalaya diffusers nibabel nilearn
+# Then, with the device tool: run "bash benchmarks/gpu_session.sh", carry ["wheels"], timeout_s 600.
+# Results land in $OUT (or results_gpu/ without it): the JSON files, and log.txt.
+set -u -o pipefail
+OUT=${OUT:-results_gpu}
+mkdir -p "$OUT"
+PY=${PY:-python3}
+export PYTHONUNBUFFERED=1
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  $PY -m pip install --no-deps --no-index wheels/*.whl -q && $PY -m pip install --no-deps --no-build-isolation -e . -q
+  $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+  # issue 30: 12,288 targets against himalaya on the same device, then 88,000 targets (each method its own process)
+  timeout 200 $PY benchmarks/bench_ridge.py --backend torch_cuda --only ridge_decode,himalaya_kernelridgecv \
+      --json "$OUT/bench_ridge_gpu_12k.json"
+  timeout 100 $PY benchmarks/bench_ridge.py --backend torch_cuda --targets 88000 --only ridge_decode \
+      --json "$OUT/bench_ridge_gpu_88k.json"
+  # issue 32: simulate, extract, fit, decode, evaluate with full-size random models, float16
+  timeout 240 $PY benchmarks/bench_pipeline.py --size full --json "$OUT/bench_pipeline_full.json"
+  nvidia-smi --query-gpu=memory.used --format=csv
+} 2>&1 | tee "$OUT/log.txt"
