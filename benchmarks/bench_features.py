@@ -4,6 +4,7 @@
     python benchmarks/bench_features.py --weights-root /data/weights --device cuda --dtype float16
     python benchmarks/bench_features.py --null-model          # the input pipeline alone: read, transfer, resize, write
     python benchmarks/bench_features.py --stand-in 0          # a model as slow as the input: the overlap
+    python benchmarks/bench_features.py --forward --weights-root W --device cuda   # each family against its model
 
 With no ``--weights-root``, tiny random models (ridge_decode/tiny.py) are written to a temporary folder: the
 timing then measures the code path (reading, preprocessing, batching, writing), not the real models' cost.
@@ -13,7 +14,9 @@ Prints a markdown table and writes JSON.
 ``--null-model`` runs the input pipeline alone through the package's own extraction (a registered stand-in family
 whose "model" is the device preprocessing to 224 x 224 and a mean): images per second here bound what any model
 can reach, on a GPU too. ``--stand-in SECONDS`` adds a model that sleeps that long per batch and runs the
-extraction overlapped and one step after the other, against the input pipeline's own time.
+extraction overlapped and one step after the other, against the input pipeline's own time. ``--forward`` also
+times each model alone on one batch prepared once (``prepare`` then ``forward`` of each extractor), so that the
+extraction's images per second can be set against the model's own in the same run.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     parser.add_argument("--json", default="benchmarks/results/bench_features.json")
+    parser.add_argument("--forward", action="store_true",
+                        help="also time each model alone on one prepared batch (its forward-only rate)")
     parser.add_argument("--null-model", action="store_true", help="the input pipeline alone, no model")
     parser.add_argument("--stand-in", type=float, default=None,
                         help="a model sleeping this many s per batch (0: as long as a batch's reading and writing)")
@@ -74,16 +79,40 @@ def main(argv=None):
             total = time.perf_counter() - t0 - load  # extract_family loads the model again
             results[name] = {"load_seconds": load, "seconds_per_image": max(total, 0.0) / args.n_images}
             print(f"{name}: {results[name]['seconds_per_image'] * 1000:.1f} ms per image", flush=True)
+            if args.forward:
+                results[name] |= forward_only(REGISTRY[name], weights, args, images, captions)
     tiny = args.weights_root is None
     print(f"\n{'tiny random models' if tiny else args.weights_root}, {args.device}, {args.dtype}, "
           f"{args.n_images} images of {IMAGE_SIZE}x{IMAGE_SIZE}, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads")
-    print("| family | ms per image | model load s |")
-    print("|---|---|---|")
+    print("| family | ms per image | model load s | forward only, ms per image | extraction / forward-only rate |")
+    print("|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['seconds_per_image'] * 1000:.1f} | {r['load_seconds']:.2f} |")
+        fwd = r.get("forward_seconds_per_image")
+        rate = f"{fwd / r['seconds_per_image']:.0%}" if fwd and r["seconds_per_image"] else "-"
+        print(f"| {name} | {r['seconds_per_image'] * 1000:.1f} | {r['load_seconds']:.2f} | "
+              f"{fwd * 1000:.1f} | {rate} |" if fwd else f"| {name} | {r['seconds_per_image'] * 1000:.1f} | "
+              f"{r['load_seconds']:.2f} | - | - |")
     config = {**vars(args), "tiny_models": tiny, "image_size": IMAGE_SIZE}
     print(f"\nwritten: {write_json(args.json, {'config': config, 'families': results, 'versions': versions()})}")
+
+
+def forward_only(family, weights, args, images, captions) -> dict:
+    """The model alone: one batch prepared once (on the device), then its ``forward`` timed as many times as the
+    extraction has batches, after one warm-up (a family without ``forward``, like ``pixels``, has no model)."""
+    extractor = family.make(weights, device=args.device, dtype=args.dtype)
+    if not hasattr(extractor, "forward"):
+        return {}
+    batch = images[: args.batch_size] if family.inputs == "images" else captions[: args.batch_size]
+    prepared = extractor.prepare(batch)
+    extractor.forward(prepared)  # warm-up: kernels chosen, caches filled
+    n_batches = -(-args.n_images // args.batch_size)
+    t0 = time.perf_counter()
+    for _ in range(n_batches):
+        extractor.forward(prepared)  # each returns host arrays, so the device has finished
+    seconds = time.perf_counter() - t0
+    print(f"  forward only: {seconds / (n_batches * len(batch)) * 1000:.1f} ms per image", flush=True)
+    return {"forward_seconds_per_image": seconds / (n_batches * len(batch))}
 
 
 class _NullModel:

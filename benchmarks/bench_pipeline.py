@@ -55,6 +55,8 @@ def main(argv=None):
     parser.add_argument("--device", default=None, help="default: cpu for small, cuda for full")
     parser.add_argument("--steps", type=int, default=None, help="DDIM steps of the diffusion decode")
     parser.add_argument("--workdir", default=None, help="where to simulate and write (default: a temporary folder)")
+    parser.add_argument("--weights-root", default=None,
+                        help="models already built for this size (tiny.make_*_weights): used, not built again")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--json", default=None, help="default benchmarks/results/bench_pipeline_<size>.json")
     args = parser.parse_args(argv)
@@ -67,7 +69,7 @@ def main(argv=None):
     rows = {}
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         tmp = Path(tmp)
-        root, weights = tmp / "data", tmp / "weights"
+        root, weights = tmp / "data", Path(args.weights_root) if args.weights_root else tmp / "weights"
         simulate = ["simulate", "--out", str(root), "--size", "small", "--subjects", "1,2"]
         if args.dry_run:
             for name, command, _ in [("simulate", simulate, None), *stages(size, root, weights, tmp)]:
@@ -84,7 +86,8 @@ def main(argv=None):
 
         timed("simulate", lambda: cli(simulate, standalone_mode=False), command=" ".join(simulate))
         make = make_fullsize_weights if args.size == "full" else make_tiny_weights
-        timed("weights", lambda: make_tiny_metric_weights(make(weights)), command=f"{make.__name__} (+ metrics)")
+        if not args.weights_root:
+            timed("weights", lambda: make_tiny_metric_weights(make(weights)), command=f"{make.__name__} (+ metrics)")
         info = json.loads((root / "synthetic.json").read_text())
         from ridge_decode.sources import NSDSource
 

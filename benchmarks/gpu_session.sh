@@ -16,12 +16,19 @@ export PYTHONUNBUFFERED=1
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   $PY -m pip install --no-deps --no-index wheels/*.whl -q && $PY -m pip install --no-deps --no-build-isolation -e . -q
   $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+  # each step has its own limit, so that one slow step does not lose the others' figures (about 9.5 minutes in all)
   # issue 30: 12,288 targets against himalaya on the same device, then 88,000 targets (each method its own process)
-  timeout 200 $PY benchmarks/bench_ridge.py --backend torch_cuda --only ridge_decode,himalaya_kernelridgecv \
+  timeout 150 $PY benchmarks/bench_ridge.py --backend torch_cuda --only ridge_decode,himalaya_kernelridgecv \
       --json "$OUT/bench_ridge_gpu_12k.json"
-  timeout 100 $PY benchmarks/bench_ridge.py --backend torch_cuda --targets 88000 --only ridge_decode \
+  timeout 90 $PY benchmarks/bench_ridge.py --backend torch_cuda --targets 88000 --only ridge_decode \
       --json "$OUT/bench_ridge_gpu_88k.json"
-  # issue 32: simulate, extract, fit, decode, evaluate with full-size random models, float16
-  timeout 240 $PY benchmarks/bench_pipeline.py --size full --json "$OUT/bench_pipeline_full.json"
+  # issue 32: full-size random models once; each family's extraction against its model alone; then the chain
+  W=/tmp/fullsize_weights
+  timeout 90 $PY -c "from pathlib import Path; from ridge_decode.tiny import make_fullsize_weights as f, \
+make_tiny_metric_weights as m; m(f(Path('$W')))"
+  timeout 90 $PY benchmarks/bench_features.py --forward --weights-root $W --device cuda --dtype float16 \
+      --families ipadapter_plus,autokl,clip_text,clip_layers --n-images 1024 --batch-size 64 \
+      --json "$OUT/bench_features_gpu.json"
+  timeout 150 $PY benchmarks/bench_pipeline.py --size full --weights-root $W --json "$OUT/bench_pipeline_full.json"
   nvidia-smi --query-gpu=memory.used --format=csv
 } 2>&1 | tee "$OUT/log.txt"

@@ -40,13 +40,20 @@ class AutoKL:
         self.preprocessing = (f"resize to {image_size}x{image_size} (bicubic, antialiased, on the device), [-1, 1]; "
                               f"latent_dist.mean * scaling_factor ({self.scaling_factor})")
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def prepare(self, images: np.ndarray):
+        """uint8 images (n, H, W, 3) -> the VAE's input on the device."""
+        return vae_input(images, self.image_size, self.device, self.dtype)
+
+    def forward(self, x) -> np.ndarray:
+        """The VAE's input -> scaled latent means (n, 4, h, w) on the host: the model alone."""
         import torch
 
-        x = vae_input(images, self.image_size, self.device, self.dtype)
         with torch.no_grad():
             mean = self.vae.encode(x).latent_dist.mean
         return (mean * self.scaling_factor).float().cpu().numpy()
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.forward(self.prepare(images))
 
     def extras(self) -> dict[str, np.ndarray]:
         return {}

@@ -76,12 +76,19 @@ class ClipLayers:
         self.preprocessing = (f"CLIP preprocessing; hidden states of layers {depths(cfg.num_hidden_layers)}: "
                               f"CLS + {GRID}x{GRID} average-pooled patch tokens")
 
-    def __call__(self, images: np.ndarray) -> np.ndarray:
+    def prepare(self, images: np.ndarray):
+        """uint8 images (n, H, W, 3) -> CLIP pixel values on the device."""
+        return clip_input(images, self.processor, self.device, self.dtype)
+
+    def forward(self, x) -> np.ndarray:
+        """CLIP pixel values -> pooled layer features on the host: the model alone."""
         import torch
 
         with torch.no_grad():
-            x = clip_input(images, self.processor, self.device, self.dtype)
             return pool_layers(self.model, x).float().cpu().numpy()
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self.forward(self.prepare(images))
 
     def extras(self) -> dict[str, np.ndarray]:
         return {}

@@ -37,9 +37,8 @@ class ClipText:
         self.preprocessing = (f"each caption padded/truncated to {self.length} tokens; last hidden state; "
                               "mean over the image's captions")
 
-    def __call__(self, captions: list[list[str]], ids=None) -> np.ndarray:
-        import torch
-
+    def prepare(self, captions: list[list[str]], ids=None):
+        """Each image's captions -> (token ids of every caption on the device, captions per image)."""
         empty = [i for i, caps in enumerate(captions) if not caps]
         if empty:
             which = [int(ids[i]) for i in empty] if ids is not None else empty
@@ -47,13 +46,23 @@ class ClipText:
         flat = [c for caps in captions for c in caps]
         tokens = self.tokenizer(flat, padding="max_length", max_length=self.length, truncation=True,
                                 return_tensors="pt")
+        return tokens["input_ids"].to(self.device), [len(caps) for caps in captions]
+
+    def forward(self, prepared) -> np.ndarray:
+        """Token ids and captions per image -> each image's mean last hidden state on the host: the model alone."""
+        import torch
+
+        input_ids, counts = prepared
         with torch.no_grad():
-            states = self.encoder(tokens["input_ids"].to(self.device)).last_hidden_state.float().cpu().numpy()
-        out, start = np.empty((len(captions),) + self.shape, np.float32), 0
-        for i, caps in enumerate(captions):
-            out[i] = states[start : start + len(caps)].mean(axis=0)
-            start += len(caps)
+            states = self.encoder(input_ids).last_hidden_state.float().cpu().numpy()
+        out, start = np.empty((len(counts),) + self.shape, np.float32), 0
+        for i, n in enumerate(counts):
+            out[i] = states[start : start + n].mean(axis=0)
+            start += n
         return out
+
+    def __call__(self, captions: list[list[str]], ids=None) -> np.ndarray:
+        return self.forward(self.prepare(captions, ids))
 
     def extras(self) -> dict[str, np.ndarray]:
         return {}

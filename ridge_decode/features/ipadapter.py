@@ -133,8 +133,16 @@ class IPAdapterPlus:
             states = self.encoder(pixel_values.to(self.device, self.dtype), output_hidden_states=True).hidden_states
             return self.resampler(states[-2]).float().cpu().numpy()
 
+    def prepare(self, images: np.ndarray):
+        """uint8 images (n, H, W, 3) -> the encoder's pixel values on the device."""
+        return clip_input(images, self.processor, self.device, self.dtype)
+
+    def forward(self, pixel_values) -> np.ndarray:
+        """Prepared pixel values -> tokens (n, queries, width) on the host: the models alone."""
+        return self._tokens(pixel_values)
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        return self._tokens(clip_input(images, self.processor, self.device, self.dtype))
+        return self.forward(self.prepare(images))
 
     def negative(self) -> np.ndarray:
         """The constant unconditional tokens (queries, width): the Resampler's output for a zero pixel tensor."""
