@@ -16,7 +16,7 @@ export PYTHONUNBUFFERED=1
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
   $PY -m pip install --no-deps --no-index wheels/*.whl -q && $PY -m pip install --no-deps --no-build-isolation -e . -q
   $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
-  # each step has its own limit, so that one slow step does not lose the others' figures (at most 9.7 minutes in all)
+  # each step has its own limit, so that one slow step does not lose the others' figures (at most 9.5 minutes in all)
   # issue 30: 12,288 targets against himalaya on the same device, then 88,000 targets (each method its own process)
   timeout 140 $PY benchmarks/bench_ridge.py --backend torch_cuda --only ridge_decode,himalaya_kernelridgecv \
       --json "$OUT/bench_ridge_gpu_12k.json"
@@ -32,6 +32,6 @@ make_tiny_metric_weights as m; m(f(Path('$W')))"
       --json "$OUT/bench_features_gpu.json"
   timeout 80 $PY benchmarks/bench_decode.py --weights-root $W --device cuda --dtype float16 --n-images 32 \
       --batch-size 8 --json "$OUT/bench_decode_gpu.json"
-  timeout 120 $PY benchmarks/bench_pipeline.py --size full --weights-root $W --json "$OUT/bench_pipeline_full.json"
+  timeout 100 $PY benchmarks/bench_pipeline.py --size full --weights-root $W --json "$OUT/bench_pipeline_full.json"
   nvidia-smi --query-gpu=memory.used --format=csv
 } 2>&1 | tee "$OUT/log.txt"
