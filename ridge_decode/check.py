@@ -9,6 +9,7 @@ synthetic root passes and a real one can be held to NSD.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,29 +159,27 @@ def check_data(
     root = Path(data_root)
     out: list[CheckResult] = []
     p = lambda key, s=None: entry_path(key, root, s, 1, manifest)  # noqa: E731
-    design = _run(out, "expdesign", None, p("expdesign"), lambda: _check_design(p("expdesign")), manifest, root=root)
-    _run(out, "stim_info", None, p("stim_info"),
-         lambda: (_check_stim_info(p("stim_info"), strict, manifest.n_images), None), manifest, root=root)
-    shape = _run(out, "stimuli", None, p("stimuli"),
-                 lambda: _check_stimuli(p("stimuli"), strict, manifest.n_images), manifest, root=root)
+    run = functools.partial(_run, out, manifest=manifest, root=root)
+    design = run("expdesign", None, p("expdesign"), lambda: _check_design(p("expdesign")))
+    run("stim_info", None, p("stim_info"), lambda: (_check_stim_info(p("stim_info"), strict, manifest.n_images), None))
+    shape = run("stimuli", None, p("stimuli"), lambda: _check_stimuli(p("stimuli"), strict, manifest.n_images))
     if design is not None and shape is not None:
         top = int(design["subjectim"].max())
         ok = top <= shape[0]
         out.append(CheckResult("design ids in stimuli", None, "present" if ok else "bad",
                                f"largest design id {top} (1-based) vs {shape[0]} stimuli", str(p("stimuli"))))
     for key in ("captions_train", "captions_val"):
-        _run(out, key, None, p(key), lambda key=key: (_check_captions(p(key)), None), manifest, root=root)
+        run(key, None, p(key), lambda key=key: (_check_captions(p(key)), None))
     for s in subjects:
         info = manifest.subject_info(s)
-        mask = _run(out, "nsdgeneral", s, p("nsdgeneral", s), lambda s=s, info=info: _check_mask(
-            p("nsdgeneral", s), info, strict), manifest, root=root)
+        mask = run("nsdgeneral", s, p("nsdgeneral", s), lambda s=s, info=info: _check_mask(
+            p("nsdgeneral", s), info, strict))
         fmts = [f for f in ("hdf5", "nifti") if betas_path(root, s, 1, f, manifest).exists()] or ["hdf5"]
         for fmt in fmts:
             # session 1 stands for the series: when it exists, every session present is checked
-            _run(out, f"betas_{fmt}", s, betas_path(root, s, 1, fmt, manifest),
-                 lambda s=s, fmt=fmt, mask=mask, info=info: (
-                     _check_betas(root, s, fmt, mask, info, strict, manifest), None),
-                 manifest, root=root)
+            run(f"betas_{fmt}", s, betas_path(root, s, 1, fmt, manifest),
+                lambda s=s, fmt=fmt, mask=mask, info=info: (_check_betas(root, s, fmt, mask, info, strict, manifest),
+                                                            None))
     if weights_root is not None:
         out += check_weights(weights_root, manifest)
     return out

@@ -57,12 +57,12 @@ def format_plan(items: list[FetchItem]) -> str:
         size = it.size_bytes or 0
         total += size
         mark = "" if it.size_exact else "~"
-        lines.append(f"{mark + _human(size):>10}  {it.relpath}")
-    lines.append(f"{'~' + _human(total):>10}  total ({len(items)} files; ~ marks sizes estimated from shapes)")
+        lines.append(f"{mark + human_size(size):>10}  {it.relpath}")
+    lines.append(f"{'~' + human_size(total):>10}  total ({len(items)} files; ~ marks sizes estimated from shapes)")
     return "\n".join(lines)
 
 
-def _human(n: float) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1000 or unit == "TB":
             return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"

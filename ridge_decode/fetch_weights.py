@@ -26,7 +26,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .errors import RidgeDecodeError
-from .fetch import _human
+from .fetch import human_size
 from .machine import require_space
 from .manifest import Entry, Manifest, load_manifest
 
@@ -99,19 +99,18 @@ def plan(keys, manifest: Manifest | None = None) -> list[WeightFile]:
 def format_plan(files: list[WeightFile], manifest: Manifest | None = None) -> str:
     """Each entry (where it comes from, at which commit, its license and gating), its files and sizes, the total."""
     manifest = manifest or load_manifest()
-    lines, total, approx = [], 0, False
-    width = max((len(("~" if not wf.size_exact else "") + _human(wf.size_bytes or 0)) for wf in files), default=0)
+    sizes = {wf.relpath: ("" if wf.size_exact else "~") + human_size(wf.size_bytes or 0) for wf in files}
+    width = max(map(len, sizes.values()), default=0)
+    lines = []
     for key in dict.fromkeys(wf.key for wf in files):
-        e, mine = manifest[key], [wf for wf in files if wf.key == key]
+        e = manifest[key]
         origin = f"{e.hub['repo']} at commit {e.hub['revision']}" if e.hub else e.url
         gate = "gated: accept its terms on the hub, then set HF_TOKEN" if e.gated else "not gated"
         lines += [f"{key}: {origin}", f"    license: {e.license or 'not stated'}; {gate}"]
-        for wf in mine:
-            size = ("" if wf.size_exact else "~") + _human(wf.size_bytes or 0)
-            lines.append(f"    {size:>{width}}  {wf.relpath}")
-            total += wf.size_bytes or 0
-            approx |= not wf.size_exact
-    lines.append(f"total {'~' if approx else ''}{_human(total)} in {len(files)} files"
+        lines += [f"    {sizes[wf.relpath]:>{width}}  {wf.relpath}" for wf in files if wf.key == key]
+    total = sum(wf.size_bytes or 0 for wf in files)
+    approx = not all(wf.size_exact for wf in files)
+    lines.append(f"total {'~' if approx else ''}{human_size(total)} in {len(files)} files"
                  + (" (~: sizes rounded from public listings)" if approx else ""))
     return "\n".join(lines)
 
@@ -264,8 +263,8 @@ def _check_digest(wf: WeightFile, path: Path, hub_digest: str | None) -> str:
         problem = f"sha256 {found}; expected {want} ({what})"
     elif wf.hash_prefix and not found.startswith(wf.hash_prefix):
         problem = f"sha256 {found}; expected one starting {wf.hash_prefix} (the release's hash prefix)"
-    elif not want and hub_digest and COMMIT.fullmatch(hub_digest) and git_blob_sha1(path) != hub_digest:
-        problem = f"git blob sha1 {git_blob_sha1(path)}; expected {hub_digest} (the hub's ETag)"
+    elif not want and hub_digest and COMMIT.fullmatch(hub_digest) and (blob := git_blob_sha1(path)) != hub_digest:
+        problem = f"git blob sha1 {blob}; expected {hub_digest} (the hub's ETag)"
     if problem:
         path.unlink()
         raise FetchError(f"{wf.relpath} (entry {wf.key}) from {wf.origin}: {problem}. The file was removed; run "
