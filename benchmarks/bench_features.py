@@ -22,6 +22,7 @@ extraction's images per second can be set against the model's own in the same ru
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -46,6 +47,9 @@ def main(argv=None):
     parser.add_argument("--null-model", action="store_true", help="the input pipeline alone, no model")
     parser.add_argument("--stand-in", type=float, default=None,
                         help="a model sleeping this many s per batch (0: as long as a batch's reading and writing)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="with --null-model or --stand-in: runs of each row, the median reported (runs of under "
+                             "a second can be off by 20%% here)")
     args = parser.parse_args(argv)
     if args.null_model or args.stand_in is not None:
         return pipeline_alone(args)
@@ -60,7 +64,8 @@ def main(argv=None):
     images = rng.integers(0, 256, (args.n_images, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
     ids = np.arange(args.n_images)
     captions = [[f"a photo of thing {i} number {k} on a table" for k in range(5)] for i in ids]
-    results = {}
+    results, tiny = {}, args.weights_root is None
+    config = {**vars(args), "tiny_models": tiny, "image_size": IMAGE_SIZE}
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights_root
         if weights is None:
@@ -70,18 +75,26 @@ def main(argv=None):
         for name in args.families.split(","):
             store = FeatureStore(Path(tmp) / "features")
             t0 = time.perf_counter()
-            REGISTRY[name].make(weights, device=args.device, dtype=args.dtype)  # loading, timed apart
+            extractor = REGISTRY[name].make(weights, device=args.device, dtype=args.dtype)  # loading, timed apart
             load = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            extract_family(name, ids, store, read_images=lambda b: images[b], read_captions=lambda b: [captions[i]
-                           for i in b], weights_root=weights, device=args.device, dtype=args.dtype,
-                           batch_size=args.batch_size, progress=False)
-            total = time.perf_counter() - t0 - load  # extract_family loads the model again
-            results[name] = {"load_seconds": load, "seconds_per_image": max(total, 0.0) / args.n_images}
+            family = REGISTRY[name]
+            # the extraction gets the model loaded above: its time is the extraction's, with no second load
+            REGISTRY[name] = dataclasses.replace(family, make=lambda *_, loaded=extractor, **__: loaded)
+            try:
+                t0 = time.perf_counter()
+                extract_family(name, ids, store, read_images=lambda b: images[b],
+                               read_captions=lambda b: [captions[i] for i in b], weights_root=weights,
+                               device=args.device, dtype=args.dtype, batch_size=args.batch_size, progress=False)
+                total = time.perf_counter() - t0
+            finally:
+                REGISTRY[name] = family
+            results[name] = {"load_seconds": load, "seconds_per_image": total / args.n_images}
             print(f"{name}: {results[name]['seconds_per_image'] * 1000:.1f} ms per image", flush=True)
             if args.forward:
-                results[name] |= forward_only(REGISTRY[name], weights, args, images, captions)
-    tiny = args.weights_root is None
+                results[name] |= forward_only(REGISTRY[name], extractor, args, images, captions)
+            del extractor
+            # after each family, so that a run cut short (a time limit on a lent GPU) keeps what it measured
+            write_json(args.json, {"config": config, "families": results, "versions": versions()})
     print(f"\n{'tiny random models' if tiny else args.weights_root}, {args.device}, {args.dtype}, "
           f"{args.n_images} images of {IMAGE_SIZE}x{IMAGE_SIZE}, batch {args.batch_size}, "
           f"{torch.get_num_threads()} threads")
@@ -93,14 +106,12 @@ def main(argv=None):
         print(f"| {name} | {r['seconds_per_image'] * 1000:.1f} | {r['load_seconds']:.2f} | "
               f"{fwd * 1000:.1f} | {rate} |" if fwd else f"| {name} | {r['seconds_per_image'] * 1000:.1f} | "
               f"{r['load_seconds']:.2f} | - | - |")
-    config = {**vars(args), "tiny_models": tiny, "image_size": IMAGE_SIZE}
-    print(f"\nwritten: {write_json(args.json, {'config': config, 'families': results, 'versions': versions()})}")
+    print(f"\nwritten: {args.json}")
 
 
-def forward_only(family, weights, args, images, captions) -> dict:
+def forward_only(family, extractor, args, images, captions) -> dict:
     """The model alone: one batch prepared once (on the device), then its ``forward`` timed as many times as the
     extraction has batches, after one warm-up (a family without ``forward``, like ``pixels``, has no model)."""
-    extractor = family.make(weights, device=args.device, dtype=args.dtype)
     if not hasattr(extractor, "forward"):
         return {}
     batch = images[: args.batch_size] if family.inputs == "images" else captions[: args.batch_size]
@@ -165,13 +176,19 @@ def pipeline_alone(args) -> None:
 
         def timed(label, sleep, overlap, preprocess):
             _NullModel.sleep, _NullModel.preprocess = sleep, preprocess
-            t0 = time.perf_counter()
-            extract_families(["null"], ids, FeatureStore(Path(tmp) / f"f{len(rows)}"), read_images=stimuli.read,
-                             device=args.device, batch_size=args.batch_size, progress=False, overlap=overlap)
-            seconds = time.perf_counter() - t0
-            rows[label] = {"seconds": seconds, "images_per_second": args.n_images / seconds, "sleep": sleep,
-                           "overlap": overlap, "preprocess": preprocess, "model_seconds": n_batches * sleep}
-            print(f"{label}: {seconds:.2f} s, {args.n_images / seconds:.1f} images/s", flush=True)
+            each = []
+            for _ in range(args.repeats):
+                t0 = time.perf_counter()
+                extract_families(["null"], ids, FeatureStore(Path(tmp) / f"f{len(rows)}-{len(each)}"),
+                                 read_images=stimuli.read, device=args.device, batch_size=args.batch_size,
+                                 progress=False, overlap=overlap)
+                each.append(time.perf_counter() - t0)
+            seconds = float(np.median(each))
+            rows[label] = {"seconds": seconds, "seconds_each": each, "images_per_second": args.n_images / seconds,
+                           "sleep": sleep, "overlap": overlap, "preprocess": preprocess,
+                           "model_seconds": n_batches * sleep}
+            print(f"{label}: {seconds:.2f} s (median of {args.repeats}), {args.n_images / seconds:.1f} images/s",
+                  flush=True)
 
         timed("input pipeline (read, transfer, resize on the device, write)", 0.0, True, True)
         if args.stand_in is not None:
@@ -180,7 +197,8 @@ def pipeline_alone(args) -> None:
             timed("stand-in model, one after the other", sleep, False, False)
             timed("stand-in model, overlapped", sleep, True, False)
     input_s = rows.get("input alone: read and write, one after the other", {}).get("seconds", 0.0)
-    print(f"\n{args.n_images} images of {IMAGE_SIZE}x{IMAGE_SIZE} from HDF5, batch {args.batch_size}, {args.device}")
+    print(f"\n{args.n_images} images of {IMAGE_SIZE}x{IMAGE_SIZE} from HDF5, batch {args.batch_size}, {args.device}, "
+          f"median of {args.repeats} runs")
     print("| run | wall s | images/s | model s (batches x sleep) | wall / max(input, model) |")
     print("|---|---|---|---|---|")
     for label, r in rows.items():

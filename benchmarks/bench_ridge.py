@@ -58,6 +58,8 @@ DEFAULT_ALPHAS = "1:6:11"
 DEFAULT_FIXED_ALPHA = 1e4
 ONLY_CHEAP_ABOVE = 20_000  # targets; sklearn RidgeCV needs ~14 GB already at 12,288
 CHEAP = ("ridge_decode", "sklearn_ridge_fixed")
+# the methods that run on --backend (scikit-learn's run on the CPU whatever it is)
+ON_BACKEND = ("ridge_decode", "ridge_decode_baseline", "ridge_decode_ridgegcv", "himalaya_kernelridgecv")
 
 
 def make_data(n_train, n_test, n_voxels, n_targets, seed=0, block=4096):
@@ -175,6 +177,9 @@ def worker(args):
     alphas = np.asarray(cfg["alphas"])
     for module in MODULES[args.worker]:  # imports are not part of a method's time
         importlib.import_module(module)
+    cuda = args.worker in ON_BACKEND and cfg["backend"].startswith("torch_cuda")
+    if cuda:
+        _warm_cuda()
     with tempfile.TemporaryDirectory(dir=cfg.get("workdir")) as workdir:
         t0 = time.perf_counter()
         pred, extra = run_method(args.worker, X, Xt, Y, alphas, cfg["fixed_alpha"], cfg["backend"],
@@ -182,7 +187,23 @@ def worker(args):
         seconds = time.perf_counter() - t0
     out = {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "mean_r": mean_r(pred, Yt), **extra}
+    if cuda:
+        import torch
+
+        out |= {"gpu_peak_mb": torch.cuda.max_memory_allocated() / 2**20, "device": torch.cuda.get_device_name(0)}
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _warm_cuda() -> None:
+    """Before the clock, for every method on a CUDA backend alike (as imports are): create the CUDA context and the
+    cuBLAS and cuSOLVER handles on small arrays, then reset the peak-memory counter. The first CUDA call of a
+    process pays these (about 0.5 s, more with eager module loading), whatever the method."""
+    import torch
+
+    a = torch.randn(64, 64, device="cuda")
+    torch.linalg.eigh(a @ a.T)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
 
 
 def run_worker(name: str, config: dict) -> dict:
@@ -196,7 +217,8 @@ def run_worker(name: str, config: dict) -> dict:
         print(f"  failed: {result['error']}", flush=True)
         return result
     result = json.loads(lines[-1][len("RESULT "):])
-    print(f"  {result['seconds']:.1f} s, r {result['mean_r']:.4f}, {result['peak_rss_mb']:.0f} MB", flush=True)
+    gpu = f", GPU peak {result['gpu_peak_mb']:.0f} MB" if "gpu_peak_mb" in result else ""
+    print(f"  {result['seconds']:.1f} s, r {result['mean_r']:.4f}, {result['peak_rss_mb']:.0f} MB{gpu}", flush=True)
     return result
 
 
@@ -215,6 +237,20 @@ def baseline_tree(ref):
             yield tree
         finally:
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", tree], capture_output=True)
+
+
+def load_reference(path: str, config: dict) -> dict:
+    """ridge_decode's result in ``path``, a JSON of this script on the same data (the same sizes, seed and alphas:
+    the data are generated from the seed), checked before anything runs: its file, backend and held-out r."""
+    ref = json.loads(Path(path).read_text())
+    same = ("n_train", "n_test", "n_voxels", "n_targets", "latent_dim", "seed", "alphas")
+    differ = [k for k in same if ref["config"].get(k) != config[k]]
+    if differ:
+        raise SystemExit(f"--reference {path}: made on other data ({', '.join(differ)} differ)")
+    ours = ref["methods"].get("ridge_decode", {})
+    if "mean_r" not in ours:
+        raise SystemExit(f"--reference {path}: it has no ridge_decode result")
+    return {"file": str(path), "backend": ref["config"].get("backend"), "mean_r": ours["mean_r"]}
 
 
 def print_engine(results: dict) -> None:
@@ -288,6 +324,9 @@ def main(argv=None):
                         help="the engine with its loop overlapped and not, with the store slowed by --slow-write")
     parser.add_argument("--slow-write", default="auto",
                         help="seconds of sleep per chunk written in --overlap, or 'auto' (a chunk's compute time)")
+    parser.add_argument("--reference", default=None,
+                        help="a JSON this script wrote on the same data (another backend, another machine): each "
+                             "method's held-out r is set against its ridge_decode's")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -312,6 +351,7 @@ def main(argv=None):
               "workdir": args.workdir, "cpu_count": os.cpu_count(), "methods": methods}
     if args.overlap:
         return overlap_demo(config, args)
+    reference = load_reference(args.reference, config) if args.reference else None
     with baseline_tree(args.baseline_ref if "ridge_decode_baseline" in methods else None) as tree:
         config["baseline_tree"], config["baseline_ref"] = tree, args.baseline_ref if tree else None
         results = {name: run_worker(name, config) for name in methods}
@@ -322,22 +362,32 @@ def main(argv=None):
         if "seconds" in res and "seconds" in ours:
             res["time_ratio_to_ridge_decode"] = res["seconds"] / ours["seconds"]
             res["r_minus_ridge_decode"] = res["mean_r"] - ours["mean_r"]
+    for res in results.values():
+        if reference and "mean_r" in res:
+            res["r_minus_reference"] = res["mean_r"] - reference["mean_r"]
     print()
     print(f"n_train {scale['n_train']}, n_test {scale['n_test']}, voxels {scale['n_voxels']}, "
           f"targets {scale['n_targets']}, {len(alphas)} alphas {alphas[0]:g}..{alphas[-1]:g}, "
-          f"fixed alpha {args.fixed_alpha:g}, {os.cpu_count()} CPUs")
-    print("| method | wall s | x ridge_decode | mean held-out r | r - ridge_decode | peak RSS GB |")
-    print("|---|---|---|---|---|---|")
+          f"fixed alpha {args.fixed_alpha:g}, backend {args.backend}, {os.cpu_count()} CPUs"
+          + "".join(sorted({f", {r['device']}" for r in results.values() if "device" in r})))
+    gpu = any("gpu_peak_mb" in r for r in results.values())
+    ref = f" | r - reference ({reference['backend']})" if reference else ""
+    print("| method | wall s | x ridge_decode | mean held-out r | r - ridge_decode | peak RSS GB"
+          + (" | GPU peak GB" if gpu else "") + ref + " |")
+    print("|---" * (6 + gpu + bool(reference)) + "|")
     for name, res in results.items():
         if "error" in res:
-            print(f"| {name} | failed | | | | |")
+            print(f"| {name} | failed |" + " |" * (4 + gpu + bool(reference)))
             continue
-        print(f"| {name} | {res['seconds']:.1f} | {res.get('time_ratio_to_ridge_decode', float('nan')):.2f} | "
-              f"{res['mean_r']:.4f} | {res.get('r_minus_ridge_decode', float('nan')):+.4f} | "
-              f"{res['peak_rss_mb'] / 1024:.2f} |")
+        print(f"| {name} | {res['seconds']:.2f} | {res.get('time_ratio_to_ridge_decode', float('nan')):.2f} | "
+              f"{res['mean_r']:.5f} | {res.get('r_minus_ridge_decode', float('nan')):+.5f} | "
+              f"{res['peak_rss_mb'] / 1024:.2f} |" + (f" {res.get('gpu_peak_mb', float('nan')) / 1024:.2f} |"
+                                                       if gpu else "")
+              + (f" {res['r_minus_reference']:+.6f} |" if reference else ""))
     from ridge_decode.io import versions, write_json
 
-    path = write_json(args.json, {"config": config, "methods": results, "versions": versions()})
+    path = write_json(args.json, {"config": config, "methods": results, "reference": reference,
+                                  "versions": versions()})
     print(f"\nwritten: {path}")
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import json
 import math
 import os
@@ -115,6 +117,13 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 def versions() -> dict:
     """Versions of Python and of the packages that shape numerical results (read from metadata, not imported),
     and the pinned set they came from (``ridge_decode.pins.pinned_set``)."""
+    return copy.deepcopy(_versions())
+
+
+# Read once per process: the installed set does not change while it runs, and comparing it with the pinned set
+# parses every installed package's metadata (about 0.1 s), which each feature file, model and result would pay again.
+@functools.cache
+def _versions() -> dict:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in ("ridge_decode", "numpy", "scipy", "scikit-learn", "himalaya", "torch", "h5py", "nibabel",
                  "diffusers", "transformers"):
