@@ -53,6 +53,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=list(SIZES), default="small")
     parser.add_argument("--device", default=None, help="default: cpu for small, cuda for full")
+    parser.add_argument("--backend", default=None, help="the fit's backend (default: numpy for small, torch_cuda "
+                                                       "for full)")
     parser.add_argument("--steps", type=int, default=None, help="DDIM steps of the diffusion decode")
     parser.add_argument("--workdir", default=None, help="where to simulate and write (default: a temporary folder)")
     parser.add_argument("--weights-root", default=None,
@@ -60,7 +62,8 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--json", default=None, help="default benchmarks/results/bench_pipeline_<size>.json")
     args = parser.parse_args(argv)
-    size = dict(SIZES[args.size], **{k: v for k, v in (("device", args.device), ("steps", args.steps)) if v})
+    given = {"device": args.device, "backend": args.backend, "steps": args.steps}
+    size = dict(SIZES[args.size], **{k: v for k, v in given.items() if v})
 
     from ridge_decode.cli import main as cli
     from ridge_decode.io import versions, write_json

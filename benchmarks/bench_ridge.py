@@ -243,8 +243,11 @@ def load_reference(path: str, config: dict) -> dict:
     """ridge_decode's result in ``path``, a JSON of this script on the same data (the same sizes, seed and alphas:
     the data are generated from the seed), checked before anything runs: its file, backend and held-out r."""
     ref = json.loads(Path(path).read_text())
-    same = ("n_train", "n_test", "n_voxels", "n_targets", "latent_dim", "seed", "alphas")
+    same = ("n_train", "n_test", "n_voxels", "n_targets", "latent_dim", "seed")
     differ = [k for k in same if ref["config"].get(k) != config[k]]
+    theirs = ref["config"].get("alphas", [])
+    if len(theirs) != len(config["alphas"]) or not np.allclose(theirs, config["alphas"], rtol=1e-9):
+        differ.append("alphas")
     if differ:
         raise SystemExit(f"--reference {path}: made on other data ({', '.join(differ)} differ)")
     ours = ref["methods"].get("ridge_decode", {})
