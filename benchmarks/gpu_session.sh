@@ -1,5 +1,5 @@
 #!/bin/bash
-# Every GPU figure the open issues ask for, in one command of at most 10 minutes on one CUDA GPU:
+# The GPU figures of issues 30 and 32, in one command of at most 10 minutes on one CUDA GPU:
 #   issue 30: the engine on torch_cuda at 12,288 targets against himalaya on the same device, held-out r against
 #             the committed numpy run, then 88,000 targets with the GPU's peak memory;
 #   issue 32: each extraction family against its model alone, decoding against the UNet alone, and the chain
@@ -9,7 +9,11 @@
 #
 # The GPU machine has no package registry. Before, where pip reaches PyPI, put the pure-Python wheels it lacks in
 # .whl/ (ignored by git: echo /.whl/ >> .git/info/exclude):
-#     pip download --no-deps -d .whl himalaya==0.4.11 diffusers==0.42.1 nibabel==5.4.2 nilearn==0.14.1
+#     pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl himalaya==0.4.11 diffusers==0.42.1 \
+#         nibabel==5.4.2 nilearn==0.14.1
+# (21 MB, pure Python; the machine's own torch, transformers, h5py, scikit-learn and the rest serve as they are:
+# the CPU rehearsal also passed in a Python 3.12 venv with its torch 2.11, torchvision 0.26, transformers 5.17,
+# huggingface_hub 1.33 and numpy 2.5.2, the versions last read there.)
 # Then run "bash benchmarks/gpu_session.sh" there, carrying .whl, with a 600 s limit. Results land in $OUT (or
 # results_gpu/ without it): one JSON per step and log.txt.
 set -u -o pipefail
