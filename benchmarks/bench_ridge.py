@@ -365,7 +365,6 @@ def main(argv=None):
         if "seconds" in res and "seconds" in ours:
             res["time_ratio_to_ridge_decode"] = res["seconds"] / ours["seconds"]
             res["r_minus_ridge_decode"] = res["mean_r"] - ours["mean_r"]
-    for res in results.values():
         if reference and "mean_r" in res:
             res["r_minus_reference"] = res["mean_r"] - reference["mean_r"]
     print()
