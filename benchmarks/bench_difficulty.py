@@ -61,7 +61,7 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
     return {
         "pixcorr_32px": metrics.pixcorr(recon, truth),
         "pixcorr": pixcorr_standard,
-        "two_way_pixels": metrics.two_way_identification(truth, recon),
+        "two_way_pixels": metrics.two_way_identification(recon, truth),
         "mean_r_pixels": fit.summary["groups"]["pixels"]["mean_r"],
         "nearest_train_r_median": float(np.median(nearest)),
         "noise_ceiling_median_early": float(np.median(nc[t < 0.5])),
@@ -83,7 +83,7 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
 def main(preset, size, seed, json_path):
     """Simulate the pair and print its difficulty beside the published NSD figures."""
     from ridge_decode.io import versions, write_json
-    from ridge_decode.simulate import simulate
+    from ridge_decode.simulation import simulate
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "root"

@@ -31,7 +31,7 @@ from ridge_decode.features.extract import extract_family  # noqa: E402
 from ridge_decode.io import atomic_path  # noqa: E402
 from ridge_decode.manifest import entry_path  # noqa: E402
 from ridge_decode.ridge import OneStageRidge  # noqa: E402
-from ridge_decode.simulate import simulate  # noqa: E402
+from ridge_decode.simulation import simulate  # noqa: E402
 from ridge_decode.sources import NiftiSource  # noqa: E402
 from ridge_decode.sources.nsd import load_subject, open_stimuli, read_design, read_noise_ceiling, subject_trials  # noqa: E402
 from ridge_decode.sources.nsd_files import betas_path, present_sessions  # noqa: E402
@@ -83,7 +83,7 @@ def section_data(root: Path, figs: Path, size: str) -> tuple[list[str], object]:
     f1 = _save(fig, figs / "design.png")
     md = ["## 1. The synthetic subject", "",
           "Everything on this page runs on a **simulated** subject, so that you can run it in seconds and so that "
-          "the truth is known. `ridge_decode.simulate` writes files in exactly the layout of the Natural Scenes "
+          "the truth is known. `ridge_decode.simulation` writes files in exactly the layout of the Natural Scenes "
           "Dataset (NSD): per-session betas (`betas_sessionNN.hdf5`, int16, percent signal change x 300), the "
           "nsdgeneral ROI, the experiment design (`nsd_expdesign.mat`), the stimuli (`nsd_stimuli.hdf5`) and COCO-"
           "style captions. The package's NSD loader reads them unchanged. How the responses are made:", "",
@@ -157,7 +157,7 @@ def section_ridge(figs: Path, X_train, Y_train) -> tuple[list[str], OneStageRidg
 def section_gcv(figs: Path, model, X_test, Y_test) -> tuple[list[str], np.ndarray]:
     """4. Choosing alpha: GCV, effective degrees of freedom and the grid."""
     # show: gcv
-    grid = np.asarray(model.alphas, float)                      # the candidate alphas
+    grid = model.alpha_grid_                                    # the candidate alphas
     gcv = model.cv_scores_["pixels"]                            # (alphas, targets) GCV error of each
     s = model.kernel_eigenvalues_
     df = np.array([(s / (s + a)).sum() for a in grid])          # effective degrees of freedom of each alpha
@@ -248,10 +248,10 @@ def section_scores(r: np.ndarray, pred: np.ndarray, Y_train, Y_test) -> list[str
     flat = np.broadcast_to(Y_test.mean((1, 2, 3), keepdims=True), Y_test.shape)  # each image's true brightness
     # end show
     small, dec = (weightfree.pixels_to_images(x) for x in (Y_test, pred))
-    ident = metrics.two_way_identification(small.astype(float), dec.astype(float))
+    ident = metrics.two_way_identification(dec.astype(float), small.astype(float))
     rng = np.random.default_rng(0)
-    chance = np.mean([metrics.two_way_identification(small.astype(float), dec[rng.permutation(len(dec))]
-                                                     .astype(float)) for _ in range(20)])
+    chance = np.mean([metrics.two_way_identification(dec[rng.permutation(len(dec))].astype(float),
+                                                     small.astype(float)) for _ in range(20)])
     with np.errstate(invalid="ignore"):
         r_mean_image = np.nan_to_num(metrics.columnwise_r(mean_image, Y_test)).mean()
         pc_mean_image = metrics.pixcorr(mean_image, Y_test)

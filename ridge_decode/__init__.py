@@ -1,17 +1,58 @@
 """ridge_decode: ridge-regression decoding of seen images from fMRI (NSD), with a thin diffusion step.
 
-The package reads as the pipeline: ``manifest`` and ``nsd`` (data), ``simulate`` (a synthetic subject in the
-NSD layout), ``features`` (targets cached by 73k id), ``ridge`` (the estimator), ``decode`` (predicted
-targets to images), ``metrics`` (scores) and ``plots``. ``cli`` wires the stages together for the scripts.
+The public names (``__all__``) run the whole chain from Python, in the pipeline's order:
+
+- data: ``simulate`` (a synthetic subject in NSD's file layout), ``NSDSource``, ``HDF5Source``, ``NiftiSource``
+  (``source.load()`` gives a ``SubjectData``: betas and image ids; ``source.images().read(ids)`` the images);
+- features: ``extract_features`` (cached per image id; returns a ``FeatureStore``, ``.read(family, ids)``);
+- ridge: ``OneStageRidge`` and ``RidgeGCV`` (the same maths, ``ridge_decode.ridge.core``);
+- decoding: ``decode_images`` ("weight-free" or "diffusion");
+- evaluation: ``score_images`` (every metric available), ``columnwise_r``, ``pixcorr``, ``two_way_identification``;
+- figures: ``plot_reconstructions``, ``plot_fit_summary``, ``plot_ranked``, ``plot_transfer`` (each returns a
+  matplotlib Figure; ``path=`` also saves it).
+
+Every score takes the prediction first and the truth second. The subpackages hold the rest: ``sources``,
+``features``, ``ridge``, ``decode``, ``evaluate``, ``pipeline`` (the stages wired together for the commands) and
+``cli``.
 """
 
 __version__ = "0.1.0"
 
+# name -> module that defines it; imported on first use, so that `ridge-decode --help` does not import torch
+_PUBLIC = {
+    "simulate": "ridge_decode.simulation",
+    "NSDSource": "ridge_decode.sources",
+    "HDF5Source": "ridge_decode.sources",
+    "NiftiSource": "ridge_decode.sources",
+    "SubjectData": "ridge_decode.sources",
+    "extract_features": "ridge_decode.pipeline.extract",
+    "FeatureStore": "ridge_decode.features",
+    "OneStageRidge": "ridge_decode.ridge",
+    "RidgeGCV": "ridge_decode.ridge",
+    "AlphaGridWarning": "ridge_decode.ridge",
+    "decode_images": "ridge_decode.decode",
+    "score_images": "ridge_decode.evaluate",
+    "columnwise_r": "ridge_decode.metrics",
+    "pixcorr": "ridge_decode.metrics",
+    "two_way_identification": "ridge_decode.metrics",
+    "plot_reconstructions": "ridge_decode.plots",
+    "plot_fit_summary": "ridge_decode.plots",
+    "plot_ranked": "ridge_decode.plots",
+    "plot_transfer": "ridge_decode.plots",
+    "RidgeDecodeError": "ridge_decode.errors",
+}
+__all__ = sorted(_PUBLIC)
+
 
 def __getattr__(name):
-    # ``ridge_decode.RidgeGCV`` without importing the estimator (and himalaya) for every command
-    if name == "RidgeGCV":
-        from .ridge import RidgeGCV
+    if name in _PUBLIC:
+        import importlib
 
-        return RidgeGCV
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'ridge_decode' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

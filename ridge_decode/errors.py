@@ -54,6 +54,11 @@ class InputError(RidgeDecodeError, ValueError):
     """An argument or option has a value the stage cannot use; the message names it, with what was expected."""
 
 
+class ParameterError(InputError, TypeError):
+    """An estimator's parameter has a value or type it cannot use (both a ``ValueError`` and a ``TypeError``, as
+    scikit-learn's ``InvalidParameterError`` is); the message names it, what was expected and what was found."""
+
+
 class OutputError(RidgeDecodeError, OSError):
     """An output cannot be written or committed: the folder is in use by another run (its lock), the lock was lost,
     the disk is full, or the folder is read-only. The message names the path and what to do."""

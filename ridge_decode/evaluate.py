@@ -282,20 +282,21 @@ def network_input(images: np.ndarray, net: Network, convention: str):
     return (x - mean) / std
 
 
-def correlation_distance(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:
-    """1 - Pearson r between each true and reconstructed feature vector (n,)."""
+def correlation_distance(pred_feats: np.ndarray, true_feats: np.ndarray) -> np.ndarray:
+    """1 - Pearson r between each reconstructed and true feature vector (n,)."""
     t = np.asarray(true_feats, np.float64)
-    r = np.asarray(recon_feats, np.float64)
+    r = np.asarray(pred_feats, np.float64)
     return 1.0 - basic.columnwise_r(r.T, t.T)
 
 
-def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convention: str = "mindeye",
+def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, convention: str = "mindeye",
                   batch_size: int = 32, progress: bool = True, device: str = "cpu") -> tuple[dict, dict]:
     """The registered metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order); the feature
     networks run on ``device``, ``batch_size`` images at a time.
 
-    Returns (metrics: name -> float or {"unavailable": reason}, per_image: name -> (n,) scores).
-    Reconstructions of another size are resized (bicubic) to the stimuli's for PixCorr and SSIM.
+    Returns (metrics: name -> float or {"unavailable": reason}, per_image: name -> (n,) scores). With
+    ``weights_root=None`` only the metrics that need no weights (PixCorr, SSIM) are computed. Reconstructions of
+    another size are resized (bicubic) to the stimuli's for PixCorr and SSIM.
     """
     from PIL import Image
     from tqdm.auto import tqdm
@@ -315,7 +316,7 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
         if m.per_image is not None:
             per_image[m.name] = np.asarray(m.per_image(recons, stimuli), dtype=np.float64)
             out[m.name] = float(np.nanmean(per_image[m.name]))
-    for net in networks():
+    for net in networks() if weights_root is not None else ():
         try:
             run = _loaded(net, require(net.key, weights_root), device)
         except DataError as exc:
@@ -330,11 +331,20 @@ def image_metrics(stimuli: np.ndarray, recons: np.ndarray, weights_root, convent
         for m, (t, r) in feats.items():
             t, r = np.concatenate(t), np.concatenate(r)
             if REGISTRY[m].higher_is_better:
-                per_image[m] = basic.identification_per_image(t, r)
+                per_image[m] = basic.identification_per_image(r, t)
             else:
-                per_image[m] = correlation_distance(t, r)
+                per_image[m] = correlation_distance(r, t)
             out[m] = float(np.mean(per_image[m]))
     return {m: out[m] for m in REGISTRY if m in out}, per_image
+
+
+def score_images(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, convention: str = "mindeye",
+                 device: str = "cpu", progress: bool = False) -> dict:
+    """Every metric available for reconstructions ``recons`` against the seen ``stimuli`` (uint8 (n, H, W, 3), the
+    same images in the same order): {name: value}. Without ``weights_root`` these are the metrics that need no
+    weights (PixCorr, SSIM); with it, the eight NSD metrics (a network whose weights are missing is
+    ``{"unavailable": reason}``). See ``image_metrics`` for the per-image scores."""
+    return image_metrics(recons, stimuli, weights_root, convention=convention, progress=progress, device=device)[0]
 
 
 def embedding_scores(pred: np.ndarray, true: np.ndarray) -> dict:
@@ -352,7 +362,7 @@ def embedding_scores(pred: np.ndarray, true: np.ndarray) -> dict:
     corr = pz @ tz.T / p.shape[1]  # corr[j, i] = corr(pred_j, true_i)
     return {"mean_r": float(np.nanmean(r)), "median_r": float(np.nanmedian(r)), "n_targets": int(r.size),
             "retrieval_top1": float(np.mean(np.argmax(corr, axis=1) == np.arange(n))), "retrieval_chance": 1.0 / n,
-            "two_way": basic.two_way_identification(t, p)}
+            "two_way": basic.two_way_identification(p, t)}
 
 
 def format_value(metric: str, value) -> str:

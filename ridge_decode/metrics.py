@@ -1,4 +1,6 @@
-"""Scores of predictions and reconstructions. Fractions in [0, 1]; reports print percentages."""
+"""Scores of predictions and reconstructions. Fractions in [0, 1]; reports print percentages.
+
+Every function takes the prediction (or reconstruction) first and the truth second: ``f(pred, true)``."""
 
 from __future__ import annotations
 
@@ -27,12 +29,12 @@ def pixcorr(recon: np.ndarray, true: np.ndarray) -> float:
     return float(np.nanmean(pixcorr_per_image(recon, true)))
 
 
-def identification_per_image(true_feats: np.ndarray, recon_feats: np.ndarray) -> np.ndarray:
-    """For each reconstruction j, the fraction of distractors i != j with
-    corr(true_i, recon_j) < corr(true_j, recon_j) (n,). One correlation matrix, no loop.
+def identification_per_image(pred_feats: np.ndarray, true_feats: np.ndarray) -> np.ndarray:
+    """For each prediction j (n, ...), the fraction of distractors i != j with
+    corr(true_i, pred_j) < corr(true_j, pred_j) (n,). One correlation matrix, no loop.
     """
     t = np.asarray(true_feats, np.float64).reshape(len(true_feats), -1)
-    r = np.asarray(recon_feats, np.float64).reshape(len(recon_feats), -1)
+    r = np.asarray(pred_feats, np.float64).reshape(len(pred_feats), -1)
     n = len(t)
     if n < 2 or len(r) != n:
         raise ValueError(f"need >= 2 paired rows; got {len(t)} true and {len(r)} reconstructions")
@@ -42,6 +44,6 @@ def identification_per_image(true_feats: np.ndarray, recon_feats: np.ndarray) ->
     return (corr < np.diag(corr)[None, :]).sum(axis=0) / (n - 1)
 
 
-def two_way_identification(true_feats: np.ndarray, recon_feats: np.ndarray) -> float:
-    """Two-way identification: ``identification_per_image`` averaged over reconstructions. Chance is 0.5."""
-    return float(np.mean(identification_per_image(true_feats, recon_feats)))
+def two_way_identification(pred_feats: np.ndarray, true_feats: np.ndarray) -> float:
+    """Two-way identification: ``identification_per_image`` averaged over predictions. Chance is 0.5."""
+    return float(np.mean(identification_per_image(pred_feats, true_feats)))

@@ -1,38 +1,48 @@
-"""Every figure of the package, in one place. Figures are written atomically as PNG."""
+"""Every figure of the package, in one place. Each function returns a matplotlib ``Figure`` (a notebook shows it);
+with ``path`` it is also written there, atomically, as PNG.
+
+Figures are made with ``matplotlib.figure.Figure``, not pyplot: no backend is chosen for the caller, nothing is
+left open in pyplot's state, and commands draw without a display.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .io import atomic_path  # noqa: E402
+from .io import atomic_path
 
 RUN_KEY = "ridge_decode run"  # the PNG text chunk that names the run a figure belongs to
 
 
-def _save(fig, path: str | Path, run_id: str | None = None) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={RUN_KEY: run_id} if run_id else None)
-    plt.close(fig)
-    return path
+def save(fig: Figure, path: str | Path | None, run_id: str | None = None) -> Figure:
+    """Write ``fig`` to ``path`` as PNG (atomically), naming ``run_id`` in its metadata; nothing when ``path`` is
+    None. Returns the figure."""
+    if path is not None:
+        with atomic_path(Path(path)) as tmp:
+            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight",
+                        metadata={RUN_KEY: run_id} if run_id else None)
+    return fig
 
 
-def reconstruction_grid(
-    stimuli: np.ndarray | None, recons: np.ndarray, ids, path: str | Path, title: str = "", scores=None
-) -> Path:
+def _subplots(rows: int, cols: int, figsize, squeeze: bool = True):
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(rows, cols, squeeze=squeeze)
+
+
+def plot_reconstructions(recons: np.ndarray, stimuli: np.ndarray | None = None, ids=None,
+                         path: str | Path | None = None, title: str = "", scores=None) -> Figure:
     """Each stimulus (top) above its reconstruction (bottom), labelled by image id (and a score if given); with
-    ``stimuli=None`` (no ground truth), the reconstructions alone."""
+    ``stimuli=None`` (no ground truth), the reconstructions alone. Images (n, H, W, 3), uint8 or floats in [0, 1];
+    ``ids`` (n,) default 0..n-1."""
+    ids = np.arange(len(recons)) if ids is None else ids
     n = len(recons)
     cols = min(n, 10)
     per = 1 if stimuli is None else 2  # figure rows per row of images
     rows = per * int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(1.5 * cols, 1.6 * rows), squeeze=False)
+    fig, axes = _subplots(rows, cols, (1.5 * cols, 1.6 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for k in range(n):
@@ -48,32 +58,41 @@ def reconstruction_grid(
     axes[per - 1, 0].text(-0.15, 0.5, "decoded", transform=axes[per - 1, 0].transAxes, rotation=90, va="center",
                           ha="right")
     fig.suptitle(title, fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
-def fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path, run_id: str | None = None) -> Path:
-    """Per group: the distribution of held-out r over targets, and of the chosen alphas."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
+def plot_fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path | None = None, run_id: str | None = None,
+                grid=None, warnings=()) -> Figure:
+    """Per group: the distribution of held-out r over targets (r_by_group {group: (t,)}), and of the chosen alphas
+    (alphas_by_group {group: (t,)}), with the grid's ends (``grid``, (A,)) marked and the fit's ``AlphaGridWarning``
+    messages written under the plots."""
+    fig, (ax1, ax2) = _subplots(1, 2, (9, 3.2 + 0.35 * len(warnings)))
     for name, r in r_by_group.items():
         ax1.hist(np.asarray(r)[np.isfinite(r)], bins=40, alpha=0.6, label=f"{name} (mean {np.nanmean(r):.3f})")
         ax2.hist(np.log10(alphas_by_group[name]), bins=20, alpha=0.6, label=name)
+    if grid is not None:
+        for end in (np.min(grid), np.max(grid)):
+            ax2.axvline(np.log10(end), color="0.4", linestyle=":", linewidth=1)
+        ax2.set_title("dotted: the ends of the alpha grid", fontsize=8)
     ax1.set(xlabel="held-out r per target", ylabel="targets")
     ax2.set(xlabel="log10 chosen alpha", ylabel="targets")
     ax1.legend(fontsize=7)
     ax2.legend(fontsize=7)
-    fig.tight_layout()
-    return _save(fig, path, run_id)
+    for k, message in enumerate(warnings):
+        fig.text(0.01, 0.01 + 0.05 * k, "warning: " + message, fontsize=6.5, color="darkred", wrap=True)
+    fig.tight_layout(rect=(0, 0.06 * len(warnings), 1, 1))
+    return save(fig, path, run_id)
 
 
-def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_better: bool, path,
-                           per_rank: int = 3) -> Path:
+def plot_ranked(recons, stimuli, ids, scores, metric: str, higher_is_better: bool = True, path=None,
+                per_rank: int = 3) -> Figure:
     """The best, median and worst reconstructions by one per-image metric, each beside its stimulus."""
     scores = np.asarray(scores, dtype=float)
     order = np.argsort(-scores if higher_is_better else scores)
     n = len(order)
     mid = max(0, n // 2 - per_rank // 2)
     picks = {"best": order[:per_rank], "median": order[mid : mid + per_rank], "worst": order[-per_rank:]}
-    fig, axes = plt.subplots(3, 2 * per_rank, figsize=(2.0 * per_rank * 1.4, 3 * 1.6), squeeze=False)
+    fig, axes = _subplots(3, 2 * per_rank, (2.0 * per_rank * 1.4, 3 * 1.6), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for row, (label, idx) in enumerate(picks.items()):
@@ -84,12 +103,12 @@ def ranked_reconstructions(stimuli, recons, ids, scores, metric: str, higher_is_
             axes[row, 2 * c + 1].set_title(f"{metric} {scores[k]:.2f}", fontsize=7)
         axes[row, 0].text(-0.2, 0.5, label, transform=axes[row, 0].transAxes, rotation=90, va="center", ha="right")
     fig.suptitle(f"best, median and worst by {metric} (stimulus left, reconstruction right)", fontsize=9)
-    return _save(fig, path)
+    return save(fig, path)
 
 
-def transfer_curves(results: list[dict], path, title: str = "") -> Path:
+def plot_transfer(results: list[dict], path=None, title: str = "") -> Figure:
     """Held-out mean r and fit time against the number of training images, one curve per method."""
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (ax1, ax2) = _subplots(1, 2, (9, 3.4))
     styles = {"transfer": ("o-", "transfer (reference's basis)"), "scratch": ("s--", "scratch ridge, alpha per target"),
               "scratch_principal": ("^:", "scratch, alpha per principal direction")}
     for method in dict.fromkeys(r["method"] for r in results):
@@ -103,4 +122,4 @@ def transfer_curves(results: list[dict], path, title: str = "") -> Path:
     ax1.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)

@@ -14,7 +14,7 @@ import pytest
 from filelock import FileLock
 
 from ridge_decode.manifest import DATA_ENV, WEIGHTS_ENV
-from ridge_decode.simulate import simulate
+from ridge_decode.simulation import simulate
 
 
 @pytest.fixture(autouse=True)

@@ -172,7 +172,7 @@ def test_weight_free_decode_cli(synthetic_copy, tmp_path):
     recon = np.stack([np.asarray(__import__("PIL.Image").Image.open(p)) for p in pngs])
     stimuli = open_stimuli(synthetic_copy).read(ids)
     assert recon.shape == stimuli.shape  # at the stimulus resolution
-    assert metrics.two_way_identification(stimuli.astype(float), recon.astype(float)) > 0.8
+    assert metrics.two_way_identification(recon.astype(float), stimuli.astype(float)) > 0.8
     res = runner.invoke(main, args)  # resumes: nothing left to do
     assert res.exit_code == 0 and "(50 already there)" in res.output
     sharded = tmp_path / "sharded"  # two shards of a job array into one folder equal one run

@@ -28,8 +28,8 @@ def test_pixel_metrics_against_direct_computations(stimuli):
                                     sigma=1.5, use_sample_covariance=False, data_range=1.0) for k in range(3)]
     np.testing.assert_allclose(ssim, direct)
     t, r = rng.standard_normal((9, 20)), rng.standard_normal((9, 20))
-    np.testing.assert_allclose(ev.correlation_distance(t, r), [1 - np.corrcoef(t[k], r[k])[0, 1] for k in range(9)])
-    per = metrics.identification_per_image(t, r)
+    np.testing.assert_allclose(ev.correlation_distance(r, t), [1 - np.corrcoef(t[k], r[k])[0, 1] for k in range(9)])
+    per = metrics.identification_per_image(r, t)  # (pred, true), as every metric
     c = np.corrcoef(t, r)[:9, 9:]
     brute = [np.mean([c[i, j] < c[j, j] for i in range(9) if i != j]) for j in range(9)]
     np.testing.assert_allclose(per, brute)
@@ -44,7 +44,7 @@ def test_perfect_shuffled_and_unavailable(stimuli, tiny_all_weights, tmp_path):
     for m in ("effnet_b", "swav"):
         assert perfect[m] == pytest.approx(0.0, abs=1e-6)
     assert set(per_image) == set(ev.metric_names()) and all(len(v) == len(stimuli) for v in per_image.values())
-    shuffled, _ = ev.image_metrics(stimuli, stimuli[np.roll(np.arange(len(stimuli)), 3)], tiny_all_weights,
+    shuffled, _ = ev.image_metrics(stimuli[np.roll(np.arange(len(stimuli)), 3)], stimuli, tiny_all_weights,
                                    convention="braindiffuser", progress=False)
     assert 0.35 < np.mean([shuffled[m] for m in ("alexnet2", "alexnet5", "inception", "clip")]) < 0.65  # chance 0.5
     missing, _ = ev.image_metrics(stimuli[:4], stimuli[:4], tmp_path / "no_weights", progress=False)
@@ -52,6 +52,8 @@ def test_perfect_shuffled_and_unavailable(stimuli, tiny_all_weights, tmp_path):
     assert "alexnet" in missing["alexnet2"]["unavailable"] and "unavailable" in missing["swav"]
     with pytest.raises(ValueError, match="convention"):
         ev.image_metrics(stimuli, stimuli, tmp_path, convention="other")
+    weight_free, _ = ev.image_metrics(stimuli[:4], stimuli[:4][::-1], progress=False)  # no weights_root: no networks
+    assert set(weight_free) == {"pixcorr", "ssim"} and weight_free["pixcorr"] < 1.0
 
 
 def test_embedding_scores():

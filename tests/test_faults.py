@@ -77,7 +77,7 @@ def test_two_fits_on_one_folder(tmp_path):
     lone = tmp_path / "lone"
     assert CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(lone), *FIT]).exit_code == 0
     with h5py.File(tmp_path / "out" / "mine" / "model.h5") as a, h5py.File(lone / "mine" / "model.h5") as b:
-        for key in ("X_mean", "X_scale", "X_train", "basis", "groups/pixels/coef", "groups/pixels/alphas"):
+        for key in ("X_mean", "X_scale", "Xs_train", "basis", "groups/pixels/coef", "groups/pixels/alphas"):
             np.testing.assert_array_equal(a[key][()], b[key][()], err_msg=key)
     assert not lock.exists()
 

@@ -206,13 +206,13 @@ def test_captions_are_parsed_once_per_extraction(synthetic_root, tiny_weights, t
     """COCO's caption files are ~600,000 captions: an extraction parses them once, not once per batch."""
     import json as jsonlib
 
-    from ridge_decode.pipeline import ExtractRequest, extract_features
+    from ridge_decode.pipeline import ExtractRequest, run_extract
     from ridge_decode.sources import NSDSource, nsd
 
     loads = []
     monkeypatch.setattr(nsd.json, "load", lambda f: loads.append(f.name) or jsonlib.loads(f.read()))
     ids = ",".join(str(i) for i in viewed_ids(synthetic_root)[:12])
-    extract_features(ExtractRequest(["clip_text"], NSDSource(synthetic_root, None), features_dir=tmp_path,
+    run_extract(ExtractRequest(["clip_text"], NSDSource(synthetic_root, None), features_dir=tmp_path,
                                     weights_root=tiny_weights, ids=ids, batch_size=3, progress=False))
     captions = [name for name in loads if "captions_" in name]
     assert len(captions) == 2 and FeatureStore(tmp_path).ids("clip_text").size == 12  # train and val, 4 batches

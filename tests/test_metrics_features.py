@@ -14,9 +14,9 @@ def test_two_way_identification_against_loop():
     n = len(t)
     c = lambda a, b: np.corrcoef(a, b)[0, 1]  # noqa: E731
     wins = [sum(c(t[i], r[j]) < c(t[j], r[j]) for i in range(n) if i != j) / (n - 1) for j in range(n)]
-    assert metrics.two_way_identification(t, r) == pytest.approx(np.mean(wins))
+    assert metrics.two_way_identification(r, t) == pytest.approx(np.mean(wins))  # (pred, true)
     assert metrics.two_way_identification(t, t) == 1.0
-    shuffled = [metrics.two_way_identification(t, t[rng.permutation(n)]) for _ in range(50)]
+    shuffled = [metrics.two_way_identification(t[rng.permutation(n)], t) for _ in range(50)]
     assert abs(np.mean(shuffled) - 0.5) < 0.05
 
 

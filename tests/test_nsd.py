@@ -192,7 +192,7 @@ def test_generic_input_round_trip(synthetic_root, tmp_path):
 
 
 def test_any_nsd_subject_number(tmp_path):
-    from ridge_decode.simulate import simulate
+    from ridge_decode.simulation import simulate
 
     simulate(tmp_path, size="tiny", subjects=(7,), sessions=1, image_size=64, preset="easy", progress=False)
     data = load_subject(7, tmp_path, use_cache=False, progress=False)

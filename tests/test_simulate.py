@@ -5,7 +5,7 @@ import pytest
 import scipy.io
 
 from ridge_decode.manifest import entry_path
-from ridge_decode.simulate import (
+from ridge_decode.simulation import (
     load_source_photographs,
     make_design,
     noise_ceiling,

@@ -24,7 +24,7 @@ from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, WEIGHTS_ROOT_HELP, decoder_c
               help="nsd: as hard to decode as NSD (docs/data.md); easy: the strong-signal generator used by tests.")
 def simulate(out, size, subjects, seed, sessions, betas_format, image_size, preset):
     """Write a synthetic subject in the NSD file layout, from real photographs and a known encoding model."""
-    from ..simulate import simulate as run
+    from ..simulation import simulate as run
 
     t0 = time.perf_counter()
     formats = tuple(f.strip() for f in betas_format.split(","))

@@ -29,7 +29,7 @@ def extract_features(source, names, subjects, ids_text, merge, list_only, **opti
     from .. import layout
     from ..manifest import resolve_weights_root
     from ..pipeline import ExtractRequest, merge_feature_shards, parse_groups
-    from ..pipeline import extract_features as run
+    from ..pipeline import run_extract as run
 
     if list_only:
         click.echo(_list_families(resolve_weights_root(options["weights_root"], source.root)))

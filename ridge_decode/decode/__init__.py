@@ -9,9 +9,13 @@ with its entry point and one line in ``DECODERS``; the commands offer it by name
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
 
 
 @dataclass
@@ -29,7 +33,6 @@ class DecodeContext:
     sampler: object = None
     text: str = "empty"
     out: Path | None = None
-    options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,47 @@ DECODERS: dict[str, Decoder] = {d.name: d for d in (
     Decoder("weight-free", ("pixels",), "ridge_decode.decode.weightfree:decoder",
             "the predicted 32 x 32 pixels, upsampled (no weights)"),
 )}
+
+
+class Given:
+    """Predictions given in memory, as a decoder reads them: {group: (n, ...)} and their image ids (n,)."""
+
+    def __init__(self, pred: Mapping, ids=None):
+        self.pred = dict(pred)
+        n = {len(v) for v in self.pred.values()}
+        if len(n) != 1:
+            raise InputError(f"the predicted groups have different numbers of rows: "
+                             f"{ {g: len(v) for g, v in self.pred.items()} }")
+        self.ids = np.arange(n.pop()) if ids is None else np.asarray(ids)
+
+    def need(self, group: str, why: str) -> np.ndarray:
+        """The predictions of ``group``; an ``InputError`` naming it (and what it is for) when absent."""
+        if group not in self.pred:
+            raise InputError(f"the predictions have no {group!r} ({why}); they have {sorted(self.pred)}")
+        return self.pred[group]
+
+
+def decode_images(pred: Mapping, decoder: str = "weight-free", size: int | None = None, ids=None, features=None,
+                  weights_root=None, device: str = "cpu", batch_size: int = 8) -> np.ndarray:
+    """Images (n, size, size, 3) uint8 from predicted targets ``pred`` {group: (n, ...)}.
+
+    ``decoder`` is a name of ``DECODERS``: "weight-free" needs ``pixels`` and no weights; "diffusion" needs
+    ``autokl`` and ``ipadapter_plus``, the weights under ``weights_root`` and the feature cache ``features`` (a
+    ``FeatureStore`` or its folder) that holds IP-Adapter's negative tokens. ``size`` is the output side (default:
+    the decoder's own); ``ids`` (n,) the image ids, which seed the diffusion sampler per image.
+    """
+    if decoder not in DECODERS:
+        raise InputError(f"decoder must be one of {sorted(DECODERS)}; got {decoder!r}")
+    spec = DECODERS[decoder]
+    if spec.weights and weights_root is None:
+        raise InputError(f"the {decoder!r} decoder loads weights ({', '.join(spec.weights)}): give weights_root, "
+                         "a folder that this command fills: python scripts/fetch_weights.py --weights-root <weights>")
+    if isinstance(features, (str, Path)):
+        from ..features import FeatureStore
+
+        features = FeatureStore(features)
+    given = Given(pred, ids)
+    make, _ = spec.build(DecodeContext(given, size, features, None if weights_root is None else Path(weights_root),
+                                       device=device))
+    rows = np.arange(len(given.ids))
+    return np.concatenate([make(rows[a : a + batch_size], 0) for a in range(0, len(rows), batch_size)])

@@ -11,7 +11,7 @@ from .common import Timer, parse_groups, request_config
 from .decode import DecodeRequest, DecodeResult, decode_subject
 from .demo import DemoRequest, run_demo
 from .evaluate import EvaluateRequest, aggregate_evaluations, embedding_scores, evaluate_subject
-from .extract import ExtractRequest, extract_features, merge_feature_shards, select_ids
+from .extract import ExtractRequest, extract_features, merge_feature_shards, run_extract, select_ids
 from .fit import FitRequest, FitResult, fit_subject, format_fit_summary
 from .predict import PredictRequest, predict_subject
 from .transfer import TRANSFER_METHODS, TransferRequest, reference_source, run_transfer
@@ -20,4 +20,4 @@ __all__ = ["TRANSFER_METHODS", "DecodeRequest", "DecodeResult", "DemoRequest", "
            "FitRequest", "FitResult", "PredictRequest", "Timer", "TransferRequest", "aggregate_evaluations",
            "decode_subject", "embedding_scores", "evaluate_subject", "extract_features", "fit_subject",
            "format_fit_summary", "merge_feature_shards", "parse_groups", "predict_subject", "reference_source",
-           "request_config", "run_demo", "run_transfer", "select_ids"]
+           "request_config", "run_demo", "run_extract", "run_transfer", "select_ids"]

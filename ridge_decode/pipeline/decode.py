@@ -139,7 +139,7 @@ def _grid(req: DecodeRequest, out: Path, stimuli, ids, rows) -> None:
     shown = rows[:10]
     recons = np.stack([layout.load_png(out / layout.recon_name(ids[r])) for r in shown])
     seen = "seen (top) and " if stimuli is not None else ""
-    plots.reconstruction_grid(None if stimuli is None else stimuli.read(ids[shown]), recons, ids[shown],
+    plots.plot_reconstructions(recons, None if stimuli is None else stimuli.read(ids[shown]), ids[shown],
                               out / layout.GRID, title=f"{req.source.label}: {seen}decoded by {req.decoder}")
 
 

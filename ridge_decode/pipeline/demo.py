@@ -30,7 +30,7 @@ def run_demo(req: DemoRequest) -> dict:
     from ..check import check_data
     from ..decode import weightfree
     from ..io import versions, write_json
-    from ..simulate import simulate
+    from ..simulation import simulate
     from ..sources import NSDSource
 
     t0 = time.perf_counter()
@@ -51,7 +51,8 @@ def run_demo(req: DemoRequest) -> dict:
     test_ids = fit.data.test_ids
     stimuli = source.images().read(test_ids[: req.n_show])
     shown = weightfree.pixels_to_images(fit.pred["pixels"][: req.n_show], size=stimuli.shape[1])
-    fig = plots.reconstruction_grid(stimuli, shown, test_ids[: req.n_show], out / "reconstructions.png",
+    fig = out / "reconstructions.png"
+    plots.plot_reconstructions(shown, stimuli, test_ids[: req.n_show], fig,
                                     title="synthetic subject 1: held-out stimuli (top) and ridge reconstructions "
                                           "from voxels -> 32x32 pixels (bottom)", scores=per_image_r[: req.n_show])
     rng = np.random.default_rng(0)
@@ -61,8 +62,8 @@ def run_demo(req: DemoRequest) -> dict:
         "mean_r_per_target": fit.summary["groups"]["pixels"]["mean_r"],
         # not the standard PixCorr (at the stimulus size, `evaluate`): never beside the published rows
         "pixcorr_32px": metrics.pixcorr(recon.astype(float), truth.astype(float)),
-        "two_way_identification_pixels": metrics.two_way_identification(truth, recon),
-        "two_way_identification_shuffled": metrics.two_way_identification(truth, recon[rng.permutation(len(recon))]),
+        "two_way_identification_pixels": metrics.two_way_identification(recon, truth),
+        "two_way_identification_shuffled": metrics.two_way_identification(recon[rng.permutation(len(recon))], truth),
         "note": "held-out shared1000-style test images of synthetic subject 1; pixels at 32x32, compared with "
                 "the downsampled stimuli; shuffled = reconstructions paired with random stimuli (chance ~0.5)",
         "seconds_total": time.perf_counter() - t0,

@@ -49,7 +49,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     images = req.source.images()  # no images, no ground truth: the source's error says what to give
     ids, recons = layout.read_reconstructions(recon, req.source.test_ids(), partial=req.partial)
     stimuli = images.read(ids)
-    scores, per_image = ev.image_metrics(stimuli, recons, resolve_weights_root(req.weights_root, req.source.root),
+    scores, per_image = ev.image_metrics(recons, stimuli, resolve_weights_root(req.weights_root, req.source.root),
                                          convention=req.convention, batch_size=req.batch_size,
                                          progress=req.progress, device=require_device(req.device))
     result = {"label": label, "source": req.source.describe(), "n_images": int(len(ids)),
@@ -90,7 +90,7 @@ def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_ima
                                  note=f"Resizing convention: {req.convention}.", not_nsd=_not_nsd(kind)))
     names = [layout.METRICS_JSON, layout.PER_IMAGE, layout.REPORT]
     if req.rank_by in per_image:
-        plots.ranked_reconstructions(stimuli, recons, ids, per_image[req.rank_by], req.rank_by,
+        plots.plot_ranked(recons, stimuli, ids, per_image[req.rank_by], req.rank_by,
                                      ev.REGISTRY[req.rank_by].higher_is_better, staging / layout.RANKED)
         names.insert(0, layout.RANKED)
     return names

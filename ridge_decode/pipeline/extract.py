@@ -45,7 +45,20 @@ def select_ids(ids_text: str | None, source: Source, subjects=None) -> np.ndarra
         raise InputError(f"--ids takes 'all', 'a,b,c' or 'start:stop'; got {ids_text!r}") from None
 
 
-def extract_features(req: ExtractRequest) -> dict[str, Path]:
+def extract_features(source: Source, families, features_dir=None, weights_root=None, device: str = "cpu",
+                     batch_size: int = 32, progress: bool = True):
+    """Compute feature ``families`` (names of ``features.REGISTRY``, e.g. ["pixels"]) of ``source``'s images into
+    its feature cache (``features_dir``, default the source's), skipping those already there; returns the cache
+    (``FeatureStore``: ``.read(family, ids)`` gives (len(ids), ...) arrays)."""
+    store = feature_store(features_dir, source)
+    todo = [f for f in families if not store.complete(f)]
+    if todo:
+        run_extract(ExtractRequest(todo, source, features_dir=features_dir, weights_root=weights_root, device=device,
+                                   batch_size=batch_size, progress=progress))
+    return store
+
+
+def run_extract(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
     from ..features import REGISTRY
     from ..features.extract import extract_families, parse_shard

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +93,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
 
     from .. import metrics, plots
     from ..io import write_json
-    from ..ridge import DEFAULT_CHUNK_SIZE, OneStageRidge, resolve_alphas
+    from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
     from ..runs import staging
 
     alphas = resolve_alphas(req.alphas)
@@ -104,7 +105,9 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
                           progress=req.progress, solver=req.solver, cv=req.cv)
     _room_for_model(stage, inputs, req)
-    with timer("fit"), writing(stage):
+    with timer("fit"), writing(stage), warnings.catch_warnings():
+        # the grid's warnings are in model.fit_warnings_: the summary table, summary.json and the figure say them
+        warnings.simplefilter("ignore", AlphaGridWarning)
         model.fit(inputs.X_train, inputs.y_train)
     with timer("predict"):
         pred = model.predict(inputs.X_test, rescale=req.rescale)
@@ -117,7 +120,8 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
         layout.Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
                            selected_voxels=None if inputs.keep is None else np.flatnonzero(inputs.keep),
                            source=req.source.identity(), run_id=lock.run_id).save(stage)
-        plots.fit_summary(r, model.alphas_, stage / layout.FIT_FIGURE, run_id=lock.run_id)
+        plots.plot_fit_summary(r, model.alphas_, stage / layout.FIT_FIGURE, run_id=lock.run_id, grid=alphas,
+                          warnings=model.fit_warnings_)
         with h5py.File(stage / layout.MODEL, "a") as f:  # every file of the run names it
             f.attrs["run_id"] = lock.run_id
     summary = fit_summary(req, inputs, model, r, timer, alphas)
@@ -143,7 +147,7 @@ def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
 def read_fit_inputs(req: FitRequest) -> FitInputs:
     """The source's data and the targets from the feature cache, every check a fit needs done before it starts."""
     from ..features import REGISTRY
-    from .extract import ExtractRequest, extract_features
+    from .extract import ExtractRequest, run_extract
 
     source, groups = req.source, list(req.targets)
     data = source.data(progress=req.progress)
@@ -157,7 +161,7 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
         # a family that needs no weights costs seconds: make it now instead of stopping
         if not store.exists(g) and g in REGISTRY and not REGISTRY[g].needs_weights:
             req.echo(f"{g} is not in the feature cache {fdir}: computing it now (it needs no weights)")
-            extract_features(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
+            run_extract(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
         if not store.exists(g):
             raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
                             f"    python scripts/extract_features.py --features {g} {source.options_text()} "
@@ -211,6 +215,7 @@ def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer
         "voxel_grid": None if inputs.data.voxel_xyz is None else _grid_digest(inputs.data.voxel_xyz),
         "noise_ceiling": inputs.ceiling,
         "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.targets},
+        "warnings": list(getattr(model, "fit_warnings_", [])),
         "seconds": {"load": t["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()}, "fit": t["fit"],
                     "predict": t["predict"], "write": t["write"]},
         "runs": model.runs_,
@@ -255,4 +260,5 @@ def format_fit_summary(summary: dict) -> str:
         lines.append(f"resumed: {len(runs)} runs, " + ", ".join(f"{r['seconds']:.1f} s from chunk "
                                                               f"{r['chunks_done_before'] + 1}" for r in runs))
     lines.append(f"peak RSS {summary['peak_rss_mb']:.0f} MB")
+    lines += [f"warning: {w}" for w in summary.get("warnings", [])]
     return "\n".join(lines)

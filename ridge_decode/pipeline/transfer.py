@@ -94,8 +94,9 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
                           "alphas": list(map(float, grid)), "seed": req.seed},
                "versions": versions()}
     write_json(json_path, payload)
-    fig = plots.transfer_curves(results, json_path.with_suffix(".png"),
-                                title=f"{req.subject.label} from reference {req.reference.label} (rank {req.rank})")
+    fig = json_path.with_suffix(".png")
+    plots.plot_transfer(results, fig,
+                          title=f"{req.subject.label} from reference {req.reference.label} (rank {req.rank})")
     return json_path, fig
 
 

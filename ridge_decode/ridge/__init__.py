@@ -1,11 +1,13 @@
 """One-stage kernel ridge: voxels -> every target group in one solve, alpha chosen per target by GCV.
 
-``model`` holds the estimator (chunked, resumable, written to HDF5); ``solve`` the backend linear algebra;
-``estimator`` the same engine as a scikit-learn regressor (``RidgeGCV``).
+``core`` is the method (plain functions of arrays: read it top to bottom); ``OneStageRidge`` (``model``) runs it
+out of core, chunked and resumable into an HDF5 model; ``RidgeGCV`` (``estimator``) is the same maths as a
+scikit-learn regressor. ``validation`` checks both estimators' parameters and inputs in one place.
 """
 
-from .device import BACKENDS
+from .backend import BACKENDS
 from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge, rescale_to_train_statistics, resolve_alphas
+from .validation import AlphaGridWarning
 
 
 def __getattr__(name):
@@ -16,5 +18,5 @@ def __getattr__(name):
         return RidgeGCV
     raise AttributeError(f"module 'ridge_decode.ridge' has no attribute {name!r}")
 
-__all__ = ["BACKENDS", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "OneStageRidge", "RidgeGCV",
+__all__ = ["BACKENDS", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "AlphaGridWarning", "OneStageRidge", "RidgeGCV",
            "rescale_to_train_statistics", "resolve_alphas"]

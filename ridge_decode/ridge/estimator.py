@@ -1,10 +1,9 @@
-"""``RidgeGCV``: the engine as a scikit-learn regressor, arrays in and out, for use outside this package.
+"""``RidgeGCV``: the method of ``core`` as a scikit-learn regressor, arrays in and out, for use outside this package.
 
-It calls the same array-level solver as ``OneStageRidge`` (``solvers``: the standardisation, the kernel, its
-eigendecomposition and GCV), so there is one copy of the maths; it holds plain arrays instead of a store. What it
-adds is scikit-learn's contract: input validation (``validate_data``: any numeric dtype, 1-D or 2-D ``y``),
-``n_features_in_``, ``get_params`` / ``set_params``, and a fitted model that pickles, ``joblib.dump``s and goes to
-worker processes.
+``fit`` is one call to ``core.fit`` (standardisation, kernel, eigendecomposition, GCV), so this and ``OneStageRidge``
+share one copy of the maths, and ``validation`` checks both estimators' parameters and inputs. What it adds is
+scikit-learn's contract: ``n_features_in_``, ``get_params`` / ``set_params``, and a fitted model of plain arrays that
+pickles, ``joblib.dump``s and goes to worker processes.
 
     >>> from sklearn.pipeline import make_pipeline
     >>> from sklearn.model_selection import cross_val_score
@@ -16,13 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import solvers
+from . import core, validation
 from .device import Device
-from .model import DEFAULT_CHUNK_SIZE, resolve_alphas
-
-ALPHA_PER = ("target", "all")
+from .model import DEFAULT_CHUNK_SIZE, SINGLE_GROUP
 
 
 class RidgeGCV(RegressorMixin, BaseEstimator):
@@ -32,83 +30,94 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
     ----------
     alphas : candidate regularisations, 1-D positive (None: 20 values log-spaced over 1e0..1e8). They apply
         to the standardised X (each feature centred and scaled to unit variance, ddof=1, over the training rows).
-    alpha_per : "target" (each column of y its own alpha) or "all" (one alpha for all, the lowest GCV error
-        summed over the targets).
+    alpha_per : "target" (each column of y its own alpha) or "group" (one alpha for all of y, the lowest GCV error
+        summed over the targets), as in ``OneStageRidge``.
     backend : himalaya backend, "numpy", "torch" or "torch_cuda".
     chunk_size : targets solved at a time; bounds the memory of the target loop.
+    eigh_dtype : precision of the kernel's eigendecomposition, "float32" (default) or "float64".
 
     Attributes
     ----------
-    alpha_ : (t,) chosen alpha per target (a float when y was 1-D).
-    cv_values_ : (n_alphas, t) GCV mean squared error of each alpha for each target, in units of y squared.
+    alphas_ : (t,) chosen alpha per flattened target (as ``OneStageRidge.alphas_[group]``).
+    alpha_grid_ : (A,) the candidate alphas (``alphas``, or the default grid for None).
+    alpha_ : the chosen alpha: a float when y is 1-D or ``alpha_per="group"``, else ``alphas_``.
+    cv_scores_ : (n_alphas, t) GCV mean squared error of each alpha for each target, in units of y squared (lower is
+        better).
+    y_mean_, y_std_ : (t,) training mean and std (ddof=0) of each target.
+    X_mean_, X_scale_ : (p,) float64 standardisation of the features; ``Xs_train_`` (n, p) float32 the standardised
+        training features.
+    basis_, kernel_eigenvalues_, coef_ : the kernel's eigenbasis (n, n), its eigenvalues (n,) and the coefficients
+        in it (n, t).
     n_features_in_ : number of features seen in ``fit``.
-    X_train_, X_mean_, X_scale_ : the training features (float32) and their standardisation (float64).
-    basis_, coef_, y_mean_ : the kernel's eigenbasis (n, n), the coefficients in it (n, t) and the targets' means.
+    fit_warnings_ : the ``AlphaGridWarning`` messages of the fit (also issued as warnings).
 
-    The fit computes in float32 (as the engine does); predictions are float64 products with the float32 model,
-    so each row's prediction does not depend on the other rows. They have the shape of y: (n,) or (n, t).
+    ``y`` may be (n,), (n, t) or (n, ...) (flattened to t targets, as ``OneStageRidge`` does); predictions have its
+    shape. Neither X nor y is ever written. The fit computes its products in float32 and its means in float64 from
+    the values given; predictions are float64 products with the float32 model, so each row's prediction does not
+    depend on the other rows.
     """
 
     def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
-                 chunk_size: int = DEFAULT_CHUNK_SIZE):
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32"):
         self.alphas = alphas
         self.alpha_per = alpha_per
         self.backend = backend
         self.chunk_size = chunk_size
+        self.eigh_dtype = eigh_dtype
 
     def fit(self, X, y):
-        """Fit on ``X`` (n, p) and ``y`` (n,) or (n, t); returns self."""
-        if self.alpha_per not in ALPHA_PER:
-            raise ValueError(f"alpha_per must be one of {ALPHA_PER}; got {self.alpha_per!r}")
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=[np.float32, np.float64])
-        self._y_1d = y.ndim == 1
-        Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
-        alphas = resolve_alphas(self.alphas)
-        if alphas.size == 0 or not np.isfinite(alphas).all() or (alphas <= 0).any():
-            raise ValueError(f"alphas must be finite and positive; got {alphas}")
+        """Fit on ``X`` (n, p) and ``y`` (n,), (n, t) or (n, ...); returns self."""
+        alphas = validation.check_params(self.get_params())
+        if y is None:
+            raise ValueError("RidgeGCV requires y to be passed, but the target y is None")
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        X = validation.check_X(X, min_samples=validation.MIN_SAMPLES)
+        y = check_array(y, ensure_2d=False, allow_nd=True, dtype="numeric", input_name="y")
+        check_consistent_length(X, y)
+        self._y_shape = y.shape[1:]
+        Y = validation.check_targets({SINGLE_GROUP: y.reshape(len(y), -1)}, len(X))[SINGLE_GROUP]
         dev = Device(self.backend)
-        X32 = np.ascontiguousarray(X, dtype=np.float32)
-        Xs, mean, scale = solvers.standardize(dev, X32)
-        s, Q = solvers.eigen_kernel(dev, solvers.linear_kernel(dev, Xs))
-        gcv = solvers.EigenGCV(dev, s, Q, alphas)
-        parts = self._solve(dev, gcv, Y, alphas)
-        self.X_train_, self.X_mean_ = X32.copy(), dev.to_host(mean, "voxel means")
-        self.X_scale_, self.basis_ = dev.to_host(scale, "voxel scales"), dev.to_host(Q, "basis")
-        self.coef_, self.y_mean_, self.cv_values_, chosen = parts
-        self.alpha_ = float(chosen[0]) if self._y_1d else chosen
+        fitted = core.fit(dev.b, dev.to_device(X, "voxels", X.dtype),
+                          dev.to_device(Y, "targets", validation.compute_dtype(Y.dtype)),
+                          dev.to_device(alphas, "alpha grid", np.float64), self.alpha_per, self.chunk_size,
+                          self.eigh_dtype)
+        host = {k: dev.to_host(v, k) for k, v in fitted.items()}
+        self.X_mean_, self.X_scale_, self.Xs_train_ = host["X_mean"], host["X_scale"], host["Xs"]
+        self.basis_, self.kernel_eigenvalues_, self.coef_ = host["basis"], host["s"], host["coef"]
+        self.alpha_grid_, self.alphas_, self.cv_scores_ = alphas, host["alphas"], host["cv_scores"]
+        self.y_mean_, self.y_std_ = host["y_mean"], host["y_std"]
+        single = y.ndim == 1 or self.alpha_per == "group"
+        self.alpha_ = float(self.alphas_[0]) if single else self.alphas_
+        found = [validation.warn_grid_edges({"y": self.alphas_}, alphas, {"y": self.y_std_}),
+                 validation.warn_precision({"y": self.alphas_}, float(self.kernel_eigenvalues_.max()),
+                                           self.eigh_dtype)]
+        self.fit_warnings_ = [w for w in found if w]
         return self
 
-    def _solve(self, dev, gcv, Y, alphas):
-        """(coefficients, target means, GCV scores, alphas) on the host, a chunk of targets at a time."""
-        size, t = int(self.chunk_size), Y.shape[1]
-        pieces = []
-        for a in range(0, t, size):
-            Yc, mean, _ = solvers.center(dev, dev.to_device(Y[:, a : a + size], "target chunk"), "y", a)
-            pieces.append((mean, gcv.score(Yc) if self.alpha_per == "all" else gcv.solve(Yc)))
-        if self.alpha_per == "all":  # the lowest GCV error summed over every target, as OneStageRidge sums it
-            scores = np.concatenate([dev.to_host(r.scores, "chunk cv_scores") for _, r in pieces], 1)
-            alpha = float(alphas[int(np.argmin(scores.astype(np.float64).sum(1)))])
-            solved = []
-            for m, r in pieces:
-                out = gcv.solve_with(r.projection, alpha)
-                out.scores = r.scores
-                solved.append((m, out))
-            pieces = solved
-        host = [{k: dev.to_host(getattr(r, k), "chunk " + k) for k in ("coef", "scores", "alphas")} | {
-            "mean": dev.to_host(m, "chunk y_mean")} for m, r in pieces]
-        return (np.concatenate([h["coef"] for h in host], 1), np.concatenate([h["mean"] for h in host]),
-                np.concatenate([h["scores"] for h in host], 1), np.concatenate([h["alphas"] for h in host]))
-
     def predict(self, X) -> np.ndarray:
-        """Predictions (n,) or (n, t) float64 for ``X`` (n, p)."""
+        """Predictions float64 of y's shape, (n, ...), for ``X`` (n, p)."""
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        X = validation.check_X(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]))
         dev = Device(self.backend)
-        M = solvers.test_kernel(dev, np.asarray(X, np.float32), self.X_train_, self.X_mean_, self.X_scale_,
-                                self.basis_, "float64")
-        P = dev.b.matmul(M, dev.to_device(self.coef_, "coef", "float64"))
-        P = dev.to_host(P, "predictions") + self.y_mean_
-        return P[:, 0] if self._y_1d else P
+        b = dev.b
+        Xs = core.apply_standardization(b, dev.to_device(X, "test voxels", X.dtype),
+                                        dev.to_device(self.X_mean_, "voxel means", np.float64),
+                                        dev.to_device(self.X_scale_, "voxel scales", np.float64))
+        M = core.test_kernel(b, core.cast(b, Xs, "float64"),
+                             dev.to_device(self.Xs_train_, "standardised training voxels", np.float64),
+                             dev.to_device(self.basis_, "basis", np.float64))
+        P = core.predict(b, M, dev.to_device(self.coef_, "coef", np.float64),
+                         dev.to_device(self.y_mean_, "target means", np.float64))
+        return dev.to_host(P, "predictions").reshape((len(X),) + self._y_shape)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 of the predictions, averaged over every (flattened) target, as ``RegressorMixin.score``."""
+        from sklearn.metrics import r2_score
+
+        pred = self.predict(X)
+        y = np.asarray(y)
+        return float(r2_score(y.reshape(len(y), -1) if y.ndim > 2 else y,
+                              pred.reshape(len(pred), -1) if pred.ndim > 2 else pred, sample_weight=sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

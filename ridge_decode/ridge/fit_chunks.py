@@ -15,19 +15,26 @@ from contextlib import contextmanager
 import h5py
 import numpy as np
 
+from ..errors import InputError
 from ..io import file_signature, versions
-from . import solvers
+from . import backend, core, solvers
 from .device import Device
 from .stores import HDF5Store
+from .validation import compute_dtype
 
 # The second pass of an alpha per group reuses the first pass's projections Q^T Yc kept on the device, while they
 # fit in this many bytes (on a GPU: half its free memory); beyond, it reads those targets again.
 PROJECTION_BUDGET_BYTES = 2_000_000_000
-FORMAT = "ridge_decode.OneStageRidge/2"  # /2: the raw training voxels are stored, standardised on the device
+# /3: the standardised training voxels ``Xs_train`` are stored (standardised in float64 from the caller's values);
+# /2 files hold the raw float32 ``X_train`` instead, standardised again to predict. Both load.
+FORMAT = "ridge_decode.OneStageRidge/3"
+FORMATS_READ = ("ridge_decode.OneStageRidge/2", FORMAT)
 
 
 def read_columns(Y, start: int, stop: int) -> np.ndarray:
-    """Flattened target columns ``[start, stop)`` of ``Y`` (n, ...) as float32 (n, stop - start), on the host.
+    """Flattened target columns ``[start, stop)`` of ``Y`` (n, ...) (n, stop - start), on the host, in float32 or,
+    for float64 and wide integer targets, float64 (``validation.compute_dtype``): their means are taken from the
+    caller's values.
 
     Reads only the slab of ``Y``'s second axis that holds those columns, so h5py datasets and memory maps are
     never loaded whole.
@@ -36,7 +43,17 @@ def read_columns(Y, start: int, stop: int) -> np.ndarray:
     row = int(np.prod(Y.shape[2:], dtype=np.int64))  # flattened columns per index of axis 1
     i0, i1 = start // row, -(-stop // row)
     block = np.asarray(Y[:, i0:i1]).reshape(n, -1)[:, start - i0 * row : stop - i0 * row]
-    return np.array(block, dtype=np.float32)  # always a copy: the fit centres it in place
+    return np.asarray(block, dtype=compute_dtype(Y.dtype))
+
+
+def check_chunk(dev: Device, Yk, group: str, start: int) -> None:
+    """Non-finite targets (read lazily from a file, so not checked before the fit) are an ``InputError`` naming
+    the group and the flattened columns."""
+    finite = (dev._torch.isfinite(Yk) if dev.torch else np.isfinite(Yk)).all(0)
+    if not bool(finite.all()):
+        bad = start + np.flatnonzero(~dev.to_host(finite, "non-finite target columns"))
+        raise InputError(f"target group {group!r} has NaN or infinite values in flattened targets "
+                         f"{bad[:5].tolist()}{' ...' if len(bad) > 5 else ''}")
 
 
 
@@ -105,8 +122,8 @@ class TwoPass:
         if g not in self.alpha:
             with self.cond:
                 self.cond.wait_for(lambda: self.pending.get(g, 0) == 0)
-            scores = np.asarray(self.st.get(f"groups/{g}/cv_scores"), dtype=np.float64)
-            self.alpha[g] = float(self.alphas[int(np.argmin(scores.sum(1)))])
+            scores = self.st.get(f"groups/{g}/cv_scores")
+            self.alpha[g] = float(core.best_group_alpha(backend.get("numpy"), scores, self.alphas))
         return self.alpha[g]
 
 
@@ -115,9 +132,10 @@ def compute(c, Yk, solver, dev: Device, fixed, state: TwoPass | None, keep) -> s
     if c.stage == "solve" and state is not None:
         Z = state.projections.pop((c.group, c.k), None)
         if Z is None:  # not kept: made again from the targets
-            Z = solver.project(solvers.center(dev, Yk, c.group, c.start)[0])
+            Z = solver.project(core.center(dev.b, Yk)[0])
         return solver.solve_with(Z, state.group_alpha(c.group))
-    Yc, mean, std = solvers.center(dev, Yk, c.group, c.start)
+    check_chunk(dev, Yk, c.group, c.start)
+    Yc, mean, std = core.center(dev.b, Yk)
     if fixed is not None:
         out = solver.solve_fixed(Yc, fixed[c.group])
     elif c.stage == "score":

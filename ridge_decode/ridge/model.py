@@ -14,11 +14,12 @@ How a fit runs (n images, p voxels, t targets over all groups), every step on th
 5. Predictions are ``(Xs_test Xs^T Q) B`` (or ``Xs_test Xs^T C``): the test kernel is computed once, then one
    product per chunk.
 
-The parts, one job each: ``device`` (the one host/device boundary, with every crossing counted), ``solvers``
-(array-level solvers by name, shared with ``RidgeGCV``), ``solve`` (the linear algebra), ``loop`` (plan and the
-overlapped runner), ``fit_chunks`` (what one chunk does, the two passes, the fingerprint), ``stores`` (the model
-file, or plain arrays in memory), ``checks`` (parameters and inputs). This module validates, dispatches and keeps
-the fitted ``*_`` attributes.
+Two layers. The maths is ``core`` (plain functions of arrays, shared with ``RidgeGCV``): ``fit`` calls its
+standardisation, kernel and eigendecomposition itself, and each chunk's GCV through a solver. Around it, the
+out-of-core runner: ``device`` (the one host/device boundary, with every crossing counted), ``solvers`` (what a
+chunk becomes, by name), ``loop`` (plan and the overlapped runner), ``fit_chunks`` (one chunk's reading and
+writing, the two passes, the fingerprint), ``stores`` (the model file, or plain arrays in memory). ``validation``
+checks the parameters and inputs of both estimators.
 
 With ``path`` set, the model is written to ``<path>.part`` as it goes; a fit interrupted for any reason resumes
 from the last finished chunk when called again with the same inputs and parameters, and ``<path>`` appears only
@@ -42,19 +43,34 @@ from tqdm.auto import tqdm
 
 from ..errors import DataFileError, DataFormatError, InputError
 from ..io import atomic_path, resumable_h5
-from . import checks, fit_chunks, loop, solvers
+from . import core, fit_chunks, loop, solvers, validation
 from .device import Device
 from .stores import MemoryStore
+from .validation import DEFAULT_ALPHAS
 
-DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 DEFAULT_CHUNK_SIZE = 4096  # targets per chunk: ~145 MB per n x chunk float32 block at NSD's n = 8859
 FORMAT = fit_chunks.FORMAT
 NOT_SAVED = ("path", "progress")  # parameters of a run, not of the model
+SINGLE_GROUP = "y"  # the group name of targets given as one array
 
 
 def resolve_alphas(alphas) -> np.ndarray:
     """The alpha grid: ``alphas`` as float64, or ``DEFAULT_ALPHAS`` for None (the one place the default is taken)."""
     return np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64).ravel()
+
+
+def params_repr(estimator) -> str:
+    """``Name(param=value, ...)`` with the parameters that differ from their defaults, as scikit-learn prints."""
+    defaults = {k: p.default for k, p in inspect.signature(type(estimator).__init__).parameters.items()}
+    changed = []
+    for name, value in estimator.get_params().items():
+        default = defaults.get(name)
+        same = (value is default or (not isinstance(value, (np.ndarray, list, tuple, Mapping))
+                                     and not isinstance(default, (np.ndarray, list, tuple, Mapping))
+                                     and value == default))
+        if not same:
+            changed.append(f"{name}={value!r}")
+    return f"{type(estimator).__name__}({', '.join(changed)})"
 
 
 def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray) -> np.ndarray:
@@ -76,7 +92,7 @@ class OneStageRidge:
 
     Parameters
     ----------
-    alphas : candidate regularisations, 1-D (default 20 values log-spaced over 1e0..1e8).
+    alphas : candidate regularisations, 1-D positive; None: 20 values log-spaced over 1e0..1e8 (``DEFAULT_ALPHAS``).
     alpha_per : "target" (one alpha per target column) or "group" (one alpha per group, the one with the lowest
         GCV error summed over the group's targets).
     fixed_alpha : None, a float, or {group: float}. When given, alphas are not chosen: every target of a group
@@ -97,11 +113,18 @@ class OneStageRidge:
     overlap : read the next chunk and write the previous one while a chunk computes (two threads); False runs
         them one after the other.
 
+    Targets are a mapping {group: array (n, ...)} or one array (n, ...), which is the group ``"y"``: ``predict``
+    then returns an array of its shape instead of a mapping.
+
     Attributes (after ``fit``)
     --------------------------
     groups_ : list of group names, in fitting order.
+    n_features_in_ : number of voxels seen in ``fit``.
+    fit_warnings_ : the ``AlphaGridWarning`` messages of the fit (an alpha grid too narrow for many targets, or
+        alphas below the eigendecomposition's precision); also issued as warnings.
     target_shapes_ : {group: trailing shape}, restored on predict.
     alphas_ : {group: (t,) chosen alpha per target}.
+    alpha_grid_ : (A,) the candidate alphas (``alphas``, or ``DEFAULT_ALPHAS`` for None).
     cv_scores_ : {group: (n_alphas, t) GCV mean squared error, in target units squared (with the "himalaya"
         solver: its cross-validated mean squared error)}; empty with fixed alpha.
     y_mean_, y_std_ : {group: (t,) training mean and std (ddof=0) of each target}.
@@ -114,7 +137,7 @@ class OneStageRidge:
     model_path_ : the HDF5 file holding the dual coefficients (None when in memory).
     """
 
-    def __init__(self, alphas=DEFAULT_ALPHAS, alpha_per: str = "target", fixed_alpha=None, backend: str = "numpy",
+    def __init__(self, alphas=None, alpha_per: str = "target", fixed_alpha=None, backend: str = "numpy",
                  chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None,
                  progress: bool = False, solver: str = "gcv", cv: int = 5, solver_params: dict | None = None,
                  overlap: bool = True):
@@ -131,33 +154,46 @@ class OneStageRidge:
         self.progress = progress
         self.overlap = overlap
 
-    def get_params(self) -> dict:
+    def get_params(self, deep: bool = True) -> dict:
         """Every parameter of ``__init__`` with its value (scikit-learn's convention)."""
         return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters
                 if name != "self"}
 
+    def set_params(self, **params) -> OneStageRidge:
+        """Set parameters by name (scikit-learn's convention); checked when ``fit`` runs."""
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise InputError(f"OneStageRidge has no parameter {name!r}; it has {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        return params_repr(self)
 
     # ----------------------------------------------------------------------------------------------- fit
-    def fit(self, X, targets: Mapping) -> OneStageRidge:
-        """Fit ``X`` (n, p) float voxels to ``targets`` {group: (n, ...)}; returns self.
+    def fit(self, X, targets) -> OneStageRidge:
+        """Fit ``X`` (n, p) voxels to ``targets`` {group: (n, ...)} or one array (n, ...); returns self.
 
         Target arrays may be numpy arrays, memory maps, h5py datasets or the feature cache's lazy rows; they are
-        read one chunk at a time. A target that is constant over the training images is predicted as its mean
-        (its GCV curve is flat, so it gets the smallest alpha, which does not matter). The fitted attributes are
-        set only when the fit succeeds: a fit that raises leaves a previous fit's attributes as they were.
-        himalaya's process-wide backend is left as it was.
+        read one chunk at a time. Neither ``X`` nor the targets are ever written. A target that is constant over
+        the training images is predicted as its mean. The fitted attributes are set only when the fit succeeds: a
+        fit that raises leaves a previous fit's attributes as they were. himalaya's process-wide backend is left
+        as it was.
         """
-        alphas = checks.check_params(self)
+        alphas = validation.check_params(self.get_params())
+        single = not isinstance(targets, Mapping)
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
-        X = checks.check_X(X)
+        X = validation.check_X(X, min_samples=validation.MIN_SAMPLES)
         n, p = X.shape
-        targets = checks.check_targets(targets, n)
-        fixed = checks.fixed_alphas(self, list(targets))
+        if single and np.ndim(targets) == 1:  # one target: fitted as (n, 1), predicted as (n,)
+            single, targets = "1d", np.asarray(targets)[:, None]
+        targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
+        fixed = validation.fixed_alphas(self.fixed_alpha, list(targets))
         dev = Device(self.backend)
-        Xs, mean, scale = solvers.standardize(dev, X)
-        X_mean, X_scale = dev.to_host(mean, "voxel means"), dev.to_host(scale, "voxel scales")
-        config = self._config(alphas, targets, fixed, n, p)
+        Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
+        config = self._config(alphas, targets, fixed, (n, p), single)
         seconds["standardize"] = time.perf_counter() - t0
         if self.path is None:  # nothing to resume: no fingerprint
             store = nullcontext((MemoryStore(), False))
@@ -170,10 +206,12 @@ class OneStageRidge:
         with store as (st, resumed):
             if not resumed:
                 fit_chunks.write_header(st, config)
-                for name, value in (("X_train", X), ("X_mean", X_mean), ("X_scale", X_scale), ("alphas_grid", alphas)):
-                    st.put(name, value)
+                st.put("Xs_train", dev.to_host(Xs, "standardised voxels"))
+                st.put("X_mean", dev.to_host(mean, "voxel means"))
+                st.put("X_scale", dev.to_host(scale, "voxel scales"))
+                st.put("alphas_grid", alphas)
             t0 = time.perf_counter()
-            K = solvers.linear_kernel(dev, Xs)
+            K = core.linear_kernel(dev.b, Xs)
             del Xs
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
@@ -186,12 +224,25 @@ class OneStageRidge:
             runs = json.loads(st.attrs["runs"])
         # success: only now does the estimator take the new model
         self._set_fitted(st if self.path is None else None, Path(self.path) if self.path is not None else None)
+        self._single = single
         self.seconds_ = seconds
         self.runs_ = runs
         self.crossings_ = dev.crossings()
+        self.fit_warnings_ = self._warnings(alphas, fixed)
         return self
 
-    def _config(self, alphas, targets, fixed, n, p) -> dict:
+    def _warnings(self, grid, fixed) -> list[str]:
+        """The fit's ``AlphaGridWarning`` messages (each also issued as a warning)."""
+        if fixed is not None:
+            return []
+        found = [validation.warn_grid_edges(self.alphas_, grid, self.y_std_)]
+        if hasattr(self, "kernel_eigenvalues_") and self.kernel_eigenvalues_.size:
+            found.append(validation.warn_precision(self.alphas_, float(self.kernel_eigenvalues_.max()),
+                                                   self.eigh_dtype))
+        return [w for w in found if w]
+
+    def _config(self, alphas, targets, fixed, shape, single) -> dict:
+        n, p = shape
         params = {k: v for k, v in self.get_params().items() if k not in NOT_SAVED}
         params["alphas"] = alphas.tolist()
         return {
@@ -199,27 +250,28 @@ class OneStageRidge:
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
             "solver": self.solver, "cv": int(self.cv) if self.solver == "himalaya" else None,
             "solver_params": self.solver_params if self.solver == "himalaya" else None,
-            "n_images": n, "n_voxels": p, "params": params,
+            "n_images": n, "n_voxels": p, "params": params, "single": single,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
 
     def _solver(self, dev: Device, st, K, alphas, fixed):
         """The solver of this fit, by name (``solvers.SOLVERS``). The eigenbasis is kept in the store: it is the basis
         of the stored coefficients, and a resumed fit takes it back instead of recomputing it."""
+        alphas_d = dev.to_device(alphas, "alpha grid", np.float64)
         if self.solver == "himalaya":  # dual coefficients, no eigenbasis: predict reads them as they are
-            return solvers.SOLVERS["himalaya"](dev, K, alphas, int(self.cv), self.solver_params)
+            return solvers.SOLVERS["himalaya"](dev, K, alphas, alphas_d, int(self.cv), self.solver_params)
         if fixed is not None:
             return solvers.SOLVERS["fixed"](dev, K)
         if st.attrs.get("basis_complete", False):
             s = dev.to_device(st.get("kernel_eigenvalues"), "eigenvalues (resumed)")
             Q = dev.to_device(st.get("basis"), "basis (resumed)")
         else:
-            s, Q = solvers.eigen_kernel(dev, K, st.attrs["eigh_dtype"])
+            s, Q = core.eigendecompose(dev.b, K, st.attrs["eigh_dtype"])
             st.put("kernel_eigenvalues", dev.to_host(s, "eigenvalues"))
             st.put("basis", dev.to_host(Q, "basis"))
             st.flush()
             st.attrs["basis_complete"] = True
-        return solvers.SOLVERS["gcv"](dev, s, Q, alphas)
+        return solvers.SOLVERS["gcv"](dev, s, Q, alphas_d)
 
     # ---------------------------------------------------------------------------------------- chunk loop
     def _run_chunks(self, st, dev: Device, targets, solver, alphas, fixed, resumed: bool) -> dict[str, float]:
@@ -255,7 +307,8 @@ class OneStageRidge:
         def read(c):
             if c.stage == "solve" and two_pass and (c.group, c.k) in keep:
                 return None  # the projection waits on the device
-            return dev.to_device(fit_chunks.read_columns(targets[c.group], c.start, c.stop), "target chunk")
+            block = fit_chunks.read_columns(targets[c.group], c.start, c.stop)
+            return dev.to_device(block, "target chunk", block.dtype)
 
         def compute(c, Yk):
             return fit_chunks.compute(c, Yk, solver, dev, fixed, state, keep)
@@ -280,6 +333,7 @@ class OneStageRidge:
         with (nullcontext(memory) if memory is not None else fit_chunks.read_store(path)) as st:
             groups = list(json.loads(st.attrs["config"])["groups"])
             self.X_mean_, self.X_scale_ = st.get("X_mean"), st.get("X_scale")
+            self.alpha_grid_ = np.array(st.get("alphas_grid"))
             self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
             for g in groups:
                 self.target_shapes_[g] = st.target_shape(g)
@@ -293,6 +347,7 @@ class OneStageRidge:
             elif hasattr(self, "kernel_eigenvalues_"):
                 del self.kernel_eigenvalues_
         self.groups_ = groups
+        self.n_features_in_ = int(self.X_mean_.shape[0])
         self.model_path_ = path
         self.memory_model_ = memory
 
@@ -339,14 +394,17 @@ class OneStageRidge:
             hint = f" ({part} is an unfinished fit: run the fit again to resume it)" if part.exists() else ""
             raise DataFileError(f"no fitted model at {path}{hint}")
         with h5py.File(path, "r") as f:
-            if f.attrs.get("format") != FORMAT:
+            if f.attrs.get("format") not in fit_chunks.FORMATS_READ:
                 raise DataFormatError(f"{path} is not a ridge_decode model of this version: format attribute "
-                                      f"{f.attrs.get('format')!r}, expected {FORMAT!r}: fit it again")
+                                      f"{f.attrs.get('format')!r}, expected one of {fit_chunks.FORMATS_READ}: "
+                                      "fit it again")
             if not f.attrs.get("complete", False):
                 raise DataFormatError(f"{path} holds an incomplete fit")
             config = json.loads(f.attrs["config"])
-        model = cls(**config["params"], path=path)
+        names = inspect.signature(cls.__init__).parameters
+        model = cls(**{k: v for k, v in config["params"].items() if k in names}, path=path)
         model._set_fitted(None, path)
+        model._single = config.get("single", False)
         return model
 
     def dual_coef(self, group: str) -> np.ndarray:
@@ -362,8 +420,9 @@ class OneStageRidge:
             raise KeyError(f"target group {group!r} is not in this model; it has {self.groups_}")
 
     # ------------------------------------------------------------------------------------------- predict
-    def predict(self, X, groups=None, rescale: bool = False, dtype="float32") -> dict[str, np.ndarray]:
-        """Predictions {group: (n_test, ...)} for ``X`` (n_test, p), trailing shapes restored.
+    def predict(self, X, groups=None, rescale: bool = False, dtype="float32"):
+        """Predictions {group: (n_test, ...)} for ``X`` (n_test, p), trailing shapes restored; one array when the
+        model was fitted on one array.
 
         ``rescale=True`` applies Brain-Diffuser's rescaling by the statistics of these predictions (see
         ``rescale_to_train_statistics``): it uses the test set as a whole, and is off by default. ``dtype`` is
@@ -372,27 +431,52 @@ class OneStageRidge:
         the backend's device; each group's predictions cross to the host once.
         """
         self._check_is_fitted()
-        X = checks.check_X(X)
-        if X.shape[1] != self.X_mean_.shape[0]:
-            raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.X_mean_.shape[0]}")
+        X = validation.check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.n_features_in_}")
         groups = list(self.groups_ if groups is None else groups)
         for g in groups:
             self._require_group(g)
         dev, dt = Device(self.backend), str(np.dtype(dtype))
+        b = dev.b
         out = {}
         with self._model_store() as st:
-            M = solvers.test_kernel(dev, X, st.get("X_train"), self.X_mean_, self.X_scale_,
-                                    st.get("basis") if st.has("basis") else None, dt)
+            mean = dev.to_device(self.X_mean_, "voxel means", np.float64)
+            scale = dev.to_device(self.X_scale_, "voxel scales", np.float64)
+            Xs = core.apply_standardization(b, dev.to_device(X, "test voxels", X.dtype), mean, scale)
+            if st.has("Xs_train"):
+                Xt = dev.to_device(st.get("Xs_train"), "standardised training voxels")
+            else:  # a model file of format /2: its raw float32 training voxels
+                Xt = core.apply_standardization(b, dev.to_device(st.get("X_train"), "training voxels"), mean, scale)
+            basis = dev.to_device(st.get("basis"), "basis", dt) if st.has("basis") else None
+            M = core.test_kernel(b, core.cast(b, Xs, dt), core.cast(b, Xt, dt), basis)
+            del Xs, Xt
             for g in groups:
                 t = int(np.prod(self.target_shapes_[g]))
-                P = dev.empty((len(X), t), dt)
-                for a in range(0, t, int(self.chunk_size)):
-                    z = min(a + int(self.chunk_size), t)
-                    P[:, a:z] = dev.b.matmul(M, dev.to_device(st.columns(f"groups/{g}/coef", a, z), "coef chunk", dt))
-                P += dev.to_device(self.y_mean_[g], "target means", dt)
-                P = dev.to_host(P, "predictions")
+                y_mean = dev.to_device(self.y_mean_[g], "target means", dt)
+                parts = [core.predict(b, M, dev.to_device(st.columns(f"groups/{g}/coef", a, a + int(self.chunk_size)),
+                                                          "coef chunk", dt), y_mean[a : a + int(self.chunk_size)])
+                         for a in range(0, t, int(self.chunk_size))]
+                P = dev.to_host(b.concatenate(parts, 1) if len(parts) > 1 else parts[0], "predictions")
                 if rescale:
                     P = rescale_to_train_statistics(P, self.y_mean_[g], self.y_std_[g])
                 out[g] = P.reshape((len(X),) + self.target_shapes_[g])
         self.crossings_ = dev.crossings()
+        single = getattr(self, "_single", False)
+        if single and groups == [SINGLE_GROUP]:
+            return out[SINGLE_GROUP][:, 0] if single == "1d" else out[SINGLE_GROUP]
         return out
+
+    def score(self, X, targets) -> float:
+        """The coefficient of determination R^2 of the predictions for ``X``, averaged over every target column of
+        every group (scikit-learn's ``r2_score`` with ``multioutput="uniform_average"``)."""
+        from sklearn.metrics import r2_score
+
+        pred = self.predict(X, dtype="float64")
+        if not isinstance(pred, Mapping):
+            pred, targets = {SINGLE_GROUP: pred}, {SINGLE_GROUP: np.asarray(targets).reshape(pred.shape)}
+        if not isinstance(targets, Mapping) or set(targets) != set(pred):
+            raise InputError(f"score needs targets for the groups {sorted(pred)}; got "
+                             f"{sorted(targets) if isinstance(targets, Mapping) else type(targets).__name__}")
+        true = np.concatenate([np.asarray(targets[g], np.float64).reshape(len(X), -1) for g in pred], 1)
+        return float(r2_score(true, np.concatenate([pred[g].reshape(len(X), -1) for g in pred], 1)))

@@ -21,7 +21,7 @@ VOXEL_SIZE_MM = 1.8
 
 
 MAT_HEADER_BYTES = 116  # the text part of a MAT v5 header, where scipy writes the creation time
-MAT_HEADER = b"MATLAB 5.0 MAT-file, written by ridge_decode.simulate"
+MAT_HEADER = b"MATLAB 5.0 MAT-file, written by ridge_decode.simulation"
 
 
 def write_design(path: Path, design: dict[str, np.ndarray]) -> None:

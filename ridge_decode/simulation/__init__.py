@@ -154,7 +154,7 @@ def simulate(
                      session_offset=offset)
         writers.write_ground_truth(out / f"nsddata/ppdata/subj{s:02d}/synthetic_ground_truth.h5", truth,
                                    {"seed": seed, "size": size, "sessions": n_sess, "preset": preset,
-                                    "model": "see ridge_decode.simulate.encoding's docstring"})
+                                    "model": "see ridge_decode.simulation.encoding's docstring"})
     write_json(
         out / "synthetic.json",
         {"seed": seed, "size": size, "preset": preset, "subjects": subjects, "sessions": spec.sessions,

@@ -1,0 +1,211 @@
+"""What both ridge estimators check, in one place: their parameters (declared once, as scikit-learn's
+``_parameter_constraints``), their inputs, and the two warnings about the alpha grid.
+
+Every check raises an ``InputError`` (a ``ValueError``) or a ``TypeError`` naming the parameter or input, what was
+expected and what was found. ``OneStageRidge`` and ``RidgeGCV`` call ``check_params`` with their own parameters,
+so a parameter they share is checked the same way in both.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError, ParameterError
+from .backend import BACKENDS
+
+DEFAULT_ALPHAS = np.logspace(0, 8, 20)
+ALPHA_PER = ("target", "group")
+SOLVERS = ("gcv", "himalaya")
+MIN_SAMPLES = 2  # a centred target of one sample is all zeros: nothing to fit, and GCV divides by 0
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+# A chosen alpha on the grid's first or last value for more than this fraction of the (non-constant) targets
+# of a group means the best alpha may lie outside the grid.
+GRID_EDGE_FRACTION = 0.1
+
+
+class AlphaGridWarning(UserWarning):
+    """The alpha grid is too narrow (many targets chose an end of it), or holds alphas below the precision of the
+    kernel's eigendecomposition."""
+
+
+# ------------------------------------------------------------------------------------------- parameters
+def _one_of(*values):
+    return f"one of {values}", lambda v: isinstance(v, str) and v in values
+
+
+def _integer(minimum: int):
+    return f"an integer >= {minimum}", lambda v: (isinstance(v, numbers.Integral) and not isinstance(v, bool)
+                                                 and v >= minimum)
+
+
+def _optional(kind, description):
+    return f"{description} or None", lambda v: v is None or isinstance(v, kind)
+
+
+def _real_numbers(values) -> str | None:
+    """Why ``values`` is not a 1-D collection of finite positive real numbers, or None when it is."""
+    if isinstance(values, numbers.Real) and not isinstance(values, (bool, np.bool_)):
+        values = [values]  # one alpha
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        return f"found {type(values).__name__}"
+    array = np.asarray(values, dtype=object).ravel() if not isinstance(values, np.ndarray) else values.ravel()
+    if array.size == 0:
+        return "found none"
+    if isinstance(values, np.ndarray) and values.dtype.kind not in "iuf":
+        return f"found dtype {values.dtype}"
+    for k, v in enumerate(array):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            return f"element {k} is {v!r} ({type(v).__name__})"
+        if not (np.isfinite(float(v)) and float(v) > 0):
+            return f"element {k} is {float(v)!r}"
+    return None
+
+
+PARAMETERS = {
+    "alphas": ("None, or finite positive numbers (one, or a 1-D sequence)",
+               lambda v: v is None or _real_numbers(v) is None),
+    "alpha_per": _one_of(*ALPHA_PER),
+    "fixed_alpha": ("None, a finite positive number or {group: number}", lambda v: (
+        v is None or (isinstance(v, Mapping) and all(_real_numbers([a]) is None for a in v.values()))
+        or _real_numbers([v]) is None)),
+    "backend": _one_of(*BACKENDS),
+    "chunk_size": _integer(1),
+    "eigh_dtype": _one_of("float32", "float64"),
+    "solver": _one_of(*SOLVERS),
+    "cv": _integer(2),
+    "solver_params": _optional(Mapping, "a mapping"),
+    "path": _optional((str, Path), "a path"),
+    "progress": ("True or False", lambda v: isinstance(v, (bool, np.bool_))),
+    "overlap": ("True or False", lambda v: isinstance(v, (bool, np.bool_))),
+}
+
+
+def check_params(params: dict) -> np.ndarray:
+    """Check every parameter in ``params`` against ``PARAMETERS``; returns the alpha grid (A,) float64."""
+    for name, value in params.items():
+        description, valid = PARAMETERS[name]
+        if not valid(value):
+            why = _real_numbers(value) if name == "alphas" else None
+            raise ParameterError(f"{name} must be {description}; got {value!r}" + (f" ({why})" if why else ""))
+    if params.get("solver") == "himalaya" and (params.get("fixed_alpha") is not None
+                                               or params.get("alpha_per") != "target"):
+        raise ParameterError("solver='himalaya' chooses one alpha per target: it takes no fixed_alpha and "
+                         "alpha_per='target' only")
+    alphas = params.get("alphas")
+    return np.atleast_1d(np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)).ravel()
+
+
+def fixed_alphas(fixed_alpha, groups) -> dict | None:
+    """{group: alpha} of ``fixed_alpha`` (checked by ``check_params``) for ``groups``, or None when chosen."""
+    if fixed_alpha is None:
+        return None
+    if isinstance(fixed_alpha, Mapping):
+        missing = [g for g in groups if g not in fixed_alpha]
+        if missing:
+            raise InputError(f"fixed_alpha has no value for groups {missing}; it has {sorted(fixed_alpha)}")
+        return {g: float(fixed_alpha[g]) for g in groups}
+    return {g: float(fixed_alpha) for g in groups}
+
+
+# ----------------------------------------------------------------------------------------------- inputs
+def compute_dtype(dtype) -> np.dtype:
+    """The dtype an input is read in: float32 stays float32 (as do float16 and small integers, which it holds
+    exactly), anything else numeric becomes float64, so means are taken from the caller's values."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float32 or (dtype.kind in "fiub" and dtype.itemsize <= 2):
+        return np.dtype(np.float32)
+    return np.dtype(np.float64)
+
+
+def _check_range(name: str, values: np.ndarray, what: str) -> None:
+    finite = np.isfinite(values).all(axis=0)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        raise InputError(f"{name} has NaN or infinite values in {what} {bad[:5].tolist()}"
+                         f"{f' ... ({len(bad)} in all)' if len(bad) > 5 else ''}: drop or impute them before fitting")
+    if values.dtype.itemsize > 4 and values.size and np.abs(values).max() > FLOAT32_MAX:
+        raise InputError(f"{name} has values beyond float32's range (up to {np.abs(values).max():.3g}; float32 "
+                         f"holds {FLOAT32_MAX:.3g}): rescale it")
+
+
+def check_X(X, name: str = "X", min_samples: int = 1) -> np.ndarray:
+    """``X`` (n, p) of real, finite numbers within float32's range, as float32 or float64 (the caller's array
+    itself when it already is one: it is never written)."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise InputError(f"{name} must be 2-D (n_samples, n_features); found shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers; found dtype {X.dtype}")
+    if X.shape[0] < min_samples:
+        raise InputError(f"{name} has {X.shape[0]} sample(s): at least {min_samples} samples are needed "
+                         f"(n_samples = {X.shape[0]})")
+    X = X.astype(compute_dtype(X.dtype), copy=False)
+    _check_range(name, X, "columns")
+    return X
+
+
+def check_targets(targets, n: int) -> dict:
+    """``targets`` {group: (n, ...)} of real numbers, checked (values too where they are in memory)."""
+    if not isinstance(targets, Mapping) or not targets:
+        raise InputError("targets must be an array (n_samples, ...) or a non-empty mapping {group name: array}")
+    out = {}
+    for name, Y in targets.items():
+        if not isinstance(name, str) or not name or "/" in name:
+            raise InputError(f"target group names must be non-empty strings without '/'; got {name!r}")
+        if not (hasattr(Y, "shape") and hasattr(Y, "dtype")):
+            Y = np.asarray(Y)
+        if len(Y.shape) < 2 or int(np.prod(Y.shape[1:])) == 0:
+            raise InputError(f"target group {name!r} is empty or 1-D: expected (n_samples, ...), one target as "
+                             f"(n_samples, 1); found shape {tuple(Y.shape)}")
+        if Y.shape[0] != n:
+            raise InputError(f"target group {name!r} has {Y.shape[0]} rows; X has {n}")
+        if np.dtype(Y.dtype).kind not in "fiu":
+            raise TypeError(f"target group {name!r} must hold real numbers; found dtype {Y.dtype}")
+        if isinstance(Y, np.ndarray):  # in memory: cheap to check before any work
+            _check_range(f"target group {name!r}", Y.reshape(n, -1), "flattened targets")
+        out[name] = Y
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- warnings
+def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict) -> str | None:
+    """Warn (``AlphaGridWarning``) when, in a group, more than ``GRID_EDGE_FRACTION`` of the non-constant targets
+    chose the grid's first or last alpha; returns the message (None when there is nothing to say)."""
+    lines = []
+    for g, chosen in alphas.items():
+        varying = np.asarray(y_std[g]) > 0
+        if not varying.any() or len(grid) < 2:
+            continue
+        for edge, value, fix in (("smallest", grid.min(), "smaller"), ("largest", grid.max(), "larger")):
+            fraction = float(np.mean(np.asarray(chosen)[varying] == value))
+            if fraction > GRID_EDGE_FRACTION:
+                lines.append(f"{fraction:.0%} of the targets of {g!r} chose the {edge} alpha ({value:.3g}): "
+                             f"the best may be {fix}")
+    if not lines:
+        return None
+    message = "; ".join(lines) + (": widen the grid (alphas=..., or fit --alphas LOG10_MIN:LOG10_MAX:COUNT, "
+                                  "e.g. --alphas -2:10:25)")
+    warnings.warn(message, AlphaGridWarning, stacklevel=3)
+    return message
+
+
+def warn_precision(alphas: dict, s_max: float, eigh_dtype: str) -> str | None:
+    """Warn when targets chose an alpha below the eigendecomposition's absolute eigenvalue error (eps of
+    ``eigh_dtype`` times the kernel's largest eigenvalue ``s_max``): their coefficients are round-off. Returns the
+    message, or None."""
+    bound = float(np.finfo(eigh_dtype).eps) * float(s_max)
+    below = {g: int((np.asarray(a) < bound).sum()) for g, a in alphas.items()}
+    below = {g: k for g, k in below.items() if k}
+    if not below:
+        return None
+    message = (f"targets chose alphas below {bound:.3g}, the precision of the {eigh_dtype} eigendecomposition "
+               f"({np.finfo(eigh_dtype).eps:.2g} x the kernel's largest eigenvalue {s_max:.3g}): "
+               + ", ".join(f"{k} of {g!r}" for g, k in below.items())
+               + "; their coefficients are round-off: use larger alphas, or eigh_dtype='float64'")
+    warnings.warn(message, AlphaGridWarning, stacklevel=3)
+    return message
