@@ -1,5 +1,6 @@
 import shutil
 import warnings
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -448,3 +449,14 @@ def test_himalaya_solver_matches_the_gcv_engine_and_round_trips(tmp_path):
     np.testing.assert_array_equal(loaded.predict(Xt)["y"], him.predict(Xt)["y"])
     with pytest.raises(ValueError, match="alpha_per='target' only"):
         OneStageRidge(solver="himalaya", alpha_per="group").fit(X, {"y": Y})
+
+
+def test_a_model_file_of_the_previous_format_still_loads_and_predicts():
+    """tests/fixtures/model_format2.h5 was written by the engine of format /2 (before the core moved into core.py;
+    it stores the raw training voxels): it loads, keeps its alphas and predicts what that engine predicted."""
+    data = Path(__file__).parent / "fixtures"
+    with h5py.File(data / "model_format2_inputs.h5") as f:
+        X_test, expected, alphas = f["X_test"][()], f["pred"][()], f["alphas"][()]
+    model = OneStageRidge.load(data / "model_format2.h5")
+    np.testing.assert_array_equal(model.alphas_["pix"], alphas)
+    np.testing.assert_allclose(model.predict(X_test)["pix"], expected, rtol=0, atol=1e-5 * np.abs(expected).max())
