@@ -128,7 +128,7 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
         if cfg.get("slow_write"):
             _slow_store(cfg["slow_write"])
         model = OneStageRidge(alphas=alphas, backend=backend, chunk_size=chunk_size,
-                              path=Path(workdir) / "model.h5", **options).fit(X, {"y": Y})
+                              path=Path(workdir) / "model.h5").fit(X, {"y": Y}, **options)
         fit_crossed = _crossed(getattr(model, "crossings_", {}))
         pred = model.predict(Xt)["y"]
         chosen = model.alphas_["y"]

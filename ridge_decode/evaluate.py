@@ -298,9 +298,9 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
     ``weights_root=None`` only the metrics that need no weights (PixCorr, SSIM) are computed. Reconstructions of
     another size are resized (bicubic) to the stimuli's for PixCorr and SSIM.
     """
-    from PIL import Image
     from tqdm.auto import tqdm
 
+    from ._infra.images import resize_images
     from .errors import DataError, InputError
     from .manifest import require
 
@@ -308,9 +308,7 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
         raise InputError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
     if len(stimuli) != len(recons) or len(stimuli) < 2:
         raise InputError(f"need >= 2 paired images; got {len(stimuli)} stimuli and {len(recons)} reconstructions")
-    size = stimuli.shape[1]
-    if recons.shape[1:3] != stimuli.shape[1:3]:
-        recons = np.stack([np.asarray(Image.fromarray(r).resize((size, size), Image.BICUBIC)) for r in recons])
+    recons = resize_images(recons, stimuli.shape[1])
     per_image, out = {}, {}
     for m in REGISTRY.values():
         if m.per_image is not None:

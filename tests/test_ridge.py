@@ -141,7 +141,8 @@ def test_brain_diffuser_baseline_matches_sklearn_ridge(backend):
     X, Y = _data()
     Xt, _ = _data(n=40, seed=1)
     fixed = {"a": 300.0, "b": 5e4}
-    m = OneStageRidge(fixed_alpha=fixed, backend=backend, chunk_size=2).fit(X, {"a": Y[:, :4], "b": Y[:, 4:]})
+    m = OneStageRidge(solver="fixed", alphas=fixed, backend=backend, chunk_size=2).fit(X, {"a": Y[:, :4],
+                                                                                          "b": Y[:, 4:]})
     assert not m.cv_scores_ and not hasattr(m, "kernel_eigenvalues_")
     pred = m.predict(Xt)
     pred_rescaled = m.predict(Xt, rescale=True)
@@ -264,7 +265,7 @@ def test_a_resumed_fit_says_where_it_resumes(tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
         OneStageRidge(chunk_size=4, path=path).fit(X, {"y": CountingTargets(Y, fail_at=2)})
     capsys.readouterr()
-    model = OneStageRidge(chunk_size=4, path=path, progress=True).fit(X, {"y": Y})
+    model = OneStageRidge(chunk_size=4, path=path).fit(X, {"y": Y}, progress=True)
     assert f"resuming at chunk 2 of 3 from {path}.part" in capsys.readouterr().out
     assert [r["chunks_done_before"] for r in model.runs_] == [0, 1] and model.runs_[1]["seconds"] > 0
 
@@ -330,8 +331,12 @@ def test_bad_input():
         OneStageRidge(alpha_per="voxel").fit(X, {"y": Y})
     with pytest.raises(ValueError, match=r"alphas must be .* finite positive numbers .*; got \[0.0, 1.0\] \(element 0"):
         OneStageRidge(alphas=[0.0, 1.0]).fit(X, {"y": Y})
-    with pytest.raises(ValueError, match=r"fixed_alpha has no value for groups \['z'\]"):
-        OneStageRidge(fixed_alpha={"y": 1.0}).fit(X, {"y": Y, "z": Y})
+    with pytest.raises(ValueError, match=r"alphas has no value for groups \['z'\]"):
+        OneStageRidge(solver="fixed", alphas={"y": 1.0}).fit(X, {"y": Y, "z": Y})
+    with pytest.raises(ValueError, match=r"go with solver='fixed'"):
+        OneStageRidge(alphas={"y": 1.0}).fit(X, {"y": Y})
+    with pytest.raises(ValueError, match=r"solver='fixed' takes the alpha in alphas"):
+        OneStageRidge(solver="fixed", alphas=[1.0, 2.0]).fit(X, {"y": Y})
     with pytest.raises(RuntimeError, match="not fitted"):
         OneStageRidge().predict(X)
     m = OneStageRidge().fit(X, {"y": Y})
@@ -360,7 +365,7 @@ def test_fit_leaves_its_inputs_unchanged():
     X, Y = _data()
     X0, Y0 = X.copy(), Y.copy()
     OneStageRidge(chunk_size=4).fit(X, {"y": Y})
-    OneStageRidge(fixed_alpha=10.0).fit(X, {"y": Y})
+    OneStageRidge(solver="fixed", alphas=10.0).fit(X, {"y": Y})
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(Y, Y0)
 

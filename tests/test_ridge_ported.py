@@ -241,12 +241,12 @@ def _kernel_problem(seed=0, n=40, p=25, t=4):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("alpha", [0.1, 1.0, 100.0])
 def test_fixed_alpha_dual_coefficients_are_the_closed_form(backend, alpha):
-    """``(K + alpha I)^-1 Yc`` with ``K`` the standardised linear kernel, by Cholesky (``fixed_alpha``) and through
+    """``(K + alpha I)^-1 Yc`` with ``K`` the standardised linear kernel, by Cholesky (``solver="fixed"``) and through
     the eigenbasis (a grid of one alpha), against numpy's solve in float64."""
     X, Y, _ = _kernel_problem()
     Xs = standardise(X, X)
     closed = np.linalg.solve(Xs @ Xs.T + alpha * np.eye(len(X)), Y - Y.mean(0))
-    for params in ({"fixed_alpha": alpha}, {"alphas": [alpha]}):
+    for params in ({"solver": "fixed", "alphas": alpha}, {"alphas": [alpha]}):
         dual = OneStageRidge(backend=backend, **params).fit(X, {"y": Y}).dual_coef("y")
         np.testing.assert_allclose(dual, closed, rtol=0, atol=2e-4 * np.abs(closed).max())
 

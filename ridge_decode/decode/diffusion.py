@@ -22,7 +22,7 @@ through the UNet.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +36,6 @@ DEFAULT_STRENGTH = 0.75
 DEFAULT_CFG = 7.5
 DEFAULT_IP_SCALE = 1.0
 DEFAULT_KAPPA = 0.0  # guidance is off unless asked for; NeuralDiffuser used 3e5
-NEURALDIFFUSER_KAPPA = 3e5
 DEFAULT_ETA = 0.2
 
 
@@ -51,7 +50,6 @@ class SamplerConfig:
     kappa: float = DEFAULT_KAPPA
     eta: float = DEFAULT_ETA
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def check(self):
         if self.steps < 1:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+
+from .._infra.images import resize_images
 
 NAME = "weight-free"
 
@@ -14,9 +15,7 @@ def pixels_to_images(pred: np.ndarray, size: int | None = None) -> np.ndarray:
     if pred.ndim != 4 or pred.shape[-1] != 3:
         raise ValueError(f"expected predicted pixels (n, h, w, 3); found shape {pred.shape}")
     imgs = (np.clip(pred, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    if size is None or size == pred.shape[1]:
-        return imgs
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in imgs])
+    return imgs if size is None else resize_images(imgs, size)
 
 
 def decoder(ctx) -> tuple:

@@ -101,10 +101,11 @@ def differentiable_features(model, images):
     decoded images are square, so no crop is needed), as extraction's ``preprocess.clip_input`` does.
     """
     import torch
-    import torch.nn.functional as F
+
+    from .preprocess import resize
 
     size = model.config.image_size
-    x = F.interpolate(images.float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+    x = resize(images.float(), (size, size), clip=False)
     mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
     return pool_layers(model, ((x - mean) / std).to(next(model.parameters()).dtype))

@@ -43,13 +43,15 @@ def to_device(images: np.ndarray, device, dtype=None):
     return x.permute(0, 3, 1, 2).to(dtype or torch.float32) / 255.0
 
 
-def resize(x, size: tuple[int, int]):
-    """Bicubic, antialiased resize of (n, 3, H, W) to ``size`` (h, w), clipped to [0, 1] as PIL's is."""
+def resize(x, size: tuple[int, int], clip: bool = True):
+    """Bicubic, antialiased resize of (n, 3, H, W) in [0, 1] to ``size`` (h, w), clipped to [0, 1] as PIL's is
+    (``clip=False`` keeps every value, and so every gradient, for guidance)."""
     import torch.nn.functional as F
 
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True).clamp(0.0, 1.0)
+    x = F.interpolate(x, size=size, mode="bicubic", align_corners=False, antialias=True)
+    return x.clamp(0.0, 1.0) if clip else x
 
 
 def vae_input(images: np.ndarray, size: int, device, dtype):

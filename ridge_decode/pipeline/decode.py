@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import layout
+from .._infra.images import resize_images
 from ..errors import DataError, InputError
 from ..sources import Source
 from .common import feature_store, same_source, writing
@@ -125,7 +126,7 @@ def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, 
         batch = list(todo[a : a + req.batch_size])
         for k in range(req.samples):
             for r, img in zip(batch, make(batch, k), strict=True):
-                layout.save_png(_resize(img, size), out / layout.recon_name(ids[r], k))
+                layout.save_png(img if size is None else resize_images(img, size), out / layout.recon_name(ids[r], k))
             bar.update(len(batch))
     bar.close()
     return todo
@@ -163,11 +164,3 @@ def _same_decode(out: Path, config: dict) -> None:
     if differ:
         raise InputError(f"--out {out} holds reconstructions of another decode ({', '.join(differ)} differ from "
                          f"{path}): choose another --out, or delete that folder to decode anew")
-
-
-def _resize(img, size):
-    from PIL import Image
-
-    if size is None or img.shape[0] == size:
-        return img
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC))

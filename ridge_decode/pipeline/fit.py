@@ -101,14 +101,16 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     stage = staging(folder)
     with timer("load"):
         inputs = read_fit_inputs(req)
-    model = OneStageRidge(alphas=alphas, alpha_per=req.alpha_per, fixed_alpha=req.fixed_alpha, backend=req.backend,
+    fixed = req.fixed_alpha is not None
+    model = OneStageRidge(alphas=req.fixed_alpha if fixed else alphas, alpha_per=req.alpha_per, backend=req.backend,
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
-                          progress=req.progress, solver=req.solver, cv=req.cv)
+                          solver="fixed" if fixed else req.solver,
+                          solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
     _room_for_model(stage, inputs, req)
     with timer("fit"), writing(stage), warnings.catch_warnings():
         # the grid's warnings are in model.fit_warnings_: the summary table, summary.json and the figure say them
         warnings.simplefilter("ignore", AlphaGridWarning)
-        model.fit(inputs.X_train, inputs.y_train)
+        model.fit(inputs.X_train, inputs.y_train, progress=req.progress)
     with timer("predict"):
         pred = model.predict(inputs.X_test, rescale=req.rescale)
     r = {g: metrics.columnwise_r(pred[g].reshape(len(pred[g]), -1), y.reshape(len(y), -1))

@@ -32,6 +32,29 @@ def cast(b, x, dtype: str):
     return x.astype(dtype, copy=False)
 
 
+def copy_as(b, x, dtype: str):
+    """A new array: ``x`` as ``dtype``, on its device (never ``x`` itself, so it may be written)."""
+    if is_torch(b):
+        return x.to(getattr(b, dtype), copy=True)
+    return np.array(x, dtype=dtype)
+
+
+def column_sums(b, x):
+    """(c,) float64 sums of the columns of ``x`` (n, c), accumulated in float64 without a float64 copy."""
+    if is_torch(b):
+        return x.sum(0, dtype=b.float64)
+    return x.sum(0, dtype=np.float64)
+
+
+def column_squares(b, x):
+    """(c,) float64 sums of squares of the columns of ``x`` (n, c), accumulated in float64 without a copy."""
+    if is_torch(b):
+        import torch
+
+        return torch.linalg.vector_norm(x, dim=0, dtype=b.float64) ** 2
+    return np.einsum("ij,ij->j", x, x, dtype=np.float64)
+
+
 def cast_like(b, x, like):
     """``x`` in the dtype of ``like``, on its device."""
     return x.to(like.dtype) if is_torch(b) else x.astype(like.dtype, copy=False)

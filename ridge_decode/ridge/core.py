@@ -54,12 +54,13 @@ def standardize(b, X, block: int = STANDARDIZE_BLOCK):
     Xs = backend.empty_like(b, X, (n, p), "float32")
     mean, scale = backend.empty_like(b, X, (p,), "float64"), backend.empty_like(b, X, (p,), "float64")
     for a in range(0, p, block):
-        x = cast(b, X[:, a : a + block], "float64")
+        x = backend.copy_as(b, X[:, a : a + block], "float64")  # a copy: X itself is never written
         m = b.sum(x, 0) / n
-        x = x - m  # a new array: X itself, float64 included, is never written
-        sd = b.sqrt(b.sum(x * x, 0) / max(n - 1, 1))
+        x -= m
+        sd = b.sqrt(backend.column_squares(b, x) / max(n - 1, 1))
         sd[sd == 0] = 1.0
-        mean[a : a + block], scale[a : a + block], Xs[:, a : a + block] = m, sd, x / sd
+        x /= sd
+        mean[a : a + block], scale[a : a + block], Xs[:, a : a + block] = m, sd, x
     return Xs, mean, scale
 
 
@@ -74,12 +75,16 @@ def apply_standardization(b, X, mean, scale, block: int = STANDARDIZE_BLOCK):
 
 def center(b, Y):
     """Centre targets ``Y`` (n, t), float32 or float64: ``Yc`` (n, t) float32, ``mean`` and ``std`` (t,) float64
-    (ddof=0), the statistics computed in float64 before the cast to float32."""
-    Y64 = cast(b, Y, "float64")
-    mean = b.sum(Y64, 0) / Y.shape[0]
-    Y64 = Y64 - mean
-    std = b.sqrt(b.sum(Y64 * Y64, 0) / Y.shape[0])
-    return cast(b, Y64, "float32"), mean, std
+    (ddof=0). The mean is accumulated in float64 from the values given; float64 targets are centred in float64
+    before the cast (so ``y + 1e6`` keeps its digits), float32 targets in a float32 copy."""
+    n = Y.shape[0]
+    mean = backend.column_sums(b, Y) / n
+    if str(Y.dtype).endswith("float64"):
+        Yc = cast(b, Y - mean, "float32")
+    else:
+        Yc = backend.copy_as(b, Y, "float32")
+        Yc -= cast(b, mean, "float32")
+    return Yc, mean, b.sqrt(backend.column_squares(b, Yc) / n)
 
 
 # ------------------------------------------------------------------------------------ 2. kernel and basis

@@ -50,7 +50,7 @@ from .validation import DEFAULT_ALPHAS
 
 DEFAULT_CHUNK_SIZE = 4096  # targets per chunk: ~145 MB per n x chunk float32 block at NSD's n = 8859
 FORMAT = fit_chunks.FORMAT
-NOT_SAVED = ("path", "progress")  # parameters of a run, not of the model
+NOT_SAVED = ("path",)  # where the model is, not what it is
 SINGLE_GROUP = "y"  # the group name of targets given as one array
 
 
@@ -87,31 +87,40 @@ def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.
     return (z * y_std + y_mean).astype(np.float32)
 
 
+def _current_params(saved: dict) -> dict:
+    """The parameters of a model file in today's names: files written before ``solver="fixed"`` and
+    ``solver_params["cv"]`` saved ``fixed_alpha`` and ``cv`` (and the run options ``progress`` and ``overlap``)."""
+    saved = dict(saved)
+    if saved.get("fixed_alpha") is not None:
+        saved["solver"], saved["alphas"] = "fixed", saved["fixed_alpha"]
+    if saved.get("solver") == "himalaya" and "cv" in saved:
+        saved["solver_params"] = {**(saved.get("solver_params") or {}), "cv": saved["cv"]}
+    names = inspect.signature(OneStageRidge.__init__).parameters
+    return {k: v for k, v in saved.items() if k in names and k != "path"}
+
+
 class OneStageRidge:
     """Kernel ridge from voxels to several target groups, alpha chosen per target (or per group) by GCV.
 
     Parameters
     ----------
     alphas : candidate regularisations, 1-D positive; None: 20 values log-spaced over 1e0..1e8 (``DEFAULT_ALPHAS``).
+        With ``solver="fixed"``: the alpha itself, a number or {group: number}.
     alpha_per : "target" (one alpha per target column) or "group" (one alpha per group, the one with the lowest
         GCV error summed over the group's targets).
-    fixed_alpha : None, a float, or {group: float}. When given, alphas are not chosen: every target of a group
-        uses its fixed alpha (the Brain-Diffuser baseline), solved by Cholesky without an eigendecomposition.
     backend : himalaya backend, "numpy", "torch" or "torch_cuda".
     chunk_size : targets per chunk; bounds the peak memory of the target loop.
     eigh_dtype : precision of the kernel's eigendecomposition, "float32" (default) or "float64".
     path : HDF5 file for the model. The fit writes ``<path>.part`` chunk by chunk, resumes from it when
         interrupted, and renames it to ``path`` when complete. None keeps the model in memory.
-    progress : show a progress bar over chunks.
-    solver : "gcv" (default: this engine's choice by generalised cross-validation in the kernel's eigenbasis) or
-        "himalaya": each chunk of targets is fitted by ``himalaya.kernel_ridge.KernelRidgeCV`` on the same
-        (precomputed linear) kernel, with the same alphas and backend and ``cv``-fold cross-validation; its dual
-        coefficients go into the same model file, so prediction, decoding and evaluation are unchanged. Only with
-        ``alpha_per="target"`` and no ``fixed_alpha``.
-    cv : folds of the "himalaya" solver (K-fold, in row order).
-    solver_params : himalaya's ``solver_params`` (e.g. ``n_targets_batch``, ``n_alphas_batch``).
-    overlap : read the next chunk and write the previous one while a chunk computes (two threads); False runs
-        them one after the other.
+    solver : "gcv" (default: alphas chosen by generalised cross-validation in the kernel's eigenbasis), "fixed"
+        (no choice: every target of a group uses the alpha ``alphas`` gives it, solved by Cholesky without an
+        eigendecomposition: the Brain-Diffuser baseline) or "himalaya": each chunk of targets is fitted by
+        ``himalaya.kernel_ridge.KernelRidgeCV`` on the same (precomputed linear) kernel, with the same alphas and
+        backend and K-fold cross-validation; its dual coefficients go into the same model file, so prediction,
+        decoding and evaluation are unchanged (``alpha_per="target"`` only).
+    solver_params : the "himalaya" solver's settings: ``cv`` (folds, in row order; default 5) and himalaya's
+        ``solver_params`` (e.g. ``n_targets_batch``, ``n_alphas_batch``).
 
     Targets are a mapping {group: array (n, ...)} or one array (n, ...), which is the group ``"y"``: ``predict``
     then returns an array of its shape instead of a mapping.
@@ -137,22 +146,17 @@ class OneStageRidge:
     model_path_ : the HDF5 file holding the dual coefficients (None when in memory).
     """
 
-    def __init__(self, alphas=None, alpha_per: str = "target", fixed_alpha=None, backend: str = "numpy",
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None,
-                 progress: bool = False, solver: str = "gcv", cv: int = 5, solver_params: dict | None = None,
-                 overlap: bool = True):
-        self.solver = solver
-        self.cv = cv
-        self.solver_params = solver_params
+    def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None, solver: str = "gcv",
+                 solver_params: dict | None = None):
         self.alphas = alphas
         self.alpha_per = alpha_per
-        self.fixed_alpha = fixed_alpha
         self.backend = backend
         self.chunk_size = chunk_size
         self.eigh_dtype = eigh_dtype
         self.path = path
-        self.progress = progress
-        self.overlap = overlap
+        self.solver = solver
+        self.solver_params = solver_params
 
     def get_params(self, deep: bool = True) -> dict:
         """Every parameter of ``__init__`` with its value (scikit-learn's convention)."""
@@ -172,8 +176,11 @@ class OneStageRidge:
         return params_repr(self)
 
     # ----------------------------------------------------------------------------------------------- fit
-    def fit(self, X, targets) -> OneStageRidge:
+    def fit(self, X, targets, progress: bool = False, overlap: bool = True) -> OneStageRidge:
         """Fit ``X`` (n, p) voxels to ``targets`` {group: (n, ...)} or one array (n, ...); returns self.
+
+        ``progress`` shows a bar over the chunks; ``overlap`` reads the next chunk and writes the previous one
+        while a chunk computes (two threads), False runs them one after the other. Neither changes the model.
 
         Target arrays may be numpy arrays, memory maps, h5py datasets or the feature cache's lazy rows; they are
         read one chunk at a time. Neither ``X`` nor the targets are ever written. A target that is constant over
@@ -190,7 +197,8 @@ class OneStageRidge:
         if single and np.ndim(targets) == 1:  # one target: fitted as (n, 1), predicted as (n,)
             single, targets = "1d", np.asarray(targets)[:, None]
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
-        fixed = validation.fixed_alphas(self.fixed_alpha, list(targets))
+        fixed = validation.fixed_alphas(self.alphas, list(targets)) if self.solver == "fixed" else None
+        self._run = {"progress": progress, "overlap": overlap}
         dev = Device(self.backend)
         Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         config = self._config(alphas, targets, fixed, (n, p), single)
@@ -248,8 +256,7 @@ class OneStageRidge:
         return {
             "alphas": alphas.tolist(), "alpha_per": self.alpha_per, "fixed_alpha": fixed,
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
-            "solver": self.solver, "cv": int(self.cv) if self.solver == "himalaya" else None,
-            "solver_params": self.solver_params if self.solver == "himalaya" else None,
+            "solver": self.solver, "solver_params": self.solver_params if self.solver == "himalaya" else None,
             "n_images": n, "n_voxels": p, "params": params, "single": single,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
@@ -259,7 +266,7 @@ class OneStageRidge:
         of the stored coefficients, and a resumed fit takes it back instead of recomputing it."""
         alphas_d = dev.to_device(alphas, "alpha grid", np.float64)
         if self.solver == "himalaya":  # dual coefficients, no eigenbasis: predict reads them as they are
-            return solvers.SOLVERS["himalaya"](dev, K, alphas, alphas_d, int(self.cv), self.solver_params)
+            return solvers.SOLVERS["himalaya"](dev, K, alphas, alphas_d, self.solver_params)
         if fixed is not None:
             return solvers.SOLVERS["fixed"](dev, K)
         if st.attrs.get("basis_complete", False):
@@ -296,11 +303,11 @@ class OneStageRidge:
         runs = json.loads(st.attrs.get("runs", "[]")) if resumed else []
         runs.append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
                      "chunks_done_before": len(chunks) - len(todo), "chunks": len(chunks)})
-        if resumed and self.progress:
+        if resumed and self._run["progress"]:
             tqdm.write(f"resuming at chunk {len(chunks) - len(todo) + 1} of {len(chunks)} from {self.path}.part")
         st.attrs["runs"] = json.dumps(runs)
         bar = tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc="ridge chunks", unit="chunk",
-                   disable=not self.progress)
+                   disable=not self._run["progress"])
         state = fit_chunks.TwoPass(st, alphas, todo) if two_pass else None
         started = time.perf_counter()
 
@@ -321,7 +328,7 @@ class OneStageRidge:
             bar.update()
 
         times = loop.run(todo, read, compute, lambda c, out: fit_chunks.store_chunk(st, dev, c, out),
-                         overlap=self.overlap, on_written=written)
+                         overlap=self._run["overlap"], on_written=written)
         bar.close()
         runs[-1]["seconds"] = time.perf_counter() - started
         st.attrs["runs"] = json.dumps(runs)
@@ -401,8 +408,7 @@ class OneStageRidge:
             if not f.attrs.get("complete", False):
                 raise DataFormatError(f"{path} holds an incomplete fit")
             config = json.loads(f.attrs["config"])
-        names = inspect.signature(cls.__init__).parameters
-        model = cls(**{k: v for k, v in config["params"].items() if k in names}, path=path)
+        model = cls(**_current_params(config["params"]), path=path)
         model._set_fitted(None, path)
         model._single = config.get("single", False)
         return model

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from . import core
 from .device import Device
 
+DEFAULT_CV = 5  # folds of the "himalaya" solver
+
 
 @dataclass
 class ChunkResult:
@@ -86,8 +88,10 @@ class HimalayaCV:
 
     name = "himalaya"
 
-    def __init__(self, dev: Device, K, alphas, alphas_d, cv: int, params: dict | None):
-        self.dev, self.K, self.alphas, self.cv, self.params = dev, K, alphas, cv, dict(params or {})
+    def __init__(self, dev: Device, K, alphas, alphas_d, params: dict | None):
+        params = dict(params or {})
+        self.dev, self.K, self.alphas, self.cv = dev, K, alphas, int(params.pop("cv", DEFAULT_CV))
+        self.params = params
         self.alphas_d = alphas_d
         self.log_alphas = dev.b.log(alphas_d)
 

@@ -20,7 +20,7 @@ from .backend import BACKENDS
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 ALPHA_PER = ("target", "group")
-SOLVERS = ("gcv", "himalaya")
+SOLVERS = ("gcv", "fixed", "himalaya")
 MIN_SAMPLES = 2  # a centred target of one sample is all zeros: nothing to fit, and GCV divides by 0
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A chosen alpha on the grid's first or last value for more than this fraction of the (non-constant) targets
@@ -67,21 +67,16 @@ def _real_numbers(values) -> str | None:
 
 
 PARAMETERS = {
-    "alphas": ("None, or finite positive numbers (one, or a 1-D sequence)",
-               lambda v: v is None or _real_numbers(v) is None),
+    "alphas": ("None, or finite positive numbers (one, or a 1-D sequence; with solver='fixed', {group: number})",
+               lambda v: v is None or _real_numbers(list(v.values()) if isinstance(v, Mapping) else v) is None),
     "alpha_per": _one_of(*ALPHA_PER),
-    "fixed_alpha": ("None, a finite positive number or {group: number}", lambda v: (
-        v is None or (isinstance(v, Mapping) and all(_real_numbers([a]) is None for a in v.values()))
-        or _real_numbers([v]) is None)),
     "backend": _one_of(*BACKENDS),
     "chunk_size": _integer(1),
     "eigh_dtype": _one_of("float32", "float64"),
     "solver": _one_of(*SOLVERS),
-    "cv": _integer(2),
-    "solver_params": _optional(Mapping, "a mapping"),
+    "solver_params": ("None or a mapping (its 'cv' an integer >= 2)", lambda v: v is None or (
+        isinstance(v, Mapping) and ("cv" not in v or _integer(2)[1](v["cv"])))),
     "path": _optional((str, Path), "a path"),
-    "progress": ("True or False", lambda v: isinstance(v, (bool, np.bool_))),
-    "overlap": ("True or False", lambda v: isinstance(v, (bool, np.bool_))),
 }
 
 
@@ -90,26 +85,30 @@ def check_params(params: dict) -> np.ndarray:
     for name, value in params.items():
         description, valid = PARAMETERS[name]
         if not valid(value):
-            why = _real_numbers(value) if name == "alphas" else None
+            values = list(value.values()) if isinstance(value, Mapping) else value
+            why = _real_numbers(values) if name == "alphas" else None
             raise ParameterError(f"{name} must be {description}; got {value!r}" + (f" ({why})" if why else ""))
-    if params.get("solver") == "himalaya" and (params.get("fixed_alpha") is not None
-                                               or params.get("alpha_per") != "target"):
-        raise ParameterError("solver='himalaya' chooses one alpha per target: it takes no fixed_alpha and "
-                         "alpha_per='target' only")
-    alphas = params.get("alphas")
+    alphas, solver = params.get("alphas"), params.get("solver", "gcv")
+    if solver == "himalaya" and params.get("alpha_per") != "target":
+        raise ParameterError("solver='himalaya' chooses one alpha per target: alpha_per='target' only")
+    if solver == "fixed":
+        if alphas is None or (not isinstance(alphas, Mapping) and np.size(alphas) != 1):
+            raise ParameterError(f"solver='fixed' takes the alpha in alphas: one number or {{group: number}}; got "
+                                 f"{alphas!r}")
+        alphas = sorted(set(map(float, alphas.values()))) if isinstance(alphas, Mapping) else alphas
+    elif isinstance(alphas, Mapping):
+        raise ParameterError(f"alphas {{group: number}} go with solver='fixed'; solver is {solver!r}")
     return np.atleast_1d(np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)).ravel()
 
 
-def fixed_alphas(fixed_alpha, groups) -> dict | None:
-    """{group: alpha} of ``fixed_alpha`` (checked by ``check_params``) for ``groups``, or None when chosen."""
-    if fixed_alpha is None:
-        return None
-    if isinstance(fixed_alpha, Mapping):
-        missing = [g for g in groups if g not in fixed_alpha]
+def fixed_alphas(alphas, groups) -> dict:
+    """{group: alpha} of ``solver="fixed"``'s ``alphas`` (checked by ``check_params``) for ``groups``."""
+    if isinstance(alphas, Mapping):
+        missing = [g for g in groups if g not in alphas]
         if missing:
-            raise InputError(f"fixed_alpha has no value for groups {missing}; it has {sorted(fixed_alpha)}")
-        return {g: float(fixed_alpha[g]) for g in groups}
-    return {g: float(fixed_alpha) for g in groups}
+            raise InputError(f"alphas has no value for groups {missing}; it has {sorted(alphas)}")
+        return {g: float(alphas[g]) for g in groups}
+    return {g: float(np.ravel(alphas)[0]) for g in groups}
 
 
 # ----------------------------------------------------------------------------------------------- inputs
