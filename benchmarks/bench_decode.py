@@ -33,14 +33,14 @@ def main(argv=None):
 
     import torch
 
+    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.decode.diffusion import SamplerConfig, decode_batch, load_pipeline
-    from ridge_decode.io import versions, write_json
     from ridge_decode.weights import torch_load, weight_path
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights_root
         if weights is None:
-            from ridge_decode.tiny import make_tiny_weights
+            from ridge_decode.weights.tiny import make_tiny_weights
 
             weights = make_tiny_weights(Path(tmp) / "weights")
         t0 = time.perf_counter()

@@ -26,8 +26,9 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
     """The difficulty figures of a simulated pair under ``root`` (fits written under ``out``)."""
     import h5py
 
-    from ridge_decode import evaluate, metrics
     from ridge_decode.decode import weightfree
+    from ridge_decode.evaluation import image_metrics as evaluate
+    from ridge_decode.evaluation import metrics
     from ridge_decode.features import FeatureStore
     from ridge_decode.pipeline import FitRequest, TransferRequest, fit_subject, run_transfer
     from ridge_decode.sources import NSDSource
@@ -82,7 +83,7 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
 @click.option("--json", "json_path", default="bench_difficulty.json", show_default=True)
 def main(preset, size, seed, json_path):
     """Simulate the pair and print its difficulty beside the published NSD figures."""
-    from ridge_decode.io import versions, write_json
+    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.simulation import simulate
 
     with tempfile.TemporaryDirectory() as tmp:

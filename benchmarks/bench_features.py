@@ -6,7 +6,7 @@
     python benchmarks/bench_features.py --stand-in 0          # a model as slow as the input: the overlap
     python benchmarks/bench_features.py --forward --weights-root W --device cuda   # each family against its model
 
-With no ``--weights-root``, tiny random models (ridge_decode/tiny.py) are written to a temporary folder: the
+With no ``--weights-root``, tiny random models (ridge_decode/weights/tiny.py) are written to a temporary folder: the
 timing then measures the code path (reading, preprocessing, batching, writing), not the real models' cost.
 Images are synthetic photographs at NSD's 425 x 425; captions are five short sentences per image.
 Prints a markdown table and writes JSON.
@@ -56,9 +56,9 @@ def main(argv=None):
 
     import torch
 
+    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.features import REGISTRY, FeatureStore
     from ridge_decode.features.extract import extract_family
-    from ridge_decode.io import versions, write_json
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.n_images, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
@@ -69,7 +69,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights_root
         if weights is None:
-            from ridge_decode.tiny import make_tiny_weights
+            from ridge_decode.weights.tiny import make_tiny_weights
 
             weights = make_tiny_weights(Path(tmp) / "weights")
         for name in args.families.split(","):
@@ -155,10 +155,10 @@ def pipeline_alone(args) -> None:
     """The input pipeline, through ``extract_families`` with the stand-in family, from an HDF5 stimuli file."""
     import h5py
 
+    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.features import REGISTRY, FeatureStore
     from ridge_decode.features.extract import extract_families
     from ridge_decode.features.registry import FeatureFamily
-    from ridge_decode.io import versions, write_json
     from ridge_decode.sources.base import Stimuli
 
     REGISTRY["null"] = FeatureFamily("null", (3,), "benchmark stand-in", _NullModel)

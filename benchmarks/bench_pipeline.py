@@ -5,7 +5,7 @@
     python benchmarks/bench_pipeline.py --size full --dry-run   # the commands, without running them
 
 Each stage is one command of the CLI (``ridge_decode.cli``), in this process, on the small synthetic subject 1
-(the pair is simulated first). ``small``: the tiny random models of ``ridge_decode/tiny.py``, on the CPU: it
+(the pair is simulated first). ``small``: the tiny random models of ``ridge_decode/weights/tiny.py``, on the CPU: it
 measures the code paths, not the real models' cost. ``full``: random-weight models of the real architectures
 (``tiny.make_fullsize_weights``: SD 1.5, IP-Adapter-Plus with ViT-H/14, CLIP ViT-L/14; weight values change the
 output, not the cost), on ``--device`` (default cuda) in float16, the fit on ``torch_cuda``. Both load through the
@@ -65,9 +65,9 @@ def main(argv=None):
     given = {"device": args.device, "backend": args.backend, "steps": args.steps}
     size = dict(SIZES[args.size], **{k: v for k, v in given.items() if v})
 
+    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.cli import main as cli
-    from ridge_decode.io import versions, write_json
-    from ridge_decode.tiny import make_fullsize_weights, make_tiny_metric_weights, make_tiny_weights
+    from ridge_decode.weights.tiny import make_fullsize_weights, make_tiny_metric_weights, make_tiny_weights
 
     rows = {}
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:

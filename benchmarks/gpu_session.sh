@@ -63,7 +63,7 @@ torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU', '| him
   # issue 32: the models once (weights and the evaluation networks), then each part, then the chain
   W=/tmp/gpu_session_weights
   rm -rf "$W"
-  step "models" 90 $PY -c "from pathlib import Path; from ridge_decode.tiny import $MAKE as f, \
+  step "models" 90 $PY -c "from pathlib import Path; from ridge_decode.weights.tiny import $MAKE as f, \
 make_tiny_metric_weights as m; m(f(Path('$W')))"
   step "extraction against the models alone" 110 $PY benchmarks/bench_features.py --forward --weights-root $W \
       --device $DEVICE --dtype $DTYPE --families ipadapter_plus,autokl,clip_text,clip_layers \

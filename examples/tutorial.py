@@ -24,12 +24,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ridge_decode import metrics  # noqa: E402
+from ridge_decode._infra.io import atomic_path  # noqa: E402
+from ridge_decode._infra.manifest import entry_path  # noqa: E402
 from ridge_decode.decode import weightfree  # noqa: E402
+from ridge_decode.evaluation import metrics  # noqa: E402
 from ridge_decode.features import FeatureStore  # noqa: E402
 from ridge_decode.features.extract import extract_family  # noqa: E402
-from ridge_decode.io import atomic_path  # noqa: E402
-from ridge_decode.manifest import entry_path  # noqa: E402
 from ridge_decode.ridge import OneStageRidge  # noqa: E402
 from ridge_decode.simulation import simulate  # noqa: E402
 from ridge_decode.sources import NiftiSource  # noqa: E402
@@ -43,7 +43,7 @@ SHOWN = 10  # test images in the reconstruction figure
 
 def published(name: str = RIDGE_ROW) -> str:
     """A published row as text, from ``evaluate.PUBLISHED`` (never a copy of its numbers here)."""
-    from ridge_decode import evaluate as ev
+    from ridge_decode.evaluation import image_metrics as ev
 
     row = ev.PUBLISHED[name]
     return ", ".join(f"{m.label} {m.format(row.values.get(k))}" for k, m in ev.REGISTRY.items())

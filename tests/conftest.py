@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from ridge_decode.manifest import DATA_ENV, WEIGHTS_ENV
+from ridge_decode._infra.manifest import DATA_ENV, WEIGHTS_ENV
 from ridge_decode.simulation import simulate
 
 
@@ -72,8 +72,8 @@ def synthetic_copy(synthetic_root, tmp_path):
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory, worker_id):
-    """Tiny random models saved in the manifest's weight layout (see ridge_decode/tiny.py). Treat as read-only."""
-    from ridge_decode.tiny import make_tiny_weights
+    """Tiny random models saved in the manifest's weight layout (ridge_decode/weights/tiny.py). Treat as read-only."""
+    from ridge_decode.weights.tiny import make_tiny_weights
 
     return _built_once(tmp_path_factory, worker_id, "weights", make_tiny_weights)
 
@@ -81,7 +81,7 @@ def tiny_weights(tmp_path_factory, worker_id):
 @pytest.fixture(scope="session")
 def tiny_all_weights(tmp_path_factory, worker_id):
     """tiny_weights' models plus randomly initialised metric networks at the manifest's paths (its own folder)."""
-    from ridge_decode.tiny import make_tiny_metric_weights, make_tiny_weights
+    from ridge_decode.weights.tiny import make_tiny_metric_weights, make_tiny_weights
 
     return _built_once(tmp_path_factory, worker_id, "all_weights",
                        lambda root: make_tiny_metric_weights(make_tiny_weights(root)))

@@ -5,9 +5,9 @@ import click
 import pytest
 
 from ridge_decode.chain import ChainRequest, in_order, nsd_chain
+from ridge_decode.chain.cluster import SlurmRequest, plan
+from ridge_decode.chain.local import recipe_request, run
 from ridge_decode.cli import main
-from ridge_decode.recipe import recipe_request, run
-from ridge_decode.slurm import SlurmRequest, plan
 
 
 def _parse(argv):

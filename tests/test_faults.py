@@ -95,7 +95,7 @@ def test_a_stale_lock_is_taken_over_and_said(tmp_path):
 
 
 def test_a_lost_lock_stops_the_commit(tmp_path, monkeypatch):
-    from ridge_decode import runs
+    from ridge_decode._infra import runs
 
     path = _write(tmp_path / "mine.h5")
     real = runs.commit
@@ -141,7 +141,7 @@ def _whole(folder: Path) -> int:
 def test_a_kill_at_each_step_of_the_commit_leaves_one_whole_run(tmp_path, monkeypatch, kill_at):
     """The commit is three renames (staging -> generation, the exchange, the old generation away): a kill before
     any of them leaves the old run or the new one in the folder, whole, and the next run cleans up."""
-    from ridge_decode import runs
+    from ridge_decode._infra import runs
 
     out, args = _two_runs(tmp_path)
     real, calls = runs._rename, []
@@ -174,7 +174,7 @@ def test_a_kill_at_each_step_of_the_commit_leaves_one_whole_run(tmp_path, monkey
 def test_the_commit_without_an_exchange_is_repaired_by_the_next_run(tmp_path, monkeypatch):
     """Where renameat2 is missing, the commit is two renames; a kill between them leaves no folder for an instant,
     and the next run puts the old one back before it starts."""
-    from ridge_decode import runs
+    from ridge_decode._infra import runs
 
     out, args = _two_runs(tmp_path)
     before = _digest(out / "mine")
@@ -218,8 +218,8 @@ def test_outputs_of_another_source_are_not_done_for_either_runner(synthetic_copy
     """A synthetic pixels fit in outputs/subj01 is not NSD subject 1's fit of the recipe's targets, for reproduce and
     slurm alike; the subject's own fit of those targets is."""
     from ridge_decode.chain import in_order, nsd_chain
-    from ridge_decode.recipe import recipe_request
-    from ridge_decode.slurm import SlurmRequest, plan
+    from ridge_decode.chain.cluster import SlurmRequest, plan
+    from ridge_decode.chain.local import recipe_request
 
     other = tmp_path / "other"
     __import__("shutil").copytree(synthetic_copy, other)

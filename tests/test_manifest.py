@@ -1,6 +1,6 @@
 import pytest
 
-from ridge_decode.manifest import (
+from ridge_decode._infra.manifest import (
     DATA_ENV,
     DataFileError,
     load_manifest,

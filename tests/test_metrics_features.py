@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from ridge_decode import metrics
 from ridge_decode.decode.weightfree import pixels_to_images
+from ridge_decode.evaluation import metrics
 from ridge_decode.features import REGISTRY, FeatureStore
 from ridge_decode.features.pixels import pixels
 
@@ -57,7 +57,7 @@ def test_feature_store_round_trip(tmp_path):
 
 
 def test_feature_rows_read_only_what_is_asked(tmp_path, monkeypatch):
-    import ridge_decode.features.store as store_mod
+    import ridge_decode.features.cache as store_mod
 
     monkeypatch.setattr(store_mod, "READ_BLOCK_ROWS", 3)  # several blocks even on a toy file
     store = FeatureStore(tmp_path)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ridge_decode.manifest import entry_path
+from ridge_decode._infra.manifest import entry_path
 from ridge_decode.simulation import (
     load_source_photographs,
     make_design,

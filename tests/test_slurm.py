@@ -102,7 +102,7 @@ def _wait_empty(env, timeout=150):
 
 
 def _request(base: Path, root: Path, weights: Path, **kw):
-    from ridge_decode.slurm import SlurmRequest
+    from ridge_decode.chain.cluster import SlurmRequest
 
     return SlurmRequest(data_root=root, subjects=[1, 2], families=FAMILIES, targets=TARGETS, extract_shards=2,
                         decode_shards=2, weights_root=weights, out=base / "outputs", recon=base / "recon",
@@ -113,10 +113,10 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
                                                                   monkeypatch):
     from threadpoolctl import threadpool_limits
 
-    from ridge_decode import layout
+    from ridge_decode._infra import layout
+    from ridge_decode.chain.cluster import run_locally, submit
     from ridge_decode.cli import main
     from ridge_decode.features import FeatureStore
-    from ridge_decode.slurm import run_locally, submit
 
     # one BLAS / torch thread in both runs, so that the two runs are the same computation bit for bit
     monkeypatch.setenv("OMP_NUM_THREADS", "1")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from ridge_decode.chain.cluster import Job, script, write_examples
 from ridge_decode.cli import main
-from ridge_decode.slurm import Job, script, write_examples
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,6 +48,6 @@ def test_examples_are_generated_from_the_plan(tmp_path):
     """examples/slurm/ is the generated form, never edited by hand: regenerating it changes nothing."""
     written = {p.name: p.read_text() for p in write_examples(tmp_path)}
     committed = {p.name: p.read_text() for p in (REPO / "examples" / "slurm").glob("*.sbatch")}
-    assert written == committed, "run: python -c 'from ridge_decode.slurm import write_examples; " \
+    assert written == committed, "run: python -c 'from ridge_decode.chain.cluster import write_examples; " \
                                  "write_examples(\"examples/slurm\")'"
     assert '--device "${RIDGE_DECODE_DEVICE:-cuda}"' in written["extract.sbatch"]

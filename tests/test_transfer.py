@@ -7,7 +7,7 @@ from sklearn.linear_model import Ridge
 
 from ridge_decode.cli import main
 from ridge_decode.ridge import OneStageRidge
-from ridge_decode.transfer import PrincipalRidge, SharedSpace, TransferRidge
+from ridge_decode.ridge.shared_space import PrincipalRidge, SharedSpace, TransferRidge
 
 
 def _pair(n_ref=400, n_new=400, n_test=200, k=6, t=300, seed=0):

@@ -116,7 +116,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def versions() -> dict:
     """Versions of Python and of the packages that shape numerical results (read from metadata, not imported),
-    and the pinned set they came from (``ridge_decode.pins.pinned_set``)."""
+    and the pinned set they came from (``ridge_decode._infra.pins.pinned_set``)."""
     return copy.deepcopy(_versions())
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, DataFileError, InputError
+from ..errors import DataError, DataFileError, InputError
 from .io import atomic_path
 
 OUTPUTS, PREDICT, RECON, EVAL = Path("outputs"), Path("predict"), Path("recon"), Path("eval")
@@ -31,7 +31,7 @@ FEATURES = "features"  # the feature cache's folder name under a data root or be
 MODEL, PREDICTIONS, SUMMARY, FIT_FIGURE = "model.h5", "predictions.h5", "summary.json", "fit_summary.png"
 GRID, DECODE_CONFIG, GUIDANCE_LOG = "grid.png", "config.json", "guidance_log.json"
 METRICS_JSON, PER_IMAGE, REPORT, RANKED = "metrics.json", "per_image.json", "report.md", "best_median_worst.png"
-# A run's files are written beside its folder and committed together (ridge_decode.runs): the order is free.
+# A run's files are written beside its folder and committed together (ridge_decode._infra.runs): the order is free.
 FIT_FILES = (MODEL, PREDICTIONS, FIT_FIGURE, SUMMARY)
 PREDICT_FILES = (PREDICTIONS, SUMMARY)
 

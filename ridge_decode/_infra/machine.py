@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import DeviceError, OutputError
+from ..errors import DeviceError, OutputError
 
 GPU_BACKENDS = ("torch_cuda", "cupy")  # himalaya's backends that need a CUDA device
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 # DataFileError and DataFormatError are re-exported: callers have always imported them from here
-from .errors import DataFileError, DataFormatError, InputError, WeightsFileError  # noqa: F401
+from ..errors import DataFileError, DataFormatError, InputError, WeightsFileError  # noqa: F401
 
 DATA_ENV = "RIDGE_DECODE_DATA"
 WEIGHTS_ENV = "RIDGE_DECODE_WEIGHTS"
@@ -115,7 +115,7 @@ def _manifest_path(path: str | os.PathLike | None) -> Path:
         return Path(path)
     if os.environ.get(MANIFEST_ENV):
         return Path(os.environ[MANIFEST_ENV])
-    return Path(__file__).with_name("data_manifest.yaml")
+    return Path(__file__).resolve().parents[1] / "data_manifest.yaml"
 
 
 def load_manifest(path: str | os.PathLike | None = None) -> Manifest:

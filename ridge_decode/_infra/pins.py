@@ -1,8 +1,8 @@
 """The pinned dependency set (``requirements/constraints.txt``): write it, check an environment against it.
 
-``python -m ridge_decode.pins write FILE`` writes ``FILE`` from the packages installed in the running Python
+``python -m ridge_decode._infra.pins write FILE`` writes ``FILE`` from the packages installed in the running Python
 (what ``pip install -e ".[dev]"`` resolved there, the torch pair included), one ``name==version`` a line.
-``python -m ridge_decode.pins check FILE`` exits 1, naming each package, when an installed version differs from
+``python -m ridge_decode._infra.pins check FILE`` exits 1, naming each package, when an installed version differs from
 its pin; a pinned package that is not installed is only counted (pip installs only what is asked for, so a pin
 for another platform's package is not an error). ``pinned_set()`` is what every result's ``versions`` records.
 
@@ -25,7 +25,7 @@ HEADER = """\
 # No hashes: `pip install -e .` cannot run in pip's hash-checking mode.
 """
 SKIP = {"ridge-decode", "pip", "setuptools", "wheel"}  # the package itself and the venv's own tools
-CONSTRAINTS = Path(__file__).resolve().parents[1] / "requirements" / "constraints.txt"  # in a checkout
+CONSTRAINTS = Path(__file__).resolve().parents[2] / "requirements" / "constraints.txt"  # in a checkout
 
 
 def _norm(name: str) -> str:
@@ -94,7 +94,7 @@ def check(path: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
-        raise SystemExit("usage: python -m ridge_decode.pins write|check FILE")
+        raise SystemExit("usage: python -m ridge_decode._infra.pins write|check FILE")
     if sys.argv[1] == "write":
         write(sys.argv[2])
     else:

@@ -26,7 +26,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from .errors import OutputError
+from ..errors import OutputError
 from .machine import io_error, writable
 
 LOCK_SUFFIX, NEXT_SUFFIX, GEN_INFIX, OLD_INFIX = ".lock", ".next", ".gen-", ".old-"

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import layout
-from .errors import InputError
+from .._infra import layout
+from ..errors import InputError
 
 
 @dataclass
@@ -77,8 +77,8 @@ class Step:
 
 def nsd_chain(req: ChainRequest) -> list[Step]:
     """The chain's steps for ``req``, in an order that respects every dependency."""
-    from .features import FeatureStore
-    from .sources import NSDSource
+    from ..features import FeatureStore
+    from ..sources import NSDSource
 
     if req.extract_shards < 1 or req.decode_shards < 1:
         raise InputError("--extract-shards and --decode-shards must be at least 1")
@@ -122,8 +122,8 @@ def nsd_chain(req: ChainRequest) -> list[Step]:
 def weights_needed(families, decoder: str | None, metrics: bool = True) -> list[str]:
     """Manifest keys of the weights that the feature ``families``, the ``decoder`` and, with ``metrics``, the
     evaluation networks load, each once."""
-    from .decode import DECODERS
-    from .features import REGISTRY
+    from ..decode import DECODERS
+    from ..features import REGISTRY
 
     unknown = [n for n in families if n not in REGISTRY]
     if unknown:
@@ -131,15 +131,15 @@ def weights_needed(families, decoder: str | None, metrics: bool = True) -> list[
     keys = [k for n in families for k in REGISTRY[n].weights]
     keys += list(DECODERS[decoder].weights) if decoder else []
     if metrics:
-        from .evaluate import networks
+        from ..evaluation.image_metrics import networks
 
         keys += [net.key for net in networks()]
     return list(dict.fromkeys(keys))
 
 
 def _fetch_steps(req: ChainRequest, root: str) -> list[Step]:
-    from .check import check_data, check_weights
-    from .manifest import resolve_weights_root
+    from .._infra.manifest import resolve_weights_root
+    from ..pipeline.check import check_data, check_weights
 
     steps = []
     if req.fetch:
@@ -177,7 +177,7 @@ def _extract_steps(req: ChainRequest, common: list, feats: str, store, checks: l
 
 def _identities(root, subjects) -> Callable[[int], dict]:
     """Each subject's source identity, computed when first asked (it reads the stimulus file's header)."""
-    from .sources import NSDSource
+    from ..sources import NSDSource
 
     cache: dict[int, dict] = {}
 
@@ -191,7 +191,7 @@ def _identities(root, subjects) -> Callable[[int], dict]:
 
 def _decoded(fit_dir: Path, recon: Path, task, shards: int, identity: dict) -> bool:
     """Decoding shard ``task`` of ``shards`` (all with None) is complete, from the subject's own predictions."""
-    from .features.extract import shard_ids
+    from ..features.extract import shard_ids
 
     if not (fit_dir / layout.PREDICTIONS).exists():
         return False

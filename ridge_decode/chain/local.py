@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .chain import ChainRequest, Step, in_order, weights_needed
+from ..errors import InputError
+from . import ChainRequest, Step, in_order, weights_needed
 
 SUBJECTS = (1, 2, 5, 7)
 TARGETS = "ipadapter_plus,autokl"
@@ -27,22 +28,29 @@ FIT_SECONDS_88K, FIT_PEAK_GB_88K = 172.6, 6.2  # benchmarks/results/bench_ridge_
 IMAGES_PER_SUBJECT = 10_000  # each subject saw up to 10,000 images; shared1000 counted once per subject
 
 
-def recipe_request(root, weights_root=None, subjects=SUBJECTS, targets=TARGETS, decoder="diffusion", device="cuda",
-                   out="outputs", recon="recon", evaluation="eval", fetch=True, decode_args=()) -> ChainRequest:
+# the recipe's settings, each overridable by a keyword of recipe_request
+RECIPE = {"subjects": SUBJECTS, "targets": TARGETS, "decoder": "diffusion", "device": "cuda", "out": "outputs",
+          "recon": "recon", "evaluation": "eval", "fetch": True, "decode_args": ()}
+
+
+def recipe_request(root, weights_root=None, **settings) -> ChainRequest:
     """The chain of the NSD recipe: one extraction of the targets (float16), then each subject's fit, decode and
-    evaluation, and the aggregate."""
-    names = [t for t in targets.split(",") if t]
-    return ChainRequest(data_root=root, subjects=list(subjects), families=names, targets=names, decoder=decoder,
-                        device=device, dtype="float16", weights_root=weights_root, out=out, recon=recon,
-                        evaluation=evaluation, fetch=fetch, check=True, decode_args=tuple(decode_args))
+    evaluation, and the aggregate. ``settings`` override ``RECIPE``'s (``targets`` comma-separated)."""
+    unknown = sorted(set(settings) - set(RECIPE))
+    if unknown:
+        raise InputError(f"recipe settings {unknown} are not among {sorted(RECIPE)}")
+    s = {**RECIPE, **settings}
+    names = [t for t in s.pop("targets").split(",") if t]
+    return ChainRequest(data_root=root, weights_root=weights_root, subjects=list(s.pop("subjects")), families=names,
+                        targets=names, dtype="float16", check=True, decode_args=tuple(s.pop("decode_args")), **s)
 
 
 def estimate(step: Step, req: ChainRequest) -> dict:
     """What a step is expected to cost (time, disk, memory), from this package's measurements and FLOP counts."""
-    from .features import REGISTRY
-    from .fetch import plan
-    from .fetch_weights import plan as weights_plan
-    from .manifest import load_manifest
+    from .._infra.manifest import load_manifest
+    from ..features import REGISTRY
+    from ..sources.fetch_nsd import plan
+    from ..weights.fetch_weights import plan as weights_plan
 
     if step.step == "fetch" and step.args[0] == "fetch-weights":
         keys = weights_needed(req.families, req.decoder)

@@ -44,7 +44,7 @@ def backend_choice():
 
 def metric_choice():
     """A metric's choices: the metric registry's names (``evaluate.REGISTRY``)."""
-    from ..evaluate import REGISTRY
+    from ..evaluation.image_metrics import REGISTRY
 
     return RegistryChoice(REGISTRY)
 COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions

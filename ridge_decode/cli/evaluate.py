@@ -26,8 +26,8 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, metric_ch
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda: where the metric networks run.")
 def evaluate(dirs, aggregate, source_values, label, **options):
     """Score reconstructions with the eight NSD metrics; write metrics.json, report.md and a figure."""
-    from .. import evaluate as ev
-    from .. import layout
+    from .._infra import layout
+    from ..evaluation import image_metrics as ev
     from ..pipeline import EvaluateRequest, aggregate_evaluations, evaluate_subject
     from ..sources import open_source
 

@@ -25,14 +25,14 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, ma
 @click.option("--dry-run", is_flag=True, help="Print each command with its expected time, disk and memory.")
 def reproduce(data_root, weights_root, subjects, decode_steps, eval_dir, no_fetch, dry_run, **options):
     """The whole chain for NSD subjects 1, 2, 5, 7: fetch, check, extract, fit, decode, evaluate, aggregate."""
+    from .._infra.manifest import resolve_data_root, resolve_weights_root
     from ..chain import nsd_chain
-    from ..manifest import resolve_data_root, resolve_weights_root
-    from ..recipe import format_dry_run, recipe_request, run
+    from ..chain.local import format_dry_run, recipe_request, run
 
     root = resolve_data_root(data_root)
-    req = recipe_request(root, resolve_weights_root(weights_root, root), tuple(parse_ints(subjects, "--subjects",
-                                                                                          least=1)),
-                         evaluation=eval_dir, fetch=not no_fetch,
+    req = recipe_request(root, resolve_weights_root(weights_root, root),
+                         subjects=tuple(parse_ints(subjects, "--subjects", least=1)), evaluation=eval_dir,
+                         fetch=not no_fetch,
                          decode_args=("--steps", str(decode_steps)) if decode_steps else (), **options)
     steps = nsd_chain(req)
     if dry_run:

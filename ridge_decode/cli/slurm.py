@@ -34,8 +34,8 @@ from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
               help="Write the job scripts, print the sbatch lines and the graph; submit nothing.")
 def slurm(subjects, families, targets, **options):
     """Submit extraction, merge, fits, decoding, evaluation and the aggregate as dependent SLURM job arrays."""
+    from ..chain.cluster import SlurmRequest, submit
     from ..pipeline import parse_groups
-    from ..slurm import SlurmRequest, submit
 
     path = submit(SlurmRequest(**options, subjects=parse_ints(subjects, "--subjects", least=1),
                                families=parse_groups(families), targets=parse_groups(targets)), echo=click.echo)

@@ -22,7 +22,7 @@ through the UNet.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -50,6 +50,7 @@ class SamplerConfig:
     kappa: float = DEFAULT_KAPPA
     eta: float = DEFAULT_ETA
     seed: int = 0
+    sample: int = 0  # which sample of each image: its noise is drawn from (seed, image id, sample)
 
     def check(self):
         if self.steps < 1:
@@ -130,7 +131,7 @@ class Guidance:
     log: list | None = None
 
 
-def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: SamplerConfig, image_ids, sample_index=0,
+def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: SamplerConfig, image_ids,
                  text_embeds=None, guidance: Guidance | None = None):
     """Images (B, H, W, 3) uint8 for one batch of predictions.
 
@@ -166,7 +167,7 @@ def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: Sampler
     scheduler.set_timesteps(config.steps, device=device)
     timesteps = scheduler.timesteps[config.steps - n_steps:]
     noise = torch.stack([
-        torch.randn(x0.shape[1:], generator=torch.Generator().manual_seed(sample_seed(config.seed, i, sample_index)))
+        torch.randn(x0.shape[1:], generator=torch.Generator().manual_seed(sample_seed(config.seed, i, config.sample)))
         for i in image_ids
     ]).to(device, dtype)
     latents = scheduler.add_noise(x0, noise, timesteps[:1].repeat(B))
@@ -235,9 +236,9 @@ def _to_uint8(images) -> np.ndarray:
 def decoder(ctx) -> tuple:
     """The decoder registry's entry point (``decode.DECODERS``): IP-Adapter-Plus SD 1.5 img2img from the predicted
     latent and tokens (and the predicted text tokens, guidance), with the sampler of ``ctx``."""
-    from .. import layout
+    from .._infra import layout
+    from .._infra.io import write_json
     from ..features.clip_layers import differentiable_features
-    from ..io import write_json
 
     sampler = ctx.sampler or SamplerConfig()
     sampler.check()
@@ -257,7 +258,7 @@ def decoder(ctx) -> tuple:
     log: list = []
 
     def make(rows, k):
-        images = decode_batch(pipe, latents[rows], tokens[rows], negative, sampler, pred.ids[rows], sample_index=k,
+        images = decode_batch(pipe, latents[rows], tokens[rows], negative, replace(sampler, sample=k), pred.ids[rows],
                               text_embeds=None if text_pred is None else text_pred[rows],
                               guidance=None if clip_pred is None else Guidance(clip_pred[rows], feature_fn, log))
         if log and ctx.out is not None:

@@ -164,7 +164,7 @@ def _torchvision(builder, nodes: dict, **kw):
         import torch
         from torchvision.models.feature_extraction import create_feature_extractor
 
-        from .weights import torch_load
+        from ..weights import torch_load
 
         state = torch_load(path, "torchvision")
         with torch.device("meta"):  # no random initialisation: every tensor comes from the checkpoint
@@ -189,8 +189,8 @@ def _swav(path, device="cpu"):
     from torchvision.models import resnet50
     from torchvision.models.feature_extraction import create_feature_extractor
 
-    from .errors import WeightsFormatError
-    from .weights import torch_load
+    from ..errors import WeightsFormatError
+    from ..weights import torch_load
 
     state = torch_load(path, "swav_resnet50")
     state = state.get("state_dict", state)
@@ -217,7 +217,7 @@ def _clip(path, device="cpu"):
     import torch
     from transformers import CLIPVisionModelWithProjection
 
-    from .weights import vision_tower_from_clip
+    from ..weights import vision_tower_from_clip
 
     model = vision_tower_from_clip(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval().to(device)
 
@@ -244,7 +244,7 @@ def networks() -> list[Network]:
     """The feature networks of the six network metrics."""
     from torchvision.models import alexnet, efficientnet_b1, inception_v3
 
-    from .weights import CLIP_MEAN, CLIP_STD
+    from ..weights import CLIP_MEAN, CLIP_STD
 
     return [
         Network("alexnet", 256, IMAGENET_MEAN, IMAGENET_STD,
@@ -300,9 +300,9 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
     """
     from tqdm.auto import tqdm
 
-    from ._infra.images import resize_images
-    from .errors import DataError, InputError
-    from .manifest import require
+    from .._infra.images import resize_images
+    from .._infra.manifest import require
+    from ..errors import DataError, InputError
 
     if convention not in CONVENTIONS:
         raise InputError(f"convention must be one of {CONVENTIONS}; got {convention!r}")

@@ -14,8 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .._infra.io import atomic_path, file_signature, resumable_h5
 from ..errors import DataFileError, DataFormatError, MissingFeaturesError
-from ..io import atomic_path, file_signature, resumable_h5
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
 MERGE_BLOCK_ROWS = 1024  # rows copied per block when merging shards

@@ -57,7 +57,7 @@ def request_config(req, **resolved) -> dict:
 
 def feature_store(features_dir, source):
     """The feature cache of a run: ``--features-dir`` or the source's default, checked against the source's images."""
-    from .. import layout
+    from .._infra import layout
     from ..features import FeatureStore
 
     return FeatureStore(layout.features_dir(features_dir, source.default_features_dir()),
@@ -67,7 +67,7 @@ def feature_store(features_dir, source):
 def same_source(recorded: dict | None, source, what: str, path) -> None:
     """Stop when an output made from one source (``recorded``: its ``identity()``) is read with another: the kind,
     the label and the images must agree (images only where both are known)."""
-    from .. import layout
+    from .._infra import layout
     from ..errors import DataError
 
     if not recorded:
@@ -85,8 +85,8 @@ def same_source(recorded: dict | None, source, what: str, path) -> None:
 def writing(folder, option: str = "--out"):
     """Turn an operating-system error while writing into ``folder`` (a full disk, a read-only file system) into one
     line naming it; partial files stay where the resume protocol expects them."""
+    from .._infra.machine import io_error
     from ..errors import RidgeDecodeError
-    from ..machine import io_error
 
     try:
         yield

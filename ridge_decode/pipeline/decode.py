@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
+from .._infra import layout
 from .._infra.images import resize_images
 from ..errors import DataError, InputError
 from ..sources import Source
@@ -47,12 +47,12 @@ class DecodeResult:
 
 def decode_subject(req: DecodeRequest) -> DecodeResult:
     """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
+    from .._infra.io import file_signature, versions
+    from .._infra.machine import require_device
+    from .._infra.manifest import resolve_weights_root
+    from .._infra.runs import FolderLock
     from ..decode import DecodeContext
     from ..features.extract import parse_shard, shard_ids
-    from ..io import file_signature, versions
-    from ..machine import require_device
-    from ..manifest import resolve_weights_root
-    from ..runs import FolderLock
 
     require_device(req.device)
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
@@ -116,7 +116,7 @@ def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, 
     """Decode the images not yet in ``out``, a batch at a time; returns the rows decoded now."""
     from tqdm.auto import tqdm
 
-    from ..io import write_json
+    from .._infra.io import write_json
 
     todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
     out.mkdir(parents=True, exist_ok=True)

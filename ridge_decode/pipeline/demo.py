@@ -26,12 +26,13 @@ class DemoRequest:
 
 def run_demo(req: DemoRequest) -> dict:
     """Simulate if absent, fit voxels -> pixels, decode weight-free, score; writes ``scores.json`` and a figure."""
-    from .. import metrics, plots
-    from ..check import check_data
+    from .. import plots
+    from .._infra.io import versions, write_json
     from ..decode import weightfree
-    from ..io import versions, write_json
+    from ..evaluation import metrics
     from ..simulation import simulate
     from ..sources import NSDSource
+    from .check import check_data
 
     t0 = time.perf_counter()
     root, out = Path(req.root), Path(req.out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import layout
+from .._infra import layout
 from ..errors import InputError
 from ..sources import Source
 from .common import feature_store, leave_resumable, same_source
@@ -34,11 +34,11 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     the best/median/worst figure; returns (metrics.json's content, the folder)."""
     import json
 
-    from .. import evaluate as ev
-    from ..io import versions
-    from ..machine import require_device
-    from ..manifest import resolve_weights_root
-    from ..runs import FolderLock, commit, staging
+    from .._infra.io import versions
+    from .._infra.machine import require_device
+    from .._infra.manifest import resolve_weights_root
+    from .._infra.runs import FolderLock, commit, staging
+    from ..evaluation import image_metrics as ev
 
     label = req.source.label
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
@@ -75,9 +75,9 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
 def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_image: dict, stimuli, recons,
                       ids) -> list[str]:
     """``metrics.json``, ``per_image.json``, ``report.md`` and the ranked figure into ``staging``; their names."""
-    from .. import evaluate as ev
     from .. import plots
-    from ..io import atomic_path, write_json
+    from .._infra.io import atomic_path, write_json
+    from ..evaluation import image_metrics as ev
 
     scores = result["metrics"]
     write_json(staging / layout.METRICS_JSON, result)
@@ -103,7 +103,7 @@ def _not_nsd(kind: str) -> str | None:
 
 def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
     """Embedding-level scores of each predicted group whose true features are in ``store`` (a FeatureStore)."""
-    from .. import evaluate as ev
+    from ..evaluation import image_metrics as ev
 
     pred = layout.Predictions.load(model_dir)
     if source is not None:
@@ -122,9 +122,9 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
     """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``."""
     import json
 
-    from .. import evaluate as ev
+    from .._infra.io import versions, write_json
     from ..errors import DataFileError
-    from ..io import versions, write_json
+    from ..evaluation import image_metrics as ev
 
     if not dirs:
         raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
+from .._infra import layout
 from ..errors import DataError, DataFileError, DataFormatError, InputError
 from ..sources import Source
 from .common import Timer, feature_store, leave_resumable, request_config, writing
@@ -72,8 +72,8 @@ def fit_subject(req: FitRequest) -> FitResult:
     from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
     on the fly.
     """
-    from ..machine import require_backend
-    from ..runs import FolderLock, commit, staging
+    from .._infra.machine import require_backend
+    from .._infra.runs import FolderLock, commit, staging
 
     require_backend(req.backend)
     folder = layout.fit_dir(req.source.label, None, req.out)
@@ -91,10 +91,11 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     """The fit itself, into the staging folder of ``folder`` (see ``fit_subject``)."""
     import h5py
 
-    from .. import metrics, plots
-    from ..io import write_json
+    from .. import plots
+    from .._infra.io import write_json
+    from .._infra.runs import staging
+    from ..evaluation import metrics
     from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
-    from ..runs import staging
 
     alphas = resolve_alphas(req.alphas)
     timer = Timer()
@@ -137,7 +138,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
 def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
     """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
     and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
-    from ..machine import require_space, writable
+    from .._infra.machine import require_space, writable
 
     n, p = inputs.X_train.shape
     t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())
@@ -203,7 +204,7 @@ def noise_ceiling_selection(source: Source, data, min_nc):
 
 def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer, alphas) -> dict:
     """``summary.json``: sizes, per-group r and alphas, seconds per stage, the request's settings and the source."""
-    from ..io import peak_rss_mb, versions
+    from .._infra.io import peak_rss_mb, versions
     from .predict import _grid_digest
 
     t = timer.seconds

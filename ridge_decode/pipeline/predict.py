@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
+from .._infra import layout
 from ..errors import DataFileError, DataFormatError, MissingFeaturesError
 from ..sources import Source
 from .common import feature_store, leave_resumable, request_config, writing
@@ -33,7 +33,7 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
     """Write ``<out>/predictions.h5`` (and ``summary.json``) for split ``req.split`` of the source's betas, with
     the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
     The folder is locked and committed as a fit's is. Returns (the summary, the folder)."""
-    from ..runs import FolderLock, commit, staging
+    from .._infra.runs import FolderLock, commit, staging
 
     out = layout.predict_dir(req.source.label, req.out)
     with FolderLock(out, echo=req.echo) as lock:
@@ -47,7 +47,7 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
 
 
 def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
-    from ..io import file_signature, versions, write_json
+    from .._infra.io import file_signature, versions, write_json
     from ..ridge import OneStageRidge
 
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
@@ -109,7 +109,7 @@ def _grid_digest(xyz) -> str:
 
 def _held_out_r(req: PredictRequest, pred: dict, ids) -> dict:
     """Per-target r of each group whose true features the cache holds for every id (none otherwise, said once)."""
-    from .. import metrics
+    from ..evaluation import metrics
 
     store = feature_store(req.features_dir, req.source)
     r = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
+from .._infra import layout
 from ..errors import DataError, InputError
 from ..sources import Source
 from .common import feature_store
@@ -63,9 +63,9 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     import importlib.util
 
     from .. import plots
-    from ..io import versions, write_json
+    from .._infra.io import versions, write_json
     from ..ridge import resolve_alphas
-    from ..transfer import SharedSpace
+    from ..ridge.shared_space import SharedSpace
 
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
@@ -128,10 +128,10 @@ def _reference_model(req: TransferRequest, grid):
 
 def _curves(req: TransferRequest, shared, store, grid) -> list[dict]:
     """Each method at each training fraction of the new subject: mean r, retrieval and seconds."""
-    from .. import evaluate as ev
-    from .. import metrics
+    from ..evaluation import image_metrics as ev
+    from ..evaluation import metrics
     from ..ridge import OneStageRidge
-    from ..transfer import PrincipalRidge, TransferRidge
+    from ..ridge.shared_space import PrincipalRidge, TransferRidge
 
     groups = list(req.targets)
     new = req.subject.data(progress=False)

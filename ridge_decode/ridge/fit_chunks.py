@@ -15,8 +15,8 @@ from contextlib import contextmanager
 import h5py
 import numpy as np
 
+from .._infra.io import file_signature, versions
 from ..errors import InputError
-from ..io import file_signature, versions
 from . import backend, core, solvers
 from .device import Device
 from .stores import HDF5Store

@@ -41,8 +41,8 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._infra.io import atomic_path, resumable_h5
 from ..errors import DataFileError, DataFormatError, InputError
-from ..io import atomic_path, resumable_h5
 from . import core, fit_chunks, loop, solvers, validation
 from .device import Device
 from .stores import MemoryStore

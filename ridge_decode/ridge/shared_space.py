@@ -29,9 +29,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import DataFormatError, InputError
-from .io import atomic_path, versions
-from .ridge import DEFAULT_ALPHAS, OneStageRidge
+from .._infra.io import atomic_path, versions
+from ..errors import DataFormatError, InputError
+from . import DEFAULT_ALPHAS, OneStageRidge
 
 DEFAULT_RANK = 64
 # principal directions of the targets whose variance is below this fraction of the largest hold none: float

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._infra.io import write_json
+from .._infra.manifest import entry_path, load_manifest
 from ..errors import InputError
-from ..io import write_json
-from ..manifest import entry_path, load_manifest
 from ..sources.base import noise_ceiling
 from . import writers
 from .design import N_SESSIONS_MAX, SimSize, _size, make_design, trial_ids
@@ -59,23 +59,23 @@ __all__ = ["simulate", "make_design", "trial_ids", "load_source_photographs", "r
 PRESETS = ("nsd", "easy")
 
 
-def simulate(
-    out: str | Path = "data/synthetic",
-    size: str = "small",
-    subjects: tuple[int, ...] | list[int] = (1, 2),
-    seed: int = 0,
-    image_size: int = 128,
-    betas_formats: tuple[str, ...] = ("hdf5",),
-    sessions: int | None = None,
-    progress: bool = True,
-    preset: str = "nsd",
-) -> Path:
+# the file layout's settings, each overridable by a keyword of simulate
+LAYOUT = {"image_size": 128, "betas_formats": ("hdf5",), "sessions": None}
+
+
+def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(1, 2), seed: int = 0,
+             preset: str = "nsd", progress: bool = True, **layout) -> Path:
     """Write synthetic subjects in the NSD layout under ``out`` and return ``out``.
 
-    Everything is deterministic from ``seed``: the same seed gives the same bytes. ``sessions`` overrides the
-    size's session count (each session has 750 trials). ``betas_formats`` is any of ``("hdf5", "nifti")``.
-    ``preset`` is one of ``PRESETS``.
+    Everything is deterministic from ``seed``: the same seed gives the same bytes. ``size`` is one of "tiny",
+    "small", "nsd"; ``preset`` one of ``PRESETS``. ``layout`` overrides ``LAYOUT``: ``image_size`` (pixels, a
+    multiple of 32), ``betas_formats`` (any of ``("hdf5", "nifti")``) and ``sessions`` (instead of the size's
+    session count; each session has 750 trials).
     """
+    unknown = sorted(set(layout) - set(LAYOUT))
+    if unknown:
+        raise InputError(f"simulate has no setting {unknown}; it takes {sorted(LAYOUT)}")
+    image_size, betas_formats, sessions = ({**LAYOUT, **layout}[k] for k in LAYOUT)
     out = Path(out)
     subjects = sorted(set(int(s) for s in subjects))
     manifest = load_manifest()

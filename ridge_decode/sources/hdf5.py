@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
+from .._infra import layout
 from ..errors import DataFileError, DataFormatError, NoImagesError
 from .base import (
     Source,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import layout
+from .._infra import layout
 from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
 from .base import (
     SPLITS,

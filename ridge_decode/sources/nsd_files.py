@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._infra.manifest import DataFileError, DataFormatError, Manifest, load_manifest, require, resolve_data_root
 from ..errors import InputError
-from ..manifest import DataFileError, DataFormatError, Manifest, load_manifest, require, resolve_data_root
 from .base import noise_ceiling, open_hdf5, zscore_rows
 
 BETA_SCALE = 300.0  # NSD betas are percent signal change x 300, stored as int16

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .errors import RidgeDecodeError
-from .fetch import human_size
-from .machine import require_space
-from .manifest import Entry, Manifest, load_manifest
+from .._infra.machine import require_space
+from .._infra.manifest import Entry, Manifest, load_manifest
+from ..errors import RidgeDecodeError
+from ..sources.fetch_nsd import human_size
 
 RECORD = "fetched_weights.json"
 RECORD_FORMAT = "ridge_decode.fetched_weights/1"

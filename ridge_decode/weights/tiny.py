@@ -14,15 +14,15 @@ from pathlib import Path
 
 import torch
 
+from .._infra.manifest import entry_path
 from .fetch_weights import record_folder
-from .manifest import entry_path
 
 TEXT_HIDDEN = 8  # the tiny UNet's cross-attention width, and the tiny IP tokens' width
 VISION_HIDDEN = 32
 RESAMPLER_DIM = 64  # a multiple of 64: diffusers infers heads = rows of to_q // 64
 IP_QUERIES = 4
 RESAMPLER_DEPTH = 4  # diffusers builds the Plus Resampler with depth 4
-TINY_ORIGIN = "tiny random weights (ridge_decode.tiny)"  # what the weights record says of these files
+TINY_ORIGIN = "tiny random weights (ridge_decode.weights.tiny)"  # what the weights record says of these files
 # SD 1.5's pipeline index: the components the package loads, and the two it does not
 MODEL_INDEX = {"_class_name": "StableDiffusionPipeline", "feature_extractor": [None, None],
                "safety_checker": [None, None], "scheduler": ["diffusers", "DDIMScheduler"],
@@ -230,5 +230,5 @@ def make_fullsize_weights(root: Path, seed: int = 0) -> Path:
         .save_pretrained(clip, **half)
     CLIPImageProcessor(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224}).save_pretrained(clip)
     for key in ("sd15", "ipadapter_plus", "ipadapter_image_encoder", "clip_vit_l14"):
-        record_folder(root, key, entry_path(key, root), "full-size random weights (ridge_decode.tiny)")
+        record_folder(root, key, entry_path(key, root), "full-size random weights (ridge_decode.weights.tiny)")
     return root
