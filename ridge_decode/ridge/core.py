@@ -82,8 +82,7 @@ def center(b, Y):
     if str(Y.dtype).endswith("float64"):
         Yc = cast(b, Y - mean, "float32")
     else:
-        Yc = backend.copy_as(b, Y, "float32")
-        Yc -= cast(b, mean, "float32")
+        Yc = Y - cast(b, mean, "float32")  # one new array, one pass
     return Yc, mean, b.sqrt(backend.column_squares(b, Yc) / n)
 
 
@@ -153,7 +152,10 @@ def best_group_alpha(b, scores, alphas):
 # ------------------------------------------------------------------------------------ 4. coefficients
 def eigen_coef(b, s, Z, alpha_per_target):
     """Coefficients in the eigenbasis, ``B = Z / (s + alpha_k)`` (n, t) float32, one alpha per target (t,)."""
-    return Z / (s[:, None] + cast(b, alpha_per_target, "float32")[None, :])
+    B = s[:, None] + cast(b, alpha_per_target, "float32")[None, :]  # a new array: the denominators, then B
+    B **= -1
+    B *= Z
+    return B
 
 
 def cholesky_coef(b, factor, Yc):

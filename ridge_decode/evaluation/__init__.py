@@ -1,0 +1,3 @@
+"""Evaluation: ``metrics`` (held-out r, PixCorr, two-way identification: plain functions, ``f(pred, true)``) and
+``image_metrics`` (the eight standard NSD metrics with their feature networks, the published rows and the report).
+"""
