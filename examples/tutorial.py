@@ -42,7 +42,7 @@ SHOWN = 10  # test images in the reconstruction figure
 
 
 def published(name: str = RIDGE_ROW) -> str:
-    """A published row as text, from ``evaluate.PUBLISHED`` (never a copy of its numbers here)."""
+    """A published row as text, from ``evaluation.image_metrics.PUBLISHED`` (never a copy of its numbers here)."""
     from ridge_decode.evaluation import image_metrics as ev
 
     row = ev.PUBLISHED[name]
@@ -391,8 +391,9 @@ def section_nsd() -> list[str]:
             "Sizes change: 8,859 training and 982 test images, 15,724 voxels, 16 x 768 + 4 x 64 x 64 targets; "
             "a fit of 12,288 targets took 92 s on 2 CPU cores, one of 88,000 took 173 s (docs/performance.md). "
             "The published ridge baseline on the IP-Adapter-Plus tokens reaches "
-            f"{published()} (average of subjects 1, 2, 5, 7; the package's table, `evaluate.PUBLISHED`), in the "
-            "standard metrics at the stimulus size that `evaluate` computes. "
+            f"{published()} (average of subjects 1, 2, 5, 7; the package's table, "
+            "`evaluation.image_metrics.PUBLISHED`), in the standard metrics at the stimulus size that `evaluate` "
+            "computes. "
             "This package has not reproduced it yet (no NSD data or weights here).", ""]
 
 

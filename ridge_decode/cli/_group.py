@@ -43,7 +43,7 @@ def backend_choice():
 
 
 def metric_choice():
-    """A metric's choices: the metric registry's names (``evaluate.REGISTRY``)."""
+    """A metric's choices: the metric registry's names (``evaluation.image_metrics.REGISTRY``)."""
     from ..evaluation.image_metrics import REGISTRY
 
     return RegistryChoice(REGISTRY)
