@@ -18,6 +18,7 @@ Defaults, relative to the working folder unless given:
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,26 +57,37 @@ def folder(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_label(label: str, what: str = "--label") -> str:
+    """``label`` if it is a name (it becomes one folder under an output folder): an ``InputError`` naming ``what``
+    when it is empty, ``.`` or ``..``, or holds a path separator or a control character."""
+    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if (not isinstance(label, str) or not label.strip() or label in (".", "..") or any(c in seps for c in label)
+            or any(ord(c) < 32 for c in label)):
+        raise InputError(f"{what} must be a name, one folder under the output folder (letters, digits, '-', '_', "
+                         f"'.'); got {label!r}: it may not be empty, '.' or '..', or hold '/' or '\\'")
+    return label
+
+
 def fit_dir(label: str, model_dir: str | Path | None = None, out: str | Path = OUTPUTS) -> Path:
     """A fit's folder: ``model_dir`` if given, else ``<out>/<label>``."""
     if model_dir is not None:
         return folder(model_dir, "--model-dir")
-    return folder(folder(out, "--out") / label, "--out")
+    return folder(folder(out, "--out") / check_label(label), "--out")
 
 
 def predict_dir(label: str, out: str | Path | None = None) -> Path:
     """A prediction's folder: ``out`` if given, else ``predict/<label>``."""
-    return folder(out, "--out") if out is not None else folder(PREDICT / label, "the prediction folder")
+    return folder(out, "--out") if out is not None else folder(PREDICT / check_label(label), "the prediction folder")
 
 
 def recon_dir(label: str, recon: str | Path | None = None, option: str = "--out") -> Path:
     """A decode's folder: ``recon`` (given as ``option``) if given, else ``recon/<label>``."""
-    return folder(recon, option) if recon is not None else folder(RECON / label, "the decode folder")
+    return folder(recon, option) if recon is not None else folder(RECON / check_label(label), "the decode folder")
 
 
 def eval_dir(label: str, out: str | Path | None = None) -> Path:
     """An evaluation's folder: ``out`` if given, else ``eval/<label>``."""
-    return folder(out, "--out") if out is not None else folder(EVAL / label, "the evaluation folder")
+    return folder(out, "--out") if out is not None else folder(EVAL / check_label(label), "the evaluation folder")
 
 
 # ------------------------------------------------------------------------------------------ is a step done?

@@ -57,6 +57,19 @@ LABEL_HELP = ("Name of this data in output folders and report titles (default: s
               "file's stem for --input, the trials table's stem for --betas).")
 
 
+def _label(ctx, param, value):
+    """``--label``, checked where it is parsed: a name, never a path (``layout.check_label``)."""
+    from .._infra.layout import check_label
+    from ..errors import InputError
+
+    if value is None:
+        return None
+    try:
+        return check_label(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc).replace("--label must", "must"), ctx, param) from None
+
+
 def source_options(exclude=(), kinds=None, lazy: bool = False):
     """Add the options of every kind of source (``sources.KINDS``) and ``--label`` to a command.
 
@@ -86,7 +99,7 @@ def source_options(exclude=(), kinds=None, lazy: bool = False):
             kind = SUBJECT if o.type is int else click.Path()
             wrapper = click.option(option_flag(o.name), o.name, type=kind, default=None, multiple=o.multiple,
                                    help=o.help)(wrapper)
-        return click.option("--label", default=None, help=LABEL_HELP)(wrapper)
+        return click.option("--label", default=None, callback=_label, help=LABEL_HELP)(wrapper)
 
     return decorate
 

@@ -64,14 +64,17 @@ def feature_store(features_dir, source):
                         provenance=source.provenance())
 
 
-def same_source(recorded: dict | None, source, what: str, path) -> None:
+def same_source(recorded: dict | None, source, what: str, path, redo: str = "fit") -> None:
     """Stop when an output made from one source (``recorded``: its ``identity()``) is read with another: the kind,
-    the label and the images must agree (images only where both are known)."""
+    the label and the images must agree (images only where both are known). An output that records no source
+    (written by an earlier version) is refused: it cannot be checked. ``redo`` names the command that makes it."""
     from .._infra import layout
     from ..errors import DataError
 
     if not recorded:
-        return
+        raise DataError(f"{path} records no source (it was written by an earlier version of ridge_decode), so it "
+                        f"cannot be checked against {source}: make it again, with python scripts/{redo}.py "
+                        f"{source.options_text()} (into a new folder, or after deleting {path})")
     mine = source.identity()
     differ = layout.identity_differences(recorded, mine)
     if differ:

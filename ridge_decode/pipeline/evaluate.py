@@ -45,7 +45,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     out = layout.eval_dir(label, req.out)
     decoder_config = recon / layout.DECODE_CONFIG
     decoded = json.loads(decoder_config.read_text()) if decoder_config.exists() else {}
-    same_source(decoded.get("source"), req.source, "reconstructions", recon)
+    same_source(decoded.get("source"), req.source, "reconstructions", recon, redo="decode")
     images = req.source.images()  # no images, no ground truth: the source's error says what to give
     ids, recons = layout.read_reconstructions(recon, req.source.test_ids(), partial=req.partial)
     stimuli = images.read(ids)

@@ -3,7 +3,6 @@ that ``decode`` and ``evaluate`` read."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .._infra import layout
-from ..errors import DataFileError, DataFormatError, MissingFeaturesError
+from ..errors import DataError, DataFileError, DataFormatError, MissingFeaturesError
 from ..sources import Source
 from .common import feature_store, leave_resumable, request_config, writing
 
@@ -53,7 +52,10 @@ def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     fit = _fit_summary(model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
-    selected = layout.Predictions.load(model_dir, arrays=False).selected_voxels
+    fitted = layout.Predictions.load(model_dir, arrays=False)
+    _one_run(model_dir, {layout.SUMMARY: fit.get("run_id"), layout.MODEL: model.run_id_,
+                         layout.PREDICTIONS: fitted.run_id})
+    selected = fitted.selected_voxels
     data = req.source.data(progress=req.progress)
     X, ids = data.split(req.split)
     if not len(ids):
@@ -80,7 +82,23 @@ def _fit_summary(model_dir: Path) -> dict:
     if not path.exists():
         raise DataFileError(f"--model-dir {model_dir} holds no finished fit ({layout.SUMMARY} is missing): fit "
                             "first, with python scripts/fit.py")
-    return json.loads(path.read_text())
+    fit = layout.read_json(path)
+    if fit is None:
+        raise DataFormatError(f"{path} is not valid JSON (a damaged or hand-edited summary): fit again into "
+                              f"{model_dir}, with python scripts/fit.py")
+    if not fit.get("source"):
+        raise DataFormatError(f"{path} records no source (the fit was written by an earlier version of "
+                              "ridge_decode), so predictions from it cannot be checked: fit again, with python "
+                              "scripts/fit.py")
+    return fit
+
+
+def _one_run(model_dir: Path, run_ids: dict) -> None:
+    """Stop when the fit's files were read from two runs (another fit committed into ``model_dir`` meanwhile)."""
+    if len(set(run_ids.values())) > 1:
+        found = ", ".join(f"{name}: run {rid}" for name, rid in run_ids.items())
+        raise DataError(f"{model_dir} changed while predict read it ({found}): another fit committed there; run "
+                        "predict again once it has finished")
 
 
 def _fitted_voxels(X, selected, model, fit: dict, source: Source, model_dir: Path, xyz=None) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 
@@ -73,10 +74,40 @@ def read_store(path):
 
 def write_header(st, config) -> None:
     st.attrs["format"] = FORMAT
+    st.attrs["fit_id"] = uuid.uuid4().hex  # this fit's generation: a reader compares it at each read
     st.attrs["config"] = json.dumps(config)
     st.attrs["versions"] = json.dumps(versions())
     st.attrs["complete"] = False
     st.attrs["eigh_dtype"] = config["eigh_dtype"]
+
+
+def generation(st) -> str:
+    """The fit a model store holds: its ``fit_id`` (files written before it: a digest of its configuration and its
+    runs, which name when each call started)."""
+    if "fit_id" in st.attrs:
+        return str(st.attrs["fit_id"])
+    return hashlib.sha1((str(st.attrs.get("config", "")) + str(st.attrs.get("runs", ""))).encode()).hexdigest()
+
+
+def check_model_file(f, path, config: dict) -> None:
+    """Every array a model file must hold, with its dtype and shape (a ``DataFormatError`` naming the file and the
+    dataset): a damaged or hand-edited file stops here, not as a wrong prediction."""
+    from ..errors import DataFormatError
+
+    n, p = int(config["n_images"]), int(config["n_voxels"])
+    train = "Xs_train" if "Xs_train" in f else "X_train"
+    expected = {"X_mean": (p,), "X_scale": (p,), train: (n, p)}
+    for g, trailing in config["groups"].items():
+        t = int(np.prod(trailing))
+        expected.update({f"groups/{g}/coef": (n, t), f"groups/{g}/alphas": (t,), f"groups/{g}/y_mean": (t,),
+                         f"groups/{g}/y_std": (t,)})
+    for name, shape in expected.items():
+        if name not in f or not isinstance(f[name], h5py.Dataset):
+            raise DataFormatError(f"{path} has no dataset {name!r}: not a complete ridge_decode model; fit it again")
+        d = f[name]
+        if d.dtype.kind != "f" or tuple(d.shape) != shape:
+            raise DataFormatError(f"{path}: dataset {name!r} is {d.dtype} {tuple(d.shape)}; a model of this fit "
+                                  f"holds floats of shape {shape}: the file was altered; fit it again")
 
 
 def budget(dev: Device) -> int:

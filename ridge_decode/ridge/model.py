@@ -339,6 +339,8 @@ class OneStageRidge:
         """Take a finished model: the in-memory store, or the file at ``path``; read its small arrays."""
         with (nullcontext(memory) if memory is not None else fit_chunks.read_store(path)) as st:
             groups = list(json.loads(st.attrs["config"])["groups"])
+            self.fit_id_ = fit_chunks.generation(st)
+            self.run_id_ = st.attrs.get("run_id")  # the command run that wrote the file, where one did
             self.X_mean_, self.X_scale_ = st.get("X_mean"), st.get("X_scale")
             self.alpha_grid_ = np.array(st.get("alphas_grid"))
             self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
@@ -371,7 +373,17 @@ class OneStageRidge:
             yield self.memory_model_
         else:
             with fit_chunks.read_store(self.model_path_) as st:
+                self._same_fit(st)
                 yield st
+
+    def _same_fit(self, st) -> None:
+        """Stop when the model file is no longer the fit this estimator loaded (refitted, or replaced by another
+        run's commit): its small arrays are in memory, its coefficients on disk, and the two must be one fit."""
+        found = fit_chunks.generation(st)
+        if found != self.fit_id_:
+            raise DataFormatError(f"{self.model_path_} holds another fit than the one loaded (fit {self.fit_id_[:12]}"
+                                  f" was loaded, the file now holds fit {found[:12]}): it was refitted or replaced "
+                                  "since; load it again (OneStageRidge.load) to use the new fit")
 
     def save(self, path) -> Path:
         """Write the fitted model to one HDF5 file at ``path`` (atomically), readable by ``OneStageRidge.load``."""
@@ -384,6 +396,7 @@ class OneStageRidge:
                 self.memory_model_.write_to(out)
             else:
                 with h5py.File(self.model_path_, "r") as f:
+                    self._same_fit(f)
                     for key in f:
                         f.copy(key, out)
                     for k, v in f.attrs.items():
@@ -400,16 +413,26 @@ class OneStageRidge:
             part = Path(str(path) + ".part")
             hint = f" ({part} is an unfinished fit: run the fit again to resume it)" if part.exists() else ""
             raise DataFileError(f"no fitted model at {path}{hint}")
-        with h5py.File(path, "r") as f:
-            if f.attrs.get("format") not in fit_chunks.FORMATS_READ:
-                raise DataFormatError(f"{path} is not a ridge_decode model of this version: format attribute "
-                                      f"{f.attrs.get('format')!r}, expected one of {fit_chunks.FORMATS_READ}: "
-                                      "fit it again")
-            if not f.attrs.get("complete", False):
-                raise DataFormatError(f"{path} holds an incomplete fit")
-            config = json.loads(f.attrs["config"])
-        model = cls(**_current_params(config["params"]), path=path)
-        model._set_fitted(None, path)
+        try:
+            with h5py.File(path, "r") as f:
+                if f.attrs.get("format") not in fit_chunks.FORMATS_READ:
+                    raise DataFormatError(f"{path} is not a ridge_decode model of this version: format attribute "
+                                          f"{f.attrs.get('format')!r}, expected one of {fit_chunks.FORMATS_READ}: "
+                                          "fit it again")
+                if not f.attrs.get("complete", False):
+                    raise DataFormatError(f"{path} holds an incomplete fit")
+                config = json.loads(f.attrs["config"])
+                fit_chunks.check_model_file(f, path, config)
+            model = cls(**_current_params(config["params"]), path=path)
+            model._set_fitted(None, path)
+        except PermissionError:
+            raise DataFileError(f"{path}: permission denied (the model file cannot be read)") from None
+        except (OSError, KeyError, ValueError) as exc:
+            if isinstance(exc, (DataFormatError, DataFileError)):
+                raise
+            raise DataFormatError(f"{path} is not a readable ridge_decode model ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:120]}): it is damaged or truncated; fit it again") \
+                from None
         model._single = config.get("single", False)
         return model
 

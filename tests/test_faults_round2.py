@@ -1,0 +1,169 @@
+"""Runs never mix, round two: labels that are paths, a model swapped under a reader, results without provenance,
+damaged model files and summaries. Each case is a correct result or one clear line, with nothing lost or mixed and
+nothing outside --out touched."""
+
+import json
+import pickle
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_faults import FIT, _digest, _write
+
+from ridge_decode.cli import main
+from ridge_decode.ridge import OneStageRidge
+
+
+def _fit(tmp_path, out="out", label=None, source="mine.h5", seed=0):
+    path = tmp_path / source
+    if not path.exists():
+        _write(path, seed=seed)
+    args = ["fit", "--input", str(path), "--out", str(tmp_path / out), *FIT]
+    return CliRunner().invoke(main, args + (["--label", label] if label is not None else []))
+
+
+# ------------------------------------------------------------------------------------- labels are names
+@pytest.mark.parametrize("label", [".", "..", "../x", "/abs/x", "", "a/b", "a\\b", " "])
+def test_a_label_that_is_a_path_is_one_error_and_touches_nothing(tmp_path, label):
+    assert _fit(tmp_path, label="keep").exit_code == 0
+    (tmp_path / "out" / "mine_notes.txt").write_text("a user's file")
+    before = _digest(tmp_path)
+    res = _fit(tmp_path, label=label)
+    assert res.exit_code == 2 and "--label" in res.output and "must be a name" in res.output, res.output
+    assert "Traceback" not in res.output and "bug" not in res.output
+    assert _digest(tmp_path) == before  # nothing written, nothing deleted, inside --out or outside it
+    for command in ("predict", "decode"):
+        res = CliRunner().invoke(main, [command, "--input", str(tmp_path / "mine.h5"), "--label", label])
+        assert res.exit_code == 2 and "must be a name" in res.output, (command, res.output)
+
+
+def test_labels_as_names_still_work(tmp_path):
+    assert _fit(tmp_path, label="run-1.v2_ok").exit_code == 0
+    assert (tmp_path / "out" / "run-1.v2_ok" / "model.h5").exists()
+
+
+# ---------------------------------------------------------------------- a model swapped under its reader
+def _planted(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((40, 15)).astype(np.float32)
+    return X, (X @ rng.standard_normal((15, 6))).astype(np.float32) + rng.standard_normal((40, 6)).astype(np.float32)
+
+
+def test_a_loaded_or_pickled_model_whose_file_is_refitted_stops_instead_of_mixing(tmp_path):
+    path = tmp_path / "m.h5"
+    XA, YA = _planted(0)
+    XB, YB = _planted(1)
+    OneStageRidge(path=path).fit(XA, {"y": YA})
+    loaded = OneStageRidge.load(path)
+    pickled = pickle.dumps(loaded)
+    expected = loaded.predict(XA[:5])["y"]
+    OneStageRidge(path=path).fit(XB * 3 + 1, {"y": YB})  # another fit, into the same file
+    for model in (loaded, pickle.loads(pickled)):
+        with pytest.raises(ValueError, match=r"holds another fit than the one loaded .* load it again"):
+            model.predict(XA[:5])
+        with pytest.raises(ValueError, match="holds another fit"):
+            model.save(tmp_path / "copy.h5")
+    again = OneStageRidge.load(path)  # the new fit, whole
+    assert not np.allclose(again.predict(XA[:5])["y"], expected)
+    np.testing.assert_array_equal(again.predict(XB[:5] * 3 + 1)["y"],
+                                  OneStageRidge.load(path).predict(XB[:5] * 3 + 1)["y"])
+
+
+def test_predict_while_fits_commit_into_its_model_folder_never_mixes(tmp_path):
+    """Real processes: fits of two different sources commit one after the other into one model folder while
+    predicts read it. Every predict gives one of the two fits' predictions exactly, or stops with one line."""
+    a, b = _write(tmp_path / "a" / "mine.h5", seed=0), _write(tmp_path / "b" / "mine.h5", seed=0, scale=5.0)
+    model_dir = tmp_path / "out" / "mine"
+    expected = {}
+    for name, path in (("a", a), ("b", b)):
+        assert CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "out"), *FIT,
+                                         "--targets", "pixels"]).exit_code == 0
+        assert CliRunner().invoke(main, ["predict", "--model-dir", str(model_dir), "--input", str(a), "--out",
+                                         str(tmp_path / f"p_{name}")]).exit_code == 0
+        with h5py.File(tmp_path / f"p_{name}" / "predictions.h5") as f:
+            expected[name] = f["pred/pixels"][()]
+    assert not np.allclose(expected["a"], expected["b"])
+    env = {"PYTHONDONTWRITEBYTECODE": ""}
+    fits = subprocess.Popen([sys.executable, "-c", (
+        "import sys\nfrom click.testing import CliRunner\nfrom ridge_decode.cli import main\n"
+        "for k in range(6):\n"
+        f"    src = {str(a)!r} if k % 2 else {str(b)!r}\n"
+        f"    CliRunner().invoke(main, ['fit', '--input', src, '--out', {str(tmp_path / 'out')!r}, '--alphas', "
+        "'-2:4:7', '--targets', 'pixels'])\n")], env={**__import__("os").environ, **env})
+    outcomes = []
+    try:
+        k = 0
+        while fits.poll() is None and k < 12:
+            out = tmp_path / f"p{k}"
+            res = subprocess.run([sys.executable, "-m", "ridge_decode.cli", "predict", "--model-dir", str(model_dir),
+                                  "--input", str(a), "--out", str(out)], capture_output=True, text=True,
+                                 env={**__import__("os").environ, **env}, timeout=120)
+            if res.returncode == 0:
+                with h5py.File(out / "predictions.h5") as f:
+                    got = f["pred/pixels"][()]
+                assert any(np.array_equal(got, e) for e in expected.values()), "predictions of neither fit"
+                outcomes.append("one fit")
+            else:
+                line = res.stderr.strip().splitlines()[-1]
+                assert "Traceback" not in res.stderr and "bug" not in res.stderr, res.stderr
+                assert "changed while predict read it" in line or "holds another fit" in line or \
+                    "no finished fit" in line or "in use by pid" in line, res.stderr
+                outcomes.append("one line")
+            k += 1
+    finally:
+        fits.wait(timeout=300)
+    assert outcomes
+
+
+# ------------------------------------------------------------------------------------ provenance required
+def _strip_source(folder):
+    with h5py.File(folder / "predictions.h5", "a") as f:
+        del f.attrs["source"]
+
+
+def test_predictions_without_a_recorded_source_are_refused(tmp_path):
+    assert _fit(tmp_path).exit_code == 0
+    model_dir = tmp_path / "out" / "mine"
+    _strip_source(model_dir)  # as versions before provenance wrote it
+    other = _write(tmp_path / "other" / "mine.h5", seed=3)
+    for args in (["decode", "--input", str(other), "--model-dir", str(model_dir), "--decoder", "weight-free",
+                  "--out", str(tmp_path / "recon")],
+                 ["decode", "--input", str(tmp_path / "mine.h5"), "--model-dir", str(model_dir), "--decoder",
+                  "weight-free", "--out", str(tmp_path / "recon2")]):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 1 and "records no source" in res.output and "scripts/fit.py" in res.output, \
+            res.output
+    summary = model_dir / "summary.json"
+    data = json.loads(summary.read_text())
+    del data["source"]
+    summary.write_text(json.dumps(data))
+    res = CliRunner().invoke(main, ["predict", "--model-dir", str(model_dir), "--input", str(tmp_path / "mine.h5"),
+                                    "--out", str(tmp_path / "p")])
+    assert res.exit_code == 1 and "records no source" in res.output, res.output
+
+
+# --------------------------------------------------------------------------- damaged files are data errors
+def test_a_damaged_model_or_summary_is_a_data_error_naming_the_file(tmp_path):
+    assert _fit(tmp_path).exit_code == 0
+    model_dir = tmp_path / "out" / "mine"
+    model = model_dir / "model.h5"
+    good = model.read_bytes()
+    predict = ["predict", "--model-dir", str(model_dir), "--input", str(tmp_path / "mine.h5"), "--out",
+               str(tmp_path / "p")]
+    model.write_bytes(good[: len(good) // 2])  # truncated
+    res = CliRunner().invoke(main, predict)
+    assert res.exit_code == 1 and str(model) in res.output and "damaged or truncated" in res.output, res.output
+    model.write_bytes(good)
+    with h5py.File(model, "a") as f:  # a dataset re-typed by hand
+        coef = f["groups/pixels/coef"][()]
+        del f["groups/pixels/coef"]
+        f["groups/pixels/coef"] = coef.astype(np.int32)
+    res = CliRunner().invoke(main, predict)
+    assert res.exit_code == 1 and "'groups/pixels/coef' is int32" in res.output and "bug" not in res.output
+    model.write_bytes(good)
+    (model_dir / "summary.json").write_text("{not json")
+    res = CliRunner().invoke(main, predict)
+    assert res.exit_code == 1 and "summary.json is not valid JSON" in res.output and "bug" not in res.output
