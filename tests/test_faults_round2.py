@@ -167,3 +167,62 @@ def test_a_damaged_model_or_summary_is_a_data_error_naming_the_file(tmp_path):
     (model_dir / "summary.json").write_text("{not json")
     res = CliRunner().invoke(main, predict)
     assert res.exit_code == 1 and "summary.json is not valid JSON" in res.output and "bug" not in res.output
+
+
+# ------------------------------------------------------------------------ recorded paths and identities
+def test_a_moved_fit_reopens_its_own_data_from_another_working_folder(tmp_path, monkeypatch):
+    import shutil
+
+    from ridge_decode.errors import DataError
+    from ridge_decode.pipeline import reference_source
+    from ridge_decode.sources import HDF5Source
+
+    work1, work2 = tmp_path / "work1", tmp_path / "work2"
+    _write(work1 / "mine.h5", seed=0)
+    _write(work2 / "mine.h5", seed=5)  # another file of the same name, elsewhere
+    monkeypatch.chdir(work1)
+    assert CliRunner().invoke(main, ["fit", "--input", "mine.h5", "--out", "out", *FIT]).exit_code == 0
+    shutil.move(work1 / "out" / "mine", tmp_path / "moved")
+    monkeypatch.chdir(work2)
+    ref = reference_source(tmp_path / "moved", default=None)
+    assert isinstance(ref, HDF5Source) and ref.path == work1 / "mine.h5"  # its own file, not ./mine.h5
+    _write(work1 / "mine.h5", seed=7)  # the recorded file replaced by other images
+    with pytest.raises(DataError, match=r"summary.json records own-data file mine.h5 at .* \(images differ\)"):
+        reference_source(tmp_path / "moved", default=None)
+
+
+# ------------------------------------------------------------------- options checked where they are parsed
+@pytest.mark.parametrize("value, message", [("", "at least one"), ("0,1", r"in \(0, 1\]"), ("1.5", r"in \(0, 1\]"),
+                                            ("a,b", "comma-separated numbers")])
+def test_transfer_fractions_are_checked_where_parsed(tmp_path, value, message):
+    res = CliRunner().invoke(main, ["transfer", "--data-root", str(tmp_path), "--train-fraction", value])
+    assert res.exit_code == 2 and "--train-fraction" in res.output and message.replace("\\", "") in \
+        res.output.replace("\\", ""), res.output
+
+
+def test_a_fraction_giving_fewer_than_the_minimum_images_stops_before_any_work(synthetic_root, tmp_path):
+    res = CliRunner().invoke(main, ["transfer", "--data-root", str(synthetic_root), "--train-fraction", "1e-9",
+                                    "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "gives 0 of the" in res.output and "at least 10" in res.output, res.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("variable", ["RIDGE_DECODE_DATA", "RIDGE_DECODE_WEIGHTS"])
+def test_an_environment_variable_naming_a_file_is_said_to_be_one(tmp_path, monkeypatch, synthetic_root, variable):
+    user_file = tmp_path / "notes.txt"
+    user_file.write_text("mine")
+    monkeypatch.setenv(variable, str(user_file))
+    args = ["check-data"] if variable == "RIDGE_DECODE_DATA" else ["check-data", "--data-root", str(synthetic_root)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code != 0 and f"${variable} names {user_file}, a file" in res.output, res.output
+    assert "delete" not in res.output and user_file.read_text() == "mine"
+
+
+def test_dataframe_columns_are_checked_against_those_of_fit():
+    pd = pytest.importorskip("pandas")
+    X, Y = _planted(0)
+    frame = pd.DataFrame(X, columns=[f"v{k}" for k in range(X.shape[1])])
+    model = OneStageRidge().fit(frame, Y)
+    np.testing.assert_array_equal(model.predict(frame), model.predict(X))  # names or none: the same voxels
+    with pytest.raises(ValueError, match=r"column names differ from those seen in fit .*'v1', 'v0'"):
+        model.predict(frame[["v1", "v0", *frame.columns[2:]]])

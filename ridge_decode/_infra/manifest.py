@@ -146,12 +146,21 @@ def _load_manifest_cached(path: str) -> Manifest:
     )
 
 
+def _a_folder(path: Path, named_by: str, what: str) -> Path:
+    """``path`` unless it is a file: an ``InputError`` that says what named it, before any advice about what is
+    missing inside it."""
+    if path.is_file():
+        raise InputError(f"{named_by} names {path}, a file; it must name a folder ({what})")
+    return path
+
+
 def resolve_data_root(data_root: str | os.PathLike | None = None, manifest: Manifest | None = None) -> Path:
     """The data root: the argument, else ``$RIDGE_DECODE_DATA``, else the manifest default."""
+    what = "an NSD or synthetic root"
     if data_root is not None:
-        return Path(data_root)
+        return _a_folder(Path(data_root), "the data root (--data-root)", what)
     if os.environ.get(DATA_ENV):
-        return Path(os.environ[DATA_ENV])
+        return _a_folder(Path(os.environ[DATA_ENV]), f"${DATA_ENV}", what + "; unset it, or point it at one")
     return Path((manifest or load_manifest()).data_root_default)
 
 
@@ -159,10 +168,11 @@ def resolve_weights_root(
     weights_root: str | os.PathLike | None = None, data_root: str | os.PathLike | None = None
 ) -> Path:
     """The weights root: the argument, else ``$RIDGE_DECODE_WEIGHTS``, else ``<data root>/weights``."""
+    what = "the weights root, which fetch-weights fills"
     if weights_root is not None:
-        return Path(weights_root)
+        return _a_folder(Path(weights_root), "the weights root (--weights-root)", what)
     if os.environ.get(WEIGHTS_ENV):
-        return Path(os.environ[WEIGHTS_ENV])
+        return _a_folder(Path(os.environ[WEIGHTS_ENV]), f"${WEIGHTS_ENV}", what + "; unset it, or point it at one")
     return resolve_data_root(data_root) / "weights"
 
 

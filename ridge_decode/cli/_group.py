@@ -48,6 +48,26 @@ def metric_choice():
 
     return RegistryChoice(REGISTRY)
 COUNT = click.IntRange(min=1)  # every count option: images, batches, steps, samples, chunks, sessions
+
+
+class Fractions(click.ParamType):
+    """Comma-separated fractions, each in (0, 1], at least one: checked where the option is parsed."""
+
+    name = "fractions"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        try:
+            out = [float(v) for v in str(value).split(",") if v.strip()]
+        except ValueError:
+            self.fail(f"takes comma-separated numbers in (0, 1]; got {value!r}", param, ctx)
+        if not out or any(not 0 < f <= 1 for f in out):
+            self.fail(f"takes comma-separated numbers in (0, 1], at least one; got {value!r}", param, ctx)
+        return out
+
+
+FRACTIONS = Fractions()
 DATA_ROOT_HELP = "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's data_root_default."
 WEIGHTS_ROOT_HELP = "Default $RIDGE_DECODE_WEIGHTS, else weights/ under the data root (or beside own data)."
 FEATURES_DIR_HELP = "Default: the source's feature cache (<data root>/features, or <stem>_features/ beside own data)."

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._group import COUNT, FEATURES_DIR_HELP, SUBJECT, main, parse_alphas, source_options
+from ._group import COUNT, FEATURES_DIR_HELP, FRACTIONS, SUBJECT, main, parse_alphas, source_options
 
 
 @main.command()
@@ -17,15 +17,15 @@ from ._group import COUNT, FEATURES_DIR_HELP, SUBJECT, main, parse_alphas, sourc
 @click.option("--reference-dir", type=click.Path(file_okay=False), default=None,
               help="The reference's fit (default outputs/subjNN of --reference): its recorded source, of any kind, "
                    "is the reference's data. Fitted there if absent.")
-@click.option("--train-fraction", default="0.05,0.1,0.25,0.5,1", show_default=True,
-              help="Fractions of the new subject's training images.")
+@click.option("--train-fraction", "fractions", type=FRACTIONS, default="0.05,0.1,0.25,0.5,1", show_default=True,
+              help="Fractions of the new subject's training images, each in (0, 1].")
 @click.option("--rank", type=COUNT, default=64, show_default=True, help="Shared directions per target group.")
 @click.option("--alphas", default=None, help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the training subsets.")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Default <out>/transfer_<label>_from_<reference label>.json.")
-def transfer(source_values, label, reference, targets, train_fraction, alphas, **options):
+def transfer(source_values, label, reference, targets, fractions, alphas, **options):
     """Fit only a new output layer for --subject on the reference's frozen shared space; compare with two ridges fitted
     on --subject alone: alpha per target (scratch, as fit does) and alpha per principal direction of its own targets
     (scratch_principal, the same form as transfer: the gap to it is what the reference brings). The new subject is
@@ -37,11 +37,6 @@ def transfer(source_values, label, reference, targets, train_fraction, alphas, *
     if isinstance(subject, NSDSource) and source_values.get("subject") is None:
         subject = NSDSource(subject.root, 2, subject.sessions, label)  # the new NSD subject: 2 unless named
     ref = reference_source(options["reference_dir"], NSDSource(source_values.get("data_root"), reference))
-
-    try:
-        fractions = [float(f) for f in train_fraction.split(",") if f.strip()]
-    except ValueError:
-        raise click.BadParameter(f"--train-fraction takes comma-separated numbers; got {train_fraction!r}") from None
     written, fig = run_transfer(TransferRequest(ref, subject, **options, targets=parse_groups(targets),
                                                 fractions=fractions, alphas=parse_alphas(alphas), echo=click.echo))
     click.echo(f"written: {written} and {fig}")

@@ -53,7 +53,7 @@ def reference_source(reference_dir, default: Source) -> Source:
     if summary is not None and summary.exists():
         recorded = json.loads(summary.read_text()).get("source")
         if recorded:
-            return reopen(recorded)
+            return reopen(recorded, where=str(summary))
     return default
 
 
@@ -70,8 +70,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
 
-    if any(not 0 < f <= 1 for f in req.fractions):
-        raise InputError(f"--train-fraction values must be in (0, 1]; got {req.fractions}")
+    _check_fractions(req)
     grid = resolve_alphas(req.alphas)
     store = feature_store(req.features_dir, req.subject)
     ref_dir, ref_model, ref_seconds = _reference_model(req, grid)
@@ -126,6 +125,26 @@ def _reference_model(req: TransferRequest, grid):
     return ref_dir, ref_model, time.perf_counter() - t0
 
 
+def _check_fractions(req: TransferRequest) -> None:
+    """Every training fraction in (0, 1] and giving at least ``MIN_TRAIN_IMAGES`` images of the new subject, checked
+    before any work."""
+    from ..sources.base import MIN_TRAIN_IMAGES
+
+    if not req.fractions or any(not 0 < f <= 1 for f in req.fractions):
+        raise InputError(f"--train-fraction takes fractions in (0, 1]; got {req.fractions}")
+    n = len(req.subject.data(progress=False).train_ids)
+    few = [f for f in req.fractions if _n_rows(f, n) < MIN_TRAIN_IMAGES]
+    if few:
+        raise InputError(f"--train-fraction {few[0]:g} gives {_n_rows(few[0], n)} of the {n} training images of "
+                         f"{req.subject}; a fit needs at least {MIN_TRAIN_IMAGES}: use fractions of at least "
+                         f"{MIN_TRAIN_IMAGES / n:.3g}")
+
+
+def _n_rows(fraction: float, n: int) -> int:
+    """The training images a fraction of ``n`` gives."""
+    return int(round(fraction * n))
+
+
 def _curves(req: TransferRequest, shared, store, grid) -> list[dict]:
     """Each method at each training fraction of the new subject: mean r, retrieval and seconds."""
     from ..evaluation import image_metrics as ev
@@ -141,7 +160,7 @@ def _curves(req: TransferRequest, shared, store, grid) -> list[dict]:
             "scratch_principal": lambda: PrincipalRidge(alphas=grid)}
     results = []
     for frac in req.fractions:
-        rows = np.sort(order[: max(2, int(round(frac * len(order))))])
+        rows = np.sort(order[: _n_rows(frac, len(order))])
         y_train = {g: store.read(g, new.train_ids[rows]) for g in groups}
         for method in TRANSFER_METHODS:
             t0 = time.perf_counter()

@@ -128,7 +128,8 @@ class OneStageRidge:
     Attributes (after ``fit``)
     --------------------------
     groups_ : list of group names, in fitting order.
-    n_features_in_ : number of voxels seen in ``fit``.
+    n_features_in_ : number of voxels seen in ``fit``; ``feature_names_in_`` their names, when X had named columns
+        (a pandas DataFrame): ``predict`` then refuses other names or another order.
     fit_warnings_ : the ``AlphaGridWarning`` messages of the fit (an alpha grid too narrow for many targets, or
         alphas below the eigendecomposition's precision); also issued as warnings.
     target_shapes_ : {group: trailing shape}, restored on predict.
@@ -189,6 +190,7 @@ class OneStageRidge:
         as it was.
         """
         alphas = validation.check_params(self.get_params())
+        names = validation.feature_names(X)
         single = not isinstance(targets, Mapping)
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -201,6 +203,7 @@ class OneStageRidge:
         self._run = {"progress": progress, "overlap": overlap}
         dev = Device(self.backend)
         Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
+        self._names = names
         config = self._config(alphas, targets, fixed, (n, p), single)
         seconds["standardize"] = time.perf_counter() - t0
         if self.path is None:  # nothing to resume: no fingerprint
@@ -257,7 +260,7 @@ class OneStageRidge:
             "alphas": alphas.tolist(), "alpha_per": self.alpha_per, "fixed_alpha": fixed,
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
             "solver": self.solver, "solver_params": self.solver_params if self.solver == "himalaya" else None,
-            "n_images": n, "n_voxels": p, "params": params, "single": single,
+            "n_images": n, "n_voxels": p, "params": params, "single": single, "feature_names": self._names,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
 
@@ -338,7 +341,12 @@ class OneStageRidge:
     def _set_fitted(self, memory: MemoryStore | None, path: Path | None) -> None:
         """Take a finished model: the in-memory store, or the file at ``path``; read its small arrays."""
         with (nullcontext(memory) if memory is not None else fit_chunks.read_store(path)) as st:
-            groups = list(json.loads(st.attrs["config"])["groups"])
+            config = json.loads(st.attrs["config"])
+            groups = list(config["groups"])
+            if config.get("feature_names"):
+                self.feature_names_in_ = np.array(config["feature_names"], dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
             self.fit_id_ = fit_chunks.generation(st)
             self.run_id_ = st.attrs.get("run_id")  # the command run that wrote the file, where one did
             self.X_mean_, self.X_scale_ = st.get("X_mean"), st.get("X_scale")
@@ -460,6 +468,7 @@ class OneStageRidge:
         the backend's device; each group's predictions cross to the host once.
         """
         self._check_is_fitted()
+        validation.check_feature_names(X, getattr(self, "feature_names_in_", None))
         X = validation.check_X(X)
         if X.shape[1] != self.n_features_in_:
             raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.n_features_in_}")

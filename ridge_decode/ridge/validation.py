@@ -132,6 +132,25 @@ def _check_range(name: str, values: np.ndarray, what: str) -> None:
                          f"holds {FLOAT32_MAX:.3g}): rescale it")
 
 
+def feature_names(X) -> list[str] | None:
+    """The column names of ``X`` when it has them all as strings (a pandas DataFrame), else None."""
+    columns = getattr(X, "columns", None)
+    if columns is None or not all(isinstance(c, str) for c in columns):
+        return None
+    return [str(c) for c in columns]
+
+
+def check_feature_names(X, fitted: list[str] | None) -> None:
+    """Stop when ``X``'s column names are not the ones seen in ``fit`` (another order included), as
+    scikit-learn does: predicting from reordered columns would use the wrong voxels."""
+    names = feature_names(X)
+    if fitted is None or names is None or names == list(fitted):
+        return
+    moved = [n for k, n in enumerate(names) if k >= len(fitted) or fitted[k] != n]
+    raise InputError(f"X's column names differ from those seen in fit (first that differ: {moved[:3]}): give the "
+                     f"columns of fit, in fit's order (reorder with X[model.feature_names_in_])")
+
+
 def check_X(X, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """``X`` (n, p) of real, finite numbers within float32's range, as float32 or float64 (the caller's array
     itself when it already is one: it is never written)."""

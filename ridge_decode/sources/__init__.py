@@ -49,9 +49,20 @@ def open_source(values: dict, label: str | None = None, kinds=None) -> Source:
     return chosen.from_options(label=label, **{o.name: values.get(o.name) for o in chosen.OPTIONS})
 
 
-def reopen(described: dict) -> Source:
-    """The source of a summary's ``source`` entry (``Source.describe()``)."""
-    return open_source(described["spec"], label=described.get("label"))
+def reopen(described: dict, where: str = "a fit's summary") -> Source:
+    """The source of a summary's ``source`` entry (``Source.describe()``), checked to be the one recorded: the same
+    kind, label and images (a moved or replaced data folder is an error naming both)."""
+    from .._infra.layout import identity_differences
+    from ..errors import DataError
+
+    source = open_source(described["spec"], label=described.get("label"))
+    recorded = described.get("identity") or {}
+    differ = identity_differences(recorded, source.identity())
+    if differ:
+        raise DataError(f"{where} records {recorded.get('text') or recorded.get('label')} at {described['spec']}; "
+                        f"what is there now is {source} ({', '.join(differ)} differ): the data moved or changed. "
+                        "Give the reference's data options explicitly, or fit the reference again")
+    return source
 
 
 __all__ = ["KINDS", "OWN_KINDS", "HDF5Source", "NSDSource", "NiftiSource", "Source", "SourceOption", "Stimuli",

@@ -172,8 +172,8 @@ class HDF5Source(Source):
         return cls(input, label)
 
     def spec(self) -> dict:
-        """``{"input": FILE}``."""
-        return {"input": str(self.path)}
+        """``{"input": FILE}``, absolute: a fit's record reopens the same file from any working folder."""
+        return {"input": str(self.path.resolve())}
 
     def load(self, progress: bool = True) -> SubjectData:
         """The file's betas, checked in one pass (see :func:`validate`)."""

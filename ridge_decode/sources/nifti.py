@@ -228,9 +228,10 @@ class NiftiSource(Source):
         return cls(betas, mask, trials, images, ncsnr, label)
 
     def spec(self) -> dict:
-        """The files, as given to the options."""
-        return {"betas": [str(p) for p in self.betas], "mask": str(self.mask), "trials": str(self.trials),
-                "images": self.images_dir and str(self.images_dir), "ncsnr": self.ncsnr_path and str(self.ncsnr_path)}
+        """The files given to the options, absolute: a fit's record reopens the same files from any working folder."""
+        return {"betas": [str(p.resolve()) for p in self.betas], "mask": str(self.mask.resolve()),
+                "trials": str(self.trials.resolve()), "images": self.images_dir and str(self.images_dir.resolve()),
+                "ncsnr": self.ncsnr_path and str(self.ncsnr_path.resolve())}
 
     def load(self, progress: bool = True) -> SubjectData:
         """The betas inside the mask, z-scored per session where the table has sessions, repeats averaged."""

@@ -266,8 +266,9 @@ class NSDSource(Source):
         return cls(data_root, 1 if subject is None else subject, sessions, label)
 
     def spec(self) -> dict:
-        """``{"data_root", "subject", "sessions"}``."""
-        return {"data_root": str(self.root), "subject": self.subject, "sessions": self.sessions}
+        """``{"data_root", "subject", "sessions"}``, the root absolute: a fit's record reopens the same root from any
+        working folder."""
+        return {"data_root": str(Path(self.root).resolve()), "subject": self.subject, "sessions": self.sessions}
 
     def load(self, progress: bool = True) -> SubjectData:
         """The subject's betas (see :func:`load_subject`)."""
