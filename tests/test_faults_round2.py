@@ -226,3 +226,84 @@ def test_dataframe_columns_are_checked_against_those_of_fit():
     np.testing.assert_array_equal(model.predict(frame), model.predict(X))  # names or none: the same voxels
     with pytest.raises(ValueError, match=r"column names differ from those seen in fit .*'v1', 'v0'"):
         model.predict(frame[["v1", "v0", *frame.columns[2:]]])
+
+
+# --------------------------------------------------------------------- SIGTERM, and a requeued SLURM task
+SLOW = {  # a slowed write in the child process, so that the signal lands in the middle of the work
+    "fit": ("ridge_decode.ridge.stores", "HDF5Store", "write_chunk"),
+    "extract-features": ("ridge_decode.features.cache", "FeatureWriter", "write"),
+    "decode": ("ridge_decode._infra.layout", None, "save_png"),
+}
+CHILD = """
+import importlib, sys, time
+module, owner, name = sys.argv[1:4]
+target = importlib.import_module(module)
+target = getattr(target, owner) if owner != "-" else target
+real = getattr(target, name)
+def slow(*args, **kwargs):
+    out = real(*args, **kwargs)
+    print("written", flush=True)
+    time.sleep(0.5)
+    return out
+setattr(target, name, slow)
+from ridge_decode.cli import main
+sys.argv = ["ridge-decode", *sys.argv[4:]]  # as the installed command runs
+main(sys.argv[1:], prog_name="ridge-decode")
+"""
+
+
+def _command(tmp_path, name):
+    data = tmp_path / "mine.h5"
+    if name == "fit":
+        return ["fit", "--input", str(data), "--out", str(tmp_path / "out"), *FIT, "--chunk-size", "256"]
+    if name == "extract-features":
+        return ["extract-features", "--input", str(data), "--features", "pixels", "--batch-size", "4"]
+    return ["decode", "--input", str(data), "--model-dir", str(tmp_path / "out" / "mine"), "--decoder", "weight-free",
+            "--out", str(tmp_path / "recon"), "--batch-size", "1"]
+
+
+@pytest.mark.parametrize("command", ["fit", "extract-features", "decode"])
+def test_sigterm_ends_a_long_command_with_one_line_and_the_same_command_resumes(tmp_path, command):
+    import os
+    import signal
+
+    _write(tmp_path / "mine.h5")
+    if command == "decode":
+        assert CliRunner().invoke(main, _command(tmp_path, "fit")).exit_code == 0
+    module, owner, name = SLOW[command]
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, module, owner or "-", name, *_command(tmp_path, command)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+    while not proc.stdout.readline().strip().endswith("written"):  # the command's own lines come first
+        assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"{command} interrupted by SIGTERM: what it finished is kept") and \
+        "the same command resumes it: ridge-decode " + command in last, err
+    assert "Traceback" not in err and not list(tmp_path.rglob("*.lock")), err  # the lock is released
+    again = CliRunner().invoke(main, _command(tmp_path, command))
+    assert again.exit_code == 0, again.output
+    if command == "fit":
+        runs = json.loads((tmp_path / "out" / "mine" / "summary.json").read_text())["runs"]
+        assert len(runs) == 2 and runs[1]["chunks_done_before"] >= 1  # resumed, not started over
+
+
+def test_a_requeued_slurm_task_takes_over_its_own_lock_on_another_node(tmp_path, monkeypatch):
+    _write(tmp_path / "mine.h5")
+    (tmp_path / "out").mkdir()
+    lock = tmp_path / "out" / ".mine.lock"
+    held = {"host": "node-a-that-is-gone", "pid": 4242, "run_id": "x", "started": "earlier", "command": "fit",
+            "slurm_task": "777_3"}
+    lock.write_text(json.dumps(held))
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "778")  # another job: its lock is not ours
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "3")
+    res = CliRunner().invoke(main, ["fit", "--input", str(tmp_path / "mine.h5"), "--out", str(tmp_path / "out"),
+                                    *FIT])
+    assert res.exit_code == 1 and "is in use by pid 4242 on node-a-that-is-gone" in res.output
+    monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "777")  # the same array task, requeued on this node
+    res = CliRunner().invoke(main, ["fit", "--input", str(tmp_path / "mine.h5"), "--out", str(tmp_path / "out"),
+                                    *FIT])
+    assert res.exit_code == 0 and "it is this SLURM task (777_3), requeued" in res.output, res.output
+    assert not lock.exists() and (tmp_path / "out" / "mine" / "model.h5").exists()

@@ -3,8 +3,9 @@
 A run that writes a folder ``<parent>/<name>`` (a fit, a prediction, an evaluation):
 
 1. takes ``<parent>/.<name>.lock`` (``FolderLock``): created exclusively, it holds the host, the process id, the
-   start time and the run's id. A second run on the folder stops at once, naming the holder; a lock left by a
-   process that no longer runs on this host is taken over, and the takeover is reported;
+   start time, the run's id and, under SLURM, the job and array task. A second run on the folder stops at once,
+   naming the holder; a lock left by a process that no longer runs on this host, or by this same SLURM task before
+   it was requeued (on any node), is taken over, and the takeover is reported;
 2. writes its files into ``<parent>/.<name>.next`` (``staging``), where a resumable file may wait for the next
    run;
 3. commits (``commit``): the staging folder is renamed to ``.<name>.gen-<run id>`` and exchanged with ``<name>``
@@ -52,6 +53,18 @@ def staging(folder) -> Path:
     return _sibling(Path(folder), NEXT_SUFFIX)
 
 
+SLURM_TASK = ("SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_ID")
+
+
+def slurm_task() -> str | None:
+    """This process's SLURM task (``<array job>_<array task>``, else the job id), or None outside SLURM: what a
+    requeued task keeps, on whichever node it restarts."""
+    array, task, job = (os.environ.get(k) for k in SLURM_TASK)
+    if array and task:
+        return f"{array}_{task}"
+    return job or None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -76,7 +89,8 @@ class FolderLock:
         self.run_id = new_run_id()
         self.info = {"host": socket.gethostname(), "pid": os.getpid(), "run_id": self.run_id,
                      "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-                     "command": " ".join(Path(a).name if k == 0 else a for k, a in enumerate(sys.argv))}
+                     "command": " ".join(Path(a).name if k == 0 else a for k, a in enumerate(sys.argv)),
+                     "slurm_task": slurm_task()}
 
     def __enter__(self) -> FolderLock:
         writable(self.folder.parent, self.what)
@@ -100,15 +114,21 @@ class FolderLock:
             held = json.loads(self.path.read_text())
         except (OSError, ValueError):
             held = {}
-        if held.get("host") == self.info["host"] and isinstance(held.get("pid"), int) and not _alive(held["pid"]):
+        dead_here = (held.get("host") == self.info["host"] and isinstance(held.get("pid"), int)
+                     and not _alive(held["pid"]))
+        # a requeued SLURM task restarts with its job and array task ids, on any node: its old lock is its own
+        requeued = self.info["slurm_task"] is not None and held.get("slurm_task") == self.info["slurm_task"]
+        if dead_here or requeued:
             stale = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}")
             try:
                 os.rename(self.path, stale)  # one taker wins; the others find the lock gone or new
             except FileNotFoundError:
                 return
             stale.unlink(missing_ok=True)
+            why = (f"it is this SLURM task ({held['slurm_task']}), requeued" if requeued and not dead_here
+                   else "no longer runs")
             self.echo(f"took over the lock of {self.folder}: its holder (pid {held['pid']} on {held['host']}, "
-                      f"started {held.get('started')}) no longer runs")
+                      f"started {held.get('started')}) {why}")
             return
         who = (f"pid {held.get('pid')} on {held.get('host')} since {held.get('started')} "
                f"({held.get('command') or 'unknown command'})") if held else "a run that is starting"

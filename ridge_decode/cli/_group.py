@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
+import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -182,6 +185,45 @@ def crash_log(exc: BaseException) -> Path:
     return path
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (what SLURM sends at a time limit, or ``scancel``), raised in the main thread as Ctrl-C is, so that
+    every ``with`` and ``finally`` on the way out runs: locks are released, staged work stays resumable."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_sigterm(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one interruption: the clean-up is not itself interrupted
+    raise Interrupted(signum)
+
+
+def this_command() -> str:
+    """The command line of this process, as a user would type it again."""
+    prog = Path(sys.argv[0])
+    head = ("python -m ridge_decode.cli" if prog.name == "__main__.py" else
+            f"python {sys.argv[0]}" if prog.suffix == ".py" else prog.name)
+    return " ".join([head, *map(shlex.quote, sys.argv[1:])])
+
+
+def _close_progress_bars() -> None:
+    """Close every tqdm bar still open (an interrupted loop leaves its bar open)."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
+def interrupted_line(ctx, exc: KeyboardInterrupt) -> tuple[str, int]:
+    """The one line an interrupted command ends with, and its exit status (128 + the signal, as a shell's)."""
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    name = signal.Signals(signum).name
+    command = ctx.invoked_subcommand or ctx.info_name
+    return (f"{command} interrupted by {name}: what it finished is kept and its output folder's lock released; "
+            f"the same command resumes it: {this_command()}", 128 + signum)
+
+
 class Group(click.Group):
     """A click group that prints a :class:`~ridge_decode.errors.RidgeDecodeError` as one line (exit 1), and a bad
     option value as a usage error (exit 2).
@@ -194,8 +236,15 @@ class Group(click.Group):
     def invoke(self, ctx):
         from ..errors import InputError, RidgeDecodeError
 
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            line, status = interrupted_line(ctx, exc)
+            _close_progress_bars()  # a bar left open would redraw itself after the line, on the same line
+            click.echo(line, err=True)
+            raise click.exceptions.Exit(status) from None
         except InputError as exc:
             raise click.UsageError(str(exc), ctx) from exc
         except RidgeDecodeError as exc:
@@ -211,6 +260,9 @@ class Group(click.Group):
                 f"unexpected error ({type(exc).__name__}: {first}). This is a bug in ridge_decode: the full traceback "
                 f"is in {log}; please report it to the ridge_decode developers with that file ({DEBUG_ENV}=1 shows "
                 "the traceback here)") from exc
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 @click.group(cls=Group)
