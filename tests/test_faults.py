@@ -163,7 +163,7 @@ def test_a_kill_at_each_step_of_the_commit_leaves_one_whole_run(tmp_path, monkey
     monkeypatch.setattr(runs, "_rename", killed)
     monkeypatch.setattr(runs, "_exchange", exchange)
     res = CliRunner().invoke(main, args)
-    assert res.exit_code == 1  # the interruption
+    assert res.exit_code == 130 and "interrupted by SIGINT" in res.output  # the interruption, one line
     monkeypatch.setattr(runs, "_rename", real)
     monkeypatch.setattr(runs, "_exchange", real_exchange)
     assert _whole(out / "mine") == (7 if kill_at <= 2 else 3)
@@ -188,7 +188,7 @@ def test_the_commit_without_an_exchange_is_repaired_by_the_next_run(tmp_path, mo
         return real(a, b)
 
     monkeypatch.setattr(runs, "_rename", killed)
-    assert CliRunner().invoke(main, args).exit_code == 1
+    assert CliRunner().invoke(main, args).exit_code == 130  # interrupted: one line, 128 + SIGINT
     monkeypatch.setattr(runs, "_rename", real)
     assert not (out / "mine").exists()
     runs.recover(out / "mine")

@@ -307,3 +307,18 @@ def test_a_requeued_slurm_task_takes_over_its_own_lock_on_another_node(tmp_path,
                                     *FIT])
     assert res.exit_code == 0 and "it is this SLURM task (777_3), requeued" in res.output, res.output
     assert not lock.exists() and (tmp_path / "out" / "mine" / "model.h5").exists()
+
+
+# ------------------------------------------------------------------------ every image has its fingerprint
+def test_a_changed_image_of_an_input_file_is_named_instead_of_reusing_its_old_features(tmp_path):
+    assert _fit(tmp_path).exit_code == 0
+    with h5py.File(tmp_path / "mine_features" / "pixels.h5") as f:
+        hashes, cached = f["image_hashes"][()], f["ids"][()]
+    assert (hashes != 0).all() and len(np.unique(hashes)) == len(hashes)  # one fingerprint per image, all recorded
+    with h5py.File(tmp_path / "mine.h5", "a") as f:  # one image edited in place, everything else as it was
+        changed = int(f["image_ids"][40])
+        f["images"][40] = 255 - f["images"][40]
+    res = _fit(tmp_path)
+    assert res.exit_code == 1 and f"ids [{changed}] (1 in all) are not the images they were extracted from" in \
+        res.output, res.output
+    assert "Extract pixels again" in res.output and changed in cached

@@ -1,4 +1,5 @@
-"""Resizing images on the host, written once: every stage that brings images to another size calls this."""
+"""Images on the host: resizing, written once (every stage that brings images to another size calls it), and the
+fingerprint of each image that a feature cache records."""
 
 from __future__ import annotations
 
@@ -16,3 +17,15 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     if images.ndim == 3:
         return np.asarray(Image.fromarray(images).resize((size, size), Image.BICUBIC))
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in images])
+
+
+def image_hashes(images: np.ndarray) -> np.ndarray:
+    """(n,) uint64: an 8-byte BLAKE2b digest of each image's bytes (n, H, W, 3), never 0 (0 means "not recorded").
+    About 1 GB/s: NSD's 73,000 stimuli (39 GB) cost what reading them costs."""
+    import hashlib
+
+    out = np.empty(len(images), np.uint64)
+    for k, image in enumerate(images):
+        digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=8).digest()
+        out[k] = int.from_bytes(digest, "little") or 1
+    return out

@@ -18,6 +18,8 @@ from .._infra.io import atomic_path, file_signature, resumable_h5
 from ..errors import DataFileError, DataFormatError, MissingFeaturesError
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
+HASHES = "image_hashes"  # each image's fingerprint as it was extracted (0: not recorded)
+CHECK_BLOCK_IMAGES = 256  # images read at a time when checking their fingerprints
 MERGE_BLOCK_ROWS = 1024  # rows copied per block when merging shards
 
 
@@ -113,6 +115,32 @@ class FeatureStore:
             )
         return FeatureRows(path, pos_c, (len(ids),) + tuple(shape[1:]), dtype)
 
+    def check_images(self, name: str, ids, read_images) -> None:
+        """Stop when an image of ``ids`` is no longer the one family ``name`` was extracted from: its fingerprint
+        (recorded per image at extraction) differs from the image ``read_images(ids)`` gives now. A cache without
+        fingerprints (older, or of captions) is not checked per image."""
+        from .._infra.images import image_hashes
+
+        ids = np.asarray(ids, dtype=np.int64)
+        path = self._require(name)
+        with h5py.File(path, "r") as f:
+            if HASHES not in f:
+                return
+            cached, recorded = f["ids"][()], f[HASHES][()]
+        stored = recorded[np.searchsorted(cached, ids)]
+        changed = []
+        for a in range(0, len(ids), CHECK_BLOCK_IMAGES):
+            block = slice(a, a + CHECK_BLOCK_IMAGES)
+            if not stored[block].any():
+                continue
+            now = image_hashes(read_images(ids[block]))
+            changed += ids[block][(stored[block] != 0) & (stored[block] != now)].tolist()
+        if changed:
+            raise DataFormatError(f"{path} holds features of images that have changed since: ids {changed[:10]}"
+                                  f"{' ...' if len(changed) > 10 else ''} ({len(changed)} in all) are not the images "
+                                  f"they were extracted from. Extract {name} again (delete {path}, or give another "
+                                  "--features-dir)")
+
     def extra(self, name: str, key: str) -> np.ndarray:
         """A constant array stored once with family ``name`` (e.g. ``negative``, IP-Adapter's negative tokens)."""
         path = self._require(name)
@@ -153,7 +181,7 @@ class FeatureStore:
             planned = f["all_ids"][()]
             made_by = json.loads(f.attrs["made_by"])
             shape, dtype = f["features"].shape[1:], f["features"].dtype
-            extras = {k: f[k][()] for k in f if k not in ("ids", "features", "all_ids", "done")}
+            extras = {k: f[k][()] for k in f if k not in ("ids", "features", "all_ids", "done", HASHES)}
         ids = []
         for p in parts:
             with h5py.File(p, "r") as f:
@@ -174,9 +202,12 @@ class FeatureStore:
             out["ids"] = planned
             feats = out.create_dataset("features", shape=(len(planned),) + tuple(shape), dtype=dtype,
                                        chunks=(1,) + tuple(shape))
+            hashes = out.create_dataset(HASHES, shape=(len(planned),), dtype=np.uint64, fillvalue=0)
             for p in parts:
                 with h5py.File(p, "r") as f:
                     rows = np.searchsorted(planned, f["ids"][()])
+                    if HASHES in f:
+                        hashes[rows.tolist()] = f[HASHES][()]
                     for a in range(0, len(rows), MERGE_BLOCK_ROWS):
                         block = rows[a : a + MERGE_BLOCK_ROWS]
                         values = f["features"][a : a + len(block)]
@@ -282,6 +313,7 @@ class FeatureWriter:
             f.create_dataset("features", shape=(len(self.ids),) + self.shape, dtype=self.dtype,
                              chunks=(1,) + self.shape if len(self.ids) else None)
             f.create_dataset("done", shape=(len(self.batches),), dtype=bool, fillvalue=False)
+            f.create_dataset(HASHES, shape=(len(self.ids),), dtype=np.uint64, fillvalue=0)
             f.attrs["made_by"] = json.dumps(self.attrs)
         self._file = f
         return self
@@ -291,8 +323,9 @@ class FeatureWriter:
         done = self._file["done"][()]
         return [(k, ids) for k, ids in self.batches if not done[k]]
 
-    def write(self, k: int, features) -> None:
-        """Store batch ``k`` (len(batch ids), *shape), then mark it done."""
+    def write(self, k: int, features, hashes=None) -> None:
+        """Store batch ``k`` (len(batch ids), *shape) and, for a family of the images, each image's fingerprint
+        (``image_hashes``, (len(batch ids),) uint64), then mark it done."""
         features = np.asarray(features)
         n = len(self.batches[k][1])
         if features.shape != (n,) + self.shape:
@@ -300,6 +333,8 @@ class FeatureWriter:
                              f"found {features.shape}")
         a = k * self.batch_size
         self._file["features"][a : a + n] = features.astype(self.dtype, copy=False)
+        if hashes is not None and HASHES in self._file:
+            self._file[HASHES][a : a + n] = hashes
         self._file.flush()  # the rows are on disk before the batch is marked done
         self._file["done"][k] = True
         self._file.flush()

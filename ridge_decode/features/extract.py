@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .._infra.images import image_hashes
 from .._infra.io import versions
 from ..errors import InputError
 from .cache import FeatureStore
@@ -97,7 +98,7 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
             k, batch = item
             wanted = {runs[n][0].inputs for n in runs if k in runs[n][3]}
             images = read_images(batch) if "images" in wanted else None
-            return {"images": pinned(images, opts.device),
+            return {"images": pinned(images, opts.device), "hashes": None if images is None else image_hashes(images),
                     "captions": read_captions(batch) if "captions" in wanted else None}
 
         def compute(item, inputs):
@@ -106,12 +107,14 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
             for name, (family, extractor, _, todo) in runs.items():
                 if k in todo:
                     x = inputs[family.inputs]
-                    out[name] = extractor(x) if family.inputs == "images" else extractor(x, ids=batch)
+                    # a family of the images records each image's fingerprint beside its features
+                    out[name] = ((extractor(x), inputs["hashes"]) if family.inputs == "images"
+                                 else (extractor(x, ids=batch), None))
             return out
 
         def write(item, out):
-            for name, features in out.items():
-                runs[name][2].write(item[0], features)
+            for name, (features, hashes) in out.items():
+                runs[name][2].write(item[0], features, hashes)
             bar.update(len(item[1]))
 
         run(batches, read, compute, write, overlap=overlap)

@@ -169,6 +169,7 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
             raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
                             f"    python scripts/extract_features.py --features {g} {source.options_text()} "
                             f"--features-dir {fdir}")
+    _check_images(source, store, groups, np.concatenate([data.train_ids, data.test_ids]))
     y_train = {g: store.rows(g, data.train_ids) for g in groups}
     y_test = {g: store.read(g, data.test_ids) for g in groups}
     if not any((np.ptp(y.reshape(len(y), -1), axis=0) > 0).any() for y in y_test.values()):
@@ -179,6 +180,20 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
     if keep is not None:
         X_train, X_test = X_train[:, keep], X_test[:, keep]
     return FitInputs(data, X_train, X_test, y_train, y_test, fdir, constant, ceiling, keep)
+
+
+def _check_images(source: Source, store, groups, ids) -> None:
+    """Every image a fit reads is the one its features were extracted from (where the source has its images)."""
+    from ..errors import NoImagesError
+    from ..features import REGISTRY
+
+    try:
+        images = source.images()
+    except NoImagesError:
+        return
+    for g in groups:
+        if g in REGISTRY and REGISTRY[g].inputs == "images":
+            store.check_images(g, ids, images.read)
 
 
 def noise_ceiling_selection(source: Source, data, min_nc):
