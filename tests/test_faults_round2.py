@@ -322,3 +322,32 @@ def test_a_changed_image_of_an_input_file_is_named_instead_of_reusing_its_old_fe
     assert res.exit_code == 1 and f"ids [{changed}] (1 in all) are not the images they were extracted from" in \
         res.output, res.output
     assert "Extract pixels again" in res.output and changed in cached
+
+
+# ----------------------------------------------------------------------------------------- permissions
+def test_an_unreadable_weights_folder_is_permission_denied_with_its_path(tmp_path, tiny_weights):
+    """Run as root without the capabilities that let root read anything (so that permissions apply as to any
+    user): an unreadable sub-folder of the weights is named, not reported as a missing config.json."""
+    import os
+    import shutil
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    weights = tmp_path / "w"
+    shutil.copytree(tiny_weights, weights)
+    data = _write(tmp_path / "mine.h5")
+    vae = next(weights.glob("stable-diffusion-v1-5*/vae"))
+    vae.chmod(0)
+    try:
+        res = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
+                              "ridge_decode.cli", "extract-features", "--input", str(data), "--features", "autokl",
+                              "--weights-root", str(weights), "--features-dir", str(tmp_path / "f")],
+                             capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
+    finally:
+        vae.chmod(0o755)
+    if "Operation not permitted" in res.stderr and "setpriv" in res.stderr:
+        pytest.skip("this machine does not let setpriv drop capabilities")
+    line = res.stderr.strip().splitlines()[-1]
+    assert res.returncode == 1 and f"{vae}: permission denied" in line and "chmod" in line, res.stderr
+    assert "config.json" not in line and "bug" not in line

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, DataFileError, InputError
+from ..errors import DataError, DataFileError, DataFormatError, InputError
 from .io import atomic_path
 
 OUTPUTS, PREDICT, RECON, EVAL = Path("outputs"), Path("predict"), Path("recon"), Path("eval")
@@ -109,6 +109,15 @@ def read_json(path: Path) -> dict | None:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+def load_json(path: Path, redo: str) -> dict:
+    """A result's JSON file; a ``DataFormatError`` naming it and ``redo`` (the step that writes it again) when it is
+    not valid JSON (damaged, cut short, or edited by hand)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except ValueError as exc:
+        raise DataFormatError(f"{path} is not valid JSON ({exc}): it is damaged or was edited; {redo}") from None
 
 
 def fit_done(folder, identity: dict, targets) -> bool:

@@ -176,6 +176,26 @@ def resolve_weights_root(
     return resolve_data_root(data_root) / "weights"
 
 
+def unreadable(path: Path) -> Path | None:
+    """The first file or folder at or under ``path`` that this user cannot read (None when all can be, or when
+    ``path`` does not exist): a folder that cannot be listed would otherwise look empty."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0)):
+        return path
+    if path.is_dir():
+        errors: list[OSError] = []
+        for folder, dirs, files in os.walk(path, onerror=errors.append):
+            for name in dirs + files:
+                p = Path(folder) / name
+                if not os.access(p, os.R_OK | (os.X_OK if p.is_dir() else 0)):
+                    return p
+        if errors:
+            return Path(errors[0].filename)
+    return None
+
+
 def entry_path(
     key: str,
     root: str | os.PathLike,
@@ -198,6 +218,10 @@ def require(
     """Local path of a manifest entry, or a :class:`DataFileError` naming the file and how to get it."""
     manifest = manifest or load_manifest()
     path = entry_path(key, root, subject, session, manifest)
+    denied = unreadable(path)
+    if denied is not None:
+        raise (WeightsFileError if manifest[key].kind == "weights" else DataFileError)(
+            f"{denied}: permission denied (manifest entry {key!r}): make it readable, e.g. chmod -R a+rX {path}")
     if not path.exists():
         entry = manifest[key]
         raise (WeightsFileError if entry.kind == "weights" else DataFileError)(

@@ -251,6 +251,10 @@ class Group(click.Group):
             raise click.ClickException(str(exc)) from exc
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise
+        except PermissionError as exc:  # the user's files, not a bug: say which
+            raise click.ClickException(f"permission denied: {exc.filename or exc}: this user cannot "
+                                       f"{'write' if 'write' in str(exc).lower() else 'read or write'} it; change "
+                                       "its permissions, or run as a user who can") from exc
         except Exception as exc:
             if os.environ.get(DEBUG_ENV):
                 raise

@@ -32,7 +32,6 @@ class EvaluateRequest:
 def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     """The eight metrics of a subject's reconstructions: ``metrics.json``, ``per_image.json``, ``report.md`` and
     the best/median/worst figure; returns (metrics.json's content, the folder)."""
-    import json
 
     from .._infra.io import versions
     from .._infra.machine import require_device
@@ -44,7 +43,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
     out = layout.eval_dir(label, req.out)
     decoder_config = recon / layout.DECODE_CONFIG
-    decoded = json.loads(decoder_config.read_text()) if decoder_config.exists() else {}
+    decoded = layout.load_json(decoder_config, "decode again into that folder") if decoder_config.exists() else {}
     same_source(decoded.get("source"), req.source, "reconstructions", recon, redo="decode")
     images = req.source.images()  # no images, no ground truth: the source's error says what to give
     ids, recons = layout.read_reconstructions(recon, req.source.test_ids(), partial=req.partial)
@@ -120,7 +119,6 @@ def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) 
 
 def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
     """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``."""
-    import json
 
     from .._infra.io import versions, write_json
     from ..errors import DataFileError
@@ -133,7 +131,7 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
         path = Path(d) / layout.METRICS_JSON
         if not path.exists():
             raise DataFileError(f"{path} is missing: run scripts/evaluate.py for that subject first")
-        results.append(json.loads(path.read_text()))
+        results.append(layout.load_json(path, "evaluate that subject again"))
     out = Path(out or layout.EVAL / "mean")
     mean = ev.aggregate(results)
     labels = [r.get("label") for r in results]

@@ -45,13 +45,12 @@ class TransferRequest:
 
 def reference_source(reference_dir, default: Source) -> Source:
     """The source a reference fit in ``reference_dir`` recorded (any kind), else ``default``."""
-    import json
 
     from ..sources import reopen
 
     summary = Path(reference_dir) / layout.SUMMARY if reference_dir else None
     if summary is not None and summary.exists():
-        recorded = json.loads(summary.read_text()).get("source")
+        recorded = layout.load_json(summary, "fit the reference again").get("source")
         if recorded:
             return reopen(recorded, where=str(summary))
     return default
@@ -100,9 +99,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
 
 
 def _read_json(path: Path) -> dict | None:
-    import json
-
-    return json.loads(path.read_text()) if path.exists() else None
+    return layout.load_json(path, "fit the reference again") if path.exists() else None
 
 
 def _reference_model(req: TransferRequest, grid):
