@@ -131,6 +131,9 @@ NOT_RUN = (
     ("fetch_nsd.py --subject 1 --dest /path", None),  # a dry run: it runs
     ("--dest /data", "downloads NSD"),
     ("weights-root /data", "downloads the weights"),
+    ("fetch_macaque_v4.py", "downloads the V4 data (tests/test_macaque_v4.py fetches from a loopback mirror)"),
+    ("v4_201025.h5", "needs the fetched V4 file (tests/test_macaque_v4.py runs the same chain on the copy)"),
+    ("bench_macaque_v4.py --data-dir data/macaque_v4", "needs the fetched V4 files"),
 )
 
 

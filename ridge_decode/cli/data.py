@@ -1,4 +1,4 @@
-"""Data commands: simulate, check-data, fetch-nsd, fetch-weights."""
+"""Data commands: simulate, check-data, fetch-nsd, fetch-weights, fetch-macaque-v4."""
 
 from __future__ import annotations
 
@@ -134,3 +134,22 @@ def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry
     click.echo(f"\nfetched in {time.perf_counter() - t0:.1f} s; now under {root}:")
     click.echo(format_table(results))
     sys.exit(1 if any(r.status != "present" for r in results) else 0)
+
+
+# ------------------------------------------------------------------------------------------ fetch-macaque-v4
+@main.command("fetch-macaque-v4")
+@click.option("--dest", type=click.Path(file_okay=False), default="data/macaque_v4", show_default=True,
+              help="Folder for the session's files (kept where already there).")
+@click.option("--session", default="201025", show_default=True,
+              help="A test session of 1,200 natural images: 201025 (89 V4 neurons) or 210225 (55).")
+@click.option("--hdf5", "hdf5_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the session as an own-data file for --input (the last 200 images held out).")
+def fetch_macaque_v4(dest, session, hdf5_path):
+    """Real neural data: macaque V4 responses to natural images (Cowley et al. 2023, GPL-3.0), from its public
+    repository; then `fit --input FILE --targets pixels` decodes them (docs/real_data.md)."""
+    from ..sources import macaque_v4
+
+    folder = macaque_v4.fetch(dest, session, echo=click.echo)
+    click.echo(f"session {session}: {', '.join(macaque_v4.files(session))} in {folder}")
+    if hdf5_path:
+        click.echo(f"written: {macaque_v4.to_hdf5(folder, hdf5_path, session)}")
