@@ -7,7 +7,8 @@ The public names (``__all__``) run the whole chain from Python, in the pipeline'
 - features: ``extract_features`` (cached per image id; returns a ``FeatureStore``, ``.read(family, ids)``);
 - ridge: ``OneStageRidge`` and ``RidgeGCV`` (the same maths, ``ridge_decode.ridge.core``);
 - decoding: ``decode_images`` ("weight-free" or "diffusion");
-- evaluation: ``score_images`` (every metric available), ``columnwise_r``, ``pixcorr``, ``two_way_identification``;
+- evaluation: ``score_images`` (every metric available), ``columnwise_r``, ``pixcorr``, ``two_way_identification``,
+  ``brain_maps`` (per-voxel maps as NIfTI in the subject's grid: where the decoded information lies);
 - figures: ``plot_reconstructions``, ``plot_fit_summary``, ``plot_ranked``, ``plot_transfer`` (each returns a
   matplotlib Figure; ``path=`` also saves it).
 
@@ -35,6 +36,7 @@ _PUBLIC = {
     "columnwise_r": "ridge_decode.evaluation.metrics",
     "pixcorr": "ridge_decode.evaluation.metrics",
     "two_way_identification": "ridge_decode.evaluation.metrics",
+    "brain_maps": "ridge_decode.pipeline.maps",
     "plot_reconstructions": "ridge_decode.plots",
     "plot_fit_summary": "ridge_decode.plots",
     "plot_ranked": "ridge_decode.plots",

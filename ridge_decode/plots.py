@@ -123,3 +123,37 @@ def plot_transfer(results: list[dict], path=None, title: str = "") -> Figure:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save(fig, path)
+
+
+def _map_label(name: str) -> str:
+    """A brain map's title from its name (``pipeline.maps``)."""
+    if name == "noise_ceiling":
+        return "noise ceiling (% of variance)"
+    kind, _, rest = name.partition("_")
+    return {"encoding": f"encoding R^2 of {rest}",
+            "share": f"share of the explained variance: {rest.replace('_vs_', ' (red) vs ')} (blue)",
+            "pattern": f"activation pattern of the decoder of {rest}"}.get(kind, name)
+
+
+def plot_maps(images: dict, background, path=None, title: str = "", run_id: str | None = None,
+              cuts: int = 5) -> Figure:
+    """One row of ``cuts`` axial slices per brain map, {name: NIfTI image in the subject's grid} (``maps``), drawn
+    with nilearn over ``background`` (the ROI or mask: the subject's own space has no template). A share is drawn
+    as ``share - 0.5``: red where the first family explains more, blue where the second does."""
+    import nibabel as nib
+    from nilearn import plotting
+
+    fig = Figure(figsize=(2.0 * cuts, 1.9 * len(images) + 0.4))
+    for k, (name, image) in enumerate(images.items()):
+        ax = fig.add_axes((0.0, 1 - (k + 1) / len(images), 1.0, 1 / len(images)))
+        ax.axis("off")
+        data = np.asarray(image.dataobj, np.float32)
+        share = name.startswith("share_")
+        data = np.where(np.isfinite(data), data - 0.5 if share else data, 0.0)
+        shown = nib.Nifti1Image(data, image.affine)
+        plotting.plot_stat_map(shown, bg_img=background, axes=ax, display_mode="z", cut_coords=cuts, colorbar=True,
+                               cmap="RdBu_r" if share else "hot", symmetric_cbar=share, threshold=1e-6,
+                               title=_map_label(name), annotate=False, black_bg=False, draw_cross=False, figure=fig)
+    if title:
+        fig.text(0.5, 1.0, title, ha="center", va="bottom", fontsize=10)
+    return save(fig, path, run_id)

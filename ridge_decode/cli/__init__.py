@@ -4,7 +4,7 @@ This is the one place where the stages (data, features, ridge, decode, evaluate,
 one module per command. Heavy imports happen inside the commands so that ``--help`` is instant.
 """
 
-from . import data, decode, demo, evaluate, features, fit, predict, reproduce, slurm, transfer  # noqa: F401  (registers)
+from . import data, decode, demo, evaluate, features, fit, maps, predict, reproduce, slurm, transfer  # noqa: F401,E501
 from ._group import main
 
 __all__ = ["main"]

@@ -289,6 +289,11 @@ class Source(ABC):
         """``read(ids) -> [[caption, ...], ...]``, or None when this source has no captions."""
         return None
 
+    def grid(self):
+        """The NIfTI image whose grid ``SubjectData.voxel_xyz`` indexes (an ROI or mask), or None where the voxels
+        have no grid (an HDF5 file): where brain maps are drawn."""
+        return None
+
     def image_ids(self, subjects=None) -> np.ndarray:
         """The image ids to extract features for by default: every image of the source."""
         if subjects:

@@ -227,6 +227,12 @@ class NiftiSource(Source):
                 raise InputError(f"--betas needs {name} too (NIfTI betas: --betas, --mask, --trials and --images)")
         return cls(betas, mask, trials, images, ncsnr, label)
 
+    def grid(self):
+        """The mask (``voxel_xyz`` indexes its grid)."""
+        import nibabel as nib
+
+        return nib.load(str(self.mask))
+
     def spec(self) -> dict:
         """The files given to the options, absolute: a fit's record reopens the same files from any working folder."""
         return {"betas": [str(p.resolve()) for p in self.betas], "mask": str(self.mask.resolve()),

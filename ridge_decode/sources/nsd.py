@@ -304,6 +304,12 @@ class NSDSource(Source):
         """The root's stimuli: every subject of a root shares its feature cache."""
         return {"images": self.identity()["images"], "source": f"the stimuli under {self.root}"}
 
+    def grid(self):
+        """The subject's nsdgeneral ROI (its voxels are ``voxel_xyz``'s, in this grid)."""
+        import nibabel as nib
+
+        return nib.load(str(require("nsdgeneral", self.root, self.subject)))
+
     def captions(self):
         """COCO captions, parsed on the first call."""
         return Captions(self.root).read

@@ -1,0 +1,166 @@
+"""The maps stage: per-voxel brain maps of a subject (noise ceiling, encoding maps per feature family, the decoder's
+activation patterns), written as NIfTI in the subject's own grid, with a figure and ``maps.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._infra import layout
+from ..errors import DataFileError, InputError
+from ..sources import Source
+from .common import feature_store, leave_resumable, request_config, same_source, writing
+
+MAPS = Path("maps")  # default parent of a subject's maps folder
+
+
+@dataclass
+class MapsRequest:
+    """Which maps of ``source`` to make (see ``maps --help``). ``extra`` adds feature families given as arrays
+    {name: (n_images, ...)} for ``extra_ids`` (the synthetic subject's planted latent, for instance)."""
+
+    source: Source
+    families: list[str] = field(default_factory=lambda: ["pixels"])
+    model_dir: str | Path | None = None
+    features_dir: str | Path | None = None
+    out: str | Path | None = None
+    alphas: list[float] | None = None
+    extra: dict = field(default_factory=dict)
+    extra_ids: np.ndarray | None = None
+    echo: Callable[[str], None] = print
+
+
+def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
+    """{map name: (p,) values over the source's voxels}: ``noise_ceiling`` (where the source has ncsnr),
+    ``encoding_<family>`` per family, ``share_<a>_vs_<b>`` for the first two, ``pattern_<group>`` per group of the
+    fit in ``model_dir``."""
+    from ..evaluation import maps
+    from ..sources.base import noise_ceiling
+
+    data = req.source.data(progress=False)
+    ids = np.concatenate([data.train_ids, data.test_ids])
+    betas = np.concatenate([data.train_betas, data.test_betas])
+    out = {}
+    try:
+        out["noise_ceiling"] = noise_ceiling(req.source.ncsnr(), float(np.mean(data.train_repeats)))
+    except DataFileError as exc:
+        req.echo(f"no noise-ceiling map: {str(exc).splitlines()[0]}")
+    features = _features(req, ids)
+    for name, X in features.items():
+        req.echo(f"encoding map of {name}: {X.shape[1] if X.ndim > 1 else 1} features -> {betas.shape[1]} voxels")
+        out[f"encoding_{name}"] = maps.encoding_r2(X, betas, req.alphas)
+    names = list(features)
+    if len(names) >= 2:
+        out[f"share_{names[0]}_vs_{names[1]}"] = maps.family_share(out[f"encoding_{names[0]}"],
+                                                                    out[f"encoding_{names[1]}"])
+    if req.model_dir is not None:
+        out.update(_patterns(req, data))
+    return out
+
+
+def _features(req: MapsRequest, ids: np.ndarray) -> dict[str, np.ndarray]:
+    from ..features import REGISTRY
+    from .extract import extract_features
+
+    store = feature_store(req.features_dir, req.source)
+    missing = [n for n in req.families if not store.exists(n) and n in REGISTRY and not REGISTRY[n].needs_weights]
+    if missing:  # a family that needs no weights costs seconds: made now, as fit does
+        extract_features(req.source, missing, features_dir=req.features_dir, progress=False)
+    out = {}
+    for name in req.families:
+        out[name] = store.read(name, ids).reshape(len(ids), -1)
+    for name, values in req.extra.items():
+        order = {int(i): k for k, i in enumerate(req.extra_ids)}
+        missing = [int(i) for i in ids if int(i) not in order]
+        if missing:
+            raise InputError(f"extra features {name!r} lack images {missing[:5]}")
+        out[name] = np.asarray(values)[[order[int(i)] for i in ids]].reshape(len(ids), -1)
+    return out
+
+
+def _patterns(req: MapsRequest, data) -> dict[str, np.ndarray]:
+    """The decoder's activation pattern of each group the fit in ``model_dir`` predicts, on its training images."""
+    from ..evaluation import maps
+    from ..ridge import OneStageRidge
+
+    model_dir = Path(req.model_dir)
+    predictions = layout.Predictions.load(model_dir, arrays=False)
+    same_source(predictions.source, req.source, "a fit", model_dir)
+    model = OneStageRidge.load(model_dir / layout.MODEL)
+    keep = predictions.selected_voxels
+    X = data.train_betas if keep is None else data.train_betas[:, keep]
+    pred = model.predict(X)
+    out = {}
+    for group, values in (pred.items() if isinstance(pred, dict) else [("y", pred)]):
+        pattern = maps.activation_pattern(X, values)
+        if keep is not None:  # the fit's voxels only; the others are NaN in its map
+            full = np.full(data.n_voxels, np.nan, np.float32)
+            full[keep] = pattern
+            pattern = full
+        out[f"pattern_{group}"] = pattern
+    return out
+
+
+def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, **options) -> tuple[dict, Path]:
+    """Brain maps of ``source`` (noise ceiling, encoding maps of ``families``, the activation patterns of the fit in
+    ``model_dir``) as NIfTI in its own grid, with ``maps.png`` and ``maps.json``, in ``out`` (default
+    ``maps/<label>``); ``options`` are ``MapsRequest``'s (``features_dir``, ``alphas``, ``extra``, ``extra_ids``).
+    Returns (maps.json's content, the folder)."""
+    return make_maps(MapsRequest(source, list(families), model_dir=model_dir, out=out, **options))
+
+
+def make_maps(req: MapsRequest) -> tuple[dict, Path]:
+    """Compute the maps and write ``<out>/<name>.nii.gz`` for each, ``maps.png`` and ``maps.json``; returns
+    (maps.json's content, the folder)."""
+    from .._infra.io import versions
+    from .._infra.runs import FolderLock, commit, staging
+
+    grid = req.source.grid()
+    if grid is None:
+        raise InputError(f"{req.source} has no voxel grid (an HDF5 file holds voxels as columns): brain maps need "
+                         "NSD's nsdgeneral ROI (--data-root) or NIfTI betas with a mask (--betas, --mask)")
+    out = layout.folder(req.out, "--out") if req.out is not None else layout.folder(
+        MAPS / layout.check_label(req.source.label), "the maps folder")
+    values = compute_maps(req)
+    summary = {"label": req.source.label, "source": req.source.describe(),
+               "maps": {k: _describe(v) for k, v in values.items()},
+               "config": request_config(req, families=list(req.families), extra=sorted(req.extra)),
+               "versions": versions()}
+    with FolderLock(out) as lock:
+        summary["run_id"] = lock.run_id
+        try:
+            with writing(staging(out)):
+                names = _write(staging(out), values, req.source.data(progress=False).voxel_xyz, grid, summary)
+            commit(out, lock, names)
+        except BaseException:
+            leave_resumable(staging(out), req.echo)
+            raise
+    return summary, out
+
+
+def _describe(values: np.ndarray) -> dict:
+    finite = values[np.isfinite(values)]
+    return {"voxels": int(finite.size), "min": float(finite.min()), "median": float(np.median(finite)),
+            "max": float(finite.max())}
+
+
+def _write(stage: Path, values: dict, voxel_xyz, grid, summary: dict) -> list[str]:
+    import nibabel as nib
+
+    from .. import plots
+    from .._infra.io import write_json
+    from ..evaluation.maps import to_volume
+
+    stage.mkdir(parents=True, exist_ok=True)
+    names, images = [], {}
+    for name, v in values.items():  # into the staging folder: the commit makes them appear together
+        image = nib.Nifti1Image(to_volume(v, voxel_xyz, grid.shape), grid.affine)
+        nib.save(image, str(stage / f"{name}.nii.gz"))
+        names.append(f"{name}.nii.gz")
+        images[name] = image
+    plots.plot_maps(images, grid, stage / "maps.png", title=f"{summary['label']}: brain maps", run_id=summary["run_id"])
+    write_json(stage / "maps.json", summary)
+    return [*names, "maps.png", "maps.json"]
