@@ -28,7 +28,7 @@ TEST_WORKERS ?= 2
 # diffusers from source again (about 18 s of CPU each; 12 s to import them from bytecode).
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup test test-slurm demo tutorial lint reproduce upgrade-deps clean
+.PHONY: setup test test-slurm demo tutorial docs lint reproduce upgrade-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,18 @@ demo: setup
 # docs/tutorial.md and its figures, generated from examples/tutorial.py on the synthetic subject
 tutorial: setup
 	$(PY) examples/tutorial.py --data-root $(SYNTH) --out docs
+
+# The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build. The macaque
+# V4 example reads the project's copy beside the checkout where there is one, else fetches the files.
+DOCS_STAMP := $(VENV)/.installed-docs
+V4_COPY := $(wildcard ../shared/data/macaque_v4)
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --no-compile -e ".[docs]" $(PIN_ARGS)
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	RIDGE_DECODE_V4_DIR=$(abspath $(V4_COPY)) $(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 # The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd
 NSD ?= data/nsd

@@ -125,9 +125,9 @@ class OneStageRidge:
     Targets are a mapping {group: array (n, ...)} or one array (n, ...), which is the group ``"y"``: ``predict``
     then returns an array of its shape instead of a mapping.
 
-    Attributes (after ``fit``)
-    --------------------------
-    groups_ : list of group names, in fitting order.
+    Attributes
+    ----------
+    groups_ : list of group names, in fitting order (every attribute here is set by ``fit``).
     n_features_in_ : number of voxels seen in ``fit``; ``feature_names_in_`` their names, when X had named columns
         (a pandas DataFrame): ``predict`` then refuses other names or another order.
     fit_warnings_ : the ``AlphaGridWarning`` messages of the fit (an alpha grid too narrow for many targets, or
