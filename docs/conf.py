@@ -29,6 +29,9 @@ suppress_warnings = ["myst.xref_missing", "config.cache"]
 
 autosummary_generate = True
 autodoc_typehints = "none"
+# fit, predict, score... on the class page; scikit-learn's generated metadata-routing setters are its own to document
+autodoc_default_options = {"members": True, "member-order": "bysource",
+                           "exclude-members": "set_fit_request,set_predict_request,set_score_request"}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 

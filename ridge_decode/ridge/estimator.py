@@ -26,35 +26,49 @@ from .model import DEFAULT_CHUNK_SIZE, SINGLE_GROUP
 class RidgeGCV(RegressorMixin, BaseEstimator):
     """Kernel ridge regression with the regularisation chosen by generalised cross-validation (GCV).
 
+    ``y`` may be (n,), (n, t) or (n, ...) (flattened to t targets); predictions have its shape. Neither X nor y is
+    ever written. Products are float32, means float64 from the values given; predictions are float64.
+
     Parameters
     ----------
-    alphas : candidate regularisations, 1-D positive (None: 20 values log-spaced over 1e0..1e8). They apply
-        to the standardised X (each feature centred and scaled to unit variance, ddof=1, over the training rows).
-    alpha_per : "target" (each column of y its own alpha) or "group" (one alpha for all of y, the lowest GCV error
-        summed over the targets), as in ``OneStageRidge``.
-    backend : himalaya backend, "numpy", "torch" or "torch_cuda".
-    chunk_size : targets solved at a time; bounds the memory of the target loop.
-    eigh_dtype : precision of the kernel's eigendecomposition, "float32" (default) or "float64".
+    alphas : array-like of shape (A,), float or None, default=None
+        Candidate regularisations, positive (None: 20 values log-spaced over 1e0..1e8). They apply to the
+        standardised X (each feature centred and scaled to unit variance, ddof=1, over the training rows).
+    alpha_per : {"target", "group"}, default="target"
+        Each column of y its own alpha, or one alpha for all of y (the lowest GCV error summed over the targets).
+    backend : {"numpy", "torch", "torch_cuda"}, default="numpy"
+        The himalaya backend the maths runs on.
+    chunk_size : int, default=4096
+        Targets solved at a time: bounds the memory of the target loop.
+    eigh_dtype : {"float32", "float64"}, default="float32"
+        Precision of the kernel's eigendecomposition.
 
     Attributes
     ----------
-    alphas_ : (t,) chosen alpha per flattened target (as ``OneStageRidge.alphas_[group]``).
-    alpha_grid_ : (A,) the candidate alphas (``alphas``, or the default grid for None).
-    alpha_ : the chosen alpha: a float when y is 1-D or ``alpha_per="group"``, else ``alphas_``.
-    cv_scores_ : (n_alphas, t) GCV mean squared error of each alpha for each target, in units of y squared (lower is
-        better).
-    y_mean_, y_std_ : (t,) training mean and std (ddof=0) of each target.
-    X_mean_, X_scale_ : (p,) float64 standardisation of the features; ``Xs_train_`` (n, p) float32 the standardised
-        training features.
-    basis_, kernel_eigenvalues_, coef_ : the kernel's eigenbasis (n, n), its eigenvalues (n,) and the coefficients
-        in it (n, t).
-    n_features_in_ : number of features seen in ``fit``.
-    fit_warnings_ : the ``AlphaGridWarning`` messages of the fit (also issued as warnings).
-
-    ``y`` may be (n,), (n, t) or (n, ...) (flattened to t targets, as ``OneStageRidge`` does); predictions have its
-    shape. Neither X nor y is ever written. The fit computes its products in float32 and its means in float64 from
-    the values given; predictions are float64 products with the float32 model, so each row's prediction does not
-    depend on the other rows.
+    alphas_ : ndarray of shape (t,), float64
+        The chosen alpha of each (flattened) target, as ``OneStageRidge.alphas_[group]``.
+    alpha_ : float or ndarray of shape (t,)
+        scikit-learn's name: a float when y is 1-D or ``alpha_per="group"``, else ``alphas_``.
+    alpha_grid_ : ndarray of shape (A,), float64
+        The candidate alphas.
+    cv_scores_ : ndarray of shape (A, t), float32
+        GCV mean squared error of each alpha for each target, in units of y squared (lower is better).
+    y_mean_, y_std_ : ndarray of shape (t,), float64
+        Training mean and standard deviation (ddof=0) of each target.
+    X_mean_, X_scale_ : ndarray of shape (p,), float64
+        The standardisation of the features.
+    Xs_train_ : ndarray of shape (n, p), float32
+        The standardised training features.
+    basis_ : ndarray of shape (n, n), float32
+        The kernel's eigenbasis.
+    kernel_eigenvalues_ : ndarray of shape (n,), float32
+        Its eigenvalues.
+    coef_ : ndarray of shape (n, t), float32
+        The coefficients in the eigenbasis.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    fit_warnings_ : list of str
+        The fit's ``AlphaGridWarning`` messages, also issued as warnings.
     """
 
     def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",

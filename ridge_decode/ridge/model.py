@@ -102,49 +102,72 @@ def _current_params(saved: dict) -> dict:
 class OneStageRidge:
     """Kernel ridge from voxels to several target groups, alpha chosen per target (or per group) by GCV.
 
+    Targets are a mapping {group: array (n, ...)} or one array (n, ...), the group ``"y"``, for which ``predict``
+    returns an array of the same trailing shape instead of a mapping. The maths is ``ridge.core``; this class runs it
+    out of core (chunks of targets, an HDF5 model that resumes, host/device crossings counted).
+
     Parameters
     ----------
-    alphas : candidate regularisations, 1-D positive; None: 20 values log-spaced over 1e0..1e8 (``DEFAULT_ALPHAS``).
-        With ``solver="fixed"``: the alpha itself, a number or {group: number}.
-    alpha_per : "target" (one alpha per target column) or "group" (one alpha per group, the one with the lowest
-        GCV error summed over the group's targets).
-    backend : himalaya backend, "numpy", "torch" or "torch_cuda".
-    chunk_size : targets per chunk; bounds the peak memory of the target loop.
-    eigh_dtype : precision of the kernel's eigendecomposition, "float32" (default) or "float64".
-    path : HDF5 file for the model. The fit writes ``<path>.part`` chunk by chunk, resumes from it when
-        interrupted, and renames it to ``path`` when complete. None keeps the model in memory.
-    solver : "gcv" (default: alphas chosen by generalised cross-validation in the kernel's eigenbasis), "fixed"
-        (no choice: every target of a group uses the alpha ``alphas`` gives it, solved by Cholesky without an
-        eigendecomposition: the Brain-Diffuser baseline) or "himalaya": each chunk of targets is fitted by
-        ``himalaya.kernel_ridge.KernelRidgeCV`` on the same (precomputed linear) kernel, with the same alphas and
-        backend and K-fold cross-validation; its dual coefficients go into the same model file, so prediction,
-        decoding and evaluation are unchanged (``alpha_per="target"`` only).
-    solver_params : the "himalaya" solver's settings: ``cv`` (folds, in row order; default 5) and himalaya's
-        ``solver_params`` (e.g. ``n_targets_batch``, ``n_alphas_batch``).
-
-    Targets are a mapping {group: array (n, ...)} or one array (n, ...), which is the group ``"y"``: ``predict``
-    then returns an array of its shape instead of a mapping.
+    alphas : array-like of shape (A,), float, dict or None, default=None
+        Candidate regularisations, positive; None: 20 values log-spaced over 1e0..1e8 (``DEFAULT_ALPHAS``). With
+        ``solver="fixed"``: the alpha itself, one number or {group: number}.
+    alpha_per : {"target", "group"}, default="target"
+        One alpha per target column, or one per group (the lowest GCV error summed over the group's targets).
+    backend : {"numpy", "torch", "torch_cuda"}, default="numpy"
+        The himalaya backend the maths runs on.
+    chunk_size : int, default=4096
+        Targets per chunk: bounds the peak memory of the target loop.
+    eigh_dtype : {"float32", "float64"}, default="float32"
+        Precision of the kernel's eigendecomposition.
+    path : str, Path or None, default=None
+        HDF5 file for the model. The fit writes ``<path>.part`` chunk by chunk, resumes from it when interrupted,
+        and renames it to ``path`` when complete. None keeps the model in memory.
+    solver : {"gcv", "fixed", "himalaya"}, default="gcv"
+        "gcv": alphas chosen by generalised cross-validation in the kernel's eigenbasis. "fixed": every target of a
+        group uses the alpha ``alphas`` gives it, solved by Cholesky (the Brain-Diffuser baseline). "himalaya":
+        each chunk is fitted by ``himalaya.kernel_ridge.KernelRidgeCV`` on the same kernel, K-fold
+        (``alpha_per="target"`` only); its dual coefficients go into the same model file.
+    solver_params : dict or None, default=None
+        The "himalaya" solver's settings: ``cv`` (folds, in row order; default 5) and himalaya's own
+        ``solver_params`` (``n_targets_batch``, ``n_alphas_batch``, ...).
 
     Attributes
     ----------
-    groups_ : list of group names, in fitting order (every attribute here is set by ``fit``).
-    n_features_in_ : number of voxels seen in ``fit``; ``feature_names_in_`` their names, when X had named columns
-        (a pandas DataFrame): ``predict`` then refuses other names or another order.
-    fit_warnings_ : the ``AlphaGridWarning`` messages of the fit (an alpha grid too narrow for many targets, or
-        alphas below the eigendecomposition's precision); also issued as warnings.
-    target_shapes_ : {group: trailing shape}, restored on predict.
-    alphas_ : {group: (t,) chosen alpha per target}.
-    alpha_grid_ : (A,) the candidate alphas (``alphas``, or ``DEFAULT_ALPHAS`` for None).
-    cv_scores_ : {group: (n_alphas, t) GCV mean squared error, in target units squared (with the "himalaya"
-        solver: its cross-validated mean squared error)}; empty with fixed alpha.
-    y_mean_, y_std_ : {group: (t,) training mean and std (ddof=0) of each target}.
-    X_mean_, X_scale_ : (p,) voxel standardisation (constant voxels get scale 1 and contribute nothing).
-    crossings_ : {(direction, name): (calls, bytes)} of the last fit or predict (``device.Device``).
-    kernel_eigenvalues_ : (n,) spectrum of the training kernel (absent with fixed alpha).
-    seconds_ : {stage: wall seconds} of the last fit.
-    runs_ : one dict per call that worked on this model (``started``, ``seconds`` of its chunk loop,
-        ``chunks_done_before``, ``chunks``): more than one when the fit was interrupted and resumed.
-    model_path_ : the HDF5 file holding the dual coefficients (None when in memory).
+    groups_ : list of str
+        Group names, in fitting order.
+    n_features_in_ : int
+        Number of voxels seen in ``fit``.
+    feature_names_in_ : ndarray of str, shape (p,)
+        X's column names, when X had named columns (a pandas DataFrame); ``predict`` then refuses other names or
+        another order.
+    alphas_ : dict of {str: ndarray of shape (t,), float64}
+        The chosen alpha of each target.
+    alpha_grid_ : ndarray of shape (A,), float64
+        The candidate alphas.
+    cv_scores_ : dict of {str: ndarray of shape (A, t), float32}
+        GCV mean squared error of each alpha for each target, in target units squared (lower is better; with the
+        "himalaya" solver its cross-validated error); empty with fixed alphas.
+    y_mean_, y_std_ : dict of {str: ndarray of shape (t,), float64}
+        Training mean and standard deviation (ddof=0) of each target.
+    X_mean_, X_scale_ : ndarray of shape (p,), float64
+        The voxels' standardisation (a constant voxel gets scale 1 and contributes nothing).
+    target_shapes_ : dict of {str: tuple}
+        Each group's trailing shape, restored by ``predict``.
+    kernel_eigenvalues_ : ndarray of shape (n,), float32
+        Spectrum of the training kernel (absent with fixed alphas).
+    fit_warnings_ : list of str
+        The fit's ``AlphaGridWarning`` messages (a grid too narrow for many targets, or alphas below the
+        eigendecomposition's precision), also issued as warnings.
+    fit_id_ : str
+        The generation of the model file: every later read of the file checks it.
+    seconds_ : dict of {str: float}
+        Wall seconds of each stage of the last fit.
+    runs_ : list of dict
+        One per call that worked on this model (more than one when a fit was interrupted and resumed).
+    crossings_ : dict
+        {(direction, name): (calls, bytes)} of the last fit or predict (``device.Device``).
+    model_path_ : Path or None
+        The HDF5 file holding the coefficients (None when in memory).
     """
 
     def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
