@@ -130,13 +130,15 @@ def section_ridge(figs: Path, X_train, Y_train) -> tuple[list[str], OneStageRidg
     # end show
     s = np.sort(model.kernel_eigenvalues_)[::-1]
     med = float(np.median(alpha))
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
     ax.loglog(np.arange(1, len(s) + 1), np.maximum(s, 1e-3), label="eigenvalues s_j of K = X X^T")
     ax.axhline(med, color="C3", ls="--", label=f"median chosen alpha {med:.3g}")
     kept = int((s > med).sum())
-    ax.axvline(kept, color="0.6", lw=0.8)
+    ax.axvline(kept, color="0.6", lw=0.8, label=f"the {kept} components whose eigenvalue exceeds it: kept")
+    ax.annotate("the centred kernel's null direction\n(eigenvalue 0, drawn at 1e-3)", (len(s), 1e-3),
+                xytext=(0.64, 0.42), textcoords="axes fraction", fontsize=7, arrowprops={"arrowstyle": "->"})
     ax.set(xlabel="component j", ylabel="eigenvalue", title="kernel spectrum and the chosen alpha")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower left")
     f2 = _save(fig, figs / "spectrum.png")
     n, p = X_train.shape
     md = ["## 3. Why ridge, and why the kernel form", "",
@@ -166,9 +168,9 @@ def section_gcv(figs: Path, model, X_test, Y_test) -> tuple[list[str], np.ndarra
     alpha = model.alphas_["pixels"]
     n = len(s)
     picks = np.argsort(r)[[len(r) // 20, len(r) // 2, -len(r) // 20]]
-    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(12, 3.2))
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for k in picks:
-        a1.loglog(grid, gcv[:, k] / gcv[:, k].min(), label=f"target {k} (held-out r {r[k]:.2f})")
+        a1.semilogx(grid, gcv[:, k] / gcv[:, k].min(), label=f"target {k} (held-out r {r[k]:.2f})")
         a1.plot(alpha[k], 1.0, "k.")
     a1.set(xlabel="alpha", ylabel="GCV error / its minimum", title="GCV curves of three targets")
     a1.legend(fontsize=7)
@@ -177,9 +179,11 @@ def section_gcv(figs: Path, model, X_test, Y_test) -> tuple[list[str], np.ndarra
     a2.set(xlabel="alpha", ylabel="effective degrees of freedom", title=f"df(alpha), of n = {n}")
     a2.legend(fontsize=7)
     counts = np.array([(alpha == a).sum() for a in grid])
-    a3.bar(np.arange(len(grid)), counts)
-    a3.set_xticks(np.arange(len(grid))[::3], [f"{a:.0e}" for a in grid[::3]], fontsize=7)
-    a3.set(xlabel="alpha (grid point)", ylabel="targets", title="chosen alphas, one bar per grid point")
+    step = np.log10(grid[1] / grid[0])
+    a3.bar(np.log10(grid), counts, width=0.8 * step)
+    decades = np.arange(np.floor(np.log10(grid[0])), np.ceil(np.log10(grid[-1])) + 1, 2)
+    a3.set_xticks(decades, [f"$10^{{{int(d)}}}$" for d in decades])
+    a3.set(xlabel="chosen alpha (one bar per grid point)", ylabel="targets", title="how many targets chose each alpha")
     f3 = _save(fig, figs / "alphas.png")
     used = int((counts > 0).sum())
     k_med = int(np.argmin(np.abs(grid - np.median(alpha))))
