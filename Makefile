@@ -28,7 +28,7 @@ TEST_WORKERS ?= 2
 # diffusers from source again (about 18 s of CPU each; 12 s to import them from bytecode).
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup test test-slurm demo tutorial docs lint reproduce upgrade-deps clean
+.PHONY: setup test test-slurm demo docs lint reproduce upgrade-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,10 +52,6 @@ test-slurm: setup
 
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
-
-# docs/tutorial.md and its figures, generated from examples/tutorial.py on the synthetic subject
-tutorial: setup
-	$(PY) examples/tutorial.py --data-root $(SYNTH) --out docs
 
 # The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build. The macaque
 # V4 example reads the project's copy beside the checkout where there is one, else fetches the files.

@@ -21,7 +21,7 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "tutorial/*.png", "real_data/*.png", "maps/*.png", "sg_execution_times.rst"]
+exclude_patterns = ["_build", "real_data/*.png", "maps/*.png", "sg_execution_times.rst"]
 myst_heading_anchors = 3
 # The pages link to the code they describe (../ridge_decode/...): files of the repository, not pages of the site.
 # sphinx-gallery's configuration holds the image scraper below, a function: it cannot be pickled into the cache.

@@ -121,7 +121,7 @@ NOT_RUN = (
     ("--device cuda", "needs a GPU"),
     ("ridge-decode slurm", "needs SLURM (make test-slurm runs the chain there)"),
     ("lab/", "needs a lab's NIfTI files (tests/test_sources.py runs these commands on generated ones)"),
-    ("own/", "the tutorial's own-data folder (examples/tutorial.py reads it through the package)"),
+    ("data/own/", "the gallery's own-data folder (examples/gallery/plot_07_own_nifti_data.py writes and reads it)"),
     ("mine.h5", "needs an own HDF5 file (tests/test_cli.py and tests/test_sources.py run these on generated ones)"),
     ("new_session.h5", "needs an own HDF5 file (tests/test_sources.py runs predict on generated ones)"),
     ("simulate.py --out data/synthetic", "writes the small pair (about 20 s; make demo runs it, the tests the tiny)"),

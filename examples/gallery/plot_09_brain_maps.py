@@ -1,6 +1,6 @@
 """
-Where in the brain is the information?
-=======================================
+9. Where in the brain is the information?
+==========================================
 
 Brain maps of a synthetic subject, whose answer is planted: the simulator places every voxel along a visual
 hierarchy (early voxels see local luminance and contrast, late ones read out a latent of the image's content). We

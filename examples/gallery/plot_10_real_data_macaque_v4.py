@@ -1,6 +1,6 @@
 """
-Decoding from real neural data: macaque V4
-==========================================
+10. Decoding from real neural data: macaque V4
+==============================================
 
 Real responses to natural images: spike counts of 89 V4 neurons of a macaque to 1,200 natural images (Cowley, Stan,
 Pillow and Smith 2023, GPL-3.0). The package's own-data path and ridge run on them unchanged, beside a plain
