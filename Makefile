@@ -54,15 +54,15 @@ demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
 
 # The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build. The macaque
-# V4 example reads the project's copy beside the checkout where there is one, else fetches the files.
+# V4 example (Cowley et al. 2023) reads the session files from $RIDGE_DECODE_V4_DIR where it is set, else fetches
+# them from the data's public repository.
 DOCS_STAMP := $(VENV)/.installed-docs
-V4_COPY := $(wildcard ../shared/data/macaque_v4)
 $(DOCS_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --no-compile -e ".[docs]" $(PIN_ARGS)
 	@touch $(DOCS_STAMP)
 
 docs: $(DOCS_STAMP)
-	RIDGE_DECODE_V4_DIR=$(abspath $(V4_COPY)) $(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
 # The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd

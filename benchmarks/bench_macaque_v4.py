@@ -23,8 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_COPY = REPO.parent / "shared" / "data" / "macaque_v4"  # the project's copy, where it exists
 GRID = np.logspace(-2, 6, 17)  # candidate alphas of both ridges
 N_SHOWN = 10
 
@@ -74,7 +72,8 @@ def _scores(pred, true, seconds: float, median_alpha: float) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", default=str(SHARED_COPY), help="the sessions' files (default %(default)s)")
+    parser.add_argument("--data-dir", default="data/macaque_v4",
+                        help="the sessions' files, as scripts/fetch_macaque_v4.py writes them (default %(default)s)")
     parser.add_argument("--sessions", default="201025,210225")
     parser.add_argument("--json", default="benchmarks/results/bench_macaque_v4.json")
     parser.add_argument("--figure", default="docs/real_data/macaque_v4.png")

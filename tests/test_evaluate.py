@@ -8,7 +8,7 @@ from skimage.metrics import structural_similarity
 
 from ridge_decode.cli import main
 from ridge_decode.evaluation import image_metrics as ev
-from ridge_decode.evaluation import metrics
+from ridge_decode.evaluation import metrics, report
 from ridge_decode.sources.nsd import open_stimuli, viewed_ids
 
 
@@ -68,12 +68,12 @@ def test_embedding_scores():
 def test_report_and_aggregate():
     a = {"metrics": {m: 0.5 for m in ev.metric_names()}, "subject": 1}
     b = {"metrics": {**{m: 0.7 for m in ev.metric_names()}, "swav": {"unavailable": "x"}}, "subject": 2}
-    mean = ev.aggregate([a, b])
+    mean = report.aggregate([a, b])
     assert mean["pixcorr"] == pytest.approx(0.6) and "unavailable" in mean["swav"]
-    text = ev.report({"ours": mean}, "t")
+    text = report.report({"ours": mean}, "t")
     assert "| **ours** | 0.600 | 0.600 | 60.0% |" in text and "MindEye2, 40 sessions (2024)" in text and "n/a" in text
     # every published row names its source and how far it was checked, in the report that prints it
-    for row in ev.PUBLISHED.values():
+    for row in report.PUBLISHED.values():
         assert row.paper and row.table and row.check and set(row.values) <= set(ev.REGISTRY)
         assert f"- {row.name}: {row.paper}, {row.table} (check: {row.check})." in text
 
@@ -146,10 +146,10 @@ def test_a_metric_added_to_the_registry_is_computed_written_reported_and_offered
 
 
 def test_published_rows_print_with_their_signs_and_formats():
-    text = ev.report({}, "t")
+    text = report.report({}, "t")
     row = next(line for line in text.splitlines() if line.startswith("| MindEye2, 40 sessions (2024) |"))
     assert row.split(" | ")[1:] == ["0.322", "0.431", "96.1%", "98.6%", "95.4%", "93.0%", "0.619", "0.344 |"]
     assert "| MindEye2, low-level module alone (2024) | 0.399 |" in text
     assert "| Brain-Diffuser, recomputed by MindEye2 | 0.273 |" in text
     assert "not checked against the paper" in text  # MindEye and BrainGuard say so
-    assert "These rows are not of NSD" in ev.report({}, "t", not_nsd="a synthetic subject")
+    assert "These rows are not of NSD" in report.report({}, "t", not_nsd="a synthetic subject")

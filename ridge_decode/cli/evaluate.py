@@ -27,7 +27,7 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, metric_ch
 def evaluate(dirs, aggregate, source_values, label, **options):
     """Score reconstructions with the eight NSD metrics; write metrics.json, report.md and a figure."""
     from .._infra import layout
-    from ..evaluation import image_metrics as ev
+    from ..evaluation import report
     from ..pipeline import EvaluateRequest, aggregate_evaluations, evaluate_subject
     from ..sources import open_source
 
@@ -38,6 +38,6 @@ def evaluate(dirs, aggregate, source_values, label, **options):
     result, folder = evaluate_subject(EvaluateRequest(open_source(source_values, label), **options))
     scores = result["metrics"]
     for m in scores:
-        click.echo(f"{m:<10} {ev.format_value(m, scores[m]):>8}" + (f"  ({scores[m]['unavailable']})"
+        click.echo(f"{m:<10} {report.format_value(m, scores[m]):>8}" + (f"  ({scores[m]['unavailable']})"
                                                                      if isinstance(scores[m], dict) else ""))
     click.echo(f"written: {folder}")

@@ -77,6 +77,7 @@ def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_ima
     from .. import plots
     from .._infra.io import atomic_path, write_json
     from ..evaluation import image_metrics as ev
+    from ..evaluation import report
 
     scores = result["metrics"]
     write_json(staging / layout.METRICS_JSON, result)
@@ -85,7 +86,7 @@ def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_ima
     name = (f"ridge_decode ({kind} {result['label']}, {result.get('decoder') or 'unknown decoder'}, "
             f"{len(ids)} images)")
     with atomic_path(staging / layout.REPORT) as tmp:
-        tmp.write_text(ev.report({name: scores}, f"Reconstruction metrics, {kind} {result['label']}",
+        tmp.write_text(report.report({name: scores}, f"Reconstruction metrics, {kind} {result['label']}",
                                  note=f"Resizing convention: {req.convention}.", not_nsd=_not_nsd(kind)))
     names = [layout.METRICS_JSON, layout.PER_IMAGE, layout.REPORT]
     if req.rank_by in per_image:
@@ -122,7 +123,7 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
 
     from .._infra.io import versions, write_json
     from ..errors import DataFileError
-    from ..evaluation import image_metrics as ev
+    from ..evaluation import report
 
     if not dirs:
         raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")
@@ -133,13 +134,13 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
             raise DataFileError(f"{path} is missing: run scripts/evaluate.py for that subject first")
         results.append(layout.load_json(path, "evaluate that subject again"))
     out = Path(out or layout.EVAL / "mean")
-    mean = ev.aggregate(results)
+    mean = report.aggregate(results)
     labels = [r.get("label") for r in results]
     kinds = sorted({(r.get("source") or {}).get("data_kind", "NSD") for r in results})
     write_json(out / layout.METRICS_JSON, {"aggregate_of": [str(d) for d in dirs], "labels": labels, "metrics": mean,
                                            "data_kinds": kinds, "versions": versions()})
     not_nsd = ", ".join(filter(None, (_not_nsd(k) for k in kinds))) or None
-    (out / layout.REPORT).write_text(ev.report({f"ridge_decode ({'/'.join(kinds)}, mean of "
+    (out / layout.REPORT).write_text(report.report({f"ridge_decode ({'/'.join(kinds)}, mean of "
                                                 f"{', '.join(map(str, labels))})": mean},
                                                "Reconstruction metrics, averaged over subjects", not_nsd=not_nsd))
     return out

@@ -6,8 +6,8 @@ scikit-learn regressor. ``validation`` checks both estimators' parameters and in
 """
 
 from .backend import BACKENDS
-from .model import DEFAULT_ALPHAS, DEFAULT_CHUNK_SIZE, OneStageRidge, rescale_to_train_statistics, resolve_alphas
-from .validation import AlphaGridWarning
+from .model import DEFAULT_CHUNK_SIZE, OneStageRidge, rescale_to_train_statistics
+from .validation import DEFAULT_ALPHAS, AlphaGridWarning, resolve_alphas
 
 
 def __getattr__(name):

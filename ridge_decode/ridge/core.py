@@ -149,6 +149,15 @@ def best_group_alpha(b, scores, alphas):
     return alphas[b.sum(cast(b, scores, "float64"), 1).argmin(0)]
 
 
+def gcv_solve(b, s, Q, Yc, grid, alphas, dof_weight):
+    """One chunk of centred targets ``Yc`` (n, t), alpha per target: (coefficients ``B`` (n, t) in the eigenbasis,
+    the chosen alphas (t,) from ``alphas`` (A,) float64, the GCV scores (A, t) over ``grid``, ``alphas`` in float32)."""
+    Z = project(b, Q, Yc)
+    scores = gcv_scores(b, s, Z, grid, dof_weight)
+    chosen = best_alphas(b, scores, alphas)
+    return eigen_coef(b, s, Z, chosen), chosen, scores
+
+
 # ------------------------------------------------------------------------------------ 4. coefficients
 def eigen_coef(b, s, Z, alpha_per_target):
     """Coefficients in the eigenbasis, ``B = Z / (s + alpha_k)`` (n, t) float32, one alpha per target (t,)."""
@@ -209,14 +218,15 @@ def fit(b, X, Y, alphas, alpha_per: str = "target", chunk_size: int = 4096, eigh
     parts = []
     for a in range(0, Y.shape[1], chunk_size):
         Yc, mean, std = center(b, Y[:, a : a + chunk_size])
-        Z = project(b, Q, Yc)
-        scores = gcv_scores(b, s, Z, grid, dof_weight)
-        chosen = best_alphas(b, scores, alphas)
-        parts.append([Z if alpha_per == "group" else eigen_coef(b, s, Z, chosen), chosen, scores, mean, std])
+        if alpha_per == "group":  # the projection waits for the group's one alpha
+            Z = project(b, Q, Yc)
+            parts.append([Z, None, gcv_scores(b, s, Z, grid, dof_weight), mean, std])
+        else:
+            parts.append([*gcv_solve(b, s, Q, Yc, grid, alphas, dof_weight), mean, std])
     if alpha_per == "group":
         alpha = best_group_alpha(b, b.concatenate([part[2] for part in parts], 1), alphas)
         for part in parts:
-            part[1] = b.ones_like(part[1]) * alpha
+            part[1] = b.ones_like(part[3]) * alpha
             part[0] = eigen_coef(b, s, part[0], part[1])
     coef, chosen, scores, y_mean, y_std = (b.concatenate([part[k] for part in parts], axis)
                                            for k, axis in enumerate((1, 0, 1, 0, 0)))

@@ -1,7 +1,6 @@
 """What one chunk of a fit does and where it goes: reading a chunk of targets, computing it on the device, writing
-it to the store; the state an alpha per group keeps between its two passes; the model file's header; and the
-fingerprint that lets a partial fit resume only on the same inputs. ``OneStageRidge`` runs these through the
-overlapped loop (``loop.run``).
+it to the store; the state an alpha per group keeps between its two passes; and the fingerprint that lets a partial
+fit resume only on the same inputs. ``runner.run_chunks`` runs these through the overlapped loop (``loop.run``).
 """
 
 from __future__ import annotations
@@ -9,14 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 
 import h5py
 import numpy as np
 
-from .._infra.io import file_signature, versions
+from .._infra.io import file_signature
 from ..errors import InputError
 from . import backend, core, solvers
 from .device import Device
@@ -26,10 +24,6 @@ from .validation import compute_dtype
 # The second pass of an alpha per group reuses the first pass's projections Q^T Yc kept on the device, while they
 # fit in this many bytes (on a GPU: half its free memory); beyond, it reads those targets again.
 PROJECTION_BUDGET_BYTES = 2_000_000_000
-# /3: the standardised training voxels ``Xs_train`` are stored (standardised in float64 from the caller's values);
-# /2 files hold the raw float32 ``X_train`` instead, standardised again to predict. Both load.
-FORMAT = "ridge_decode.OneStageRidge/3"
-FORMATS_READ = ("ridge_decode.OneStageRidge/2", FORMAT)
 
 
 def read_columns(Y, start: int, stop: int) -> np.ndarray:
@@ -64,50 +58,6 @@ def opened(protocol):
     """``resumable_h5``'s (file, resumed) as (``HDF5Store``, resumed)."""
     with protocol as (f, resumed):
         yield HDF5Store(f), resumed
-
-
-@contextmanager
-def read_store(path):
-    with h5py.File(path, "r") as f:
-        yield HDF5Store(f)
-
-
-def write_header(st, config) -> None:
-    st.attrs["format"] = FORMAT
-    st.attrs["fit_id"] = uuid.uuid4().hex  # this fit's generation: a reader compares it at each read
-    st.attrs["config"] = json.dumps(config)
-    st.attrs["versions"] = json.dumps(versions())
-    st.attrs["complete"] = False
-    st.attrs["eigh_dtype"] = config["eigh_dtype"]
-
-
-def generation(st) -> str:
-    """The fit a model store holds: its ``fit_id`` (files written before it: a digest of its configuration and its
-    runs, which name when each call started)."""
-    if "fit_id" in st.attrs:
-        return str(st.attrs["fit_id"])
-    return hashlib.sha1((str(st.attrs.get("config", "")) + str(st.attrs.get("runs", ""))).encode()).hexdigest()
-
-
-def check_model_file(f, path, config: dict) -> None:
-    """Every array a model file must hold, with its dtype and shape (a ``DataFormatError`` naming the file and the
-    dataset): a damaged or hand-edited file stops here, not as a wrong prediction."""
-    from ..errors import DataFormatError
-
-    n, p = int(config["n_images"]), int(config["n_voxels"])
-    train = "Xs_train" if "Xs_train" in f else "X_train"
-    expected = {"X_mean": (p,), "X_scale": (p,), train: (n, p)}
-    for g, trailing in config["groups"].items():
-        t = int(np.prod(trailing))
-        expected.update({f"groups/{g}/coef": (n, t), f"groups/{g}/alphas": (t,), f"groups/{g}/y_mean": (t,),
-                         f"groups/{g}/y_std": (t,)})
-    for name, shape in expected.items():
-        if name not in f or not isinstance(f[name], h5py.Dataset):
-            raise DataFormatError(f"{path} has no dataset {name!r}: not a complete ridge_decode model; fit it again")
-        d = f[name]
-        if d.dtype.kind != "f" or tuple(d.shape) != shape:
-            raise DataFormatError(f"{path}: dataset {name!r} is {d.dtype} {tuple(d.shape)}; a model of this fit "
-                                  f"holds floats of shape {shape}: the file was altered; fit it again")
 
 
 def budget(dev: Device) -> int:

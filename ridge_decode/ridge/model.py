@@ -16,10 +16,11 @@ How a fit runs (n images, p voxels, t targets over all groups), every step on th
 
 Two layers. The maths is ``core`` (plain functions of arrays, shared with ``RidgeGCV``): ``fit`` calls its
 standardisation, kernel and eigendecomposition itself, and each chunk's GCV through a solver. Around it, the
-out-of-core runner: ``device`` (the one host/device boundary, with every crossing counted), ``solvers`` (what a
-chunk becomes, by name), ``loop`` (plan and the overlapped runner), ``fit_chunks`` (one chunk's reading and
-writing, the two passes, the fingerprint), ``stores`` (the model file, or plain arrays in memory). ``validation``
-checks the parameters and inputs of both estimators.
+out-of-core runner: ``runner`` (the solver of a fit and its chunk loop), ``device`` (the one host/device boundary,
+with every crossing counted), ``solvers`` (what a chunk becomes, by name), ``loop`` (plan and the overlapped loop),
+``fit_chunks`` (one chunk's reading and writing, the two passes, the fingerprint), ``stores`` (the model file, or
+plain arrays in memory) and ``model_file`` (its format, generation and checks, and reading a fitted model back).
+``validation`` checks the parameters and inputs of both estimators.
 
 With ``path`` set, the model is written to ``<path>.part`` as it goes; a fit interrupted for any reason resumes
 from the last finished chunk when called again with the same inputs and parameters, and ``<path>`` appears only
@@ -34,43 +35,22 @@ import json
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager, nullcontext
-from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from .._infra.io import atomic_path, resumable_h5
-from ..errors import DataFileError, DataFormatError, InputError
-from . import core, fit_chunks, loop, solvers, validation
+from ..errors import InputError
+from . import core, fit_chunks, model_file, runner, validation
 from .device import Device
 from .stores import MemoryStore
-from .validation import DEFAULT_ALPHAS
+from .validation import params_repr
 
 DEFAULT_CHUNK_SIZE = 4096  # targets per chunk: ~145 MB per n x chunk float32 block at NSD's n = 8859
-FORMAT = fit_chunks.FORMAT
+FORMAT = model_file.FORMAT
 NOT_SAVED = ("path",)  # where the model is, not what it is
 SINGLE_GROUP = "y"  # the group name of targets given as one array
-
-
-def resolve_alphas(alphas) -> np.ndarray:
-    """The alpha grid: ``alphas`` as float64, or ``DEFAULT_ALPHAS`` for None (the one place the default is taken)."""
-    return np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64).ravel()
-
-
-def params_repr(estimator) -> str:
-    """``Name(param=value, ...)`` with the parameters that differ from their defaults, as scikit-learn prints."""
-    defaults = {k: p.default for k, p in inspect.signature(type(estimator).__init__).parameters.items()}
-    changed = []
-    for name, value in estimator.get_params().items():
-        default = defaults.get(name)
-        same = (value is default or (not isinstance(value, (np.ndarray, list, tuple, Mapping))
-                                     and not isinstance(default, (np.ndarray, list, tuple, Mapping))
-                                     and value == default))
-        if not same:
-            changed.append(f"{name}={value!r}")
-    return f"{type(estimator).__name__}({', '.join(changed)})"
 
 
 def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.ndarray) -> np.ndarray:
@@ -85,18 +65,6 @@ def rescale_to_train_statistics(pred: np.ndarray, y_mean: np.ndarray, y_std: np.
     sd = pred.std(axis=0)
     z = np.divide(pred - pred.mean(axis=0), sd, out=np.zeros_like(pred), where=sd > 0)
     return (z * y_std + y_mean).astype(np.float32)
-
-
-def _current_params(saved: dict) -> dict:
-    """The parameters of a model file in today's names: files written before ``solver="fixed"`` and
-    ``solver_params["cv"]`` saved ``fixed_alpha`` and ``cv`` (and the run options ``progress`` and ``overlap``)."""
-    saved = dict(saved)
-    if saved.get("fixed_alpha") is not None:
-        saved["solver"], saved["alphas"] = "fixed", saved["fixed_alpha"]
-    if saved.get("solver") == "himalaya" and "cv" in saved:
-        saved["solver_params"] = {**(saved.get("solver_params") or {}), "cv": saved["cv"]}
-    names = inspect.signature(OneStageRidge.__init__).parameters
-    return {k: v for k, v in saved.items() if k in names and k != "path"}
 
 
 class OneStageRidge:
@@ -223,7 +191,6 @@ class OneStageRidge:
             single, targets = "1d", np.asarray(targets)[:, None]
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
         fixed = validation.fixed_alphas(self.alphas, list(targets)) if self.solver == "fixed" else None
-        self._run = {"progress": progress, "overlap": overlap}
         dev = Device(self.backend)
         Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         self._names = names
@@ -239,7 +206,7 @@ class OneStageRidge:
                                                    mismatch="is a partial fit of other inputs or parameters"))
         with store as (st, resumed):
             if not resumed:
-                fit_chunks.write_header(st, config)
+                model_file.write_header(st, config)
                 st.put("Xs_train", dev.to_host(Xs, "standardised voxels"))
                 st.put("X_mean", dev.to_host(mean, "voxel means"))
                 st.put("X_scale", dev.to_host(scale, "voxel scales"))
@@ -249,11 +216,13 @@ class OneStageRidge:
             del Xs
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            solver = self._solver(dev, st, K, alphas, fixed)
+            run = runner.ChunkRun(alphas, fixed, self.alpha_per, int(self.chunk_size), self.solver,
+                                  self.solver_params, resumed, progress, overlap, self.path)
+            solver = runner.make_solver(dev, st, K, run)
             if solver.name == "gcv":
                 del K
                 seconds["eigh"] = time.perf_counter() - t0
-            seconds.update(self._run_chunks(st, dev, targets, solver, alphas, fixed, resumed))
+            seconds.update(runner.run_chunks(st, dev, targets, solver, run))
             st.attrs["complete"] = True
             runs = json.loads(st.attrs["runs"])
         # success: only now does the estimator take the new model
@@ -287,107 +256,15 @@ class OneStageRidge:
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
 
-    def _solver(self, dev: Device, st, K, alphas, fixed):
-        """The solver of this fit, by name (``solvers.SOLVERS``). The eigenbasis is kept in the store: it is the basis
-        of the stored coefficients, and a resumed fit takes it back instead of recomputing it."""
-        alphas_d = dev.to_device(alphas, "alpha grid", np.float64)
-        if self.solver == "himalaya":  # dual coefficients, no eigenbasis: predict reads them as they are
-            return solvers.SOLVERS["himalaya"](dev, K, alphas, alphas_d, self.solver_params)
-        if fixed is not None:
-            return solvers.SOLVERS["fixed"](dev, K)
-        if st.attrs.get("basis_complete", False):
-            s = dev.to_device(st.get("kernel_eigenvalues"), "eigenvalues (resumed)")
-            Q = dev.to_device(st.get("basis"), "basis (resumed)")
-        else:
-            s, Q = core.eigendecompose(dev.b, K, st.attrs["eigh_dtype"])
-            st.put("kernel_eigenvalues", dev.to_host(s, "eigenvalues"))
-            st.put("basis", dev.to_host(Q, "basis"))
-            st.flush()
-            st.attrs["basis_complete"] = True
-        return solvers.SOLVERS["gcv"](dev, s, Q, alphas_d)
-
-    # ---------------------------------------------------------------------------------------- chunk loop
-    def _run_chunks(self, st, dev: Device, targets, solver, alphas, fixed, resumed: bool) -> dict[str, float]:
-        """Plan the chunks, skip those done, and run the rest through the overlapped loop; returns the seconds
-        spent reading, computing and writing, and the loop's wall time. Every call is recorded in the model's
-        ``runs`` attribute (when it started, its seconds, the chunks done before it), updated after each chunk.
-
-        With one alpha per group, the first pass scores every chunk and keeps its projection ``Q^T Yc`` on the
-        device (within ``fit_chunks.PROJECTION_BUDGET_BYTES``); the second pass divides it by ``s + alpha``. A
-        projection not kept (over the budget, or scored by an earlier, interrupted run) is made again from its targets.
-        """
-        n = int(targets[next(iter(targets))].shape[0])
-        two_pass = fixed is None and self.alpha_per == "group"
-        passes = ("score", "solve") if two_pass else ("solve",)
-        widths = {g: int(np.prod(Y.shape[1:])) for g, Y in targets.items()}
-        chunks = loop.plan(widths, int(self.chunk_size), passes)
-        for g, Y in targets.items():
-            st.layout_group(g, Y.shape[1:], n, len(alphas), fixed is None, passes,
-                            len(range(0, widths[g], int(self.chunk_size))))
-        todo = [c for c in chunks if not st.done(c.group, c.stage, c.k)]
-        keep = fit_chunks.kept_projections(todo, n, fit_chunks.budget(dev)) if two_pass else set()
-        runs = json.loads(st.attrs.get("runs", "[]")) if resumed else []
-        runs.append({"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "seconds": 0.0,
-                     "chunks_done_before": len(chunks) - len(todo), "chunks": len(chunks)})
-        if resumed and self._run["progress"]:
-            tqdm.write(f"resuming at chunk {len(chunks) - len(todo) + 1} of {len(chunks)} from {self.path}.part")
-        st.attrs["runs"] = json.dumps(runs)
-        bar = tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc="ridge chunks", unit="chunk",
-                   disable=not self._run["progress"])
-        state = fit_chunks.TwoPass(st, alphas, todo) if two_pass else None
-        started = time.perf_counter()
-
-        def read(c):
-            if c.stage == "solve" and two_pass and (c.group, c.k) in keep:
-                return None  # the projection waits on the device
-            block = fit_chunks.read_columns(targets[c.group], c.start, c.stop)
-            return dev.to_device(block, "target chunk", block.dtype)
-
-        def compute(c, Yk):
-            return fit_chunks.compute(c, Yk, solver, dev, fixed, state, keep)
-
-        def written(c):
-            if state is not None:
-                state.written(c)
-            runs[-1]["seconds"] = time.perf_counter() - started
-            st.attrs["runs"] = json.dumps(runs)
-            bar.update()
-
-        times = loop.run(todo, read, compute, lambda c, out: fit_chunks.store_chunk(st, dev, c, out),
-                         overlap=self._run["overlap"], on_written=written)
-        bar.close()
-        runs[-1]["seconds"] = time.perf_counter() - started
-        st.attrs["runs"] = json.dumps(runs)
-        return {"read": times.read, "solve": times.compute, "write": times.write, "loop": times.wall}
-
     # ---------------------------------------------------------------------------------- fitted state, I/O
     def _set_fitted(self, memory: MemoryStore | None, path: Path | None) -> None:
         """Take a finished model: the in-memory store, or the file at ``path``; read its small arrays."""
-        with (nullcontext(memory) if memory is not None else fit_chunks.read_store(path)) as st:
-            config = json.loads(st.attrs["config"])
-            groups = list(config["groups"])
-            if config.get("feature_names"):
-                self.feature_names_in_ = np.array(config["feature_names"], dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-            self.fit_id_ = fit_chunks.generation(st)
-            self.run_id_ = st.attrs.get("run_id")  # the command run that wrote the file, where one did
-            self.X_mean_, self.X_scale_ = st.get("X_mean"), st.get("X_scale")
-            self.alpha_grid_ = np.array(st.get("alphas_grid"))
-            self.target_shapes_, self.alphas_, self.cv_scores_, self.y_mean_, self.y_std_ = {}, {}, {}, {}, {}
-            for g in groups:
-                self.target_shapes_[g] = st.target_shape(g)
-                self.alphas_[g] = np.array(st.get(f"groups/{g}/alphas"))
-                self.y_mean_[g] = np.array(st.get(f"groups/{g}/y_mean"))
-                self.y_std_[g] = np.array(st.get(f"groups/{g}/y_std"))
-                if st.has(f"groups/{g}/cv_scores"):
-                    self.cv_scores_[g] = np.array(st.get(f"groups/{g}/cv_scores"))
-            if st.has("kernel_eigenvalues"):
-                self.kernel_eigenvalues_ = np.array(st.get("kernel_eigenvalues"))
-            elif hasattr(self, "kernel_eigenvalues_"):
-                del self.kernel_eigenvalues_
-        self.groups_ = groups
-        self.n_features_in_ = int(self.X_mean_.shape[0])
+        with (nullcontext(memory) if memory is not None else model_file.read_store(path)) as st:
+            for name, value in model_file.fitted_attributes(st).items():
+                if value is not None:
+                    setattr(self, name, value)
+                elif hasattr(self, name):  # absent for this model (a refit with fixed alphas, names or none)
+                    delattr(self, name)
         self.model_path_ = path
         self.memory_model_ = memory
 
@@ -403,18 +280,9 @@ class OneStageRidge:
         if self.memory_model_ is not None:
             yield self.memory_model_
         else:
-            with fit_chunks.read_store(self.model_path_) as st:
-                self._same_fit(st)
+            with model_file.read_store(self.model_path_) as st:
+                model_file.check_same_fit(st, self.fit_id_, self.model_path_)
                 yield st
-
-    def _same_fit(self, st) -> None:
-        """Stop when the model file is no longer the fit this estimator loaded (refitted, or replaced by another
-        run's commit): its small arrays are in memory, its coefficients on disk, and the two must be one fit."""
-        found = fit_chunks.generation(st)
-        if found != self.fit_id_:
-            raise DataFormatError(f"{self.model_path_} holds another fit than the one loaded (fit {self.fit_id_[:12]}"
-                                  f" was loaded, the file now holds fit {found[:12]}): it was refitted or replaced "
-                                  "since; load it again (OneStageRidge.load) to use the new fit")
 
     def save(self, path) -> Path:
         """Write the fitted model to one HDF5 file at ``path`` (atomically), readable by ``OneStageRidge.load``."""
@@ -427,7 +295,7 @@ class OneStageRidge:
                 self.memory_model_.write_to(out)
             else:
                 with h5py.File(self.model_path_, "r") as f:
-                    self._same_fit(f)
+                    model_file.check_same_fit(f, self.fit_id_, self.model_path_)
                     for key in f:
                         f.copy(key, out)
                     for k, v in f.attrs.items():
@@ -440,30 +308,10 @@ class OneStageRidge:
         disk and are read chunk by chunk). The loaded model is file-backed: it holds the path, and pickles as such.
         """
         path = Path(path)
-        if not path.exists():
-            part = Path(str(path) + ".part")
-            hint = f" ({part} is an unfinished fit: run the fit again to resume it)" if part.exists() else ""
-            raise DataFileError(f"no fitted model at {path}{hint}")
-        try:
-            with h5py.File(path, "r") as f:
-                if f.attrs.get("format") not in fit_chunks.FORMATS_READ:
-                    raise DataFormatError(f"{path} is not a ridge_decode model of this version: format attribute "
-                                          f"{f.attrs.get('format')!r}, expected one of {fit_chunks.FORMATS_READ}: "
-                                          "fit it again")
-                if not f.attrs.get("complete", False):
-                    raise DataFormatError(f"{path} holds an incomplete fit")
-                config = json.loads(f.attrs["config"])
-                fit_chunks.check_model_file(f, path, config)
-            model = cls(**_current_params(config["params"]), path=path)
-            model._set_fitted(None, path)
-        except PermissionError:
-            raise DataFileError(f"{path}: permission denied (the model file cannot be read)") from None
-        except (OSError, KeyError, ValueError) as exc:
-            if isinstance(exc, (DataFormatError, DataFileError)):
-                raise
-            raise DataFormatError(f"{path} is not a readable ridge_decode model ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:120]}): it is damaged or truncated; fit it again") \
-                from None
+        config = model_file.open_checked(path)
+        model = cls(**model_file.current_params(config["params"], inspect.signature(cls.__init__).parameters),
+                    path=path)
+        model._set_fitted(None, path)
         model._single = config.get("single", False)
         return model
 

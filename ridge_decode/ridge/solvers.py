@@ -49,10 +49,8 @@ class EigenGCV:
 
     def solve(self, Yc) -> ChunkResult:
         """The alpha of each column by GCV, its coefficients and every alpha's score."""
-        Z = core.project(self.b, self.Q, Yc)
-        scores = core.gcv_scores(self.b, self.s, Z, self.grid, self.dof_weight)
-        chosen = core.best_alphas(self.b, scores, self.alphas)
-        return ChunkResult(coef=core.eigen_coef(self.b, self.s, Z, chosen), alphas=chosen, scores=scores)
+        coef, chosen, scores = core.gcv_solve(self.b, self.s, self.Q, Yc, self.grid, self.alphas, self.dof_weight)
+        return ChunkResult(coef=coef, alphas=chosen, scores=scores)
 
     def score(self, Yc) -> ChunkResult:
         """The first pass of an alpha per group: every alpha's score, and the projection for the second pass."""

@@ -8,6 +8,7 @@ so a parameter they share is checked the same way in both.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from collections.abc import Mapping
@@ -98,7 +99,7 @@ def check_params(params: dict) -> np.ndarray:
         alphas = sorted(set(map(float, alphas.values()))) if isinstance(alphas, Mapping) else alphas
     elif isinstance(alphas, Mapping):
         raise ParameterError(f"alphas {{group: number}} go with solver='fixed'; solver is {solver!r}")
-    return np.atleast_1d(np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)).ravel()
+    return resolve_alphas(alphas)
 
 
 def fixed_alphas(alphas, groups) -> dict:
@@ -109,6 +110,25 @@ def fixed_alphas(alphas, groups) -> dict:
             raise InputError(f"alphas has no value for groups {missing}; it has {sorted(alphas)}")
         return {g: float(alphas[g]) for g in groups}
     return {g: float(np.ravel(alphas)[0]) for g in groups}
+
+
+def resolve_alphas(alphas) -> np.ndarray:
+    """The alpha grid: ``alphas`` as float64, or ``DEFAULT_ALPHAS`` for None (the one place the default is taken)."""
+    return np.atleast_1d(np.asarray(DEFAULT_ALPHAS if alphas is None else alphas, dtype=np.float64)).ravel()
+
+
+def params_repr(estimator) -> str:
+    """``Name(param=value, ...)`` with the parameters that differ from their defaults, as scikit-learn prints."""
+    defaults = {k: p.default for k, p in inspect.signature(type(estimator).__init__).parameters.items()}
+    changed = []
+    for name, value in estimator.get_params().items():
+        default = defaults.get(name)
+        same = (value is default or (not isinstance(value, (np.ndarray, list, tuple, Mapping))
+                                     and not isinstance(default, (np.ndarray, list, tuple, Mapping))
+                                     and value == default))
+        if not same:
+            changed.append(f"{name}={value!r}")
+    return f"{type(estimator).__name__}({', '.join(changed)})"
 
 
 # ----------------------------------------------------------------------------------------------- inputs
