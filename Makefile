@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 	@printf '%s\n' $(TORCH_PAIR) > $(TORCH_PIN)
 	@$(PY) -c "import torch, torchvision" 2>/dev/null || $(PY) -m pip install --no-compile $(TORCH_PAIR) $(PIN_ARGS)
 	$(PY) -m pip install --no-compile -e ".[dev]" $(PIN_ARGS)
-	@if [ "$(PINNED)" = 1 ]; then $(PY) -m ridge_decode._infra.pins check $(CONSTRAINTS); fi
+	@if [ "$(PINNED)" = 1 ]; then $(PY) tools/pins.py check $(CONSTRAINTS); fi
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -82,7 +82,7 @@ upgrade-deps:
 	printf '%s\n' $(TORCH_PAIR) > $(UPGRADE_VENV)/torch-pair.txt
 	$(UPGRADE_VENV)/bin/python -m pip install --no-compile $(TORCH_PAIR)
 	$(UPGRADE_VENV)/bin/python -m pip install --no-compile -e ".[dev]" -c $(UPGRADE_VENV)/torch-pair.txt
-	$(UPGRADE_VENV)/bin/python -m ridge_decode._infra.pins write $(CONSTRAINTS)
+	$(UPGRADE_VENV)/bin/python tools/pins.py write $(CONSTRAINTS)
 	rm -rf $(UPGRADE_VENV)
 	git diff --stat -- $(CONSTRAINTS) || true
 	@echo "now: make test, then commit $(CONSTRAINTS) alone"

@@ -25,7 +25,7 @@ COCO_VAL_CAPTIONS = 25_014
 
 
 def _write_root(root: Path, n_captions: int) -> None:
-    from ridge_decode._infra.manifest import entry_path
+    from ridge_decode.sources.manifest import entry_path
 
     info = entry_path("stim_info", root)
     info.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +51,7 @@ def _write_root(root: Path, n_captions: int) -> None:
 @click.option("--json", "json_path", default="bench_captions.json", show_default=True)
 def main(n_captions, batch_size, sample_batches, json_path):
     """Time reading every image's captions, parsed once and parsed per batch."""
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
     from ridge_decode.sources.nsd import Captions, read_captions
 
     with tempfile.TemporaryDirectory() as tmp:

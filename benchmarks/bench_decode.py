@@ -33,8 +33,8 @@ def main(argv=None):
 
     import torch
 
-    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.decode.diffusion import SamplerConfig, decode_batch, load_pipeline
+    from ridge_decode.runtime.io import versions, write_json
     from ridge_decode.weights import torch_load, weight_path
 
     with tempfile.TemporaryDirectory() as tmp:

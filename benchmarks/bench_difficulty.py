@@ -83,7 +83,7 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
 @click.option("--json", "json_path", default="bench_difficulty.json", show_default=True)
 def main(preset, size, seed, json_path):
     """Simulate the pair and print its difficulty beside the published NSD figures."""
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
     from ridge_decode.simulation import simulate
 
     with tempfile.TemporaryDirectory() as tmp:

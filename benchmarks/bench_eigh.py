@@ -42,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--only", default=",".join(METHODS))
     parser.add_argument("--json", default="benchmarks/results/bench_eigh_nsd.json")
     args = parser.parse_args(argv)
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
 
     X = make_data(N_TRAIN, 0, N_VOXELS, 1)[0]
     K = X @ X.T

@@ -56,9 +56,9 @@ def main(argv=None):
 
     import torch
 
-    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.features import REGISTRY, FeatureStore
     from ridge_decode.features.extract import extract_family
+    from ridge_decode.runtime.io import versions, write_json
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (args.n_images, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
@@ -155,10 +155,10 @@ def pipeline_alone(args) -> None:
     """The input pipeline, through ``extract_families`` with the stand-in family, from an HDF5 stimuli file."""
     import h5py
 
-    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.features import REGISTRY, FeatureStore
     from ridge_decode.features.extract import extract_families
     from ridge_decode.features.registry import FeatureFamily
+    from ridge_decode.runtime.io import versions, write_json
     from ridge_decode.sources.base import Stimuli
 
     REGISTRY["null"] = FeatureFamily("null", (3,), "benchmark stand-in", _NullModel)

@@ -19,7 +19,7 @@ import click
 
 CHILD = """
 import json, sys, time
-from ridge_decode._infra.io import peak_rss_mb
+from ridge_decode.runtime.io import peak_rss_mb
 from ridge_decode.sources.nsd import load_subject
 t0 = time.perf_counter()
 d = load_subject({subject}, {root!r}, sessions={sessions}, cache_dir={cache!r}, progress=False)

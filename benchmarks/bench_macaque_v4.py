@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--figure", default="docs/real_data/macaque_v4.png")
     args = parser.parse_args(argv)
     import ridge_decode as rd
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
 
     rows = []
     with tempfile.TemporaryDirectory() as workdir:

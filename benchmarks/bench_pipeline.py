@@ -65,8 +65,8 @@ def main(argv=None):
     given = {"device": args.device, "backend": args.backend, "steps": args.steps}
     size = dict(SIZES[args.size], **{k: v for k, v in given.items() if v})
 
-    from ridge_decode._infra.io import versions, write_json
     from ridge_decode.cli import main as cli
+    from ridge_decode.runtime.io import versions, write_json
     from ridge_decode.weights.tiny import make_fullsize_weights, make_tiny_metric_weights, make_tiny_weights
 
     rows = {}

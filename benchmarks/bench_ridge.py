@@ -296,7 +296,7 @@ def overlap_demo(config: dict, args) -> None:
         parts = [st["read"], st["solve"], st["write"]]
         print(f"| {label} | {parts[0]:.2f} | {parts[1]:.2f} | {parts[2]:.2f} | {st['loop']:.2f} | "
               f"{st['loop'] / max(parts):.2f} | {st['loop'] / sum(parts):.2f} | {res['seconds']:.1f} |")
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
 
     path = write_json(args.json, {"config": {**config, "slow_write": slow}, "runs": rows, "versions": versions()})
     print(f"\nwritten: {path}")
@@ -386,7 +386,7 @@ def main(argv=None):
               f"{res['peak_rss_mb'] / 1024:.2f} |" + (f" {res.get('gpu_peak_mb', float('nan')) / 1024:.2f} |"
                                                        if gpu else "")
               + (f" {res['r_minus_reference']:+.6f} |" if reference else ""))
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
 
     path = write_json(args.json, {"config": config, "methods": results, "reference": reference,
                                   "versions": versions()})

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._infra.io import atomic_path
+from .runtime.io import atomic_path
 
 RUN_KEY = "ridge_decode run"  # the PNG text chunk that names the run a figure belongs to
 

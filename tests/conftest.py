@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from filelock import FileLock
 
-from ridge_decode._infra.manifest import DATA_ENV, WEIGHTS_ENV
 from ridge_decode.simulation import simulate
+from ridge_decode.sources.manifest import DATA_ENV, WEIGHTS_ENV
 
 
 @pytest.fixture(autouse=True)

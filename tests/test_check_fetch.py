@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from ridge_decode._infra.manifest import entry_path
 from ridge_decode.cli import main
 from ridge_decode.pipeline.check import check_data
 from ridge_decode.sources.fetch_nsd import fetch, plan
+from ridge_decode.sources.manifest import entry_path
 
 
 def test_synthetic_root_passes(synthetic_root):

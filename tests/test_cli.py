@@ -198,7 +198,7 @@ def test_written_files_honour_the_umask(tmp_path):
     import os
     import stat
 
-    from ridge_decode._infra.io import atomic_path, write_json
+    from ridge_decode.runtime.io import atomic_path, write_json
 
     old = os.umask(0o022)
     try:

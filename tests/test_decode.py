@@ -5,12 +5,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from ridge_decode._infra.manifest import entry_path
 from ridge_decode.cli import main
 from ridge_decode.decode import diffusion
 from ridge_decode.decode.diffusion import Guidance, SamplerConfig, decode_batch, guidance_loss, load_pipeline
 from ridge_decode.evaluation import metrics
 from ridge_decode.features.clip_layers import ClipLayers, differentiable_features
+from ridge_decode.sources.manifest import entry_path
 
 FAST = {"steps": 4, "strength": 0.75, "cfg": 3.0}
 

@@ -66,7 +66,7 @@ def _message_texts():
 
 
 def _suggested():
-    from ridge_decode._infra.manifest import load_manifest
+    from ridge_decode.sources.manifest import load_manifest
 
     for where, text in _message_texts():
         for m in SUGGESTED.finditer(text):

@@ -131,7 +131,7 @@ def test_a_metric_added_to_the_registry_is_computed_written_reported_and_offered
     result = json.loads((tmp_path / "e" / "metrics.json").read_text())
     per_image = json.loads((tmp_path / "e" / "per_image.json").read_text())
     stimuli = open_stimuli(synthetic_copy).read(per_image["ids"])
-    from ridge_decode._infra.layout import load_png, recon_name
+    from ridge_decode.runtime.layout import load_png, recon_name
 
     recons = np.stack([load_png(tmp_path / "r" / recon_name(i)) for i in per_image["ids"]])
     expected = np.abs(recons.astype(float) - stimuli.astype(float)).mean()

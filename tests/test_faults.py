@@ -95,7 +95,7 @@ def test_a_stale_lock_is_taken_over_and_said(tmp_path):
 
 
 def test_a_lost_lock_stops_the_commit(tmp_path, monkeypatch):
-    from ridge_decode._infra import runs
+    from ridge_decode.runtime import runs
 
     path = _write(tmp_path / "mine.h5")
     real = runs.commit
@@ -141,7 +141,7 @@ def _whole(folder: Path) -> int:
 def test_a_kill_at_each_step_of_the_commit_leaves_one_whole_run(tmp_path, monkeypatch, kill_at):
     """The commit is three renames (staging -> generation, the exchange, the old generation away): a kill before
     any of them leaves the old run or the new one in the folder, whole, and the next run cleans up."""
-    from ridge_decode._infra import runs
+    from ridge_decode.runtime import runs
 
     out, args = _two_runs(tmp_path)
     real, calls = runs._rename, []
@@ -174,7 +174,7 @@ def test_a_kill_at_each_step_of_the_commit_leaves_one_whole_run(tmp_path, monkey
 def test_the_commit_without_an_exchange_is_repaired_by_the_next_run(tmp_path, monkeypatch):
     """Where renameat2 is missing, the commit is two renames; a kill between them leaves no folder for an instant,
     and the next run puts the old one back before it starts."""
-    from ridge_decode._infra import runs
+    from ridge_decode.runtime import runs
 
     out, args = _two_runs(tmp_path)
     before = _digest(out / "mine")

@@ -232,7 +232,7 @@ def test_dataframe_columns_are_checked_against_those_of_fit():
 SLOW = {  # a slowed write in the child process, so that the signal lands in the middle of the work
     "fit": ("ridge_decode.ridge.stores", "HDF5Store", "write_chunk"),
     "extract-features": ("ridge_decode.features.cache", "FeatureWriter", "write"),
-    "decode": ("ridge_decode._infra.layout", None, "save_png"),
+    "decode": ("ridge_decode.runtime.layout", None, "save_png"),
 }
 CHILD = """
 import importlib, sys, time

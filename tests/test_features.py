@@ -4,11 +4,11 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from ridge_decode._infra.manifest import DataFileError, DataFormatError, entry_path
 from ridge_decode.cli import main
 from ridge_decode.features import REGISTRY, FeatureStore
 from ridge_decode.features.extract import extract_family, parse_shard
 from ridge_decode.features.ipadapter import load_resampler
+from ridge_decode.sources.manifest import DataFileError, DataFormatError, entry_path
 from ridge_decode.sources.nsd import open_stimuli, read_captions, viewed_ids
 
 MODEL_FAMILIES = ["ipadapter_plus", "autokl", "clip_text", "clip_layers"]

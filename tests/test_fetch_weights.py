@@ -13,9 +13,9 @@ import yaml
 from click.testing import CliRunner
 from hub_server import Hub
 
-from ridge_decode._infra.manifest import load_manifest
 from ridge_decode.cli import main
 from ridge_decode.pipeline.check import check_weights
+from ridge_decode.sources.manifest import load_manifest
 from ridge_decode.weights.fetch_weights import RECORD, plan
 
 REAL_MANIFEST = Path(__file__).resolve().parents[1] / "data_manifest.yaml"
@@ -122,11 +122,11 @@ def test_fetch_from_local_hub_then_load(local_hub, tiny_all_weights):
     assert not list(root.rglob("*.part")) and not list(root.rglob("*.incomplete"))
     assert all(r.status == "present" for r in check_weights(root, verify=True, keys=set(FETCHED.split(","))))
     # what came from the hub loads through the package's loaders, as real weights do
-    from ridge_decode._infra.manifest import entry_path
     from ridge_decode.decode.diffusion import load_pipeline
     from ridge_decode.evaluation.image_metrics import networks
     from ridge_decode.features.clip_layers import ClipLayers
     from ridge_decode.features.ipadapter import IPAdapterPlus
+    from ridge_decode.sources.manifest import entry_path
 
     assert load_pipeline(root).unet.encoder_hid_proj is not None
     assert ClipLayers(root).shape[0] > 0 and IPAdapterPlus(root) is not None

@@ -1,6 +1,6 @@
 import pytest
 
-from ridge_decode._infra.manifest import (
+from ridge_decode.sources.manifest import (
     DATA_ENV,
     DataFileError,
     load_manifest,

@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from ridge_decode._infra.manifest import DataFileError, DataFormatError, entry_path
 from ridge_decode.sources import HDF5Source, nsd
+from ridge_decode.sources.manifest import DataFileError, DataFormatError, entry_path
 from ridge_decode.sources.nsd import Stimuli, load_subject, open_stimuli, read_captions
 
 

@@ -1,6 +1,6 @@
 from importlib import metadata
 
-from ridge_decode._infra import pins
+from tools import pins
 
 
 def test_pins_round_trip_and_name_a_mismatch(tmp_path, capsys):

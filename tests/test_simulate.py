@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import scipy.io
 
-from ridge_decode._infra.manifest import entry_path
 from ridge_decode.simulation import (
     load_source_photographs,
     make_design,
@@ -13,6 +12,7 @@ from ridge_decode.simulation import (
     simulate,
     trial_ids,
 )
+from ridge_decode.sources.manifest import entry_path
 
 
 def test_layout_and_formats(synthetic_root):

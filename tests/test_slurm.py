@@ -113,10 +113,11 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
                                                                   monkeypatch):
     from threadpoolctl import threadpool_limits
 
-    from ridge_decode._infra import layout
     from ridge_decode.chain.cluster import run_locally, submit
     from ridge_decode.cli import main
     from ridge_decode.features import FeatureStore
+    from ridge_decode.results import Predictions
+    from ridge_decode.runtime import layout
 
     # one BLAS / torch thread in both runs, so that the two runs are the same computation bit for bit
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -175,8 +176,8 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
         np.testing.assert_array_equal(store.ids(f), ids)
         np.testing.assert_array_equal(store.read(f, ids), local_store.read(f, ids))
     for s in (1, 2):
-        a = layout.Predictions.load(layout.subject_dir(tmp_path / "local" / "outputs", s))
-        b = layout.Predictions.load(layout.subject_dir(tmp_path / "slurm" / "outputs", s))
+        a = Predictions.load(layout.subject_dir(tmp_path / "local" / "outputs", s))
+        b = Predictions.load(layout.subject_dir(tmp_path / "slurm" / "outputs", s))
         for g in TARGETS:
             np.testing.assert_array_equal(a.pred[g], b.pred[g])
         rec_a, rec_b = (layout.subject_dir(tmp_path / n / "recon", s) for n in ("local", "slurm"))

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 import ridge_decode as rd
-from ridge_decode._infra.manifest import entry_path
+from ridge_decode.sources.manifest import entry_path
 from ridge_decode.sources.nsd_files import betas_path, present_sessions, read_design, subject_trials
 
 root = Path("data/synthetic")

@@ -19,9 +19,9 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .._infra.io import atomic_path, write_json
 from ..errors import InputError
-from . import ChainRequest, in_order, nsd_chain
+from ..runtime.io import atomic_path, write_json
+from .steps import ChainRequest, in_order, nsd_chain
 
 # Estimates for one NSD subject (not measured on NSD): cpus, memory, time. "none" requests nothing (a test cluster).
 RESOURCES = {

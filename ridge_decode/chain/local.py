@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from . import ChainRequest, Step, in_order, weights_needed
+from .steps import ChainRequest, Step, in_order, weights_needed
 
 SUBJECTS = (1, 2, 5, 7)
 TARGETS = "ipadapter_plus,autokl"
@@ -47,9 +47,9 @@ def recipe_request(root, weights_root=None, **settings) -> ChainRequest:
 
 def estimate(step: Step, req: ChainRequest) -> dict:
     """What a step is expected to cost (time, disk, memory), from this package's measurements and FLOP counts."""
-    from .._infra.manifest import load_manifest
     from ..features import REGISTRY
     from ..sources.fetch_nsd import plan
+    from ..sources.manifest import load_manifest
     from ..weights.fetch_weights import plan as weights_plan
 
     if step.step == "fetch" and step.args[0] == "fetch-weights":

@@ -82,8 +82,8 @@ LABEL_HELP = ("Name of this data in output folders and report titles (default: s
 
 def _label(ctx, param, value):
     """``--label``, checked where it is parsed: a name, never a path (``layout.check_label``)."""
-    from .._infra.layout import check_label
     from ..errors import InputError
+    from ..runtime.layout import check_label
 
     if value is None:
         return None

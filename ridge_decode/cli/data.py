@@ -48,10 +48,10 @@ def check_data(data_root, subjects, source_values, label, strict, **weights_opti
     """Report each file as present, missing or bad; exit 0 only if every needed one is present. An NSD root is
     checked against the manifest; own data (--input, or --betas with --mask and --trials) by the one validation
     pass a fit runs."""
-    from .._infra.manifest import resolve_data_root, resolve_weights_root
     from ..pipeline.check import check_data as run
     from ..pipeline.check import check_source, check_weights, format_table
     from ..sources import OWN_KINDS, open_source
+    from ..sources.manifest import resolve_data_root, resolve_weights_root
 
     weights, weights_root = weights_options["weights"], weights_options["weights_root"]
     verify, digests = weights_options["verify"], weights_options["digests"]
@@ -82,8 +82,8 @@ def check_data(data_root, subjects, source_values, label, strict, **weights_opti
 @click.option("--dry-run", is_flag=True, help="List the files and sizes, fetch nothing.")
 def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
     """Download exactly the files one subject needs, resumably (NSD data agreement required)."""
-    from .._infra.manifest import resolve_data_root
     from ..sources.fetch_nsd import fetch, format_plan, plan
+    from ..sources.manifest import resolve_data_root
 
     items = plan(subject, sessions, betas_format)
     click.echo(format_plan(items))
@@ -110,10 +110,10 @@ def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
 def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry_run):
     """Download the model weights into the weights root: hub files at pinned commits, release files by URL, each
     checked against its digest; resumable (run again after a cut), and no half file under its final name."""
-    from .._infra.manifest import resolve_weights_root
     from ..chain import weights_needed
     from ..features import REGISTRY
     from ..pipeline.check import check_weights, format_table
+    from ..sources.manifest import resolve_weights_root
     from ..weights.fetch_weights import fetch, format_plan, plan
 
     names = list(REGISTRY) if families == "all" else [] if families == "none" else \

@@ -26,9 +26,9 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, metric_ch
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda: where the metric networks run.")
 def evaluate(dirs, aggregate, source_values, label, **options):
     """Score reconstructions with the eight NSD metrics; write metrics.json, report.md and a figure."""
-    from .._infra import layout
     from ..evaluation import report
     from ..pipeline import EvaluateRequest, aggregate_evaluations, evaluate_subject
+    from ..runtime import layout
     from ..sources import open_source
 
     if aggregate:

@@ -26,10 +26,10 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_int
 @click.option("--list", "list_only", is_flag=True, help="List the families, their shapes and whether weights exist.")
 def extract_features(source, names, subjects, ids_text, merge, list_only, **options):
     """Compute feature families for the stimuli and cache them by image id (resumable, shardable)."""
-    from .._infra import layout
-    from .._infra.manifest import resolve_weights_root
     from ..pipeline import ExtractRequest, merge_feature_shards, parse_groups
     from ..pipeline import run_extract as run
+    from ..runtime import layout
+    from ..sources.manifest import resolve_weights_root
 
     if list_only:
         click.echo(_list_families(resolve_weights_root(options["weights_root"], source.root)))
@@ -47,8 +47,8 @@ def extract_features(source, names, subjects, ids_text, merge, list_only, **opti
 
 
 def _list_families(weights_root) -> str:
-    from .._infra.manifest import entry_path
     from ..features import REGISTRY
+    from ..sources.manifest import entry_path
 
     rows = []
     for f in REGISTRY.values():

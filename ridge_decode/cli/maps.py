@@ -22,9 +22,9 @@ def maps(source, targets, model_dir, features_dir, alphas, out):
     share of the first two, and the fit's activation patterns (Haufe et al. 2014); plus maps.png and maps.json."""
     from pathlib import Path
 
-    from .._infra import layout
     from ..pipeline import parse_groups
     from ..pipeline.maps import MapsRequest, make_maps
+    from ..runtime import layout
 
     if model_dir is None and (layout.fit_dir(source.label) / layout.MODEL).exists():
         model_dir = layout.fit_dir(source.label)

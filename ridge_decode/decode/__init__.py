@@ -20,7 +20,7 @@ from ..errors import InputError
 
 @dataclass
 class DecodeContext:
-    """What every decoder is given: the predictions (``layout.Predictions``: ``need(group, why)`` names a missing
+    """What every decoder is given: the predictions (``results.Predictions``: ``need(group, why)`` names a missing
     group), the seen images' size (None without them), the feature cache (``features.FeatureStore``), the weights
     root, the device and dtype, the sampler's settings, the prompt choice and the output folder (for logs)."""
 

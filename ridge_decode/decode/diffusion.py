@@ -236,9 +236,9 @@ def _to_uint8(images) -> np.ndarray:
 def decoder(ctx) -> tuple:
     """The decoder registry's entry point (``decode.DECODERS``): IP-Adapter-Plus SD 1.5 img2img from the predicted
     latent and tokens (and the predicted text tokens, guidance), with the sampler of ``ctx``."""
-    from .._infra import layout
-    from .._infra.io import write_json
     from ..features.clip_layers import differentiable_features
+    from ..runtime import layout
+    from ..runtime.io import write_json
 
     sampler = ctx.sampler or SamplerConfig()
     sampler.check()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._infra.images import resize_images
+from ..images import resize_images
 
 NAME = "weight-free"
 

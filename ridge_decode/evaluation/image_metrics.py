@@ -250,9 +250,9 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
     """
     from tqdm.auto import tqdm
 
-    from .._infra.images import resize_images
-    from .._infra.manifest import require
     from ..errors import DataError, InputError
+    from ..images import resize_images
+    from ..sources.manifest import require
 
     if convention not in CONVENTIONS:
         raise InputError(f"convention must be one of {CONVENTIONS}; got {convention!r}")

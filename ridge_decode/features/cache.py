@@ -14,8 +14,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._infra.io import atomic_path, file_signature, resumable_h5
 from ..errors import DataFileError, DataFormatError, MissingFeaturesError
+from ..runtime.io import atomic_path, file_signature, resumable_h5
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
 HASHES = "image_hashes"  # each image's fingerprint as it was extracted (0: not recorded)
@@ -119,7 +119,7 @@ class FeatureStore:
         """Stop when an image of ``ids`` is no longer the one family ``name`` was extracted from: its fingerprint
         (recorded per image at extraction) differs from the image ``read_images(ids)`` gives now. A cache without
         fingerprints (older, or of captions) is not checked per image."""
-        from .._infra.images import image_hashes
+        from ..images import image_hashes
 
         ids = np.asarray(ids, dtype=np.int64)
         path = self._require(name)

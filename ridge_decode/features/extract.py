@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._infra.images import image_hashes
-from .._infra.io import versions
 from ..errors import InputError
+from ..images import image_hashes
+from ..runtime.io import versions
 from .cache import FeatureStore
 from .preprocess import pinned
 from .registry import REGISTRY
@@ -67,13 +67,13 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
     Returns {family: file written}.
 
     ``options`` are the fields of :class:`ExtractOptions`. With ``overlap``, the next batch is read on a reader
-    thread and the previous one written on a writer thread while a batch computes (``ridge_decode._infra.overlap``);
+    thread and the previous one written on a writer thread while a batch computes (``ridge_decode.runtime.overlap``);
     batches are written in order, and each family's file is marked done batch by batch, so an interrupted
     extraction resumes every family where it stopped and loses at most the batch being computed.
     """
     from contextlib import ExitStack
 
-    from .._infra.overlap import run
+    from ..runtime.overlap import run
 
     opts = ExtractOptions(**options)
     _check_options(names, opts, read_images, read_captions)

@@ -3,7 +3,7 @@
 One module per stage: ``extract``, ``fit``, ``predict``, ``decode``, ``evaluate``, ``transfer`` and ``demo``. Each
 request carries a :class:`ridge_decode.sources.Source`: a stage asks it for betas, images, captions, the feature
 folder and the label, and never which kind of data it is. The commands only parse options, open the source, call
-one of these and print. Every path comes from :mod:`ridge_decode._infra.layout`; every error a user can fix is a
+one of these and print. Every path comes from :mod:`ridge_decode.runtime.layout`; every error a user can fix is a
 :class:`ridge_decode.errors.RidgeDecodeError`. ``echo`` in a request is where progress lines go.
 """
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra.manifest import Manifest, entry_path, load_manifest
 from ..errors import DataError, DataFileError, NoImagesError
 from ..sources.base import open_hdf5
+from ..sources.manifest import Manifest, entry_path, load_manifest
 from ..sources.nsd_files import _ranges, betas_path, declared_sessions, present_sessions, read_design, read_mask
 from ..weights.fetch_weights import check_file, entry_files, read_record, verify_level
 

@@ -57,8 +57,8 @@ def request_config(req, **resolved) -> dict:
 
 def feature_store(features_dir, source):
     """The feature cache of a run: ``--features-dir`` or the source's default, checked against the source's images."""
-    from .._infra import layout
     from ..features import FeatureStore
+    from ..runtime import layout
 
     return FeatureStore(layout.features_dir(features_dir, source.default_features_dir()),
                         provenance=source.provenance())
@@ -68,8 +68,8 @@ def same_source(recorded: dict | None, source, what: str, path, redo: str = "fit
     """Stop when an output made from one source (``recorded``: its ``identity()``) is read with another: the kind,
     the label and the images must agree (images only where both are known). An output that records no source
     (written by an earlier version) is refused: it cannot be checked. ``redo`` names the command that makes it."""
-    from .._infra import layout
     from ..errors import DataError
+    from ..runtime import layout
 
     if not recorded:
         raise DataError(f"{path} records no source (it was written by an earlier version of ridge_decode), so it "
@@ -88,8 +88,8 @@ def same_source(recorded: dict | None, source, what: str, path, redo: str = "fit
 def writing(folder, option: str = "--out"):
     """Turn an operating-system error while writing into ``folder`` (a full disk, a read-only file system) into one
     line naming it; partial files stay where the resume protocol expects them."""
-    from .._infra.machine import io_error
     from ..errors import RidgeDecodeError
+    from ..runtime.machine import io_error
 
     try:
         yield

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
-from .._infra.images import resize_images
 from ..errors import DataError, InputError
+from ..images import resize_images
+from ..results import Predictions
+from ..runtime import layout
 from ..sources import Source
 from .common import feature_store, same_source, writing
 
@@ -47,17 +48,17 @@ class DecodeResult:
 
 def decode_subject(req: DecodeRequest) -> DecodeResult:
     """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
-    from .._infra.io import file_signature, versions
-    from .._infra.machine import require_device
-    from .._infra.manifest import resolve_weights_root
-    from .._infra.runs import FolderLock
     from ..decode import DecodeContext
     from ..features.extract import parse_shard, shard_ids
+    from ..runtime.io import file_signature, versions
+    from ..runtime.machine import require_device
+    from ..runtime.runs import FolderLock
+    from ..sources.manifest import resolve_weights_root
 
     require_device(req.device)
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     out = layout.recon_dir(req.source.label, req.out)
-    pred = layout.Predictions.load(model_dir)
+    pred = Predictions.load(model_dir)
     same_source(pred.source, req.source, "predictions", pred.path)
     ids = pred.ids
     rows = np.arange(len(ids)) if not req.ids else pred.rows(list(dict.fromkeys(req.ids)))
@@ -116,7 +117,7 @@ def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, 
     """Decode the images not yet in ``out``, a batch at a time; returns the rows decoded now."""
     from tqdm.auto import tqdm
 
-    from .._infra.io import write_json
+    from ..runtime.io import write_json
 
     todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
     out.mkdir(parents=True, exist_ok=True)

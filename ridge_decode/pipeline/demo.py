@@ -27,9 +27,9 @@ class DemoRequest:
 def run_demo(req: DemoRequest) -> dict:
     """Simulate if absent, fit voxels -> pixels, decode weight-free, score; writes ``scores.json`` and a figure."""
     from .. import plots
-    from .._infra.io import versions, write_json
     from ..decode import weightfree
     from ..evaluation import metrics
+    from ..runtime.io import versions, write_json
     from ..simulation import simulate
     from ..sources import NSDSource
     from .check import check_data

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._infra import layout
 from ..errors import InputError
+from ..results import Predictions
+from ..runtime import layout
 from ..sources import Source
 from .common import feature_store, leave_resumable, same_source
 
@@ -33,11 +34,11 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     """The eight metrics of a subject's reconstructions: ``metrics.json``, ``per_image.json``, ``report.md`` and
     the best/median/worst figure; returns (metrics.json's content, the folder)."""
 
-    from .._infra.io import versions
-    from .._infra.machine import require_device
-    from .._infra.manifest import resolve_weights_root
-    from .._infra.runs import FolderLock, commit, staging
     from ..evaluation import image_metrics as ev
+    from ..runtime.io import versions
+    from ..runtime.machine import require_device
+    from ..runtime.runs import FolderLock, commit, staging
+    from ..sources.manifest import resolve_weights_root
 
     label = req.source.label
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
@@ -75,9 +76,9 @@ def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_ima
                       ids) -> list[str]:
     """``metrics.json``, ``per_image.json``, ``report.md`` and the ranked figure into ``staging``; their names."""
     from .. import plots
-    from .._infra.io import atomic_path, write_json
     from ..evaluation import image_metrics as ev
     from ..evaluation import report
+    from ..runtime.io import atomic_path, write_json
 
     scores = result["metrics"]
     write_json(staging / layout.METRICS_JSON, result)
@@ -105,7 +106,7 @@ def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) 
     """Embedding-level scores of each predicted group whose true features are in ``store`` (a FeatureStore)."""
     from ..evaluation import image_metrics as ev
 
-    pred = layout.Predictions.load(model_dir)
+    pred = Predictions.load(model_dir)
     if source is not None:
         same_source(pred.source, source, "predictions", pred.path)
     rows = pred.rows(ids)
@@ -121,9 +122,9 @@ def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) 
 def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
     """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``."""
 
-    from .._infra.io import versions, write_json
     from ..errors import DataFileError
     from ..evaluation import report
+    from ..runtime.io import versions, write_json
 
     if not dirs:
         raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")

@@ -60,11 +60,11 @@ def extract_features(source: Source, families, features_dir=None, weights_root=N
 
 def run_extract(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
-    from .._infra.machine import require_device
-    from .._infra.manifest import resolve_weights_root
-    from .._infra.runs import FolderLock
     from ..features import REGISTRY
     from ..features.extract import extract_families, parse_shard
+    from ..runtime.machine import require_device
+    from ..runtime.runs import FolderLock
+    from ..sources.manifest import resolve_weights_root
 
     require_device(req.device)
     unknown = [n for n in req.families if n not in REGISTRY]

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
 from ..errors import DataError, DataFileError, DataFormatError, InputError
+from ..results import Predictions
+from ..runtime import layout
 from ..sources import Source
 from .common import Timer, feature_store, leave_resumable, request_config, writing
 
@@ -72,8 +73,8 @@ def fit_subject(req: FitRequest) -> FitResult:
     from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
     on the fly.
     """
-    from .._infra.machine import require_backend
-    from .._infra.runs import FolderLock, commit, staging
+    from ..runtime.machine import require_backend
+    from ..runtime.runs import FolderLock, commit, staging
 
     require_backend(req.backend)
     folder = layout.fit_dir(req.source.label, None, req.out)
@@ -92,10 +93,10 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     import h5py
 
     from .. import plots
-    from .._infra.io import write_json
-    from .._infra.runs import staging
     from ..evaluation import metrics
     from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
+    from ..runtime.io import write_json
+    from ..runtime.runs import staging
 
     alphas = resolve_alphas(req.alphas)
     timer = Timer()
@@ -120,7 +121,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
         raise DataFormatError(f"every held-out r of {req.targets} is undefined (constant predictions): the fit of "
                               f"{req.source} learned nothing; its files stay in {stage}")
     with timer("write"), writing(stage):
-        layout.Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
+        Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
                            selected_voxels=None if inputs.keep is None else np.flatnonzero(inputs.keep),
                            source=req.source.identity(), run_id=lock.run_id).save(stage)
         plots.plot_fit_summary(r, model.alphas_, stage / layout.FIT_FIGURE, run_id=lock.run_id, grid=alphas,
@@ -138,7 +139,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
 def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
     """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
     and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
-    from .._infra.machine import require_space, writable
+    from ..runtime.machine import require_space, writable
 
     n, p = inputs.X_train.shape
     t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())
@@ -219,7 +220,7 @@ def noise_ceiling_selection(source: Source, data, min_nc):
 
 def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer, alphas) -> dict:
     """``summary.json``: sizes, per-group r and alphas, seconds per stage, the request's settings and the source."""
-    from .._infra.io import peak_rss_mb, versions
+    from ..runtime.io import peak_rss_mb, versions
     from .predict import _grid_digest
 
     t = timer.seconds

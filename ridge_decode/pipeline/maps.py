@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
 from ..errors import DataFileError, InputError
+from ..results import Predictions
+from ..runtime import layout
 from ..sources import Source
 from .common import feature_store, leave_resumable, request_config, same_source, writing
 
@@ -87,7 +88,7 @@ def _patterns(req: MapsRequest, data) -> dict[str, np.ndarray]:
     from ..ridge import OneStageRidge
 
     model_dir = Path(req.model_dir)
-    predictions = layout.Predictions.load(model_dir, arrays=False)
+    predictions = Predictions.load(model_dir, arrays=False)
     same_source(predictions.source, req.source, "a fit", model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
     keep = predictions.selected_voxels
@@ -115,8 +116,8 @@ def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, *
 def make_maps(req: MapsRequest) -> tuple[dict, Path]:
     """Compute the maps and write ``<out>/<name>.nii.gz`` for each, ``maps.png`` and ``maps.json``; returns
     (maps.json's content, the folder)."""
-    from .._infra.io import versions
-    from .._infra.runs import FolderLock, commit, staging
+    from ..runtime.io import versions
+    from ..runtime.runs import FolderLock, commit, staging
 
     grid = req.source.grid()
     if grid is None:
@@ -151,8 +152,8 @@ def _write(stage: Path, values: dict, voxel_xyz, grid, summary: dict) -> list[st
     import nibabel as nib
 
     from .. import plots
-    from .._infra.io import write_json
     from ..evaluation.maps import to_volume
+    from ..runtime.io import write_json
 
     stage.mkdir(parents=True, exist_ok=True)
     names, images = [], {}

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
 from ..errors import DataError, DataFileError, DataFormatError, MissingFeaturesError
+from ..results import Predictions
+from ..runtime import layout
 from ..sources import Source
 from .common import feature_store, leave_resumable, request_config, writing
 
@@ -32,7 +33,7 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
     """Write ``<out>/predictions.h5`` (and ``summary.json``) for split ``req.split`` of the source's betas, with
     the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
     The folder is locked and committed as a fit's is. Returns (the summary, the folder)."""
-    from .._infra.runs import FolderLock, commit, staging
+    from ..runtime.runs import FolderLock, commit, staging
 
     out = layout.predict_dir(req.source.label, req.out)
     with FolderLock(out, echo=req.echo) as lock:
@@ -46,13 +47,13 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
 
 
 def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
-    from .._infra.io import file_signature, versions, write_json
     from ..ridge import OneStageRidge
+    from ..runtime.io import file_signature, versions, write_json
 
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     fit = _fit_summary(model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
-    fitted = layout.Predictions.load(model_dir, arrays=False)
+    fitted = Predictions.load(model_dir, arrays=False)
     _one_run(model_dir, {layout.SUMMARY: fit.get("run_id"), layout.MODEL: model.run_id_,
                          layout.PREDICTIONS: fitted.run_id})
     selected = fitted.selected_voxels
@@ -65,7 +66,7 @@ def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
     pred = model.predict(X, rescale=rescale)
     r = _held_out_r(req, pred, ids)
     with writing(stage):
-        layout.Predictions(ids=ids, pred=pred, r=r, rescaled=rescale, selected_voxels=selected,
+        Predictions(ids=ids, pred=pred, r=r, rescaled=rescale, selected_voxels=selected,
                            source=req.source.identity(), run_id=run_id).save(stage)
         summary = {"label": req.source.label, "run_id": run_id, "source": req.source.describe(),
                    "fit_source": fit.get("source"), "model": file_signature(model_dir / layout.MODEL),

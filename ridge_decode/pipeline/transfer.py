@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
 from ..errors import DataError, InputError
+from ..runtime import layout
 from ..sources import Source
 from .common import feature_store
 from .fit import FitRequest, fit_subject
@@ -62,9 +62,9 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     import importlib.util
 
     from .. import plots
-    from .._infra.io import versions, write_json
     from ..ridge import resolve_alphas
     from ..ridge.shared_space import SharedSpace
+    from ..runtime.io import versions, write_json
 
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401

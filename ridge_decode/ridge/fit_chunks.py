@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import h5py
 import numpy as np
 
-from .._infra.io import file_signature
 from ..errors import InputError
+from ..runtime.io import file_signature
 from . import backend, core, solvers
 from .device import Device
 from .stores import HDF5Store

@@ -1,11 +1,11 @@
 """The ridge engine's chunk loop: the plan of chunks; ``run`` is the overlapped runner
-(``ridge_decode._infra.overlap``): chunk k+1 is read and chunk k-1 written while chunk k computes."""
+(``ridge_decode.runtime.overlap``): chunk k+1 is read and chunk k-1 written while chunk k computes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._infra.overlap import LoopTimes, run
+from ..runtime.overlap import LoopTimes, run
 
 __all__ = ["Chunk", "LoopTimes", "plan", "run"]
 

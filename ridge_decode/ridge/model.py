@@ -40,8 +40,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._infra.io import atomic_path, resumable_h5
 from ..errors import InputError
+from ..runtime.io import atomic_path, resumable_h5
 from . import core, fit_chunks, model_file, runner, validation
 from .device import Device
 from .stores import MemoryStore

@@ -15,8 +15,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._infra.io import versions
 from ..errors import DataFileError, DataFormatError
+from ..runtime.io import versions
 from .stores import HDF5Store
 
 # /3: the standardised training voxels ``Xs_train`` are stored (standardised in float64 from the caller's values);

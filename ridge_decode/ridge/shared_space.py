@@ -29,8 +29,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._infra.io import atomic_path, versions
 from ..errors import DataFormatError, InputError
+from ..runtime.io import atomic_path, versions
 from . import DEFAULT_ALPHAS, OneStageRidge
 
 DEFAULT_RANK = 64

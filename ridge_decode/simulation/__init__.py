@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._infra.io import write_json
-from .._infra.manifest import entry_path, load_manifest
 from ..errors import InputError
+from ..runtime.io import write_json
 from ..sources.base import noise_ceiling
+from ..sources.manifest import entry_path, load_manifest
 from . import writers
 from .design import N_SESSIONS_MAX, SimSize, _size, make_design, trial_ids
 from .encoding import (

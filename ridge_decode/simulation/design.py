@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._infra.manifest import load_manifest
 from ..errors import InputError
+from ..sources.manifest import load_manifest
 from ..sources.nsd_files import subject_trials
 
 N_SUBJECT_IMAGES = 10000

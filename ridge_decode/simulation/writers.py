@@ -11,8 +11,8 @@ import nibabel as nib
 import numpy as np
 import scipy.io
 
-from .._infra.io import atomic_path
-from .._infra.manifest import entry_path
+from ..runtime.io import atomic_path
+from ..sources.manifest import entry_path
 from ..sources.nsd_files import BETA_SCALE
 from .design import N_NSD_SUBJECTS, N_REPEATS
 from .stimuli import captions_of

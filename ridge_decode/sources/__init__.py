@@ -52,8 +52,8 @@ def open_source(values: dict, label: str | None = None, kinds=None) -> Source:
 def reopen(described: dict, where: str = "a fit's summary") -> Source:
     """The source of a summary's ``source`` entry (``Source.describe()``), checked to be the one recorded: the same
     kind, label and images (a moved or replaced data folder is an error naming both)."""
-    from .._infra.layout import identity_differences
     from ..errors import DataError
+    from ..runtime.layout import identity_differences
 
     source = open_source(described["spec"], label=described.get("label"))
     recorded = described.get("identity") or {}

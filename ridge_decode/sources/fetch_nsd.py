@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .._infra.manifest import load_manifest
 from ..errors import InputError
+from .manifest import load_manifest
 
 CHUNK_BYTES = 8 * 2**20
 NSD_BETAS_FORMATS = ("hdf5", "nifti")

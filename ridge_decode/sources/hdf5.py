@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
 from ..errors import DataFileError, DataFormatError, NoImagesError
+from ..runtime import layout
 from .base import (
     Source,
     SourceOption,

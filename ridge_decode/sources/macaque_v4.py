@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra.io import atomic_path
 from ..errors import DataFileError, DataFormatError, InputError
+from ..runtime.io import atomic_path
 
 REPOSITORY = "cowleygroup/V4_compact_models"
 COMMIT = "d2e996d0044f49e1bf48c388295f2d214e56f405"  # the repository's commit the paths below were read at

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra import layout
 from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
+from ..runtime import layout
 from .base import (
     SPLITS,
     Source,

@@ -3,7 +3,7 @@
 The files themselves are read by ``nsd_files``; this module loads a subject (with its cache), the stimuli by 73k
 id and the COCO captions. :class:`NSDSource` is what the stages see (``--data-root``,
 ``--subject``, ``--sessions``); the synthetic subject is an NSD root too. Every file is located through
-:mod:`ridge_decode._infra.manifest`, and every bad file gets an error that names it, what was expected and what
+:mod:`ridge_decode.sources.manifest`, and every bad file gets an error that names it, what was expected and what
 was found.
 """
 
@@ -18,11 +18,11 @@ import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._infra import layout
-from .._infra.io import atomic_path, file_signature
-from .._infra.manifest import DataFileError, DataFormatError, entry_path, load_manifest, require, resolve_data_root
 from ..errors import InputError
+from ..runtime import layout
+from ..runtime.io import atomic_path, file_signature
 from .base import Source, SourceOption, Stimuli, SubjectData, open_hdf5
+from .manifest import DataFileError, DataFormatError, entry_path, load_manifest, require, resolve_data_root
 from .nsd_files import (
     BETA_SCALE,
     BETAS_FORMATS,
@@ -69,7 +69,7 @@ def load_subject(
     Parameters
     ----------
     subject : 1..8.
-    data_root : NSD root (see :func:`ridge_decode._infra.manifest.resolve_data_root`).
+    data_root : NSD root (see :func:`ridge_decode.sources.manifest.resolve_data_root`).
     sessions : use the first ``sessions`` sessions (default: all that exist, e.g. 37 to match older papers).
     zscore : "session" (each voxel within each session over all its trials, ddof 0), "session-train"
         (statistics without the shared1000 trials) or "none".

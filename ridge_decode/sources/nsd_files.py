@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .._infra.manifest import DataFileError, DataFormatError, Manifest, load_manifest, require, resolve_data_root
 from ..errors import InputError
 from .base import noise_ceiling, open_hdf5, zscore_rows
+from .manifest import DataFileError, DataFormatError, Manifest, load_manifest, require, resolve_data_root
 
 BETA_SCALE = 300.0  # NSD betas are percent signal change x 300, stored as int16
 SLAB_TRIALS = 50  # HDF5 betas are read this many trials at a time: bounded memory on 1 GB sessions

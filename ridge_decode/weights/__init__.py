@@ -12,8 +12,8 @@ import logging
 import re
 from pathlib import Path
 
-from .._infra.manifest import load_manifest, require
 from ..errors import WeightsFormatError
+from ..sources.manifest import load_manifest, require
 
 # CLIP's image normalisation (OpenAI and OpenCLIP ViT-H/14 alike), for folders without a preprocessor config
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .._infra.machine import require_space
-from .._infra.manifest import Entry, Manifest, load_manifest
 from ..errors import RidgeDecodeError
+from ..runtime.machine import require_space
 from ..sources.fetch_nsd import human_size
+from ..sources.manifest import Entry, Manifest, load_manifest
 
 RECORD = "fetched_weights.json"
 RECORD_FORMAT = "ridge_decode.fetched_weights/1"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .._infra.manifest import entry_path
+from ..sources.manifest import entry_path
 from .fetch_weights import record_folder
 
 TEXT_HIDDEN = 8  # the tiny UNet's cross-attention width, and the tiny IP tokens' width

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .pinned import pinned_set
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
@@ -116,7 +118,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def versions() -> dict:
     """Versions of Python and of the packages that shape numerical results (read from metadata, not imported),
-    and the pinned set they came from (``ridge_decode._infra.pins.pinned_set``)."""
+    and the pinned set they came from (``ridge_decode.runtime.pinned.pinned_set``)."""
     return copy.deepcopy(_versions())
 
 
@@ -129,8 +131,6 @@ def _versions() -> dict:
                  "diffusers", "transformers"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
-    from .pins import pinned_set
-
     out["pinned_set"] = pinned_set()
     return out
 

@@ -1,22 +1,19 @@
 """The pinned dependency set (``requirements/constraints.txt``): write it, check an environment against it.
 
-``python -m ridge_decode._infra.pins write FILE`` writes ``FILE`` from the packages installed in the running Python
+``python tools/pins.py write FILE`` writes ``FILE`` from the packages installed in the running Python
 (what ``pip install -e ".[dev]"`` resolved there, the torch pair included), one ``name==version`` a line.
-``python -m ridge_decode._infra.pins check FILE`` exits 1, naming each package, when an installed version differs from
+``python tools/pins.py check FILE`` exits 1, naming each package, when an installed version differs from
 its pin; a pinned package that is not installed is only counted (pip installs only what is asked for, so a pin
-for another platform's package is not an error). ``pinned_set()`` is what every result's ``versions`` records.
-
-It uses ``importlib.metadata`` only: nothing of the package is imported.
+for another platform's package is not an error). A developer tool, outside the package: reading the file and the
+``pinned_set`` that every result's ``versions`` records live in ``ridge_decode.runtime.pinned``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 import sys
 from datetime import date
-from importlib import metadata
-from pathlib import Path
+
+from ridge_decode.runtime.pinned import installed, mismatches, pinned_set, read_pins  # noqa: F401
 
 HEADER = """\
 # The pinned set that `make demo` and `make test` install (pip constraints: pins apply only to what is asked for).
@@ -25,47 +22,6 @@ HEADER = """\
 # No hashes: `pip install -e .` cannot run in pip's hash-checking mode.
 """
 SKIP = {"ridge-decode", "pip", "setuptools", "wheel"}  # the package itself and the venv's own tools
-CONSTRAINTS = Path(__file__).resolve().parents[2] / "requirements" / "constraints.txt"  # in a checkout
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def installed() -> dict[str, str]:
-    """{normalised name: version} of every distribution in this environment."""
-    return {_norm(d.metadata["Name"]): d.version for d in metadata.distributions()}
-
-
-def read_pins(path: str) -> dict[str, str]:
-    """{normalised name: version} from a constraints file of ``name==version`` lines."""
-    pins = {}
-    with open(path) as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if not line:
-                continue
-            name, sep, version = line.partition("==")
-            if not sep:
-                raise SystemExit(f"{path}: expected 'name==version', found {line!r}")
-            pins[_norm(name)] = version.strip()
-    return pins
-
-
-def mismatches(path) -> dict[str, tuple[str, str]]:
-    """{name: (pinned, installed)} for every installed package whose version differs from its pin."""
-    env, pins = installed(), read_pins(path)
-    return {n: (v, env[n]) for n, v in pins.items() if n in env and env[n] != v}
-
-
-def pinned_set(path=CONSTRAINTS) -> dict | None:
-    """The pinned set beside this checkout: its file, sha256 (first 12 hex digits), and whether this environment
-    matches it; None when the package is installed without its checkout (no constraints file at hand)."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return {"file": "requirements/constraints.txt", "sha256": digest, "environment_matches": not mismatches(path)}
 
 
 def write(path: str) -> None:
@@ -94,7 +50,7 @@ def check(path: str) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in ("write", "check"):
-        raise SystemExit("usage: python -m ridge_decode._infra.pins write|check FILE")
+        raise SystemExit("usage: python tools/pins.py write|check FILE")
     if sys.argv[1] == "write":
         write(sys.argv[2])
     else:
