@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from .source_options import SOURCE_OPTIONS
+
 SUBJECT = click.IntRange(min=1)
 
 
@@ -104,7 +106,7 @@ def source_options(exclude=(), kinds=None, lazy: bool = False):
 
     kinds = OWN_KINDS if kinds == "own" else kinds
     chosen = [KINDS[k] for k in (kinds or KINDS)]
-    options = [o for cls in chosen for o in cls.OPTIONS if o.name not in exclude]
+    options = [o for cls in chosen for o in SOURCE_OPTIONS[cls.KIND] if o.name not in exclude]
     names = [o.name for o in options]
 
     def decorate(command):

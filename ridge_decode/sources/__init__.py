@@ -2,13 +2,14 @@
 
 ``open_source`` is the one place that reads the source options of a command and opens the :class:`Source` that
 the stages take; a fit records ``source.spec()``, which ``open_source`` reopens. A new format is one module with
-one ``Source`` subclass and one line in ``KINDS``: its ``OPTIONS`` become options of every command that reads data.
+one ``Source`` subclass, one line in ``KINDS`` and its options' flags and help in ``cli/source_options.py``: they
+become options of every command that reads data.
 """
 
 from __future__ import annotations
 
 from ..errors import InputError
-from .base import Source, SourceOption, Stimuli, SubjectData
+from .base import Source, Stimuli, SubjectData
 from .hdf5 import HDF5Source
 from .nifti import NiftiSource
 from .nsd import NSDSource
@@ -38,15 +39,15 @@ def open_source(values: dict, label: str | None = None, kinds=None) -> Source:
     if chosen is None:
         keys = " or ".join(option_flag(c.KEY) for c in allowed.values())
         raise InputError(f"no data given: pass {keys}")
-    own = {o.name for o in chosen.OPTIONS}
-    stray = [n for n in given if n not in own and any(n in {o.name for o in c.OPTIONS} for c in KINDS.values())]
+    own = set(chosen.OPTIONS)
+    stray = [n for n in given if n not in own and any(n in c.OPTIONS for c in KINDS.values())]
     if stray:
-        owner = {o.name: c for c in KINDS.values() for o in c.OPTIONS}
+        owner = {o: c for c in KINDS.values() for o in c.OPTIONS}
         what = ", ".join(f"{option_flag(n)} (with {option_flag(owner[n].KEY) if owner[n].KEY else 'an NSD root'})"
                          for n in stray)
         chosen_by = option_flag(chosen.KEY) if chosen.KEY else "an NSD root (no --input or --betas)"
         raise InputError(f"{what} cannot be used with {chosen_by}: options of two kinds of data were given")
-    return chosen.from_options(label=label, **{o.name: values.get(o.name) for o in chosen.OPTIONS})
+    return chosen.from_options(label=label, **{o: values.get(o) for o in chosen.OPTIONS})
 
 
 def reopen(described: dict, where: str = "a fit's summary") -> Source:
@@ -65,5 +66,5 @@ def reopen(described: dict, where: str = "a fit's summary") -> Source:
     return source
 
 
-__all__ = ["KINDS", "OWN_KINDS", "HDF5Source", "NSDSource", "NiftiSource", "Source", "SourceOption", "Stimuli",
+__all__ = ["KINDS", "OWN_KINDS", "HDF5Source", "NSDSource", "NiftiSource", "Source", "Stimuli",
            "SubjectData", "open_source", "option_flag", "reopen"]

@@ -229,27 +229,18 @@ class Stimuli:
         return block[inv]
 
 
-@dataclass(frozen=True)
-class SourceOption:
-    """One command-line option of a kind of source: ``--<name>`` (underscores as dashes), with its help."""
-
-    name: str
-    help: str
-    multiple: bool = False  # given several times (or as a glob)
-    type: type = str  # str options are paths
-
-
 class Source(ABC):
     """Where a run's data comes from. Stages take one and never ask its kind.
 
     A subclass sets ``KIND`` (its name in ``sources.KINDS``), ``KEY`` (the option that selects it; None for the
-    default kind) and ``OPTIONS`` (its command-line options), and is built by ``from_options`` from their parsed
-    values. ``label`` names the run's output folders and report titles; ``str(source)`` names it in messages.
+    default kind) and ``OPTIONS`` (the names of its options; their flags and help are in ``cli/source_options.py``),
+    and is built by ``from_options`` from their parsed values. ``label`` names the run's output folders and report
+    titles; ``str(source)`` names it in messages.
     """
 
     KIND: ClassVar[str]
     KEY: ClassVar[str | None]
-    OPTIONS: ClassVar[tuple[SourceOption, ...]]
+    OPTIONS: ClassVar[tuple[str, ...]]  # the names from_options takes
 
     label: str
     root: Path  # the folder a default weights root and default outputs are found beside

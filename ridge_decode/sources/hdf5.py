@@ -18,7 +18,6 @@ from ..errors import DataFileError, DataFormatError, NoImagesError
 from ..runtime import layout
 from .base import (
     Source,
-    SourceOption,
     Stimuli,
     SubjectData,
     average_repeats,
@@ -159,7 +158,7 @@ class HDF5Source(Source):
     """Your own data from one HDF5 file (``--input FILE``); labelled by the file's stem."""
 
     KIND, KEY = "hdf5", "input"
-    OPTIONS = (SourceOption("input", "Your own data: one HDF5 file of betas, ids and images (docs/data.md)."),)
+    OPTIONS = ("input",)  # their flags and help: cli/source_options.py
 
     def __init__(self, path, label: str | None = None):
         self.path = Path(path)

@@ -23,7 +23,6 @@ from ..runtime import layout
 from .base import (
     SPLITS,
     Source,
-    SourceOption,
     SubjectData,
     average_repeats,
     check_finite_betas,
@@ -202,15 +201,7 @@ class NiftiSource(Source):
     the trials table's stem."""
 
     KIND, KEY = "nifti", "betas"
-    OPTIONS = (
-        SourceOption("betas", "NIfTI betas: 4-D files, one volume per trial (repeat the option, or give a glob).",
-                     multiple=True),
-        SourceOption("mask", "With --betas: the brain or ROI mask in the betas' grid (voxels > 0 are used)."),
-        SourceOption("trials", "With --betas: a TSV, one row per volume: image, split (train/test), optional id "
-                               "and session."),
-        SourceOption("images", "With --betas: the folder of PNG or JPEG images the trials name."),
-        SourceOption("ncsnr", "With --betas: a NIfTI of each voxel's noise-ceiling SNR, in the mask's grid."),
-    )
+    OPTIONS = ("betas", "mask", "trials", "images", "ncsnr")  # their flags and help: cli/source_options.py
 
     def __init__(self, betas, mask, trials, images=None, ncsnr=None, label: str | None = None):
         self.betas = expand_betas(betas)

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..runtime import layout
 from ..runtime.io import atomic_path, file_signature
-from .base import Source, SourceOption, Stimuli, SubjectData, open_hdf5
+from .base import Source, Stimuli, SubjectData, open_hdf5
 from .manifest import DataFileError, DataFormatError, entry_path, load_manifest, require, resolve_data_root
 from .nsd_files import (
     BETA_SCALE,
@@ -245,12 +245,7 @@ class NSDSource(Source):
     captions, features). The subject's data is loaded once, through the loader's cache."""
 
     KIND, KEY = "nsd", None
-    OPTIONS = (
-        SourceOption("data_root", "NSD (or synthetic) root; default $RIDGE_DECODE_DATA, else the manifest's "
-                                  "data_root_default."),
-        SourceOption("subject", "NSD subject number, 1..8 (default 1).", type=int),
-        SourceOption("sessions", "First N sessions of the subject (default: all available).", type=int),
-    )
+    OPTIONS = ("data_root", "subject", "sessions")  # their flags and help: cli/source_options.py
 
     def __init__(self, data_root=None, subject: int | None = 1, sessions: int | None = None,
                  label: str | None = None):
