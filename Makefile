@@ -44,11 +44,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 setup: $(STAMP)
 
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm" --durations=15
 
 # the chain on a real one-node SLURM (installs slurm-wlm and munge when root; skips with the reason otherwise)
 test-slurm: setup
-	$(PY) -m pytest -m slurm -v tests/test_slurm.py
+	$(PY) -m pytest -m slurm -v tests/chain/test_slurm.py
 
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results

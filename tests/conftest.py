@@ -48,7 +48,7 @@ def synthetic_root(tmp_path_factory, worker_id):
 
     The "easy" preset: the tests that assert decoding quality (r, PixCorr, identification, transfer) on 450
     training images and 400 voxels need its strong signal for a clear margin; the NSD-like default is tested in
-    tests/test_simulate.py and measured by benchmarks/bench_difficulty.py.
+    tests/simulation/test_simulate.py and measured by benchmarks/bench_difficulty.py.
     """
     return _built_once(tmp_path_factory, worker_id, "synthetic", lambda root: simulate(
         root, size="tiny", subjects=(1, 2), seed=0, betas_formats=("hdf5", "nifti"), progress=False, preset="easy"))

@@ -1,7 +1,7 @@
 """The NSD chain, described once: its steps, each step's command line, what it waits for, and when it is done.
 
 ``reproduce`` (one machine, ``recipe``) and ``slurm`` (dependent job arrays) are two executors of this one
-description: a renamed option or a new step is one edit here, and ``tests/test_chain.py`` parses every step's
+description: a renamed option or a new step is one edit here, and ``tests/chain/test_chain.py`` parses every step's
 command line with the real click command.
 
 | step | array over | after | done when (``layout`` and the feature store, by provenance) |

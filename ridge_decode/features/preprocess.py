@@ -3,7 +3,7 @@
 The uint8 batch crosses to the device once (a quarter of the bytes of float32), and is resized there with
 ``torch.nn.functional.interpolate`` (bicubic, antialiased: the kernel PIL uses for downsampling). It differs
 from the PIL path (PIL resizes the uint8 image and rounds to whole levels, then rescales) by rounding and by the
-kernels' edges; ``tests/test_features.py`` bounds the difference, and docs/features.md gives it.
+kernels' edges; ``tests/features/test_features.py`` bounds the difference, and docs/features.md gives it.
 """
 
 from __future__ import annotations

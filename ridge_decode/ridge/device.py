@@ -2,7 +2,7 @@
 
 Every array that crosses goes through ``Device.to_device`` or ``Device.to_host``, which count the calls and the
 bytes in each direction, by name (``crossings()``). Everything between is computed on the device with the
-backend's operations; the rest of ``ridge/`` never converts an array itself (``tests/test_ridge_device.py`` checks
+backend's operations; the rest of ``ridge/`` never converts an array itself (``tests/ridge/test_device.py`` checks
 both: the planned crossings, and that nothing bypasses this module).
 
 The backend is imported as a module (``himalaya.backend.<name>``), never through himalaya's process-wide

@@ -8,7 +8,7 @@ import numpy as np
 
 import ridge_decode
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _chain() -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import ridge_decode
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 GALLERY = REPO / "examples" / "gallery"
 

@@ -4,7 +4,6 @@ serves the repository's layout). Uses the project's copy beside the checkout, an
 
 import functools
 import shutil
-import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,23 +11,46 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from sklearn.linear_model import RidgeCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-REPO = Path(__file__).resolve().parents[1]
+import ridge_decode as rd
+from ridge_decode.sources import macaque_v4
+
+REPO = Path(__file__).resolve().parents[2]
 COPY = REPO.parent / "shared" / "data" / "macaque_v4"
 pytestmark = pytest.mark.skipif(not (COPY / "responses_201025.npy").exists(),
                                 reason=f"no copy of the macaque V4 data at {COPY}")
 
 
-def test_v4_decoding_equals_the_scikit_learn_reference(tmp_path):
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from bench_macaque_v4 import run_session
+GRID = np.logspace(-2, 6, 17)  # candidate alphas of both ridges (as benchmarks/bench_macaque_v4.py)
 
-    out = run_session(COPY, "201025", tmp_path)
-    ours, theirs = out["ridge_decode"], out["sklearn_ridgecv"]
-    assert out["neurons"] == 89 and out["n_train"] == 1000 and out["n_test"] == 200
+
+def _scores(pred, true) -> dict:
+    n = len(true)
+    flat_p, flat_t = pred.reshape(n, -1).astype(np.float64), true.reshape(n, -1).astype(np.float64)
+    return {"mean_r": float(np.nanmean(rd.columnwise_r(flat_p, flat_t))),
+            "two_way_pixels": rd.two_way_identification(flat_p, flat_t)}
+
+
+def test_v4_decoding_equals_the_scikit_learn_reference(tmp_path):
+    path = macaque_v4.to_hdf5(COPY, tmp_path / "v4_201025.h5", "201025")
+    source = rd.HDF5Source(path)
+    data = source.load(progress=False)
+    store = rd.extract_features(source, ["pixels"], features_dir=tmp_path / "features", progress=False)
+    y_train, y_test = store.read("pixels", data.train_ids), store.read("pixels", data.test_ids)
+    assert data.n_voxels == 89 and len(y_train) == 1000 and len(y_test) == 200
+    pred = rd.OneStageRidge(alphas=GRID).fit(data.train_betas, y_train).predict(data.test_betas)
+    reference = make_pipeline(StandardScaler(), RidgeCV(alphas=GRID, alpha_per_target=True))
+    reference.fit(data.train_betas, y_train.reshape(len(y_train), -1))
+    theirs = reference.predict(data.test_betas).reshape(y_test.shape)
+    ours, theirs = _scores(pred, y_test), _scores(theirs, y_test)
     assert abs(ours["mean_r"] - theirs["mean_r"]) < 0.01
     assert ours["mean_r"] > 0.4 and ours["two_way_pixels"] > 0.7  # far above chance (0 and 0.5)
-    assert out["shown"]["decoded"].shape == out["shown"]["seen"].shape
+    seen = source.images().read(data.test_ids[:10])
+    decoded = rd.decode_images({"pixels": pred[:10]}, "weight-free", size=seen.shape[1])
+    assert decoded.shape == seen.shape
 
 
 @pytest.fixture

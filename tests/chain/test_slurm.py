@@ -109,6 +109,7 @@ def _request(base: Path, root: Path, weights: Path, **kw):
                         evaluation=base / "eval", run_dir=base / "run", resources="none", **kw)
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synthetic_root, tiny_weights, tmp_path,
                                                                   monkeypatch):
     from threadpoolctl import threadpool_limits

@@ -3,7 +3,6 @@
 which kind of source it has."""
 
 import ast
-import hashlib
 import json
 from pathlib import Path
 
@@ -11,21 +10,17 @@ import h5py
 import nibabel as nib
 import numpy as np
 import pytest
+from builders import digest, write_own_from_nsd
 from click.testing import CliRunner
 from PIL import Image
 from planted import coarse_images
 
 from ridge_decode.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GRID, N_VOXELS, SIDE = (12, 12, 12), 200, 32
 N_TRAIN, N_TEST = 48, 12
 TRAIN_REPEATS, TEST_REPEATS = 1, 3  # a repeated image is averaged, as for NSD (here: each test image thrice)
-
-
-def _digest(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _dataset(seed=0):
@@ -274,14 +269,14 @@ def _bad_cases(tmp_path, nifti, d):
 
 def test_every_bad_nifti_input_is_one_clear_line(pair, tmp_path):
     root, d, nifti, _ = pair
-    before = _digest(root / "out")
+    before = digest(root / "out")
     for case, (options, words) in _bad_cases(tmp_path, nifti, d).items():
         res = CliRunner().invoke(main, ["fit", *flags(options), "--out", str(root / "out"), "--label", "trials"])
         assert res.exit_code == 1, (case, res.output)
         assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1, (case, res.output)
         for w in words:
             assert w in res.output, (case, w, res.output)
-    assert _digest(root / "out") == before  # the existing fit of that label is untouched
+    assert digest(root / "out") == before  # the existing fit of that label is untouched
 
 
 def test_two_kinds_of_source_at_once_is_a_usage_error(pair):
@@ -294,15 +289,8 @@ def test_two_kinds_of_source_at_once_is_a_usage_error(pair):
 
 def test_transfer_takes_an_own_data_subject(synthetic_root, tmp_path):
     """The new subject as an own-data file of subject 2's numbers gives what NSD subject 2 gives."""
-    from ridge_decode.sources.nsd import load_subject, open_stimuli
-
-    data = load_subject(2, synthetic_root, progress=False)
-    ids = np.unique(np.concatenate([data.train_ids, data.test_ids]))
     path = tmp_path / "s2.h5"
-    with h5py.File(path, "w") as f:
-        f["train/betas"], f["train/ids"] = data.train_betas, data.train_ids
-        f["test/betas"], f["test/ids"] = data.test_betas, data.test_ids
-        f["images"], f["image_ids"] = open_stimuli(synthetic_root).read(ids), ids
+    write_own_from_nsd(path, synthetic_root, subject=2)
     rest = ["--features-dir", str(tmp_path / "f"), "--alphas", "0:6:7", "--train-fraction", "0.5", "--out",
             str(tmp_path / "o")]
     runner = CliRunner()

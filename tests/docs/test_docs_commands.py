@@ -12,7 +12,7 @@ import pytest
 
 from ridge_decode.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT_COMMANDS = {"check_data": "check-data", "fetch_nsd": "fetch-nsd", "extract_features": "extract-features",
                    "reproduce_nsd": "reproduce"}
 
@@ -120,10 +120,11 @@ NOT_RUN = (
     ("/data/nsd", "needs NSD on disk"),
     ("--device cuda", "needs a GPU"),
     ("ridge-decode slurm", "needs SLURM (make test-slurm runs the chain there)"),
-    ("lab/", "needs a lab's NIfTI files (tests/test_sources.py runs these commands on generated ones)"),
+    ("lab/", "needs a lab's NIfTI files (tests/sources/test_sources.py runs these commands on generated ones)"),
     ("data/own/", "the gallery's own-data folder (examples/gallery/plot_07_own_nifti_data.py writes and reads it)"),
-    ("mine.h5", "needs an own HDF5 file (tests/test_cli.py and tests/test_sources.py run these on generated ones)"),
-    ("new_session.h5", "needs an own HDF5 file (tests/test_sources.py runs predict on generated ones)"),
+    ("mine.h5", "needs an own HDF5 file (tests/cli/test_cli.py and tests/sources/test_sources.py run these on "
+                "generated ones)"),
+    ("new_session.h5", "needs an own HDF5 file (tests/sources/test_sources.py runs predict on generated ones)"),
     ("simulate.py --out data/synthetic", "writes the small pair (about 20 s; make demo runs it, the tests the tiny)"),
     ("--fixed-alpha", "its default targets need the model families' features (real or tiny weights)"),
     ("eval/subj02", "needs subject 2's evaluation too"),
@@ -131,8 +132,8 @@ NOT_RUN = (
     ("fetch_nsd.py --subject 1 --dest /path", None),  # a dry run: it runs
     ("--dest /data", "downloads NSD"),
     ("weights-root /data", "downloads the weights"),
-    ("fetch_macaque_v4.py", "downloads the V4 data (tests/test_macaque_v4.py fetches from a loopback mirror)"),
-    ("v4_201025.h5", "needs the fetched V4 file (tests/test_macaque_v4.py runs the same chain on the copy)"),
+    ("fetch_macaque_v4.py", "downloads the V4 data (tests/sources/test_macaque_v4.py fetches from a loopback mirror)"),
+    ("v4_201025.h5", "needs the fetched V4 file (tests/sources/test_macaque_v4.py runs the same chain on the copy)"),
     ("bench_macaque_v4.py --data-dir data/macaque_v4", "needs the fetched V4 files"),
 )
 
@@ -189,6 +190,7 @@ def test_the_pipeline_benchmarks_commands_parse():
             _parses(f"bench_pipeline --size {name}, {stage}", " ".join(argv), argv)
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_every_result_the_docs_cite_is_committed():
     """Each benchmarks/results/*.json (or figure) a doc names is in the repository, tracked by git."""
     import subprocess

@@ -18,7 +18,7 @@ from ridge_decode.pipeline.check import check_weights
 from ridge_decode.sources.manifest import load_manifest
 from ridge_decode.weights.fetch_weights import RECORD, plan
 
-REAL_MANIFEST = Path(__file__).resolve().parents[1] / "data_manifest.yaml"
+REAL_MANIFEST = Path(__file__).resolve().parents[2] / "data_manifest.yaml"
 HUB_KEYS = ("sd15", "ipadapter_plus", "ipadapter_image_encoder", "clip_vit_l14")
 FETCHED = ",".join(HUB_KEYS + ("efficientnet_b1",))
 

@@ -10,8 +10,8 @@ import sys
 import h5py
 import numpy as np
 import pytest
+from builders import FIT, digest, write_coarse
 from click.testing import CliRunner
-from test_faults import FIT, _digest, _write
 
 from ridge_decode.cli import main
 from ridge_decode.ridge import OneStageRidge
@@ -20,7 +20,7 @@ from ridge_decode.ridge import OneStageRidge
 def _fit(tmp_path, out="out", label=None, source="mine.h5", seed=0):
     path = tmp_path / source
     if not path.exists():
-        _write(path, seed=seed)
+        write_coarse(path, seed=seed)
     args = ["fit", "--input", str(path), "--out", str(tmp_path / out), *FIT]
     return CliRunner().invoke(main, args + (["--label", label] if label is not None else []))
 
@@ -30,11 +30,11 @@ def _fit(tmp_path, out="out", label=None, source="mine.h5", seed=0):
 def test_a_label_that_is_a_path_is_one_error_and_touches_nothing(tmp_path, label):
     assert _fit(tmp_path, label="keep").exit_code == 0
     (tmp_path / "out" / "mine_notes.txt").write_text("a user's file")
-    before = _digest(tmp_path)
+    before = digest(tmp_path)
     res = _fit(tmp_path, label=label)
     assert res.exit_code == 2 and "--label" in res.output and "must be a name" in res.output, res.output
     assert "Traceback" not in res.output and "bug" not in res.output
-    assert _digest(tmp_path) == before  # nothing written, nothing deleted, inside --out or outside it
+    assert digest(tmp_path) == before  # nothing written, nothing deleted, inside --out or outside it
     for command in ("predict", "decode"):
         res = CliRunner().invoke(main, [command, "--input", str(tmp_path / "mine.h5"), "--label", label])
         assert res.exit_code == 2 and "must be a name" in res.output, (command, res.output)
@@ -72,10 +72,11 @@ def test_a_loaded_or_pickled_model_whose_file_is_refitted_stops_instead_of_mixin
                                   OneStageRidge.load(path).predict(XB[:5] * 3 + 1)["y"])
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_predict_while_fits_commit_into_its_model_folder_never_mixes(tmp_path):
     """Real processes: fits of two different sources commit one after the other into one model folder while
     predicts read it. Every predict gives one of the two fits' predictions exactly, or stops with one line."""
-    a, b = _write(tmp_path / "a" / "mine.h5", seed=0), _write(tmp_path / "b" / "mine.h5", seed=0, scale=5.0)
+    a, b = write_coarse(tmp_path / "a" / "mine.h5", seed=0), write_coarse(tmp_path / "b" / "mine.h5", seed=0, scale=5.0)
     model_dir = tmp_path / "out" / "mine"
     expected = {}
     for name, path in (("a", a), ("b", b)):
@@ -128,7 +129,7 @@ def test_predictions_without_a_recorded_source_are_refused(tmp_path):
     assert _fit(tmp_path).exit_code == 0
     model_dir = tmp_path / "out" / "mine"
     _strip_source(model_dir)  # as versions before provenance wrote it
-    other = _write(tmp_path / "other" / "mine.h5", seed=3)
+    other = write_coarse(tmp_path / "other" / "mine.h5", seed=3)
     for args in (["decode", "--input", str(other), "--model-dir", str(model_dir), "--decoder", "weight-free",
                   "--out", str(tmp_path / "recon")],
                  ["decode", "--input", str(tmp_path / "mine.h5"), "--model-dir", str(model_dir), "--decoder",
@@ -178,15 +179,15 @@ def test_a_moved_fit_reopens_its_own_data_from_another_working_folder(tmp_path, 
     from ridge_decode.sources import HDF5Source
 
     work1, work2 = tmp_path / "work1", tmp_path / "work2"
-    _write(work1 / "mine.h5", seed=0)
-    _write(work2 / "mine.h5", seed=5)  # another file of the same name, elsewhere
+    write_coarse(work1 / "mine.h5", seed=0)
+    write_coarse(work2 / "mine.h5", seed=5)  # another file of the same name, elsewhere
     monkeypatch.chdir(work1)
     assert CliRunner().invoke(main, ["fit", "--input", "mine.h5", "--out", "out", *FIT]).exit_code == 0
     shutil.move(work1 / "out" / "mine", tmp_path / "moved")
     monkeypatch.chdir(work2)
     ref = reference_source(tmp_path / "moved", default=None)
     assert isinstance(ref, HDF5Source) and ref.path == work1 / "mine.h5"  # its own file, not ./mine.h5
-    _write(work1 / "mine.h5", seed=7)  # the recorded file replaced by other images
+    write_coarse(work1 / "mine.h5", seed=7)  # the recorded file replaced by other images
     with pytest.raises(DataError, match=r"summary.json records own-data file mine.h5 at .* \(images differ\)"):
         reference_source(tmp_path / "moved", default=None)
 
@@ -263,11 +264,12 @@ def _command(tmp_path, name):
 
 
 @pytest.mark.parametrize("command", ["fit", "extract-features", "decode"])
+@pytest.mark.slow  # starts subprocesses
 def test_sigterm_ends_a_long_command_with_one_line_and_the_same_command_resumes(tmp_path, command):
     import os
     import signal
 
-    _write(tmp_path / "mine.h5")
+    write_coarse(tmp_path / "mine.h5")
     if command == "decode":
         assert CliRunner().invoke(main, _command(tmp_path, "fit")).exit_code == 0
     module, owner, name = SLOW[command]
@@ -291,7 +293,7 @@ def test_sigterm_ends_a_long_command_with_one_line_and_the_same_command_resumes(
 
 
 def test_a_requeued_slurm_task_takes_over_its_own_lock_on_another_node(tmp_path, monkeypatch):
-    _write(tmp_path / "mine.h5")
+    write_coarse(tmp_path / "mine.h5")
     (tmp_path / "out").mkdir()
     lock = tmp_path / "out" / ".mine.lock"
     held = {"host": "node-a-that-is-gone", "pid": 4242, "run_id": "x", "started": "earlier", "command": "fit",
@@ -325,6 +327,7 @@ def test_a_changed_image_of_an_input_file_is_named_instead_of_reusing_its_old_fe
 
 
 # ----------------------------------------------------------------------------------------- permissions
+@pytest.mark.slow  # starts subprocesses
 def test_an_unreadable_weights_folder_is_permission_denied_with_its_path(tmp_path, tiny_weights):
     """Run as root without the capabilities that let root read anything (so that permissions apply as to any
     user): an unreadable sub-folder of the weights is named, not reported as a missing config.json."""
@@ -336,7 +339,7 @@ def test_an_unreadable_weights_folder_is_permission_denied_with_its_path(tmp_pat
         pytest.skip("setpriv (util-linux) is not installed")
     weights = tmp_path / "w"
     shutil.copytree(tiny_weights, weights)
-    data = _write(tmp_path / "mine.h5")
+    data = write_coarse(tmp_path / "mine.h5")
     vae = next(weights.glob("stable-diffusion-v1-5*/vae"))
     vae.chmod(0)
     try:

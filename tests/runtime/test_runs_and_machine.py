@@ -1,7 +1,6 @@
 """Nothing lost, nothing mixed: a lock per output folder, one atomic commit, provenance on caches and models, and the
 faults of a shared machine (a full disk, a read-only folder, no GPU, overflowing values) as one clear line."""
 
-import hashlib
 import json
 import os
 import subprocess
@@ -12,43 +11,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from builders import FIT, digest, write_coarse
 from click.testing import CliRunner
-from planted import coarse_images
 
 from ridge_decode.cli import main
 
-N_TRAIN, N_TEST, N_VOXELS, SIDE = 60, 12, 80, 32
-
-
-def _data(seed=0, side=SIDE, scale=1.0, dtype=np.float32) -> dict:
-    n = N_TRAIN + N_TEST
-    ids, coarse, images, W, rng = coarse_images(n, N_VOXELS, side, seed=seed)
-    betas = (((coarse - 0.5) @ W + 0.3 * rng.standard_normal((n, N_VOXELS))) * scale).astype(dtype)
-    return {"train/betas": betas[:N_TRAIN], "train/ids": ids[:N_TRAIN], "test/betas": betas[N_TRAIN:],
-            "test/ids": ids[N_TRAIN:], "images": images, "image_ids": ids}
-
-
-def _write(path: Path, **kw) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as f:
-        for k, v in _data(**kw).items():
-            f[k] = v
-    return path
-
-
-def _digest(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-FIT = ["--alphas", "-2:4:7"]
-
 
 # ------------------------------------------------------------------------------------------------ the lock
+@pytest.mark.slow  # starts subprocesses
 def test_two_fits_on_one_folder(tmp_path):
     """Started together on one folder (a SLURM array index typo): one stops at once with the lock's holder, the other
     completes, and its model equals a lone fit's."""
-    path = _write(tmp_path / "mine.h5")
+    path = write_coarse(tmp_path / "mine.h5")
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": ""}
     code = textwrap.dedent("""
         import sys, time
@@ -82,8 +56,9 @@ def test_two_fits_on_one_folder(tmp_path):
     assert not lock.exists()
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_a_stale_lock_is_taken_over_and_said(tmp_path):
-    path = _write(tmp_path / "mine.h5")
+    path = write_coarse(tmp_path / "mine.h5")
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (tmp_path / "out").mkdir()
     lock = tmp_path / "out" / ".mine.lock"
@@ -97,7 +72,7 @@ def test_a_stale_lock_is_taken_over_and_said(tmp_path):
 def test_a_lost_lock_stops_the_commit(tmp_path, monkeypatch):
     from ridge_decode.runtime import runs
 
-    path = _write(tmp_path / "mine.h5")
+    path = write_coarse(tmp_path / "mine.h5")
     real = runs.commit
 
     def stolen(folder, lock, names):
@@ -113,7 +88,7 @@ def test_a_lost_lock_stops_the_commit(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------ the atomic commit
 def _two_runs(tmp_path):
     """A finished fit (grid of 7 alphas) and the arguments of a second, different one (3 alphas)."""
-    path = _write(tmp_path / "mine.h5")
+    path = write_coarse(tmp_path / "mine.h5")
     out = tmp_path / "out"
     assert CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(out), *FIT]).exit_code == 0
     return out, ["fit", "--input", str(path), "--out", str(out), "--alphas", "-1:3:3"]
@@ -177,7 +152,7 @@ def test_the_commit_without_an_exchange_is_repaired_by_the_next_run(tmp_path, mo
     from ridge_decode.runtime import runs
 
     out, args = _two_runs(tmp_path)
-    before = _digest(out / "mine")
+    before = digest(out / "mine")
     monkeypatch.setattr(runs, "_exchange", lambda a, b: False)
     real, calls = runs._rename, []
 
@@ -192,12 +167,12 @@ def test_the_commit_without_an_exchange_is_repaired_by_the_next_run(tmp_path, mo
     monkeypatch.setattr(runs, "_rename", real)
     assert not (out / "mine").exists()
     runs.recover(out / "mine")
-    assert _digest(out / "mine") == before
+    assert digest(out / "mine") == before
 
 
 # ------------------------------------------------------------------------------------------------ provenance
 def test_a_cache_of_another_file_and_a_cross_source_decode_are_errors(tmp_path):
-    good, other = _write(tmp_path / "good.h5", seed=0), _write(tmp_path / "other.h5", seed=1)
+    good, other = write_coarse(tmp_path / "good.h5", seed=0), write_coarse(tmp_path / "other.h5", seed=1)
     runner, shared = CliRunner(), str(tmp_path / "shared")
     assert runner.invoke(main, ["extract-features", "--input", str(other), "--features-dir", shared]).exit_code == 0
     res = runner.invoke(main, ["fit", "--input", str(good), "--features-dir", shared, "--out", str(tmp_path / "o")])
@@ -258,8 +233,9 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(where)], check=False)
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_a_full_disk_is_a_message_and_leaves_nothing(small_disk, tmp_path):
-    path = _write(tmp_path / "mine.h5")
+    path = write_coarse(tmp_path / "mine.h5")
     res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(small_disk), *FIT])
     assert res.exit_code == 1 and "MB free" in res.output and "needs about" in res.output, res.output
     assert "Traceback" not in res.output and list(small_disk.iterdir()) == []
@@ -271,11 +247,12 @@ def test_a_full_disk_is_a_message_and_leaves_nothing(small_disk, tmp_path):
     assert res.exit_code == 1 and "disk is full" in res.output and "Traceback" not in res.output, res.output
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_a_read_only_folder_is_a_message(tmp_path):
     where = tmp_path / "ro"
     _mount_tmpfs(where, "size=1m,ro")
     try:
-        path = _write(tmp_path / "mine.h5")
+        path = write_coarse(tmp_path / "mine.h5")
         res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(where / "out"), *FIT])
         assert res.exit_code == 1 and "read-only file system" in res.output and "--out" in res.output, res.output
         assert "Traceback" not in res.output
@@ -288,7 +265,7 @@ def test_no_gpu_is_a_message(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    path = _write(tmp_path / "mine.h5")
+    path = write_coarse(tmp_path / "mine.h5")
     res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o"), "--backend",
                                     "torch_cuda"])
     assert res.exit_code == 1 and "--backend torch_cuda: no CUDA GPU" in res.output, res.output
@@ -302,7 +279,7 @@ def test_betas_near_float32s_limit_fit_as_the_same_betas_scaled_down(tmp_path):
     """Standardisation in float64: betas x 1e37 (finite float32) give the fit of the betas themselves."""
     runner = CliRunner()
     for name, scale in (("unit", 1.0), ("huge", 1e37)):
-        path = _write(tmp_path / f"{name}.h5", scale=scale)
+        path = write_coarse(tmp_path / f"{name}.h5", scale=scale)
         res = runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o"), *FIT])
         assert res.exit_code == 0, res.output
     a, b = (json.loads((tmp_path / "o" / n / "summary.json").read_text())["groups"]["pixels"] for n in ("unit", "huge"))
@@ -311,11 +288,11 @@ def test_betas_near_float32s_limit_fit_as_the_same_betas_scaled_down(tmp_path):
 
 def test_overflowing_betas_and_images_too_small_stop_in_validation(tmp_path):
     runner = CliRunner()
-    path = _write(tmp_path / "big.h5", scale=1e300, dtype=np.float64)
+    path = write_coarse(tmp_path / "big.h5", scale=1e300, dtype=np.float64)
     res = runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and "overflow float32" in res.output and "NaN" not in res.output, res.output
     assert "train/betas" in res.output and list((tmp_path / "o").iterdir()) == []  # the lock made it, empty
-    path = _write(tmp_path / "tiny.h5", side=1)
+    path = write_coarse(tmp_path / "tiny.h5", side=1)
     for command in (["fit"], ["extract-features"]):
         res = runner.invoke(main, [*command, "--input", str(path)])
         assert res.exit_code == 1 and "1 x 1 pixels" in res.output and "at least 11 x 11" in res.output, res.output

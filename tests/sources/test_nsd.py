@@ -3,6 +3,7 @@ import os
 import h5py
 import numpy as np
 import pytest
+from builders import write_own_from_nsd
 
 from ridge_decode.sources import HDF5Source, nsd
 from ridge_decode.sources.manifest import DataFileError, DataFormatError, entry_path
@@ -172,14 +173,9 @@ def test_stimuli_read_in_requested_order(synthetic_root):
 
 
 def test_generic_input_round_trip(synthetic_root, tmp_path):
-    data = load_subject(1, synthetic_root, use_cache=False, progress=False)
-    stim = open_stimuli(synthetic_root)
-    ids = np.concatenate([data.train_ids, data.test_ids])
     path = tmp_path / "mine.h5"
-    with h5py.File(path, "w") as f:
-        f["train/betas"], f["train/ids"] = data.train_betas, data.train_ids
-        f["test/betas"], f["test/ids"] = data.test_betas, data.test_ids
-        f["images"], f["image_ids"] = stim.read(ids[::-1]), ids[::-1]
+    data = write_own_from_nsd(path, synthetic_root, reverse_images=True, use_cache=False)
+    stim = open_stimuli(synthetic_root)
     g = HDF5Source(path).load()
     np.testing.assert_array_equal(g.train_betas, data.train_betas)
     np.testing.assert_array_equal(g.test_ids, data.test_ids)

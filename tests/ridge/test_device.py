@@ -14,7 +14,7 @@ import pytest
 
 from ridge_decode.ridge import OneStageRidge, RidgeGCV, core, loop
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 torch = pytest.importorskip("torch")
 
 
@@ -198,6 +198,7 @@ def test_the_overlapped_loop_keeps_order_and_hands_errors_on():
 
 
 @pytest.mark.parametrize("alpha_per", ["target", "group"])
+@pytest.mark.slow  # starts subprocesses
 def test_sigkill_while_a_write_is_in_flight_resumes_bit_for_bit(tmp_path, alpha_per):
     """A fit killed (SIGKILL) while its writer thread holds a chunk resumes to the model of an uninterrupted fit."""
     import shutil

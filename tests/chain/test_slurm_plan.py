@@ -1,5 +1,5 @@
 """The SLURM plan without a scheduler: the dry run, the generated scripts, what a failing task prints, and
-examples/slurm/ generated from the same code (tests/test_slurm.py runs the chain on a real one-node SLURM)."""
+examples/slurm/ generated from the same code (tests/chain/test_slurm.py runs the chain on a real one-node SLURM)."""
 
 import json
 import os
@@ -7,12 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ridge_decode.chain.cluster import Job, script, write_examples
 from ridge_decode.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_dry_run_prints_the_graph_and_submits_nothing(synthetic_root, tmp_path, monkeypatch):
@@ -33,6 +34,7 @@ def test_dry_run_prints_the_graph_and_submits_nothing(synthetic_root, tmp_path, 
     assert (tmp_path / "run" / "logs").is_dir()
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_a_failing_task_names_itself_in_its_log(tmp_path):
     job = Job("fit", ["fit", "--subject", "{task}", "--data-root", str(tmp_path / "none")], [0])
     path = tmp_path / "fit.sbatch"

@@ -4,11 +4,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
+from builders import write_own_from_nsd
 from click.testing import CliRunner
 
 from ridge_decode.cli import main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_extract_fit_writes_summary(synthetic_copy, tmp_path):
@@ -118,6 +120,7 @@ def test_demo_writes_figure_and_scores(synthetic_copy, tmp_path):
     assert (tmp_path / "res" / "reconstructions.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_scripts_are_thin_wrappers():
     for name in ("simulate", "check_data", "fetch_nsd", "extract_features", "fit", "predict", "decode", "evaluate",
                  "transfer", "reproduce_nsd", "demo"):
@@ -127,17 +130,8 @@ def test_scripts_are_thin_wrappers():
 
 
 def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
-    import h5py
-
-    from ridge_decode.sources.nsd import load_subject, open_stimuli
-
-    data = load_subject(1, synthetic_root, use_cache=False, progress=False)
-    ids = np.concatenate([data.train_ids, data.test_ids])
     path = tmp_path / "mine.h5"
-    with h5py.File(path, "w") as f:
-        f["train/betas"], f["train/ids"] = data.train_betas, data.train_ids
-        f["test/betas"], f["test/ids"] = data.test_betas, data.test_ids
-        f["images"], f["image_ids"] = open_stimuli(synthetic_root).read(ids), ids
+    write_own_from_nsd(path, synthetic_root, use_cache=False)
     runner = CliRunner()
     res = runner.invoke(main, ["fit", "--input", str(path), "--targets", "autokl", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and f"--input {path}" in res.output  # a family that needs weights: the command
@@ -148,6 +142,7 @@ def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
     assert summary["n_test"] == 50 and summary["groups"]["pixels"]["mean_r"] > 0.2
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_console_entry_point_is_installed():
     exe = Path(sys.executable).parent / "ridge-decode"
     res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)

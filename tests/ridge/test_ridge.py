@@ -459,7 +459,7 @@ def test_himalaya_solver_matches_the_gcv_engine_and_round_trips(tmp_path):
 def test_a_model_file_of_the_previous_format_still_loads_and_predicts():
     """tests/fixtures/model_format2.h5 was written by the engine of format /2 (before the core moved into core.py;
     it stores the raw training voxels): it loads, keeps its alphas and predicts what that engine predicted."""
-    data = Path(__file__).parent / "fixtures"
+    data = Path(__file__).parents[1] / "fixtures"
     with h5py.File(data / "model_format2_inputs.h5") as f:
         X_test, expected, alphas = f["X_test"][()], f["pred"][()], f["alphas"][()]
     model = OneStageRidge.load(data / "model_format2.h5")

@@ -132,6 +132,7 @@ print("decoded")
 """
 
 
+@pytest.mark.slow  # starts subprocesses
 def test_guided_decode_prints_no_library_messages(tiny_weights):
     """What a guided decode loads (the pipeline with the adapter, the CLIP vision tower) and runs prints nothing of
     the libraries' own: no load report of unused CLIP text keys, no diffusers loader messages (docs/decoding.md).

@@ -12,7 +12,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from ridge_decode import RidgeGCV
 from ridge_decode.ridge import OneStageRidge
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @parametrize_with_checks([RidgeGCV()])

@@ -1,13 +1,13 @@
 """Every bad input is stopped before any work, with a message (no traceback) that names the file or the option, and
 leaves an existing output folder exactly as it was; and your own data runs end to end."""
 
-import hashlib
 import json
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+from builders import digest
 from click.testing import CliRunner
 from planted import coarse_images
 
@@ -34,11 +34,6 @@ def _write(path: Path, **changes) -> Path:
             if v is not None:
                 f[k] = v
     return path
-
-
-def _digest(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +85,7 @@ def test_bad_own_data_is_stopped_before_any_work(own, case, tmp_path):
     root, _ = own
     changes, code, words = FILE_CASES[case]
     bad = _write(tmp_path / "bad.h5", **changes)
-    before = _digest(root / "out")
+    before = digest(root / "out")
     commands = [["fit", "--input", str(bad), "--out", str(root / "out")]]
     if case in ("float images", "missing image_ids"):  # what extraction reads: it must stop too
         commands.append(["extract-features", "--input", str(bad), "--features-dir", str(tmp_path / "f")])
@@ -101,7 +96,7 @@ def test_bad_own_data_is_stopped_before_any_work(own, case, tmp_path):
         assert str(bad) in res.output, res.output
         for w in words:
             assert w in res.output, (w, res.output)
-    assert _digest(root / "out") == before
+    assert digest(root / "out") == before
     assert not (tmp_path / "f").exists()  # nothing was extracted
 
 
@@ -151,13 +146,13 @@ def test_bad_option_is_a_usage_error_naming_it(own, nsd_like_root, case, tmp_pat
     args, words = OPTION_CASES[case]
     args = [a.format(nsd=nsd_like_root, file=path, file_out=file_out, scratch=tmp_path / "s", out=root / "out")
             for a in args]
-    before = _digest(root / "out")
+    before = digest(root / "out")
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2, (args, res.output)
     assert "Traceback" not in res.output and "Usage:" in res.output
     for w in words:
         assert w in res.output, (w, res.output)
-    assert _digest(root / "out") == before
+    assert digest(root / "out") == before
     assert not (tmp_path / "s").exists()
 
 
@@ -196,10 +191,10 @@ def test_decode_refuses_a_folder_of_another_decode(own, tmp_path):
     args = ["decode", "--input", str(path), "--model-dir", str(fit_dir), "--decoder", "weight-free", "--out",
             str(recon), "--n-images", "2"]
     assert CliRunner().invoke(main, args).exit_code == 0
-    before = _digest(recon)
+    before = digest(recon)
     res = CliRunner().invoke(main, args + ["--samples", "2"])
     assert res.exit_code == 2 and "samples" in res.output and "another decode" in res.output, res.output
-    assert _digest(recon) == before
+    assert digest(recon) == before
 
 
 def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_path, monkeypatch):
@@ -210,7 +205,7 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
     root, path = own
     out = tmp_path / "out"
     shutil.copytree(root / "out", out)
-    before = _digest(out)
+    before = digest(out)
     real, calls = model_module.compute, []
 
     def interrupted(*args, **kwargs):
@@ -224,7 +219,7 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 130 and "fit interrupted by SIGINT" in res.output  # one line, 128 + SIGINT
     part = ".mine.next/model.h5.part"  # staged beside the folder, which still holds the previous run
-    assert _digest(out) == {**before, part: _digest(out)[part]}
+    assert digest(out) == {**before, part: digest(out)[part]}
     assert "MB of partial files stay in" in res.output  # the resumable file is kept, and its size said
     monkeypatch.setattr(model_module, "compute", real)
     res = CliRunner().invoke(main, args)
