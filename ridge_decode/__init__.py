@@ -17,6 +17,8 @@ Every score takes the prediction first and the truth second. The subpackages hol
 ``cli``.
 """
 
+import importlib
+
 __version__ = "0.1.0"
 
 # name -> module that defines it; imported on first use, so that `ridge-decode --help` does not import torch
@@ -48,8 +50,6 @@ __all__ = sorted(_PUBLIC)
 
 def __getattr__(name):
     if name in _PUBLIC:
-        import importlib
-
         value = getattr(importlib.import_module(_PUBLIC[name]), name)
         globals()[name] = value
         return value

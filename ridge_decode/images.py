@@ -3,14 +3,15 @@ fingerprint of each image that a feature cache records."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
+from PIL import Image
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     """uint8 images (n, H, W, 3) (or one, (H, W, 3)) resized to (size, size) by PIL's bicubic filter; the images
     themselves when they already are that size."""
-    from PIL import Image
-
     images = np.asarray(images)
     if images.shape[-3:-1] == (size, size):
         return images
@@ -22,8 +23,6 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
 def image_hashes(images: np.ndarray) -> np.ndarray:
     """(n,) uint64: an 8-byte BLAKE2b digest of each image's bytes (n, H, W, 3), never 0 (0 means "not recorded").
     About 1 GB/s: NSD's 73,000 stimuli (39 GB) cost what reading them costs."""
-    import hashlib
-
     out = np.empty(len(images), np.uint64)
     for k, image in enumerate(images):
         digest = hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=8).digest()

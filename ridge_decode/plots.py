@@ -140,6 +140,7 @@ def plot_maps(images: dict, background, path=None, title: str = "", run_id: str 
     """One row of ``cuts`` axial slices per brain map, {name: NIfTI image in the subject's grid} (``maps``), drawn
     with nilearn over ``background`` (the ROI or mask: the subject's own space has no template). A share is drawn
     as ``share - 0.5``: red where the first family explains more, blue where the second does."""
+    # heavy (nibabel, nilearn): imported where used
     import nibabel as nib
     from nilearn import plotting
 

@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from .errors import DataError, DataFileError
@@ -37,8 +38,6 @@ class Predictions:
 
     def save(self, folder) -> Path:
         """Write ``<folder>/predictions.h5`` atomically; returns its path."""
-        import h5py
-
         path = Path(folder) / PREDICTIONS
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             f["ids"] = np.asarray(self.ids, dtype=np.int64)
@@ -59,8 +58,6 @@ class Predictions:
         """Read ``<folder>/predictions.h5``; a DataFileError says how to make it when it is missing. With
         ``arrays=False`` only its ids, voxel selection and attributes are read (``pred`` and ``r`` stay empty): what
         a "done?" check or a voxel check needs, without the predictions themselves."""
-        import h5py
-
         path = Path(folder) / PREDICTIONS
         if not path.exists():
             raise DataFileError(f"no predictions at {path}. Fit first (python scripts/fit.py ... --targets <groups> "

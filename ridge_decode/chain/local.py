@@ -15,6 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..features import REGISTRY
+from ..sources.fetch_nsd import plan
+from ..sources.manifest import load_manifest
+from ..weights.fetch_weights import plan as weights_plan
 from .steps import ChainRequest, Step, in_order, weights_needed
 
 SUBJECTS = (1, 2, 5, 7)
@@ -47,11 +51,6 @@ def recipe_request(root, weights_root=None, **settings) -> ChainRequest:
 
 def estimate(step: Step, req: ChainRequest) -> dict:
     """What a step is expected to cost (time, disk, memory), from this package's measurements and FLOP counts."""
-    from ..features import REGISTRY
-    from ..sources.fetch_nsd import plan
-    from ..sources.manifest import load_manifest
-    from ..weights.fetch_weights import plan as weights_plan
-
     if step.step == "fetch" and step.args[0] == "fetch-weights":
         keys = weights_needed(req.families, req.decoder)
         size = sum(wf.size_bytes or 0 for wf in weights_plan(keys))

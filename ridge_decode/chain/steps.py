@@ -22,9 +22,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..decode import DECODERS
 from ..errors import InputError
+from ..evaluation.image_metrics import networks
+from ..features import REGISTRY, FeatureStore
+from ..features.extract import shard_ids
+from ..pipeline.check import check_data, check_weights
 from ..results import Predictions
 from ..runtime import layout
+from ..sources import NSDSource
+from ..sources.manifest import resolve_weights_root
 
 
 @dataclass
@@ -78,9 +85,6 @@ class Step:
 
 def nsd_chain(req: ChainRequest) -> list[Step]:
     """The chain's steps for ``req``, in an order that respects every dependency."""
-    from ..features import FeatureStore
-    from ..sources import NSDSource
-
     if req.extract_shards < 1 or req.decode_shards < 1:
         raise InputError("--extract-shards and --decode-shards must be at least 1")
     root = str(req.data_root)
@@ -123,25 +127,17 @@ def nsd_chain(req: ChainRequest) -> list[Step]:
 def weights_needed(families, decoder: str | None, metrics: bool = True) -> list[str]:
     """Manifest keys of the weights that the feature ``families``, the ``decoder`` and, with ``metrics``, the
     evaluation networks load, each once."""
-    from ..decode import DECODERS
-    from ..features import REGISTRY
-
     unknown = [n for n in families if n not in REGISTRY]
     if unknown:
         raise InputError(f"--families: unknown families {unknown}; known: {', '.join(REGISTRY)}")
     keys = [k for n in families for k in REGISTRY[n].weights]
     keys += list(DECODERS[decoder].weights) if decoder else []
     if metrics:
-        from ..evaluation.image_metrics import networks
-
         keys += [net.key for net in networks()]
     return list(dict.fromkeys(keys))
 
 
 def _fetch_steps(req: ChainRequest, root: str) -> list[Step]:
-    from ..pipeline.check import check_data, check_weights
-    from ..sources.manifest import resolve_weights_root
-
     steps = []
     if req.fetch:
         wroot = resolve_weights_root(req.weights_root, req.data_root)
@@ -178,8 +174,6 @@ def _extract_steps(req: ChainRequest, common: list, feats: str, store, checks: l
 
 def _identities(root, subjects) -> Callable[[int], dict]:
     """Each subject's source identity, computed when first asked (it reads the stimulus file's header)."""
-    from ..sources import NSDSource
-
     cache: dict[int, dict] = {}
 
     def get(s: int) -> dict:
@@ -192,8 +186,6 @@ def _identities(root, subjects) -> Callable[[int], dict]:
 
 def _decoded(fit_dir: Path, recon: Path, task, shards: int, identity: dict) -> bool:
     """Decoding shard ``task`` of ``shards`` (all with None) is complete, from the subject's own predictions."""
-    from ..features.extract import shard_ids
-
     if not (fit_dir / layout.PREDICTIONS).exists():
         return False
     pred = Predictions.load(fit_dir, arrays=False)

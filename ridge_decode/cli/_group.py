@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
+import platform
 import shlex
 import signal
 import sys
+import tempfile
 import threading
+import traceback
 from pathlib import Path
 
 import click
+import numpy as np
+from tqdm import tqdm
 
 from .source_options import SOURCE_OPTIONS
 
@@ -35,6 +41,7 @@ class RegistryChoice(click.Choice):
 
 def decoder_choice():
     """``--decoder``'s choices: the decoder registry's names (``decode.DECODERS``)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..decode import DECODERS
 
     return RegistryChoice(DECODERS)
@@ -42,6 +49,7 @@ def decoder_choice():
 
 def backend_choice():
     """``--backend``'s choices: the ridge engine's backends (``ridge.BACKENDS``)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..ridge import BACKENDS
 
     return RegistryChoice(BACKENDS)
@@ -49,6 +57,7 @@ def backend_choice():
 
 def metric_choice():
     """A metric's choices: the metric registry's names (``evaluation.image_metrics.REGISTRY``)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..evaluation.image_metrics import REGISTRY
 
     return RegistryChoice(REGISTRY)
@@ -84,6 +93,7 @@ LABEL_HELP = ("Name of this data in output folders and report titles (default: s
 
 def _label(ctx, param, value):
     """``--label``, checked where it is parsed: a name, never a path (``layout.check_label``)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..errors import InputError
     from ..runtime.layout import check_label
 
@@ -102,6 +112,7 @@ def source_options(exclude=(), kinds=None, lazy: bool = False):
     options), or, with ``lazy``, ``source_values`` and ``label`` to open itself. ``exclude`` drops option names the
     command does not take; ``kinds`` limits the kinds ("own": every kind but the NSD default).
     """
+    # deferred: `ridge-decode --help` imports no stage
     from ..sources import KINDS, OWN_KINDS, option_flag
 
     kinds = OWN_KINDS if kinds == "own" else kinds
@@ -116,6 +127,7 @@ def source_options(exclude=(), kinds=None, lazy: bool = False):
             label = kwargs.pop("label")
             if lazy:
                 return command(*args, source_values=values, label=label, **kwargs)
+            # deferred: `ridge-decode --help` imports no stage
             from ..sources import open_source
 
             return command(*args, source=open_source(values, label=label, kinds=kinds), **kwargs)
@@ -144,8 +156,6 @@ def parse_ints(text: str, option: str | None = None, least: int | None = None) -
 def parse_alphas(text):
     """``--alphas``: ``'a,b,c'`` or ``'lo:hi:n'`` (powers of ten); None stays None (the stage takes the default grid,
     ``ridge.resolve_alphas``)."""
-    import numpy as np
-
     if text is None:
         return None
     try:
@@ -173,11 +183,6 @@ DEBUG_ENV, LOGS_ENV = "RIDGE_DECODE_DEBUG", "RIDGE_DECODE_LOGS"
 def crash_log(exc: BaseException) -> Path:
     """Write the full traceback of an unexpected error (with the command and the Python) to a new log file under
     ``$RIDGE_DECODE_LOGS`` (default ``<temp>/ridge_decode-logs``); returns its path."""
-    import datetime
-    import platform
-    import tempfile
-    import traceback
-
     folder = Path(os.environ.get(LOGS_ENV) or Path(tempfile.gettempdir()) / "ridge_decode-logs")
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -211,8 +216,6 @@ def this_command() -> str:
 
 def _close_progress_bars() -> None:
     """Close every tqdm bar still open (an interrupted loop leaves its bar open)."""
-    from tqdm import tqdm
-
     for bar in list(getattr(tqdm, "_instances", ())):
         bar.close()
 
@@ -236,6 +239,7 @@ class Group(click.Group):
     """
 
     def invoke(self, ctx):
+        # deferred: `ridge-decode --help` imports no stage
         from ..errors import InputError, RidgeDecodeError
 
         main_thread = threading.current_thread() is threading.main_thread()

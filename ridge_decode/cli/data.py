@@ -24,6 +24,7 @@ from ._group import COUNT, DATA_ROOT_HELP, SUBJECT, WEIGHTS_ROOT_HELP, decoder_c
               help="nsd: as hard to decode as NSD (docs/data.md); easy: the strong-signal generator used by tests.")
 def simulate(out, size, subjects, seed, sessions, betas_format, image_size, preset):
     """Write a synthetic subject in the NSD file layout, from real photographs and a known encoding model."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..simulation import simulate as run
 
     t0 = time.perf_counter()
@@ -48,6 +49,7 @@ def check_data(data_root, subjects, source_values, label, strict, **weights_opti
     """Report each file as present, missing or bad; exit 0 only if every needed one is present. An NSD root is
     checked against the manifest; own data (--input, or --betas with --mask and --trials) by the one validation
     pass a fit runs."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline.check import check_data as run
     from ..pipeline.check import check_source, check_weights, format_table
     from ..sources import OWN_KINDS, open_source
@@ -82,6 +84,7 @@ def check_data(data_root, subjects, source_values, label, strict, **weights_opti
 @click.option("--dry-run", is_flag=True, help="List the files and sizes, fetch nothing.")
 def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
     """Download exactly the files one subject needs, resumably (NSD data agreement required)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..sources.fetch_nsd import fetch, format_plan, plan
     from ..sources.manifest import resolve_data_root
 
@@ -110,6 +113,7 @@ def fetch_nsd(subject, dest, sessions, betas_format, source, dry_run):
 def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry_run):
     """Download the model weights into the weights root: hub files at pinned commits, release files by URL, each
     checked against its digest; resumable (run again after a cut), and no half file under its final name."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..chain import weights_needed
     from ..features import REGISTRY
     from ..pipeline.check import check_weights, format_table
@@ -147,6 +151,7 @@ def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry
 def fetch_macaque_v4(dest, session, hdf5_path):
     """Real neural data: macaque V4 responses to natural images (Cowley et al. 2023, GPL-3.0), from its public
     repository; then `fit --input FILE --targets pixels` decodes them (docs/real_data.md)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..sources import macaque_v4
 
     folder = macaque_v4.fetch(dest, session, echo=click.echo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import click
 
 from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints, source_options
@@ -36,8 +38,7 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, decoder_choice,
 def decode(ids_text, **options):
     """Turn predictions into images: <out>/<id>.png, grid.png and config.json (resumable). The source gives the seen
     images for the grid and the size; without them (betas only) the reconstructions stand alone."""
-    from dataclasses import fields
-
+    # deferred: `ridge-decode --help` imports no stage
     from ..decode.diffusion import SamplerConfig
     from ..pipeline import DecodeRequest, decode_subject
 

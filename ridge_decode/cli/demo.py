@@ -16,6 +16,7 @@ from ._group import COUNT, main
 @click.option("--n-show", default=20, show_default=True, type=COUNT, help="Test images in the figure.")
 def demo(data_root, out, seed, n_show):
     """The main job on the synthetic subject: simulate if absent, fit voxels -> pixels, decode, score."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import DemoRequest, run_demo
 
     scores = run_demo(DemoRequest(data_root, out, seed, n_show, echo=click.echo))

@@ -26,6 +26,7 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, metric_ch
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda: where the metric networks run.")
 def evaluate(dirs, aggregate, source_values, label, **options):
     """Score reconstructions with the eight NSD metrics; write metrics.json, report.md and a figure."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..evaluation import report
     from ..pipeline import EvaluateRequest, aggregate_evaluations, evaluate_subject
     from ..runtime import layout

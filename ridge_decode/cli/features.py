@@ -26,6 +26,7 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_int
 @click.option("--list", "list_only", is_flag=True, help="List the families, their shapes and whether weights exist.")
 def extract_features(source, names, subjects, ids_text, merge, list_only, **options):
     """Compute feature families for the stimuli and cache them by image id (resumable, shardable)."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import ExtractRequest, merge_feature_shards, parse_groups
     from ..pipeline import run_extract as run
     from ..runtime import layout
@@ -47,6 +48,7 @@ def extract_features(source, names, subjects, ids_text, merge, list_only, **opti
 
 
 def _list_families(weights_root) -> str:
+    # deferred: `ridge-decode --help` imports no stage
     from ..features import REGISTRY
     from ..sources.manifest import entry_path
 

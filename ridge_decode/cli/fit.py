@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import click
 
 from ._group import COUNT, FEATURES_DIR_HELP, backend_choice, main, parse_alphas, source_options
@@ -11,8 +13,6 @@ def _fixed_alpha(text):
     """``--fixed-alpha``: one number for every group, or ``group=alpha,...``."""
     if text is None:
         return None
-    import math
-
     try:
         if "=" not in text:
             value = float(text)
@@ -50,6 +50,7 @@ def _fixed_alpha(text):
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
 def fit(targets, alphas, fixed_alpha, **options):
     """Fit the one-stage ridge from a subject's voxels to cached target groups; write <out>/<label>."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import FitRequest, fit_subject, format_fit_summary, parse_groups
 
     result = fit_subject(FitRequest(**options, targets=parse_groups(targets), alphas=parse_alphas(alphas),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ._group import FEATURES_DIR_HELP, main, parse_alphas, source_options
@@ -20,8 +22,7 @@ def maps(source, targets, model_dir, features_dir, alphas, out):
     """Brain maps of a subject, as NIfTI in its own grid (the nsdgeneral ROI, or the --mask of NIfTI betas): the
     noise ceiling, an encoding map per feature family (GCV R^2 of the ridge from the features to each voxel), the
     share of the first two, and the fit's activation patterns (Haufe et al. 2014); plus maps.png and maps.json."""
-    from pathlib import Path
-
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import parse_groups
     from ..pipeline.maps import MapsRequest, make_maps
     from ..runtime import layout

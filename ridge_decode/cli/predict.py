@@ -21,6 +21,7 @@ def predict(**options):
     """Apply a fitted model to betas from any source (a new session, another scan of the same images): write
     <out>/predictions.h5 and summary.json. The betas must hold the voxels the model was fitted on; images are not
     needed."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import PredictRequest, predict_subject
 
     summary, folder = predict_subject(PredictRequest(**options, echo=click.echo))

@@ -25,6 +25,7 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, ma
 @click.option("--dry-run", is_flag=True, help="Print each command with its expected time, disk and memory.")
 def reproduce(data_root, weights_root, subjects, decode_steps, eval_dir, no_fetch, dry_run, **options):
     """The whole chain for NSD subjects 1, 2, 5, 7: fetch, check, extract, fit, decode, evaluate, aggregate."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..chain import nsd_chain
     from ..chain.local import format_dry_run, recipe_request, run
     from ..sources.manifest import resolve_data_root, resolve_weights_root

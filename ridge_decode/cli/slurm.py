@@ -34,6 +34,7 @@ from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
               help="Write the job scripts, print the sbatch lines and the graph; submit nothing.")
 def slurm(subjects, families, targets, **options):
     """Submit extraction, merge, fits, decoding, evaluation and the aggregate as dependent SLURM job arrays."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..chain.cluster import SlurmRequest, submit
     from ..pipeline import parse_groups
 

@@ -30,6 +30,7 @@ def transfer(source_values, label, reference, targets, fractions, alphas, **opti
     on --subject alone: alpha per target (scratch, as fit does) and alpha per principal direction of its own targets
     (scratch_principal, the same form as transfer: the gap to it is what the reference brings). The new subject is
     any source (NSD --subject, default 2; --input; --betas); both sources must share the feature cache's images."""
+    # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import TransferRequest, parse_groups, reference_source, run_transfer
     from ..sources import NSDSource, open_source
 

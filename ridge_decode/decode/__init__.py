@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..features import FeatureStore
 
 
 @dataclass
@@ -94,8 +95,6 @@ def decode_images(pred: Mapping, decoder: str = "weight-free", size: int | None 
         raise InputError(f"the {decoder!r} decoder loads weights ({', '.join(spec.weights)}): give weights_root, "
                          "a folder that this command fills: python scripts/fetch_weights.py --weights-root <weights>")
     if isinstance(features, (str, Path)):
-        from ..features import FeatureStore
-
         features = FeatureStore(features)
     given = Given(pred, ids)
     make, _ = spec.build(DecodeContext(given, size, features, None if weights_root is None else Path(weights_root),

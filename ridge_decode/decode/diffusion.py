@@ -27,6 +27,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InputError
+from ..features.clip_layers import ClipLayers, differentiable_features
+from ..runtime import layout
+from ..runtime.io import write_json
+from ..weights import from_pretrained, torch_dtype, torch_load, weight_path, without_log_messages
 
 NAME = "diffusion"
 # Defaults and where they come from (see docs/decoding.md): 50 DDIM steps, strength 0.75, CFG 7.5, kappa 3e5 and
@@ -71,11 +75,10 @@ def sample_seed(seed: int, image_id: int, k: int) -> int:
 
 def load_pipeline(weights_root, device: str = "cpu", dtype: str = "float32", ip_adapter: bool = True):
     """SD 1.5 (+ IP-Adapter-Plus, Resampler bypassed) from local weights; returns a diffusers pipeline."""
+    # heavy (torch, diffusers, transformers): imported where used
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
-
-    from ..weights import from_pretrained, torch_dtype, torch_load, weight_path, without_log_messages
 
     path = weight_path("sd15", weights_root)
     tdtype = torch_dtype(device, dtype)
@@ -106,6 +109,7 @@ def load_pipeline(weights_root, device: str = "cpu", dtype: str = "float32", ip_
 
 def empty_prompt_embeds(pipe):
     """The text encoder's embedding of the empty prompt (1, 77, width): the unconditional text side."""
+    # heavy (torch): imported where used
     import torch
 
     tokens = pipe.tokenizer([""], padding="max_length", max_length=pipe.tokenizer.model_max_length,
@@ -139,6 +143,7 @@ def decode_batch(pipe, init_latents, ip_tokens, negative_tokens, config: Sampler
     or None to run without the adapter. negative_tokens (Q, D). text_embeds (B, 77, D) or None for the empty
     prompt. ``guidance`` is needed when ``config.kappa > 0``.
     """
+    # heavy (torch): imported where used
     import torch
 
     config.check()
@@ -198,6 +203,7 @@ def guidance_loss(features, targets):
 
     features and targets (B, L, ...); returns one loss per sample (B,).
     """
+    # heavy (torch): imported where used
     import torch
 
     dims = tuple(range(2, targets.dim()))
@@ -214,6 +220,7 @@ def _guidance_term(pipe, latents, eps_cond, t, step, guide):
 
     x0 is estimated from the conditional noise prediction ``eps_cond``, as NeuralDiffuser does.
     """
+    # heavy (torch): imported where used
     import torch
 
     targets, feature_fn, kappa, log = guide
@@ -236,10 +243,6 @@ def _to_uint8(images) -> np.ndarray:
 def decoder(ctx) -> tuple:
     """The decoder registry's entry point (``decode.DECODERS``): IP-Adapter-Plus SD 1.5 img2img from the predicted
     latent and tokens (and the predicted text tokens, guidance), with the sampler of ``ctx``."""
-    from ..features.clip_layers import differentiable_features
-    from ..runtime import layout
-    from ..runtime.io import write_json
-
     sampler = ctx.sampler or SamplerConfig()
     sampler.check()
     pred = ctx.pred
@@ -251,8 +254,6 @@ def decoder(ctx) -> tuple:
     pipe = load_pipeline(ctx.weights_root, device=ctx.device, dtype=ctx.dtype)
     feature_fn = None
     if sampler.kappa > 0:
-        from ..features.clip_layers import ClipLayers
-
         clip = ClipLayers(ctx.weights_root, device=ctx.device, dtype=ctx.dtype).model
         feature_fn = lambda images: differentiable_features(clip, images)  # noqa: E731
     log: list = []

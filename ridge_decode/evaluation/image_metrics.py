@@ -26,7 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from ..errors import DataError, InputError, WeightsFormatError
+from ..images import resize_images
+from ..sources.manifest import require
+from ..weights import CLIP_MEAN, CLIP_STD, torch_load, vision_tower_from_clip
 from . import metrics as basic
 
 CONVENTIONS = ("mindeye", "braindiffuser")
@@ -59,6 +64,7 @@ class Metric:
 
 def ssim_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
     """scikit-image SSIM of grayscale images in [0, 1], per image (n,)."""
+    # heavy (skimage): imported where used
     from skimage.color import rgb2gray
     from skimage.metrics import structural_similarity
 
@@ -111,10 +117,9 @@ def _torchvision(builder, nodes: dict, **kw):
     """A loader for a torchvision checkpoint: ``builder(weights=None)``, state dict, feature nodes."""
 
     def load(path, device="cpu"):
+        # heavy (torch, torchvision): imported where used
         import torch
         from torchvision.models.feature_extraction import create_feature_extractor
-
-        from ..weights import torch_load
 
         state = torch_load(path, "torchvision")
         with torch.device("meta"):  # no random initialisation: every tensor comes from the checkpoint
@@ -135,12 +140,10 @@ def _torchvision(builder, nodes: dict, **kw):
 
 def _swav(path, device="cpu"):
     """SwAV's released ResNet-50 (``swav_800ep_pretrain.pth.tar``): ``module.`` prefixes, a projection head."""
+    # heavy (torch, torchvision): imported where used
     import torch
     from torchvision.models import resnet50
     from torchvision.models.feature_extraction import create_feature_extractor
-
-    from ..errors import WeightsFormatError
-    from ..weights import torch_load
 
     state = torch_load(path, "swav_resnet50")
     state = state.get("state_dict", state)
@@ -164,10 +167,9 @@ def _swav(path, device="cpu"):
 
 
 def _clip(path, device="cpu"):
+    # heavy (torch, transformers): imported where used
     import torch
     from transformers import CLIPVisionModelWithProjection
-
-    from ..weights import vision_tower_from_clip
 
     model = vision_tower_from_clip(CLIPVisionModelWithProjection, path, "clip_vit_l14").eval().to(device)
 
@@ -192,9 +194,8 @@ def _loaded(net: Network, path, device: str = "cpu") -> Callable:
 
 def networks() -> list[Network]:
     """The feature networks of the six network metrics."""
+    # heavy (torchvision): imported where used
     from torchvision.models import alexnet, efficientnet_b1, inception_v3
-
-    from ..weights import CLIP_MEAN, CLIP_STD
 
     return [
         Network("alexnet", 256, IMAGENET_MEAN, IMAGENET_STD,
@@ -210,6 +211,7 @@ def networks() -> list[Network]:
 
 
 def _to_tensor(images: np.ndarray):
+    # heavy (torch): imported where used
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
@@ -217,6 +219,7 @@ def _to_tensor(images: np.ndarray):
 
 def network_input(images: np.ndarray, net: Network, convention: str):
     """uint8 images (B, H, W, 3) -> normalised (B, 3, S, S) at the network's size under ``convention``."""
+    # heavy (torch, torchvision): imported where used
     import torch
     from torchvision.transforms.functional import resize
 
@@ -248,12 +251,6 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
     ``weights_root=None`` only the metrics that need no weights (PixCorr, SSIM) are computed. Reconstructions of
     another size are resized (bicubic) to the stimuli's for PixCorr and SSIM.
     """
-    from tqdm.auto import tqdm
-
-    from ..errors import DataError, InputError
-    from ..images import resize_images
-    from ..sources.manifest import require
-
     if convention not in CONVENTIONS:
         raise InputError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
     if len(stimuli) != len(recons) or len(stimuli) < 2:

@@ -20,14 +20,14 @@ import warnings
 
 import numpy as np
 
+from ..ridge import AlphaGridWarning, OneStageRidge
+
 R2_FLOOR = 1e-6  # an R^2 at or below zero explains nothing; it counts as this much in a share
 
 
 def encoding_r2(features: np.ndarray, betas: np.ndarray, alphas=None) -> np.ndarray:
     """(p,) out-of-sample R^2 of each voxel predicted from ``features`` (n, ...) by the ridge engine (alpha per voxel
     by GCV), estimated by GCV from the ``betas`` (n, p) of the same images."""
-    from ..ridge import AlphaGridWarning, OneStageRidge
-
     X = np.asarray(features).reshape(len(features), -1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AlphaGridWarning)  # a voxel the features do not explain picks the top alpha

@@ -26,6 +26,7 @@ class AutoKL:
     inputs = "images"
 
     def __init__(self, weights_root, device: str = "cpu", dtype: str = "float32"):
+        # heavy (diffusers): imported where used
         from diffusers import AutoencoderKL
 
         path = weight_path(WEIGHTS_KEY, weights_root)
@@ -46,6 +47,7 @@ class AutoKL:
 
     def forward(self, x) -> np.ndarray:
         """The VAE's input -> scaled latent means (n, 4, h, w) on the host: the model alone."""
+        # heavy (torch): imported where used
         import torch
 
         with torch.no_grad():

@@ -15,6 +15,7 @@ import h5py
 import numpy as np
 
 from ..errors import DataFileError, DataFormatError, MissingFeaturesError
+from ..images import image_hashes
 from ..runtime.io import atomic_path, file_signature, resumable_h5
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
@@ -119,8 +120,6 @@ class FeatureStore:
         """Stop when an image of ``ids`` is no longer the one family ``name`` was extracted from: its fingerprint
         (recorded per image at extraction) differs from the image ``read_images(ids)`` gives now. A cache without
         fingerprints (older, or of captions) is not checked per image."""
-        from ..images import image_hashes
-
         ids = np.asarray(ids, dtype=np.int64)
         path = self._require(name)
         with h5py.File(path, "r") as f:

@@ -25,7 +25,7 @@ from ..weights import (
     vision_tower_from_clip,
     weight_path,
 )
-from .preprocess import clip_input
+from .preprocess import clip_input, resize
 
 NAME = "clip_layers"
 DEPTH_FRACTIONS = (0.25, 0.5, 0.75, 1.0)  # of the encoder's layers
@@ -44,6 +44,7 @@ def pool_layers(model, pixel_values, grid: int = GRID):
 
     Differentiable (no ``no_grad`` here), so guidance can back-propagate a loss on these features to the image.
     """
+    # heavy (torch): imported where used
     import torch
     import torch.nn.functional as F
 
@@ -64,6 +65,7 @@ class ClipLayers:
     inputs = "images"
 
     def __init__(self, weights_root, device: str = "cpu", dtype: str = "float32"):
+        # heavy (transformers): imported where used
         from transformers import CLIPVisionModel
 
         path = weight_path(WEIGHTS_KEY, weights_root)
@@ -82,6 +84,7 @@ class ClipLayers:
 
     def forward(self, x) -> np.ndarray:
         """CLIP pixel values -> pooled layer features on the host: the model alone."""
+        # heavy (torch): imported where used
         import torch
 
         with torch.no_grad():
@@ -100,9 +103,8 @@ def differentiable_features(model, images):
     For guidance: gradients flow back to the images. Resizing is bicubic to the encoder's size (the stimuli and
     decoded images are square, so no crop is needed), as extraction's ``preprocess.clip_input`` does.
     """
+    # heavy (torch): imported where used
     import torch
-
-    from .preprocess import resize
 
     size = model.config.image_size
     x = resize(images.float(), (size, size), clip=False)

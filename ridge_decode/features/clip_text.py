@@ -23,6 +23,7 @@ class ClipText:
     inputs = "captions"
 
     def __init__(self, weights_root, device: str = "cpu", dtype: str = "float32"):
+        # heavy (transformers): imported where used
         from transformers import CLIPTextModel, CLIPTokenizer
 
         path = weight_path(WEIGHTS_KEY, weights_root)
@@ -50,6 +51,7 @@ class ClipText:
 
     def forward(self, prepared) -> np.ndarray:
         """Token ids and captions per image -> each image's mean last hidden state on the host: the model alone."""
+        # heavy (torch): imported where used
         import torch
 
         input_ids, counts = prepared

@@ -6,6 +6,7 @@ list of caption lists), so this stage needs to know nothing about NSD's files.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tqdm.auto import tqdm
 from ..errors import InputError
 from ..images import image_hashes
 from ..runtime.io import versions
+from ..runtime.overlap import run
 from .cache import FeatureStore
 from .preprocess import pinned
 from .registry import REGISTRY
@@ -71,10 +73,6 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
     batches are written in order, and each family's file is marked done batch by batch, so an interrupted
     extraction resumes every family where it stopped and loses at most the batch being computed.
     """
-    from contextlib import ExitStack
-
-    from ..runtime.overlap import run
-
     opts = ExtractOptions(**options)
     _check_options(names, opts, read_images, read_captions)
     all_ids = np.unique(np.asarray(ids, dtype=np.int64))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import WeightsFormatError
 from ..weights import clip_processor, describe_files, from_pretrained, torch_dtype, torch_load, weight_path
 from .preprocess import clip_input
 
@@ -28,6 +29,7 @@ CHECKPOINT_KEY, ENCODER_KEY = "ipadapter_plus", "ipadapter_image_encoder"
 
 
 def _torch_modules():
+    # heavy (torch): imported where used
     import torch
     from torch import nn
 
@@ -84,8 +86,6 @@ def _torch_modules():
 
 def load_resampler(state: dict):
     """The Resampler with its shapes read from tencent-layout ``image_proj`` weights, and those weights loaded."""
-    from ..errors import WeightsFormatError
-
     Resampler = _torch_modules()
     need = ("latents", "proj_in.weight", "proj_out.weight", "layers.0.0.to_q.weight", "layers.0.1.1.weight")
     missing = [k for k in need if k not in state]
@@ -107,6 +107,7 @@ class IPAdapterPlus:
     inputs = "images"
 
     def __init__(self, weights_root, device: str = "cpu", dtype: str = "float32"):
+        # heavy (transformers): imported where used
         from transformers import CLIPVisionModelWithProjection
 
         ckpt_path = weight_path(CHECKPOINT_KEY, weights_root)
@@ -127,6 +128,7 @@ class IPAdapterPlus:
                               "penultimate hidden states -> IP-Adapter-Plus Resampler")
 
     def _tokens(self, pixel_values):
+        # heavy (torch): imported where used
         import torch
 
         with torch.no_grad():
@@ -146,6 +148,7 @@ class IPAdapterPlus:
 
     def negative(self) -> np.ndarray:
         """The constant unconditional tokens (queries, width): the Resampler's output for a zero pixel tensor."""
+        # heavy (torch): imported where used
         import torch
 
         size = self.encoder.config.image_size

@@ -26,6 +26,7 @@ def pinned(images: np.ndarray, device) -> np.ndarray:
     the extraction's reader thread, so the copy into pinned memory overlaps the device's work."""
     if images is None or not is_cuda(device):
         return images
+    # heavy (torch): imported where used
     import torch
 
     buffer = torch.empty(images.shape, dtype=torch.uint8).pin_memory()
@@ -37,6 +38,7 @@ def pinned(images: np.ndarray, device) -> np.ndarray:
 def to_device(images: np.ndarray, device, dtype=None):
     """uint8 images (n, H, W, 3) -> float (n, 3, H, W) in [0, 1] on ``device`` (the uint8 array crosses; from
     pinned memory, asynchronously, on CUDA)."""
+    # heavy (torch): imported where used
     import torch
 
     x = torch.from_numpy(np.ascontiguousarray(images)).to(device, non_blocking=is_cuda(device))
@@ -46,6 +48,7 @@ def to_device(images: np.ndarray, device, dtype=None):
 def resize(x, size: tuple[int, int], clip: bool = True):
     """Bicubic, antialiased resize of (n, 3, H, W) in [0, 1] to ``size`` (h, w), clipped to [0, 1] as PIL's is
     (``clip=False`` keeps every value, and so every gradient, for guidance)."""
+    # heavy (torch): imported where used
     import torch.nn.functional as F
 
     if tuple(x.shape[-2:]) == tuple(size):
@@ -63,6 +66,7 @@ def vae_input(images: np.ndarray, size: int, device, dtype):
 def clip_input(images: np.ndarray, processor, device, dtype):
     """uint8 images -> CLIP pixel values on the device, as ``processor`` (a CLIPImageProcessor) describes them:
     the shortest side to its ``shortest_edge`` (bicubic), a centre crop to its ``crop_size``, its mean and std."""
+    # heavy (torch): imported where used
     import torch
 
     short = int(processor.size["shortest_edge"])

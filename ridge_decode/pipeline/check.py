@@ -118,6 +118,7 @@ def _check_betas(root: Path, subject: int, fmt: str, mask, info: dict, strict: b
                 shape, dtype = f["betas"].shape, f["betas"].dtype
             expected = (tps,) + (mask.shape[::-1] if mask is not None else shape[1:])
         else:
+            # heavy (nibabel): imported where used
             import nibabel as nib
 
             try:

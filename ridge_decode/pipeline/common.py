@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
+
+from ..errors import DataError, RidgeDecodeError
+from ..features import FeatureStore
+from ..runtime import layout
+from ..runtime.machine import io_error
 
 # request fields that are how a run talks, not what it computes: never recorded in a summary
 NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject")
@@ -57,9 +64,6 @@ def request_config(req, **resolved) -> dict:
 
 def feature_store(features_dir, source):
     """The feature cache of a run: ``--features-dir`` or the source's default, checked against the source's images."""
-    from ..features import FeatureStore
-    from ..runtime import layout
-
     return FeatureStore(layout.features_dir(features_dir, source.default_features_dir()),
                         provenance=source.provenance())
 
@@ -68,9 +72,6 @@ def same_source(recorded: dict | None, source, what: str, path, redo: str = "fit
     """Stop when an output made from one source (``recorded``: its ``identity()``) is read with another: the kind,
     the label and the images must agree (images only where both are known). An output that records no source
     (written by an earlier version) is refused: it cannot be checked. ``redo`` names the command that makes it."""
-    from ..errors import DataError
-    from ..runtime import layout
-
     if not recorded:
         raise DataError(f"{path} records no source (it was written by an earlier version of ridge_decode), so it "
                         f"cannot be checked against {source}: make it again, with python scripts/{redo}.py "
@@ -88,9 +89,6 @@ def same_source(recorded: dict | None, source, what: str, path, redo: str = "fit
 def writing(folder, option: str = "--out"):
     """Turn an operating-system error while writing into ``folder`` (a full disk, a read-only file system) into one
     line naming it; partial files stay where the resume protocol expects them."""
-    from ..errors import RidgeDecodeError
-    from ..runtime.machine import io_error
-
     try:
         yield
     except OSError as exc:
@@ -104,9 +102,6 @@ def writing(folder, option: str = "--out"):
 
 def leave_resumable(stage, echo) -> None:
     """After a failed run: remove its staging folder, unless it holds resumable files; then say how big they are."""
-    import shutil
-    from pathlib import Path
-
     stage = Path(stage)
     if not stage.exists():
         return

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ..errors import DataError, InputError
+from .. import plots
+from ..decode import DECODERS, DecodeContext
+from ..errors import DataError, InputError, NoImagesError
+from ..features.extract import parse_shard, shard_ids
 from ..images import resize_images
 from ..results import Predictions
 from ..runtime import layout
+from ..runtime.io import file_signature, versions, write_json
+from ..runtime.machine import require_device
+from ..runtime.runs import FolderLock
 from ..sources import Source
+from ..sources.manifest import resolve_weights_root
 from .common import feature_store, same_source, writing
 
 
@@ -48,13 +57,6 @@ class DecodeResult:
 
 def decode_subject(req: DecodeRequest) -> DecodeResult:
     """Write ``<out>/<73k id>.png`` per test image (and per sample), ``grid.png`` and ``config.json``; resumable."""
-    from ..decode import DecodeContext
-    from ..features.extract import parse_shard, shard_ids
-    from ..runtime.io import file_signature, versions
-    from ..runtime.machine import require_device
-    from ..runtime.runs import FolderLock
-    from ..sources.manifest import resolve_weights_root
-
     require_device(req.device)
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     out = layout.recon_dir(req.source.label, req.out)
@@ -91,8 +93,6 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
 
 def _decoder(req: DecodeRequest):
     """The registered decoder of ``req`` (an ``InputError`` naming the known ones otherwise)."""
-    from ..decode import DECODERS
-
     if req.decoder not in DECODERS:
         raise InputError(f"unknown decoder {req.decoder!r}; known: {sorted(DECODERS)}")
     return DECODERS[req.decoder]
@@ -100,8 +100,6 @@ def _decoder(req: DecodeRequest):
 
 def _seen_images(source: Source, ids):
     """The source's images when it has them (None: decode needs no ground truth), holding every id to decode."""
-    from ..errors import NoImagesError
-
     try:
         stimuli = source.images()
     except NoImagesError:
@@ -115,10 +113,6 @@ def _seen_images(source: Source, ids):
 
 def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, size) -> list:
     """Decode the images not yet in ``out``, a batch at a time; returns the rows decoded now."""
-    from tqdm.auto import tqdm
-
-    from ..runtime.io import write_json
-
     todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / layout.DECODE_CONFIG, config)
@@ -136,8 +130,6 @@ def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, 
 def _grid(req: DecodeRequest, out: Path, stimuli, ids, rows) -> None:
     """``grid.png``: the first ten seen images above their reconstructions (the reconstructions alone without
     ground truth)."""
-    from .. import plots
-
     shown = rows[:10]
     recons = np.stack([layout.load_png(out / layout.recon_name(ids[r])) for r in shown])
     seen = "seen (top) and " if stimuli is not None else ""
@@ -152,8 +144,6 @@ DECODE_IDENTITY = ("decoder", "decoder_name", "predictions", "samples", "seed", 
 
 def _same_decode(out: Path, config: dict) -> None:
     """Refuse to add images to ``out`` if its ``config.json`` is of a decode with other inputs or settings."""
-    import json
-
     path = out / layout.DECODE_CONFIG
     if not path.exists():
         return

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import plots
+from ..decode import weightfree
 from ..errors import DataError
+from ..evaluation import metrics
+from ..runtime.io import versions, write_json
+from ..sources import NSDSource
+from .check import check_data
 from .fit import FitRequest, fit_subject, format_fit_summary
 
 
@@ -26,13 +32,8 @@ class DemoRequest:
 
 def run_demo(req: DemoRequest) -> dict:
     """Simulate if absent, fit voxels -> pixels, decode weight-free, score; writes ``scores.json`` and a figure."""
-    from .. import plots
-    from ..decode import weightfree
-    from ..evaluation import metrics
-    from ..runtime.io import versions, write_json
+    # heavy (scipy): imported where used
     from ..simulation import simulate
-    from ..sources import NSDSource
-    from .check import check_data
 
     t0 = time.perf_counter()
     root, out = Path(req.root), Path(req.out)

@@ -5,10 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from .. import plots
+from ..errors import DataFileError, InputError
+from ..evaluation import image_metrics as ev
+from ..evaluation import report
 from ..results import Predictions
 from ..runtime import layout
+from ..runtime.io import atomic_path, versions, write_json
+from ..runtime.machine import require_device
+from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
+from ..sources.manifest import resolve_weights_root
 from .common import feature_store, leave_resumable, same_source
 
 
@@ -33,12 +40,6 @@ class EvaluateRequest:
 def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     """The eight metrics of a subject's reconstructions: ``metrics.json``, ``per_image.json``, ``report.md`` and
     the best/median/worst figure; returns (metrics.json's content, the folder)."""
-
-    from ..evaluation import image_metrics as ev
-    from ..runtime.io import versions
-    from ..runtime.machine import require_device
-    from ..runtime.runs import FolderLock, commit, staging
-    from ..sources.manifest import resolve_weights_root
 
     label = req.source.label
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
@@ -75,11 +76,6 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
 def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_image: dict, stimuli, recons,
                       ids) -> list[str]:
     """``metrics.json``, ``per_image.json``, ``report.md`` and the ranked figure into ``staging``; their names."""
-    from .. import plots
-    from ..evaluation import image_metrics as ev
-    from ..evaluation import report
-    from ..runtime.io import atomic_path, write_json
-
     scores = result["metrics"]
     write_json(staging / layout.METRICS_JSON, result)
     write_json(staging / layout.PER_IMAGE, {"ids": ids, **per_image})
@@ -104,8 +100,6 @@ def _not_nsd(kind: str) -> str | None:
 
 def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
     """Embedding-level scores of each predicted group whose true features are in ``store`` (a FeatureStore)."""
-    from ..evaluation import image_metrics as ev
-
     pred = Predictions.load(model_dir)
     if source is not None:
         same_source(pred.source, source, "predictions", pred.path)
@@ -121,10 +115,6 @@ def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) 
 
 def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
     """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``."""
-
-    from ..errors import DataFileError
-    from ..evaluation import report
-    from ..runtime.io import versions, write_json
 
     if not dirs:
         raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")

@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, InputError
+from ..features import REGISTRY, FeatureStore
+from ..features.extract import extract_families, parse_shard
+from ..runtime.machine import require_device
+from ..runtime.runs import FolderLock
 from ..sources import Source
+from ..sources.manifest import resolve_weights_root
 from .common import feature_store
 
 
@@ -60,12 +65,6 @@ def extract_features(source: Source, families, features_dir=None, weights_root=N
 
 def run_extract(req: ExtractRequest) -> dict[str, Path]:
     """Compute each family of ``req`` into the feature cache; returns {family: file written}."""
-    from ..features import REGISTRY
-    from ..features.extract import extract_families, parse_shard
-    from ..runtime.machine import require_device
-    from ..runtime.runs import FolderLock
-    from ..sources.manifest import resolve_weights_root
-
     require_device(req.device)
     unknown = [n for n in req.families if n not in REGISTRY]
     if unknown:
@@ -93,7 +92,5 @@ def run_extract(req: ExtractRequest) -> dict[str, Path]:
 
 def merge_feature_shards(families, features_dir) -> dict[str, Path]:
     """Join each family's shard files into one; returns {family: merged file}."""
-    from ..features import FeatureStore
-
     store = FeatureStore(features_dir)
     return {name: store.merge_shards(name) for name in families}

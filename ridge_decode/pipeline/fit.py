@@ -7,13 +7,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 
-from ..errors import DataError, DataFileError, DataFormatError, InputError
+from .. import plots
+from ..errors import DataError, DataFileError, DataFormatError, InputError, NoImagesError
+from ..evaluation import metrics
+from ..features import REGISTRY
 from ..results import Predictions
+from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
 from ..runtime import layout
+from ..runtime.io import peak_rss_mb, versions, write_json
+from ..runtime.machine import require_backend, require_space, writable
+from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
+from ..sources.base import noise_ceiling
 from .common import Timer, feature_store, leave_resumable, request_config, writing
+from .extract import ExtractRequest, run_extract
+from .predict import _grid_digest
 
 
 @dataclass
@@ -73,9 +84,6 @@ def fit_subject(req: FitRequest) -> FitResult:
     from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
     on the fly.
     """
-    from ..runtime.machine import require_backend
-    from ..runtime.runs import FolderLock, commit, staging
-
     require_backend(req.backend)
     folder = layout.fit_dir(req.source.label, None, req.out)
     with FolderLock(folder, echo=req.echo) as lock:
@@ -90,14 +98,6 @@ def fit_subject(req: FitRequest) -> FitResult:
 
 def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     """The fit itself, into the staging folder of ``folder`` (see ``fit_subject``)."""
-    import h5py
-
-    from .. import plots
-    from ..evaluation import metrics
-    from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
-    from ..runtime.io import write_json
-    from ..runtime.runs import staging
-
     alphas = resolve_alphas(req.alphas)
     timer = Timer()
     stage = staging(folder)
@@ -139,8 +139,6 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
 def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
     """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
     and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
-    from ..runtime.machine import require_space, writable
-
     n, p = inputs.X_train.shape
     t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())
     part = stage / (layout.MODEL + ".part")
@@ -150,9 +148,6 @@ def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
 
 def read_fit_inputs(req: FitRequest) -> FitInputs:
     """The source's data and the targets from the feature cache, every check a fit needs done before it starts."""
-    from ..features import REGISTRY
-    from .extract import ExtractRequest, run_extract
-
     source, groups = req.source, list(req.targets)
     data = source.data(progress=req.progress)
     constant = data.check(source.where)
@@ -185,9 +180,6 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
 
 def _check_images(source: Source, store, groups, ids) -> None:
     """Every image a fit reads is the one its features were extracted from (where the source has its images)."""
-    from ..errors import NoImagesError
-    from ..features import REGISTRY
-
     try:
         images = source.images()
     except NoImagesError:
@@ -199,8 +191,6 @@ def _check_images(source: Source, store, groups, ids) -> None:
 
 def noise_ceiling_selection(source: Source, data, min_nc):
     """Noise-ceiling summary of the source's voxels and, with ``min_nc``, the mask of the voxels kept."""
-    from ..sources.base import noise_ceiling
-
     n = float(np.mean(data.train_repeats))
     try:
         nc = noise_ceiling(source.ncsnr(), n)
@@ -220,9 +210,6 @@ def noise_ceiling_selection(source: Source, data, min_nc):
 
 def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer, alphas) -> dict:
     """``summary.json``: sizes, per-group r and alphas, seconds per stage, the request's settings and the source."""
-    from ..runtime.io import peak_rss_mb, versions
-    from .predict import _grid_digest
-
     t = timer.seconds
     return {
         "label": req.source.label,

@@ -9,11 +9,20 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import plots
 from ..errors import DataFileError, InputError
+from ..evaluation import maps
+from ..evaluation.maps import to_volume
+from ..features import REGISTRY
 from ..results import Predictions
+from ..ridge import OneStageRidge
 from ..runtime import layout
+from ..runtime.io import versions, write_json
+from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
+from ..sources.base import noise_ceiling
 from .common import feature_store, leave_resumable, request_config, same_source, writing
+from .extract import extract_features
 
 MAPS = Path("maps")  # default parent of a subject's maps folder
 
@@ -38,9 +47,6 @@ def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
     """{map name: (p,) values over the source's voxels}: ``noise_ceiling`` (where the source has ncsnr),
     ``encoding_<family>`` per family, ``share_<a>_vs_<b>`` for the first two, ``pattern_<group>`` per group of the
     fit in ``model_dir``."""
-    from ..evaluation import maps
-    from ..sources.base import noise_ceiling
-
     data = req.source.data(progress=False)
     ids = np.concatenate([data.train_ids, data.test_ids])
     betas = np.concatenate([data.train_betas, data.test_betas])
@@ -63,9 +69,6 @@ def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
 
 
 def _features(req: MapsRequest, ids: np.ndarray) -> dict[str, np.ndarray]:
-    from ..features import REGISTRY
-    from .extract import extract_features
-
     store = feature_store(req.features_dir, req.source)
     missing = [n for n in req.families if not store.exists(n) and n in REGISTRY and not REGISTRY[n].needs_weights]
     if missing:  # a family that needs no weights costs seconds: made now, as fit does
@@ -84,9 +87,6 @@ def _features(req: MapsRequest, ids: np.ndarray) -> dict[str, np.ndarray]:
 
 def _patterns(req: MapsRequest, data) -> dict[str, np.ndarray]:
     """The decoder's activation pattern of each group the fit in ``model_dir`` predicts, on its training images."""
-    from ..evaluation import maps
-    from ..ridge import OneStageRidge
-
     model_dir = Path(req.model_dir)
     predictions = Predictions.load(model_dir, arrays=False)
     same_source(predictions.source, req.source, "a fit", model_dir)
@@ -116,9 +116,6 @@ def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, *
 def make_maps(req: MapsRequest) -> tuple[dict, Path]:
     """Compute the maps and write ``<out>/<name>.nii.gz`` for each, ``maps.png`` and ``maps.json``; returns
     (maps.json's content, the folder)."""
-    from ..runtime.io import versions
-    from ..runtime.runs import FolderLock, commit, staging
-
     grid = req.source.grid()
     if grid is None:
         raise InputError(f"{req.source} has no voxel grid (an HDF5 file holds voxels as columns): brain maps need "
@@ -149,11 +146,8 @@ def _describe(values: np.ndarray) -> dict:
 
 
 def _write(stage: Path, values: dict, voxel_xyz, grid, summary: dict) -> list[str]:
+    # heavy (nibabel): imported where used
     import nibabel as nib
-
-    from .. import plots
-    from ..evaluation.maps import to_volume
-    from ..runtime.io import write_json
 
     stage.mkdir(parents=True, exist_ok=True)
     names, images = [], {}

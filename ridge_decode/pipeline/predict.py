@@ -3,6 +3,7 @@ that ``decode`` and ``evaluate`` read."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,8 +11,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError, DataFileError, DataFormatError, MissingFeaturesError
+from ..evaluation import metrics
 from ..results import Predictions
+from ..ridge import OneStageRidge
 from ..runtime import layout
+from ..runtime.io import file_signature, versions, write_json
+from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
 from .common import feature_store, leave_resumable, request_config, writing
 
@@ -33,8 +38,6 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
     """Write ``<out>/predictions.h5`` (and ``summary.json``) for split ``req.split`` of the source's betas, with
     the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
     The folder is locked and committed as a fit's is. Returns (the summary, the folder)."""
-    from ..runtime.runs import FolderLock, commit, staging
-
     out = layout.predict_dir(req.source.label, req.out)
     with FolderLock(out, echo=req.echo) as lock:
         try:
@@ -47,9 +50,6 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
 
 
 def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:
-    from ..ridge import OneStageRidge
-    from ..runtime.io import file_signature, versions, write_json
-
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     fit = _fit_summary(model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
@@ -121,15 +121,11 @@ def _fitted_voxels(X, selected, model, fit: dict, source: Source, model_dir: Pat
 
 def _grid_digest(xyz) -> str:
     """A digest of a voxel set's coordinates (what a fit records, so that predict can compare voxel sets)."""
-    import hashlib
-
     return hashlib.sha256(np.ascontiguousarray(xyz, np.int64).tobytes()).hexdigest()[:16]
 
 
 def _held_out_r(req: PredictRequest, pred: dict, ids) -> dict:
     """Per-target r of each group whose true features the cache holds for every id (none otherwise, said once)."""
-    from ..evaluation import metrics
-
     store = feature_store(req.features_dir, req.source)
     r = {}
     for g, p in pred.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -9,9 +10,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import plots
 from ..errors import DataError, InputError
+from ..evaluation import image_metrics as ev
+from ..evaluation import metrics
+from ..ridge import OneStageRidge, resolve_alphas
+from ..ridge.shared_space import PrincipalRidge, SharedSpace, TransferRidge
 from ..runtime import layout
-from ..sources import Source
+from ..runtime.io import versions, write_json
+from ..sources import Source, reopen
+from ..sources.base import MIN_TRAIN_IMAGES
 from .common import feature_store
 from .fit import FitRequest, fit_subject
 
@@ -46,8 +54,6 @@ class TransferRequest:
 def reference_source(reference_dir, default: Source) -> Source:
     """The source a reference fit in ``reference_dir`` recorded (any kind), else ``default``."""
 
-    from ..sources import reopen
-
     summary = Path(reference_dir) / layout.SUMMARY if reference_dir else None
     if summary is not None and summary.exists():
         recorded = layout.load_json(summary, "fit the reference again").get("source")
@@ -59,13 +65,6 @@ def reference_source(reference_dir, default: Source) -> Source:
 def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     """Fit the reference if needed, freeze its shared space, fit the new subject at each training fraction with
     each of ``TRANSFER_METHODS``; returns (the JSON, the figure)."""
-    import importlib.util
-
-    from .. import plots
-    from ..ridge import resolve_alphas
-    from ..ridge.shared_space import SharedSpace
-    from ..runtime.io import versions, write_json
-
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
 
@@ -104,8 +103,6 @@ def _read_json(path: Path) -> dict | None:
 
 def _reference_model(req: TransferRequest, grid):
     """(the reference's fit folder, its model, seconds to load or fit it): fitted here if absent."""
-    from ..ridge import OneStageRidge
-
     groups = list(req.targets)
     ref_dir = layout.fit_dir(req.reference.label, req.reference_dir, req.out)
     t0 = time.perf_counter()
@@ -125,8 +122,6 @@ def _reference_model(req: TransferRequest, grid):
 def _check_fractions(req: TransferRequest) -> None:
     """Every training fraction in (0, 1] and giving at least ``MIN_TRAIN_IMAGES`` images of the new subject, checked
     before any work."""
-    from ..sources.base import MIN_TRAIN_IMAGES
-
     if not req.fractions or any(not 0 < f <= 1 for f in req.fractions):
         raise InputError(f"--train-fraction takes fractions in (0, 1]; got {req.fractions}")
     n = len(req.subject.data(progress=False).train_ids)
@@ -144,11 +139,6 @@ def _n_rows(fraction: float, n: int) -> int:
 
 def _curves(req: TransferRequest, shared, store, grid) -> list[dict]:
     """Each method at each training fraction of the new subject: mean r, retrieval and seconds."""
-    from ..evaluation import image_metrics as ev
-    from ..evaluation import metrics
-    from ..ridge import OneStageRidge
-    from ..ridge.shared_space import PrincipalRidge, TransferRidge
-
     groups = list(req.targets)
     new = req.subject.data(progress=False)
     y_test = {g: store.read(g, new.test_ids) for g in groups}

@@ -49,6 +49,7 @@ def column_sums(b, x):
 def column_squares(b, x):
     """(c,) float64 sums of squares of the columns of ``x`` (n, c), accumulated in float64 without a copy."""
     if is_torch(b):
+        # heavy (torch): imported where used
         import torch
 
         return torch.linalg.vector_norm(x, dim=0, dtype=b.float64) ** 2
@@ -76,10 +77,12 @@ def eigh(b, K):
     array is shared with torch, not copied: host to host, not a crossing.
     """
     if is_torch(b):
+        # heavy (torch): imported where used
         import torch
 
         return torch.linalg.eigh(K)
     try:
+        # heavy (torch): imported where used
         import torch
     except ImportError:
         return np.linalg.eigh(K)
@@ -90,12 +93,14 @@ def eigh(b, K):
 def cholesky(b, A):
     """The lower Cholesky factor of ``A``, or None when ``A`` is not positive definite to its precision."""
     if is_torch(b):
+        # heavy (torch): imported where used
         import torch
 
         try:
             return torch.linalg.cholesky(A)
         except torch.linalg.LinAlgError:
             return None
+    # heavy (scipy): imported where used
     import scipy.linalg
 
     try:
@@ -107,9 +112,11 @@ def cholesky(b, A):
 def cholesky_solve(b, factor, Y):
     """``(L L^T)^-1 Y`` from ``cholesky``'s factor, in the factor's dtype."""
     if is_torch(b):
+        # heavy (torch): imported where used
         import torch
 
         return torch.cholesky_solve(Y.to(factor.dtype), factor)
+    # heavy (scipy): imported where used
     import scipy.linalg
 
     return scipy.linalg.cho_solve(factor, np.asarray(Y, dtype=factor[0].dtype), check_finite=False)
@@ -118,6 +125,7 @@ def cholesky_solve(b, factor, Y):
 def identity_like(b, x, n: int, dtype: str):
     """The identity (n, n) on ``x``'s device."""
     if is_torch(b):
+        # heavy (torch): imported where used
         import torch
 
         return torch.eye(n, dtype=getattr(b, dtype), device=x.device)

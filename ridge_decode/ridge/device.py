@@ -41,6 +41,7 @@ class Device:
         self.name = backend_name
         self.torch = backend.is_torch(self.b)
         if self.torch:
+            # heavy (torch): imported where used
             import torch
 
             self._torch = torch
@@ -94,6 +95,7 @@ class Device:
     @contextlib.contextmanager
     def himalaya_global(self):
         """himalaya's process-wide backend set to this device's for the block, and put back after it."""
+        # heavy (himalaya): imported where used
         from himalaya.backend import get_backend, set_backend
 
         previous = get_backend()

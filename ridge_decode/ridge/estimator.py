@@ -126,6 +126,7 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
 
     def score(self, X, y, sample_weight=None) -> float:
         """R^2 of the predictions, averaged over every (flattened) target, as ``RegressorMixin.score``."""
+        # heavy (sklearn): imported where used
         from sklearn.metrics import r2_score
 
         pred = self.predict(X)

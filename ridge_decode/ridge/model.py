@@ -379,6 +379,7 @@ class OneStageRidge:
     def score(self, X, targets) -> float:
         """The coefficient of determination R^2 of the predictions for ``X``, averaged over every target column of
         every group (scikit-learn's ``r2_score`` with ``multioutput="uniform_average"``)."""
+        # heavy (sklearn): imported where used
         from sklearn.metrics import r2_score
 
         pred = self.predict(X, dtype="float64")

@@ -53,8 +53,6 @@ def generation(st) -> str:
 def check_model_file(f, path, config: dict) -> None:
     """Every array a model file must hold, with its dtype and shape (a ``DataFormatError`` naming the file and the
     dataset): a damaged or hand-edited file stops here, not as a wrong prediction."""
-    from ..errors import DataFormatError
-
     n, p = int(config["n_images"]), int(config["n_voxels"])
     train = "Xs_train" if "Xs_train" in f else "X_train"
     expected = {"X_mean": (p,), "X_scale": (p,), train: (n, p)}

@@ -51,6 +51,7 @@ class SharedSpace:
     def from_reference(cls, model: OneStageRidge, X_train, rank: int = DEFAULT_RANK, groups=None,
                        seed: int = 0, info: dict | None = None) -> SharedSpace:
         """Basis from the reference ``model``'s fitted values on its training voxels ``X_train`` (n, p)."""
+        # heavy (sklearn): imported where used
         from sklearn.utils.extmath import randomized_svd
 
         groups = list(groups or model.groups_)

@@ -95,6 +95,7 @@ class HimalayaCV:
 
     def solve(self, Yc) -> ChunkResult:
         """Dual coefficients (n, c), the alpha chosen per column (c,) and the CV mean squared errors (A, c)."""
+        # heavy (himalaya): imported where used
         from himalaya.kernel_ridge import KernelRidgeCV
 
         with self.dev.himalaya_global():

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 
 from .pinned import pinned_set
@@ -55,8 +56,6 @@ def resumable_h5(path: str | os.PathLike, plan: str, *, matches: Callable | None
     done inside the file, flushed, so a crash loses only unfinished work. When the block exits cleanly with
     ``file.attrs["complete"]`` set, the file is closed and renamed onto ``path``; otherwise it stays as ``.part``.
     """
-    import h5py
-
     path = Path(path)
     part = Path(str(path) + ".part")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..errors import DataFileError, DataFormatError, InputError
 from .io import atomic_path
@@ -148,8 +149,6 @@ def recon_name(image_id: int, sample: int = 0) -> str:
 
 def save_png(image: np.ndarray, path) -> Path:
     """Write a uint8 (H, W, 3) image as PNG, atomically."""
-    from PIL import Image
-
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(image).save(tmp, format="PNG")
     return Path(path)
@@ -157,8 +156,6 @@ def save_png(image: np.ndarray, path) -> Path:
 
 def load_png(path) -> np.ndarray:
     """A PNG as uint8 (H, W, 3) RGB."""
-    from PIL import Image
-
     return np.asarray(Image.open(path).convert("RGB"))
 
 

@@ -59,6 +59,7 @@ def require_space(folder, nbytes: int, what: str, option: str = "--out") -> None
 def cuda_available() -> bool:
     """Whether torch sees a CUDA device (False without torch)."""
     try:
+        # heavy (torch), and optional: imported where used
         import torch
     except ImportError:
         return False

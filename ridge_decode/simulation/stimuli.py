@@ -28,6 +28,7 @@ SOURCES = {
 
 def load_source_photographs() -> dict[str, np.ndarray]:
     """The real photographs bundled with scikit-image and scikit-learn, as uint8 RGB (no network needed)."""
+    # heavy (skimage, sklearn): imported where used
     import skimage.data
     from sklearn.datasets import load_sample_images
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -26,8 +27,6 @@ MAT_HEADER = b"MATLAB 5.0 MAT-file, written by ridge_decode.simulation"
 
 def write_design(path: Path, design: dict[str, np.ndarray]) -> None:
     """``nsd_expdesign.mat``, with a fixed header text instead of the creation time: a seed gives the same bytes."""
-    import io
-
     buf = io.BytesIO()
     scipy.io.savemat(buf, design)
     data = buf.getvalue()

@@ -8,7 +8,8 @@ become options of every command that reads data.
 
 from __future__ import annotations
 
-from ..errors import InputError
+from ..errors import DataError, InputError
+from ..runtime.layout import identity_differences
 from .base import Source, Stimuli, SubjectData
 from .hdf5 import HDF5Source
 from .nifti import NiftiSource
@@ -53,9 +54,6 @@ def open_source(values: dict, label: str | None = None, kinds=None) -> Source:
 def reopen(described: dict, where: str = "a fit's summary") -> Source:
     """The source of a summary's ``source`` entry (``Source.describe()``), checked to be the one recorded: the same
     kind, label and images (a moved or replaced data folder is an error naming both)."""
-    from ..errors import DataError
-    from ..runtime.layout import identity_differences
-
     source = open_source(described["spec"], label=described.get("label"))
     recorded = described.get("identity") or {}
     differ = identity_differences(recorded, source.identity())

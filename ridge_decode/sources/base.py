@@ -8,6 +8,7 @@ which kind of source it is. A new format is one module with one :class:`Source` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
-from ..errors import DataFileError, DataFormatError, InputError
+from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
 
 # Kernel ridge chooses each target's alpha by generalised cross-validation over the training images: after
 # centring, n images leave n - 1 directions, and with fewer than about ten the held-out errors that rank the alphas
@@ -148,8 +149,6 @@ def image_fingerprint(images, ids=None) -> str:
     """A short digest of what a set of images is: their ids, their shape and the bytes of ``FINGERPRINT_IMAGES``
     of them, evenly spaced over ``ids`` (default: every id). Two sources with one fingerprint show the same images
     under the same ids; a cache made from one serves the other."""
-    import hashlib
-
     ids = np.unique(images.ids if ids is None else ids).astype(np.int64)
     digest = hashlib.sha256(json.dumps([list(images.shape[1:]), len(ids)]).encode())
     digest.update(ids.tobytes())
@@ -320,8 +319,6 @@ class Source(ABC):
     def images_identity(self) -> str | None:
         """What the source's images are (``image_fingerprint``), or None when it has none: what a feature cache
         made from them records, and what decode and evaluate compare."""
-        from ..errors import NoImagesError
-
         try:
             return image_fingerprint(self.images())
         except NoImagesError:

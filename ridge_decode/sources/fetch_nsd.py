@@ -71,6 +71,7 @@ def human_size(n: float) -> str:
 
 
 def _filesystem(source_root: str):
+    # heavy (fsspec): imported where used
     import fsspec
 
     protocol = source_root.split("://", 1)[0] if "://" in source_root else "file"

@@ -15,7 +15,9 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
+from PIL import Image
 
 from ..errors import DataFileError, DataFormatError, InputError
 from ..runtime.io import atomic_path
@@ -65,8 +67,6 @@ def fetch(dest, session: str = "201025", echo=print) -> Path:
 def read(folder, session: str = "201025") -> tuple[np.ndarray, np.ndarray]:
     """(responses (1200, neurons) float64, images (1200, 112, 112, 3) uint8) of ``session`` under ``folder``;
     image i of the zip (``image0001.jpg`` ...) goes with response row i."""
-    from PIL import Image
-
     folder = Path(folder)
     names = list(files(session))
     for name in names:
@@ -88,8 +88,6 @@ def read(folder, session: str = "201025") -> tuple[np.ndarray, np.ndarray]:
 def to_hdf5(folder, out, session: str = "201025", n_test: int = N_TEST) -> Path:
     """Write ``session`` (under ``folder``) as an own-data HDF5 file at ``out``: every neuron a column of
     ``train/betas`` and ``test/betas`` (the last ``n_test`` images held out), ids 0..1199, and the images."""
-    import h5py
-
     responses, images = read(folder, session)
     ids = np.arange(len(images), dtype=np.int64)
     split = len(ids) - n_test

@@ -17,6 +17,7 @@ import glob
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
 from ..runtime import layout
@@ -126,8 +127,6 @@ class FolderImages:
     """Images by id from a folder of PNG or JPEG files, all of one size (``path``, ``ids``, ``shape``, ``read``)."""
 
     def __init__(self, folder, names_by_id: dict[int, str], where: str):
-        from PIL import Image
-
         self.path = Path(folder)
         if not self.path.is_dir():
             raise DataFileError(f"--images {self.path}: no such folder (it holds the images the trials name)")
@@ -154,8 +153,6 @@ class FolderImages:
 
     def read(self, ids) -> np.ndarray:
         """uint8 images (len(ids), H, W, 3) in the order of ``ids``."""
-        from PIL import Image
-
         out = np.empty((len(ids),) + self.shape[1:], np.uint8)
         for k, i in enumerate(np.asarray(ids, np.int64).tolist()):
             if i not in self._files:
@@ -167,6 +164,7 @@ class FolderImages:
 
 def _binary_mask(path) -> tuple[object, np.ndarray]:
     """The mask as a nibabel image and a boolean (X, Y, Z) array (values > 0)."""
+    # heavy (nibabel): imported where used
     import nibabel as nib
 
     path = Path(path)
@@ -220,6 +218,7 @@ class NiftiSource(Source):
 
     def grid(self):
         """The mask (``voxel_xyz`` indexes its grid)."""
+        # heavy (nibabel): imported where used
         import nibabel as nib
 
         return nib.load(str(self.mask))
@@ -232,6 +231,7 @@ class NiftiSource(Source):
 
     def load(self, progress: bool = True) -> SubjectData:
         """The betas inside the mask, z-scored per session where the table has sessions, repeats averaged."""
+        # heavy (nibabel, nilearn): imported where used
         import nibabel as nib
         from nilearn.maskers import NiftiMasker
 
@@ -295,6 +295,7 @@ class NiftiSource(Source):
 
     def ncsnr(self) -> np.ndarray:
         """``--ncsnr`` inside the mask."""
+        # heavy (nibabel): imported where used
         import nibabel as nib
 
         if self.ncsnr_path is None:

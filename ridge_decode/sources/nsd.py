@@ -10,6 +10,7 @@ was found.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -279,8 +280,6 @@ class NSDSource(Source):
         """The stimulus file's name, size and shape, and a synthetic root's generator settings (``synthetic.json``):
         NSD's file never changes, so reading a few of its 73,000 images (most unwritten in a synthetic root) would
         say less than this."""
-        import hashlib
-
         path = entry_path("stimuli", self.root)
         if not path.exists():
             return None
@@ -301,6 +300,7 @@ class NSDSource(Source):
 
     def grid(self):
         """The subject's nsdgeneral ROI (its voxels are ``voxel_xyz``'s, in this grid)."""
+        # heavy (nibabel): imported where used
         import nibabel as nib
 
         return nib.load(str(require("nsdgeneral", self.root, self.subject)))

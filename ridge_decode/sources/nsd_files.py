@@ -61,6 +61,7 @@ def subject_trials(design: dict[str, np.ndarray], subject: int, n_trials: int) -
 def read_mask(path: str | Path) -> np.ndarray:
     """The nsdgeneral ROI as a boolean (X, Y, Z) array (values > 0)."""
     try:
+        # heavy (nibabel): imported where used
         import nibabel as nib
 
         img = nib.load(str(path))
@@ -87,6 +88,7 @@ def read_ncsnr(subject: int, data_root: str | Path | None = None) -> np.ndarray:
     mask = read_mask(require("nsdgeneral", root, subject))
     path = require("ncsnr", root, subject)
     try:
+        # heavy (nibabel): imported where used
         import nibabel as nib
 
         vol = np.asanyarray(nib.load(str(path)).dataobj)
@@ -202,6 +204,7 @@ def read_session(path: Path, mask: np.ndarray, fmt: str, n_trials: int = 750) ->
             except OSError as exc:
                 raise DataFileError(f"cannot read betas {path} (truncated?): {exc}") from exc
             return out
+    # heavy (nibabel): imported where used
     import nibabel as nib
 
     try:

@@ -102,6 +102,7 @@ def without_log_messages(logger_name: str, *starts: str):
 
 def torch_load(path: Path, key: str) -> dict:
     """A torch checkpoint as a dict of tensors, with an error naming the entry if it is corrupt."""
+    # heavy (torch): imported where used
     import torch
 
     try:
@@ -116,6 +117,7 @@ def torch_load(path: Path, key: str) -> dict:
 
 def torch_dtype(device: str, dtype: str):
     """The compute dtype: float16 only on CUDA (CPU kernels for half precision are slow or missing)."""
+    # heavy (torch): imported where used
     import torch
 
     return torch.float16 if dtype == "float16" and str(device).startswith("cuda") else torch.float32
@@ -127,6 +129,7 @@ def clip_processor(folder: Path, image_size: int):
     IP-Adapter's ``models/image_encoder`` folder ships without a preprocessor config; tencent's and diffusers'
     code use CLIP's standard preprocessing (shortest side to 224, bicubic, centre crop, CLIP mean and std).
     """
+    # heavy (transformers): imported where used
     from transformers import CLIPImageProcessor
 
     if (Path(folder) / "preprocessor_config.json").exists():

@@ -22,6 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tqdm.auto import tqdm
 
@@ -281,8 +282,7 @@ def _fetch_hub(wf: WeightFile, root: Path, endpoint: str, token, progress: bool)
     downloads into a process-unique temporary file that it deletes when a transfer fails, so a cut download would
     start over on the next run; a ``.part`` beside the file resumes instead.
     """
-    from urllib.parse import urlsplit
-
+    # heavy (huggingface_hub): imported where used
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
     from huggingface_hub.utils import build_hf_headers
 
@@ -305,6 +305,7 @@ def _fetch_hub(wf: WeightFile, root: Path, endpoint: str, token, progress: bool)
 
 
 def _hub_message(exc: Exception, wf: WeightFile, endpoint: str, token) -> str:
+    # heavy (huggingface_hub): imported where used
     from huggingface_hub.errors import (
         EntryNotFoundError,
         GatedRepoError,

@@ -31,6 +31,7 @@ MODEL_INDEX = {"_class_name": "StableDiffusionPipeline", "feature_extractor": [N
 
 
 def _tiny_clip_vision_config(projection_dim: int = 32):
+    # heavy (transformers): imported where used
     from transformers import CLIPVisionConfig
 
     return CLIPVisionConfig(hidden_size=VISION_HIDDEN, image_size=224, patch_size=14, num_hidden_layers=5,
@@ -38,6 +39,7 @@ def _tiny_clip_vision_config(projection_dim: int = 32):
 
 
 def _tiny_text_config():
+    # heavy (transformers): imported where used
     from transformers import CLIPTextConfig
 
     return CLIPTextConfig(hidden_size=TEXT_HIDDEN, intermediate_size=16, num_attention_heads=2, num_hidden_layers=2,
@@ -100,6 +102,7 @@ def resampler_state(seed: int = 0, queries: int = IP_QUERIES, dim: int = RESAMPL
 
 def tiny_unet():
     """A tiny SD-style UNet (cross-attention width TEXT_HIDDEN) from diffusers' own test configuration."""
+    # heavy (diffusers): imported where used
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(block_out_channels=(4, 8), layers_per_block=1, sample_size=8, norm_num_groups=2,
@@ -132,6 +135,7 @@ def ip_adapter_state(unet, seed: int = 0, width: int = TEXT_HIDDEN) -> dict[str,
 
 def make_tiny_weights(root: Path, seed: int = 0) -> Path:
     """Write every weight entry the feature families need under ``root``; returns ``root``."""
+    # heavy (diffusers, transformers): imported where used
     from diffusers import AutoencoderKL, DDIMScheduler
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextModel, CLIPVisionModelWithProjection
 
@@ -167,6 +171,7 @@ def make_tiny_weights(root: Path, seed: int = 0) -> Path:
 def make_tiny_metric_weights(root: Path, seed: int = 0) -> Path:
     """Randomly initialised metric networks (torchvision constructors, ``weights=None``) saved at the manifest's
     checkpoint paths: AlexNet, Inception v3, EfficientNet-B1, and a ResNet-50 in SwAV's release layout."""
+    # heavy (torchvision): imported where used
     from torchvision.models import alexnet, efficientnet_b1, inception_v3, resnet50
 
     torch.manual_seed(seed)
@@ -189,6 +194,7 @@ def make_fullsize_weights(root: Path, seed: int = 0) -> Path:
     """Random-weight models of the real architectures (SD 1.5's UNet, VAE and text encoder, IP-Adapter-Plus with
     its ViT-H/14 encoder, CLIP ViT-L/14), saved in float16 in the manifest's layout: what the real weights cost to
     run, without them (about 4 GB on disk; for a GPU, ``benchmarks/bench_pipeline.py --size full``)."""
+    # heavy (diffusers, transformers): imported where used
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import (
         CLIPConfig,
