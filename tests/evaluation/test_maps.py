@@ -69,10 +69,10 @@ def test_activation_patterns_and_encoding_r2_against_direct_computations():
 
 
 def test_maps_need_a_voxel_grid(tmp_path):
-    from test_faults import _write
+    from builders import write_coarse
 
     from ridge_decode.errors import InputError
     from ridge_decode.pipeline.maps import make_maps
 
     with pytest.raises(InputError, match="has no voxel grid"):
-        make_maps(MapsRequest(HDF5Source(_write(tmp_path / "mine.h5"))))
+        make_maps(MapsRequest(HDF5Source(write_coarse(tmp_path / "mine.h5"))))

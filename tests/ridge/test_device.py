@@ -208,8 +208,8 @@ def test_sigkill_while_a_write_is_in_flight_resumes_bit_for_bit(tmp_path, alpha_
     code = textwrap.dedent(f"""
         import sys, time
         import numpy as np
-        sys.path.insert(0, {str(REPO / "tests")!r})
-        from test_ridge_device import _data
+        sys.path[:0] = [{str(REPO / "tests")!r}, {str(REPO / "tests" / "ridge")!r}]
+        from test_device import _data
         from ridge_decode.ridge import OneStageRidge, stores
         real = stores.HDF5Store.write_chunk
         def slow(self, *args):
