@@ -70,6 +70,7 @@ def test_a_stale_lock_is_taken_over_and_said(tmp_path):
 
 
 def test_a_lost_lock_stops_the_commit(tmp_path, monkeypatch):
+    from ridge_decode.pipeline import fit as fit_stage
     from ridge_decode.runtime import runs
 
     path = write_coarse(tmp_path / "mine.h5")
@@ -80,6 +81,7 @@ def test_a_lost_lock_stops_the_commit(tmp_path, monkeypatch):
         return real(folder, lock, names)
 
     monkeypatch.setattr(runs, "commit", stolen)
+    monkeypatch.setattr(fit_stage, "commit", stolen)  # the fit stage imports commit at its top
     res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "out"), *FIT])
     assert res.exit_code == 1 and "was lost during this run" in res.output and "elsewhere" in res.output, res.output
     assert not (tmp_path / "out" / "mine").exists()
