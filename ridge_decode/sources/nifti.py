@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .._infra import layout
-from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
+from ..errors import DataFileError, DataFormatError, InputError, NoImagesError, UnknownEntryError
 from .base import (
     SPLITS,
     Source,
@@ -160,7 +160,7 @@ class FolderImages:
         out = np.empty((len(ids),) + self.shape[1:], np.uint8)
         for k, i in enumerate(np.asarray(ids, np.int64).tolist()):
             if i not in self._files:
-                raise KeyError(f"{self.path}: no image for id {i}")
+                raise UnknownEntryError(f"{self.path}: no image for id {i}")
             with Image.open(self._files[i]) as img:
                 out[k] = np.asarray(img.convert("RGB"))
         return out
