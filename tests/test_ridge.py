@@ -341,7 +341,7 @@ def test_bad_input():
     with pytest.raises(NotFittedError, match="not fitted"):
         OneStageRidge().predict(X)
     m = OneStageRidge().fit(X, {"y": Y})
-    with pytest.raises(ValueError, match="X has 299 voxels; the model was fitted on 300"):
+    with pytest.raises(ValueError, match="X has 299 features, but OneStageRidge is expecting 300 features as input"):
         m.predict(X[:, :-1])
     with pytest.raises(KeyError, match="'q' is not in this model"):
         m.predict(X, groups=["q"])

@@ -91,8 +91,8 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Fit on ``X`` (n, p) and ``y`` (n,), (n, t) or (n, ...); returns self."""
-        alpha_per = validation.canonical_alpha_per(self.alpha_per)
-        alphas = validation.check_params({**self.get_params(), "alpha_per": alpha_per})
+        params = validation.current_form(self.get_params(), "RidgeGCV")  # alpha_per="all" warns
+        alphas, alpha_per = validation.check_params(params), params["alpha_per"]
         if y is None:
             raise InputError("RidgeGCV requires y to be passed, but the target y is None")
         X = validate_data(self, X, dtype=[np.float64, np.float32])

@@ -103,10 +103,10 @@ class OneStageRidge:
     solver_params : dict or None, default=None
         The "himalaya" solver's settings: ``cv`` (folds, in row order; default 5) and himalaya's own
         ``solver_params`` (``n_targets_batch``, ``n_alphas_batch``, ...).
-    **deprecated
-        ``fixed_alpha=a`` (before 0.2.0; now ``solver="fixed", alphas=a``) and ``cv=k`` (now
-        ``solver_params={"cv": k}``) still work until 0.3.0, with a ``FutureWarning``; ``get_params`` gives the new
-        form.
+    fixed_alpha : float, dict or "deprecated", default="deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``solver="fixed", alphas=fixed_alpha`` (``fit`` warns).
+    cv : int or "deprecated", default="deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``solver_params={"cv": cv}`` (``fit`` warns).
 
     Attributes
     ----------
@@ -149,27 +149,22 @@ class OneStageRidge:
 
     def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
                  chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None, solver: str = "gcv",
-                 solver_params: dict | None = None, **deprecated):
-        params = {"alphas": alphas, "solver": solver, "solver_params": solver_params}
-        if deprecated:  # the names before 0.2.0, translated with a FutureWarning (an empty call stores as given)
-            params = validation.translate_deprecated_init("OneStageRidge", params, deprecated)
-        self.alphas = params["alphas"]
+                 solver_params: dict | None = None, fixed_alpha="deprecated", cv="deprecated"):
+        self.alphas = alphas
         self.alpha_per = alpha_per
         self.backend = backend
         self.chunk_size = chunk_size
         self.eigh_dtype = eigh_dtype
         self.path = path
-        self.solver = params["solver"]
-        self.solver_params = params["solver_params"]
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        return [name for name, p in inspect.signature(cls.__init__).parameters.items()
-                if name != "self" and p.kind is not p.VAR_KEYWORD]
+        self.solver = solver
+        self.solver_params = solver_params
+        self.fixed_alpha = fixed_alpha  # the names before 0.2.0: stored as given, translated (and warned) by fit
+        self.cv = cv
 
     def get_params(self, deep: bool = True) -> dict:
         """Every parameter of ``__init__`` with its value (scikit-learn's convention)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
+        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters
+                if name != "self"}
 
     def set_params(self, **params) -> OneStageRidge:
         """Set parameters by name (scikit-learn's convention); checked when ``fit`` runs."""
@@ -214,8 +209,12 @@ class OneStageRidge:
         fit that raises leaves a previous fit's attributes as they were. himalaya's process-wide backend is left
         as it was.
         """
-        alpha_per = validation.canonical_alpha_per(self.alpha_per)
-        alphas = validation.check_params({**self.get_params(), "alpha_per": alpha_per})
+        if targets is None:
+            raise InputError("OneStageRidge requires y to be passed, but the target y is None: give the targets, one "
+                             "array (n_samples, ...) or {group: array}")
+        params = validation.current_form(self.get_params(), "OneStageRidge")  # warns for the names before 0.2.0
+        alphas = validation.check_params(params)
+        alpha_per, solver, solver_params = params["alpha_per"], params["solver"], params["solver_params"]
         names = validation.feature_names(X)
         single = not isinstance(targets, Mapping)
         seconds: dict[str, float] = {}
@@ -227,11 +226,11 @@ class OneStageRidge:
         if single and np.ndim(targets) == 1:  # one target: fitted as (n, 1), predicted as (n,)
             single, targets = "1d", np.asarray(targets)[:, None]
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
-        fixed = validation.fixed_alphas(self.alphas, list(targets)) if self.solver == "fixed" else None
+        fixed = validation.fixed_alphas(params["alphas"], list(targets)) if solver == "fixed" else None
         dev = Device(self.backend)
         Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         self._names = names
-        config = self._config(alphas, alpha_per, targets, fixed, (n, p), single)
+        config = self._config(alphas, params, targets, fixed, (n, p), single)
         seconds["standardize"] = time.perf_counter() - t0
         if self.path is None:  # nothing to resume: no fingerprint
             store = nullcontext((MemoryStore(), False))
@@ -260,8 +259,8 @@ class OneStageRidge:
             del Xs
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            run = runner.ChunkRun(alphas, fixed, alpha_per, int(self.chunk_size), self.solver,
-                                  self.solver_params, resumed, progress, overlap, self.path)
+            run = runner.ChunkRun(alphas, fixed, alpha_per, int(self.chunk_size), solver,
+                                  solver_params, resumed, progress, overlap, self.path)
             solver = runner.make_solver(dev, st, K, run)
             if solver.name == "gcv":
                 del K
@@ -288,14 +287,16 @@ class OneStageRidge:
                                                    self.eigh_dtype))
         return [w for w in found if w]
 
-    def _config(self, alphas, alpha_per, targets, fixed, shape, single) -> dict:
+    def _config(self, alphas, current, targets, fixed, shape, single) -> dict:
+        """The model file's record of a fit; ``current`` is ``get_params()`` in today's names (``current_form``)."""
         n, p = shape
-        params = {k: v for k, v in self.get_params().items() if k not in NOT_SAVED}
-        params["alphas"], params["alpha_per"] = alphas.tolist(), alpha_per
+        params = {k: v for k, v in current.items() if k not in NOT_SAVED}
+        params["alphas"] = alphas.tolist()
+        solver = current["solver"]
         return {
-            "alphas": alphas.tolist(), "alpha_per": alpha_per, "fixed_alpha": fixed,
+            "alphas": alphas.tolist(), "alpha_per": current["alpha_per"], "fixed_alpha": fixed,
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
-            "solver": self.solver, "solver_params": self.solver_params if self.solver == "himalaya" else None,
+            "solver": solver, "solver_params": current["solver_params"] if solver == "himalaya" else None,
             "n_images": n, "n_voxels": p, "params": params, "single": single, "feature_names": self._names,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
@@ -437,7 +438,8 @@ class OneStageRidge:
         validation.check_feature_names(X, getattr(self, "feature_names_in_", None))
         X = validation.check_X(X)
         if X.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.n_features_in_}")
+            raise InputError(f"X has {X.shape[1]} features, but OneStageRidge is expecting {self.n_features_in_} "
+                             "features as input (the voxels it was fitted on)")
         groups = list(self.groups_ if groups is None else groups)
         for g in groups:
             self._require_group(g)
@@ -471,16 +473,19 @@ class OneStageRidge:
             return out[SINGLE_GROUP][:, 0] if single == "1d" else out[SINGLE_GROUP]
         return out
 
-    def score(self, X, targets) -> float:
-        """The coefficient of determination R^2 of the predictions for ``X``, averaged over every target column of
-        every group (scikit-learn's ``r2_score`` with ``multioutput="uniform_average"``)."""
+    def score(self, X, y, sample_weight=None) -> float:
+        """The coefficient of determination R^2 of the predictions for ``X`` against ``y`` (the targets as ``fit``
+        took them: one array, or {group: array}), averaged over every target column of every group (scikit-learn's
+        ``r2_score`` with ``multioutput="uniform_average"``); ``sample_weight`` (n,) as scikit-learn's."""
         from sklearn.metrics import r2_score
 
         pred = self.predict(X, dtype="float64")
         if not isinstance(pred, Mapping):
-            pred, targets = {SINGLE_GROUP: pred}, {SINGLE_GROUP: np.asarray(targets).reshape(pred.shape)}
-        if not isinstance(targets, Mapping) or set(targets) != set(pred):
-            raise InputError(f"score needs targets for the groups {sorted(pred)}; got "
-                             f"{sorted(targets) if isinstance(targets, Mapping) else type(targets).__name__}")
-        true = np.concatenate([np.asarray(targets[g], np.float64).reshape(len(X), -1) for g in pred], 1)
-        return float(r2_score(true, np.concatenate([pred[g].reshape(len(X), -1) for g in pred], 1)))
+            pred, y = {SINGLE_GROUP: pred}, {SINGLE_GROUP: np.asarray(validation.as_dense(y, "y")).reshape(pred.shape)}
+        if not isinstance(y, Mapping) or set(y) != set(pred):
+            raise InputError(f"score needs y for the groups {sorted(pred)}; got "
+                             f"{sorted(y) if isinstance(y, Mapping) else type(y).__name__}")
+        n = len(next(iter(pred.values())))
+        true = np.concatenate([np.asarray(validation.as_dense(y[g], g), np.float64).reshape(n, -1) for g in pred], 1)
+        return float(r2_score(true, np.concatenate([pred[g].reshape(n, -1) for g in pred], 1),
+                              sample_weight=sample_weight))

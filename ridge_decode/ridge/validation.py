@@ -46,29 +46,24 @@ def deprecated(old: str, new: str, stacklevel: int = 3) -> None:
                   FutureWarning, stacklevel=stacklevel)
 
 
-def canonical_alpha_per(value):
-    """``alpha_per`` in today's words: ``"all"`` (before 0.2.0) is ``"group"``, with a ``FutureWarning``."""
-    if isinstance(value, str) and value == "all":
-        deprecated('alpha_per="all"', 'alpha_per="group"', stacklevel=4)
-        return "group"
-    return value
+DEPRECATED = "deprecated"  # the default of a parameter kept only for its old spelling, as scikit-learn does
 
 
-def translate_deprecated_init(estimator: str, params: dict, deprecated_kwargs: dict) -> dict:
-    """``params`` of ``estimator``'s ``__init__`` with its pre-0.2.0 keywords translated, each with a
-    ``FutureWarning``: ``fixed_alpha=a`` is ``solver="fixed", alphas=a``; ``cv=k`` is ``solver_params={"cv": k}``.
-    Any other keyword is a ``ParameterError`` (a ``TypeError``, as Python's own) naming the parameters there are."""
+def current_form(params: dict, estimator: str) -> dict:
+    """``params`` (an estimator's ``get_params()``) in today's names, with a ``FutureWarning`` for each name used
+    before 0.2.0: ``alpha_per="all"`` is ``"group"``; ``fixed_alpha=a`` is ``solver="fixed", alphas=a``; ``cv=k`` is
+    ``solver_params={"cv": k}``. The deprecated keys are dropped."""
     params = dict(params)
-    unknown = sorted(set(deprecated_kwargs) - {"fixed_alpha", "cv"})
-    if unknown:
-        raise ParameterError(f"{estimator}() got unexpected keyword arguments {unknown}; its parameters are "
-                             f"{sorted(params)}", param=unknown[0])
-    if deprecated_kwargs.get("fixed_alpha") is not None:
+    if isinstance(params.get("alpha_per"), str) and params["alpha_per"] == "all":
+        deprecated('alpha_per="all"', 'alpha_per="group"', stacklevel=4)
+        params["alpha_per"] = "group"
+    fixed_alpha, cv = params.pop("fixed_alpha", DEPRECATED), params.pop("cv", DEPRECATED)
+    if not (isinstance(fixed_alpha, str) and fixed_alpha == DEPRECATED):
         deprecated(f"{estimator}(fixed_alpha=...)", f"{estimator}(solver='fixed', alphas=...)", stacklevel=4)
-        params["solver"], params["alphas"] = "fixed", deprecated_kwargs["fixed_alpha"]
-    if "cv" in deprecated_kwargs:
+        params["solver"], params["alphas"] = "fixed", fixed_alpha
+    if not (isinstance(cv, str) and cv == DEPRECATED):
         deprecated(f"{estimator}(cv=...)", f"{estimator}(solver_params={{'cv': ...}})", stacklevel=4)
-        params["solver_params"] = {**(params.get("solver_params") or {}), "cv": deprecated_kwargs["cv"]}
+        params["solver_params"] = {**(params.get("solver_params") or {}), "cv": cv}
     return params
 
 
@@ -233,17 +228,25 @@ def as_dense(value, name: str):
                                  f"{ACCEPTED}") from exc
     if hasattr(value, "shape") and hasattr(value, "dtype") and not module.startswith("pandas"):
         try:
-            np.dtype(value.dtype)
-            return value
+            if np.dtype(value.dtype).kind != "O":
+                return value
         except TypeError:
             pass
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:  # ragged lists, objects numpy cannot read
         raise InputTypeError(f"{where} that numpy cannot read as an array ({exc}); accepted: {ACCEPTED}") from exc
+    if array.dtype.kind == "O":  # numbers held as Python objects (scikit-learn accepts them): as float64
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            why = f" ({exc})"
+    else:
+        why = ""
     if array.dtype.kind in "OSUV" or array.ndim == 0:
         raise InputTypeError(f"{name} must hold real numbers (n_samples, ...); found a {module}.{kind.__name__} "
-                             f"{f'of dtype {array.dtype}' if array.ndim else 'with no shape'}; accepted: {ACCEPTED}")
+                             f"{f'of dtype {array.dtype}' if array.ndim else 'with no shape'}{why}; accepted: "
+                             f"{ACCEPTED}")
     return array
 
 
@@ -252,9 +255,14 @@ def check_X(X, name: str = "X", min_samples: int = 1) -> np.ndarray:
     itself when it already is one: it is never written)."""
     X = np.asarray(as_dense(X, name))
     if X.ndim != 2:
-        raise InputError(f"{name} must be 2-D (n_samples, n_features); found shape {X.shape}")
+        raise InputError(f"{name} must be 2-D (n_samples, n_features); found shape {X.shape}"
+                         + (f": Reshape your data, {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) "
+                            "for one sample" if X.ndim == 1 else ""))
     if X.dtype.kind not in "biuf":
-        raise InputTypeError(f"{name} must hold real numbers; found dtype {X.dtype}")
+        raise InputTypeError(f"{name} must hold real numbers; found dtype {X.dtype}"
+                             + (" (Complex data not supported)" if X.dtype.kind == "c" else ""))
+    if X.shape[1] == 0:
+        raise InputError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.shape[0] < min_samples:
         raise InputError(f"{name} has {X.shape[0]} sample(s): at least {min_samples} samples are needed "
                          f"(n_samples = {X.shape[0]})")
