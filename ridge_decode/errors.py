@@ -95,9 +95,14 @@ class OutputError(RidgeDecodeError, OSError):
     the disk is full, or the folder is read-only. The message names the path and what to do."""
 
 
-class IncompleteOutputError(RidgeDecodeError, RuntimeError):
-    """A stage finished without writing every output it should commit: nothing was committed (a bug in the stage
-    rather than the user's doing; the message names the folder and what is missing)."""
+class InternalError(RuntimeError):
+    """A bug in ridge_decode, not the user's doing: deliberately not a ``RidgeDecodeError``, so that the command
+    group writes its traceback to a log file and asks for a report."""
+
+
+class IncompleteOutputError(InternalError):
+    """A stage finished without writing every output it should commit: nothing was committed (the message names
+    the folder and what is missing)."""
 
 
 class FitInUseError(OutputError, BlockingIOError):
