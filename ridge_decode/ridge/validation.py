@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError, ParameterError, python_fix
 from .backend import BACKENDS
+from .device import torch_to_host
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 ALPHA_PER = ("target", "group")
@@ -222,7 +223,7 @@ def as_dense(value, name: str):
                              f"{name}.toarray(), or one of {ACCEPTED}")
     if module.startswith("torch"):
         try:
-            return value.detach().cpu().numpy()
+            return torch_to_host(value)
         except (AttributeError, TypeError, RuntimeError) as exc:
             raise InputTypeError(f"{where} that cannot be copied to a numpy array ({exc}); accepted: "
                                  f"{ACCEPTED}") from exc
