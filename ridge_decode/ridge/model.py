@@ -281,10 +281,10 @@ class OneStageRidge:
         """The fit's ``AlphaGridWarning`` messages (each also issued as a warning)."""
         if fixed is not None:
             return []
-        found = [validation.warn_grid_edges(self.alphas_, grid, self.y_std_)]
+        found = [validation.warn_grid_edges(self.alphas_, grid, self.y_std_, stacklevel=4)]  # the caller of fit
         if hasattr(self, "kernel_eigenvalues_") and self.kernel_eigenvalues_.size:
             found.append(validation.warn_precision(self.alphas_, float(self.kernel_eigenvalues_.max()),
-                                                   self.eigh_dtype))
+                                                   self.eigh_dtype, stacklevel=4))
         return [w for w in found if w]
 
     def _config(self, alphas, current, targets, fixed, shape, single) -> dict:

@@ -295,7 +295,7 @@ def check_targets(targets, n: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- warnings
-def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict) -> str | None:
+def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict, stacklevel: int = 3) -> str | None:
     """Warn (``AlphaGridWarning``) when, in a group, more than ``GRID_EDGE_FRACTION`` of the non-constant targets
     chose the grid's first or last alpha; returns the message (None when there is nothing to say)."""
     lines = []
@@ -311,11 +311,11 @@ def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict) -> str | None:
     if not lines:
         return None
     message = "; ".join(lines) + f": widen the grid ({python_fix('alphas')})"
-    warnings.warn(message, AlphaGridWarning, stacklevel=3)
+    warnings.warn(message, AlphaGridWarning, stacklevel=stacklevel)
     return message
 
 
-def warn_precision(alphas: dict, s_max: float, eigh_dtype: str) -> str | None:
+def warn_precision(alphas: dict, s_max: float, eigh_dtype: str, stacklevel: int = 3) -> str | None:
     """Warn when targets chose an alpha below the eigendecomposition's absolute eigenvalue error (eps of
     ``eigh_dtype`` times the kernel's largest eigenvalue ``s_max``): their coefficients are round-off. Returns the
     message, or None."""
@@ -328,5 +328,5 @@ def warn_precision(alphas: dict, s_max: float, eigh_dtype: str) -> str | None:
                f"({np.finfo(eigh_dtype).eps:.2g} x the kernel's largest eigenvalue {s_max:.3g}): "
                + ", ".join(f"{k} of {g!r}" for g, k in below.items())
                + f"; their coefficients are round-off: use larger alphas, or {python_fix('eigh_dtype')}")
-    warnings.warn(message, AlphaGridWarning, stacklevel=3)
+    warnings.warn(message, AlphaGridWarning, stacklevel=stacklevel)
     return message
