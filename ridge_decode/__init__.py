@@ -19,7 +19,7 @@ Every score takes the prediction first and the truth second. The subpackages hol
 
 import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # name -> module that defines it; imported on first use, so that `ridge-decode --help` does not import torch
 _PUBLIC = {

@@ -56,7 +56,38 @@ class InputError(RidgeDecodeError, ValueError):
 
 class ParameterError(InputError, TypeError):
     """An estimator's parameter has a value or type it cannot use (both a ``ValueError`` and a ``TypeError``, as
-    scikit-learn's ``InvalidParameterError`` is); the message names it, what was expected and what was found."""
+    scikit-learn's ``InvalidParameterError`` is); the message names it, what was expected and what was found.
+
+    ``param`` is the Python name of the parameter (``"alphas"``), or None; the command line names its flag instead
+    (``PARAMETER_FORMS``)."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
+
+
+class InputTypeError(InputError, TypeError):
+    """An input (X, y, targets) is of a type or dtype the estimator cannot read: the message names the input, the
+    type found and the types accepted."""
+
+
+class InputIndexError(InputError, IndexError):
+    """An index or id outside what a file or array holds; the message names the file, the range and the index."""
+
+
+class UnknownGroupError(InputError, KeyError):
+    """A target group that the fitted model does not have; the message names it and the groups it has."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownEntryError(DataError, KeyError):
+    """A name (a manifest entry, an image id) that a file or table does not hold; the message names it and where
+    it was looked for."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class OutputError(RidgeDecodeError, OSError):
@@ -64,6 +95,71 @@ class OutputError(RidgeDecodeError, OSError):
     the disk is full, or the folder is read-only. The message names the path and what to do."""
 
 
+class InternalError(RuntimeError):
+    """A bug in ridge_decode, not the user's doing: deliberately not a ``RidgeDecodeError``, so that the command
+    group writes its traceback to a log file and asks for a report."""
+
+
+class IncompleteOutputError(InternalError):
+    """A stage finished without writing every output it should commit: nothing was committed (the message names
+    the folder and what is missing)."""
+
+
+class FitInUseError(OutputError, BlockingIOError):
+    """Another fit (a thread, a cross-validation fold, another process) is writing the same file-backed model
+    ``path`` now; the message names the path and the fix (one ``path`` per fit, or ``path=None``)."""
+
+
 class DeviceError(RidgeDecodeError):
     """The device or backend asked for is not on this machine (``--backend torch_cuda`` or ``--device cuda`` with no
     GPU); the message names the option and what to use instead."""
+
+
+# --------------------------------------------------------------------------- scikit-learn's NotFittedError
+def _not_fitted_error():
+    """``NotFittedError``: both this package's error and scikit-learn's (so ``except NotFittedError`` of either
+    catches it; scikit-learn's is a ``ValueError`` and an ``AttributeError``). Made on first use: importing
+    scikit-learn costs the command line a second it rarely needs."""
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+    class NotFittedError(RidgeDecodeError, SklearnNotFittedError):
+        """An estimator used before ``fit``; the message names it and the call that fits it."""
+
+    NotFittedError.__module__, NotFittedError.__qualname__ = __name__, "NotFittedError"  # pickles by name
+    return NotFittedError
+
+
+def __getattr__(name):
+    if name == "NotFittedError":
+        globals()[name] = value = _not_fitted_error()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ------------------------------------------------------------------------ one parameter, two spellings
+# The one place that translates between Python and the command line. A message raised in Python names the
+# Python parameter (a ``ParameterError``'s ``param``, and the fixes below); the command group rewrites it for the
+# command line with ``for_command_line`` (cli/_group.py), and the fit command its printed warnings.
+FLAGS = {"alphas": "--alphas", "alpha_per": "--alpha-per", "backend": "--backend", "chunk_size": "--chunk-size",
+         "solver": "--solver", "solver_params": "--cv"}
+# (a fix as a message raised in Python writes it, as the command line writes it)
+FIXES = {
+    "alphas": ("alphas=np.logspace(-2, 10, 25)", "--alphas LOG10_MIN:LOG10_MAX:COUNT, e.g. --alphas -2:10:25"),
+    "eigh_dtype": ("eigh_dtype='float64'", "a float64 eigendecomposition (no flag: OneStageRidge(eigh_dtype='float64') "
+                                           "in Python)"),
+}
+
+
+def python_fix(param: str) -> str:
+    """How a message raised in Python writes the fix through ``param`` (``FIXES``)."""
+    return FIXES[param][0]
+
+
+def for_command_line(message: str, param: str | None = None) -> str:
+    """``message``, raised in Python, for the command line: each fix of ``FIXES`` in its flag form, and a leading
+    Python parameter name (``param``) as its flag."""
+    for python, flag in FIXES.values():
+        message = message.replace(python, flag)
+    if param in FLAGS and message.startswith(f"{param} "):
+        message = FLAGS[param] + message[len(param):]
+    return message

@@ -240,7 +240,7 @@ class Group(click.Group):
 
     def invoke(self, ctx):
         # deferred: `ridge-decode --help` imports no stage
-        from ..errors import InputError, RidgeDecodeError
+        from ..errors import InputError, RidgeDecodeError, for_command_line
 
         main_thread = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
@@ -251,10 +251,10 @@ class Group(click.Group):
             _close_progress_bars()  # a bar left open would redraw itself after the line, on the same line
             click.echo(line, err=True)
             raise click.exceptions.Exit(status) from None
-        except InputError as exc:
-            raise click.UsageError(str(exc), ctx) from exc
+        except InputError as exc:  # raised in Python's words: the parameter becomes its flag
+            raise click.UsageError(for_command_line(str(exc), getattr(exc, "param", None)), ctx) from exc
         except RidgeDecodeError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(for_command_line(str(exc))) from exc
         except (click.exceptions.ClickException, click.exceptions.Abort, click.exceptions.Exit):
             raise
         except PermissionError as exc:  # the user's files, not a bug: say which

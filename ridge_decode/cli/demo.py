@@ -17,9 +17,13 @@ from ._group import COUNT, main
 def demo(data_root, out, seed, n_show):
     """The main job on the synthetic subject: simulate if absent, fit voxels -> pixels, decode, score."""
     # deferred: `ridge-decode --help` imports no stage
+    from ..errors import for_command_line
     from ..pipeline import DemoRequest, run_demo
 
-    scores = run_demo(DemoRequest(data_root, out, seed, n_show, echo=click.echo))
+    def echo(line):  # the fit's warnings name flags, not Python parameters
+        click.echo(for_command_line(line))
+
+    scores = run_demo(DemoRequest(data_root, out, seed, n_show, echo=echo))
     click.echo(f"PixCorr at 32 px {scores['pixcorr_32px']:.3f}, two-way identification at 32 px "
                f"{scores['two_way_identification_pixels']:.3f} "
                f"(shuffled {scores['two_way_identification_shuffled']:.3f})")

@@ -51,9 +51,10 @@ def _fixed_alpha(text):
 def fit(targets, alphas, fixed_alpha, **options):
     """Fit the one-stage ridge from a subject's voxels to cached target groups; write <out>/<label>."""
     # deferred: `ridge-decode --help` imports no stage
+    from ..errors import for_command_line
     from ..pipeline import FitRequest, fit_subject, format_fit_summary, parse_groups
 
     result = fit_subject(FitRequest(**options, targets=parse_groups(targets), alphas=parse_alphas(alphas),
                                     fixed_alpha=_fixed_alpha(fixed_alpha), echo=click.echo))
-    click.echo(format_fit_summary(result.summary))
+    click.echo(for_command_line(format_fit_summary(result.summary)))  # its warnings name flags, not parameters
     click.echo(f"written: {result.folder}")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 
 def columnwise_r(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
     """Pearson r of each column of ``pred`` (n, t) with ``true`` (n, t); constant columns give NaN."""
@@ -37,7 +39,7 @@ def identification_per_image(pred_feats: np.ndarray, true_feats: np.ndarray) -> 
     r = np.asarray(pred_feats, np.float64).reshape(len(pred_feats), -1)
     n = len(t)
     if n < 2 or len(r) != n:
-        raise ValueError(f"need >= 2 paired rows; got {len(t)} true and {len(r)} reconstructions")
+        raise InputError(f"need >= 2 paired rows; got {len(t)} true and {len(r)} reconstructions")
     t = (t - t.mean(1, keepdims=True)) / t.std(1, keepdims=True)
     r = (r - r.mean(1, keepdims=True)) / r.std(1, keepdims=True)
     corr = t @ r.T / t.shape[1]  # corr[i, j] = corr(true_i, recon_j)

@@ -14,7 +14,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..errors import DataFileError, DataFormatError, MissingFeaturesError
+from ..errors import DataFileError, DataFormatError, InputError, InputIndexError, MissingFeaturesError
 from ..images import image_hashes
 from ..runtime.io import atomic_path, file_signature, resumable_h5
 
@@ -70,9 +70,9 @@ class FeatureStore:
         """Cache ``features`` (n, ...) for ``ids`` (n,); rows are stored sorted by id."""
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) != len(features):
-            raise ValueError(f"{len(ids)} ids but {len(features)} feature rows for family {name!r}")
+            raise InputError(f"{len(ids)} ids but {len(features)} feature rows for family {name!r}")
         if len(np.unique(ids)) != len(ids):
-            raise ValueError(f"family {name!r}: ids must be unique")
+            raise InputError(f"family {name!r}: ids must be unique")
         order = np.argsort(ids)
         self.check_provenance(name)
         with atomic_path(self.path(name)) as tmp, h5py.File(tmp, "w") as f:
@@ -164,7 +164,7 @@ class FeatureStore:
         """Join ``<name>.shard-*-of-N.h5`` into ``<name>.h5``, checking every planned id is present exactly once."""
         shards = sorted(self.features_dir.glob(f"{name}.shard-*-of-*.h5"))
         if not shards:
-            raise FileNotFoundError(f"no shard files {name}.shard-I-of-N.h5 under {self.features_dir}")
+            raise DataFileError(f"no shard files {name}.shard-I-of-N.h5 under {self.features_dir}")
         counts = {int(p.name.rsplit("-of-", 1)[1][:-3]) for p in shards}
         if len(counts) != 1:
             raise DataFormatError(f"shard files of {name!r} disagree on N: {[p.name for p in shards]}")
@@ -173,7 +173,7 @@ class FeatureStore:
         missing = sorted(str(p.name) for p in want - set(shards))
         unfinished = sorted(p.name for p in self.features_dir.glob(f"{name}.shard-*-of-{n}.h5.part"))
         if missing:
-            raise FileNotFoundError(f"{name!r}: shards {missing} are missing under {self.features_dir}"
+            raise DataFileError(f"{name!r}: shards {missing} are missing under {self.features_dir}"
                                     + (f" (unfinished: {unfinished}; rerun those shards)" if unfinished else ""))
         parts = [self.shard_path(name, (i, n)) for i in range(n)]
         with h5py.File(parts[0], "r") as f:
@@ -261,7 +261,7 @@ class FeatureRows:
             if isinstance(first, (int, np.integer)):
                 return ds[(int(self.positions[first]),) + rest]
             if first != slice(None):
-                raise IndexError(f"FeatureRows supports view[i] and view[:, ...]; got first index {first!r}")
+                raise InputIndexError(f"FeatureRows supports view[i] and view[:, ...]; got first index {first!r}")
             # Contiguous blocks of rows, then the wanted rows picked from each: far faster than an h5py point
             # selection of thousands of rows, and bounded in memory by the block size.
             parts, u = [], self._unique
@@ -289,7 +289,7 @@ class FeatureWriter:
         self.part = Path(str(path) + ".part")
         self.ids = np.asarray(ids, dtype=np.int64)
         if len(self.ids) and (np.diff(self.ids) <= 0).any():
-            raise ValueError("FeatureWriter needs sorted, unique ids")
+            raise InputError("FeatureWriter needs sorted, unique ids")
         self.shape, self.dtype, self.batch_size = tuple(shape), np.dtype(dtype), int(batch_size)
         self.attrs = dict(attrs)
         self.all_ids = self.ids if all_ids is None else np.asarray(all_ids, dtype=np.int64)
@@ -328,7 +328,7 @@ class FeatureWriter:
         features = np.asarray(features)
         n = len(self.batches[k][1])
         if features.shape != (n,) + self.shape:
-            raise ValueError(f"batch {k} of {self.path.name}: expected features of shape {(n,) + self.shape}; "
+            raise InputError(f"batch {k} of {self.path.name}: expected features of shape {(n,) + self.shape}; "
                              f"found {features.shape}")
         a = k * self.batch_size
         self._file["features"][a : a + n] = features.astype(self.dtype, copy=False)

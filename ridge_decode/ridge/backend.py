@@ -10,6 +10,8 @@ import importlib
 
 import numpy as np
 
+from ..errors import ParameterError
+
 BACKENDS = ("numpy", "torch", "torch_cuda")
 
 
@@ -17,7 +19,7 @@ def get(name: str):
     """The himalaya backend module called ``name`` (one of ``BACKENDS``), imported without touching himalaya's
     process-wide backend."""
     if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}; got {name!r}")
+        raise ParameterError(f"backend must be one of {BACKENDS}; got {name!r}", param="backend")
     return importlib.import_module(f"himalaya.backend.{name}")
 
 

@@ -26,7 +26,14 @@ import numpy as np
 from . import backend
 from .backend import BACKENDS
 
-__all__ = ["BACKENDS", "Device"]
+__all__ = ["BACKENDS", "Device", "torch_to_host"]
+
+
+def torch_to_host(tensor) -> np.ndarray:
+    """A caller's torch tensor (any device, with or without grad) as a numpy array on the host: how an input given
+    as a tensor enters the estimators, which read host arrays (not a counted crossing: it happens before a fit's
+    device exists)."""
+    return tensor.detach().cpu().numpy()
 
 
 class Device:

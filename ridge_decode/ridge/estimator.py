@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_array, check_consistent_length
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
+from ..errors import InputError
 from . import core, validation
 from .device import Device
 from .model import DEFAULT_CHUNK_SIZE, SINGLE_GROUP
@@ -26,8 +27,11 @@ from .model import DEFAULT_CHUNK_SIZE, SINGLE_GROUP
 class RidgeGCV(RegressorMixin, BaseEstimator):
     """Kernel ridge regression with the regularisation chosen by generalised cross-validation (GCV).
 
-    ``y`` may be (n,), (n, t) or (n, ...) (flattened to t targets); predictions have its shape. Neither X nor y is
-    ever written. Products are float32, means float64 from the values given; predictions are float64.
+    ``y`` may be (n,), (n, t) or (n, ...) (flattened to t targets, C order); predictions have its shape. Neither X
+    nor y is ever written. Products are float32, means float64 from the values given; predictions are float64.
+
+    As scikit-learn's linear models, ``X @ coef_.T + intercept_`` is the prediction (to float32 precision; for
+    y of shape (n, ...), reshaped to it).
 
     Parameters
     ----------
@@ -63,8 +67,14 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         The kernel's eigenbasis.
     kernel_eigenvalues_ : ndarray of shape (n,), float32
         Its eigenvalues.
-    coef_ : ndarray of shape (n, t), float32
-        The coefficients in the eigenbasis.
+    coef_ : ndarray of shape (t, p), or (p,) for a 1-D y; X's dtype
+        The weights on the features, in the units of the X given (the standardisation undone), as scikit-learn's
+        ``coef_``. For y of shape (n, d1, d2, ...), t = d1 * d2 * ... (the targets flattened in C order): reshape
+        ``coef_`` to (d1, d2, ..., p) for one map per target.
+    intercept_ : ndarray of shape (t,), or float for a 1-D y; X's dtype
+        The intercepts: ``predict(X)`` is ``X @ coef_.T + intercept_``.
+    eigen_coef_ : ndarray of shape (n, t), float32
+        The coefficients in the kernel's eigenbasis (what ``predict`` multiplies; ``coef_`` before 0.2.0).
     n_features_in_ : int
         Number of features seen in ``fit``.
     fit_warnings_ : list of str
@@ -81,9 +91,10 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Fit on ``X`` (n, p) and ``y`` (n,), (n, t) or (n, ...); returns self."""
-        alphas = validation.check_params(self.get_params())
+        params = validation.current_form(self.get_params(), "RidgeGCV")  # alpha_per="all" warns
+        alphas, alpha_per = validation.check_params(params), params["alpha_per"]
         if y is None:
-            raise ValueError("RidgeGCV requires y to be passed, but the target y is None")
+            raise InputError("RidgeGCV requires y to be passed, but the target y is None")
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         X = validation.check_X(X, min_samples=validation.MIN_SAMPLES)
         y = check_array(y, ensure_2d=False, allow_nd=True, dtype="numeric", input_name="y")
@@ -93,24 +104,45 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         dev = Device(self.backend)
         fitted = core.fit(dev.b, dev.to_device(X, "voxels", X.dtype),
                           dev.to_device(Y, "targets", validation.compute_dtype(Y.dtype)),
-                          dev.to_device(alphas, "alpha grid", np.float64), self.alpha_per, self.chunk_size,
+                          dev.to_device(alphas, "alpha grid", np.float64), alpha_per, self.chunk_size,
                           self.eigh_dtype)
         host = {k: dev.to_host(v, k) for k, v in fitted.items()}
         self.X_mean_, self.X_scale_, self.Xs_train_ = host["X_mean"], host["X_scale"], host["Xs"]
-        self.basis_, self.kernel_eigenvalues_, self.coef_ = host["basis"], host["s"], host["coef"]
+        self.basis_, self.kernel_eigenvalues_, self.eigen_coef_ = host["basis"], host["s"], host["coef"]
         self.alpha_grid_, self.alphas_, self.cv_scores_ = alphas, host["alphas"], host["cv_scores"]
         self.y_mean_, self.y_std_ = host["y_mean"], host["y_std"]
-        single = y.ndim == 1 or self.alpha_per == "group"
+        single = y.ndim == 1 or alpha_per == "group"
         self.alpha_ = float(self.alphas_[0]) if single else self.alphas_
+        self.coef_, self.intercept_ = self._primal(X.dtype, y.ndim == 1)
         found = [validation.warn_grid_edges({"y": self.alphas_}, alphas, {"y": self.y_std_}),
                  validation.warn_precision({"y": self.alphas_}, float(self.kernel_eigenvalues_.max()),
                                            self.eigh_dtype)]
         self.fit_warnings_ = [w for w in found if w]
         return self
 
+    def _primal(self, dtype, one_target: bool):
+        """(``coef_`` (t, p), ``intercept_`` (t,)) in X's units and ``dtype``, from the fit's eigenbasis
+        coefficients: the standardised weights ``Xs^T Q B`` (p, t), divided by each feature's scale."""
+        dual = self.basis_.astype(np.float64) @ self.eigen_coef_.astype(np.float64)  # (n, t)
+        coef = (self.Xs_train_.T.astype(np.float64) @ dual).T / self.X_scale_  # (t, p)
+        intercept = self.y_mean_ - coef @ self.X_mean_
+        if one_target:
+            return coef[0].astype(dtype), float(intercept[0])
+        return coef.astype(dtype), intercept.astype(dtype)
+
+    @property
+    def cv_values_(self) -> np.ndarray:
+        """Deprecated since 0.2.0 (removed in 0.3.0): ``cv_scores_``."""
+        validation.deprecated("RidgeGCV.cv_values_", "cv_scores_")
+        return self.cv_scores_
+
     def predict(self, X) -> np.ndarray:
         """Predictions float64 of y's shape, (n, ...), for ``X`` (n, p)."""
-        check_is_fitted(self, "coef_")
+        if not hasattr(self, "eigen_coef_"):
+            from ..errors import NotFittedError  # made on first use (scikit-learn's is its base)
+
+            raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
+                                 "arguments before using this estimator.")
         X = validation.check_X(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]))
         dev = Device(self.backend)
         b = dev.b
@@ -120,7 +152,7 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         M = core.test_kernel(b, core.cast(b, Xs, "float64"),
                              dev.to_device(self.Xs_train_, "standardised training voxels", np.float64),
                              dev.to_device(self.basis_, "basis", np.float64))
-        P = core.predict(b, M, dev.to_device(self.coef_, "coef", np.float64),
+        P = core.predict(b, M, dev.to_device(self.eigen_coef_, "eigenbasis coefficients", np.float64),
                          dev.to_device(self.y_mean_, "target means", np.float64))
         return dev.to_host(P, "predictions").reshape((len(X),) + self._y_shape)
 

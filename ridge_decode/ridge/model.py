@@ -34,13 +34,13 @@ import inspect
 import json
 import time
 from collections.abc import Mapping
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ..errors import InputError
+from ..errors import FitInUseError, InputError, UnknownGroupError
 from ..runtime.io import atomic_path, resumable_h5
 from . import core, fit_chunks, model_file, runner, validation
 from .device import Device
@@ -74,6 +74,11 @@ class OneStageRidge:
     returns an array of the same trailing shape instead of a mapping. The maths is ``ridge.core``; this class runs it
     out of core (chunks of targets, an HDF5 model that resumes, host/device crossings counted).
 
+    A scikit-learn regressor when fitted on one array: ``clone``, ``cross_val_score`` and ``GridSearchCV`` take it
+    (with ``path=None``, or one ``path`` per fit: two fits cannot write one file at once). X and the targets may
+    be numpy arrays (memory maps too), pandas objects, lists or torch tensors (copied to the host); sparse
+    matrices are refused. The primal weights of a group, (t, p) in the units of X, are ``coef(group)``.
+
     Parameters
     ----------
     alphas : array-like of shape (A,), float, dict or None, default=None
@@ -98,6 +103,10 @@ class OneStageRidge:
     solver_params : dict or None, default=None
         The "himalaya" solver's settings: ``cv`` (folds, in row order; default 5) and himalaya's own
         ``solver_params`` (``n_targets_batch``, ``n_alphas_batch``, ...).
+    fixed_alpha : float, dict or "deprecated", default="deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``solver="fixed", alphas=fixed_alpha`` (``fit`` warns).
+    cv : int or "deprecated", default="deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``solver_params={"cv": cv}`` (``fit`` warns).
 
     Attributes
     ----------
@@ -140,7 +149,7 @@ class OneStageRidge:
 
     def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
                  chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None, solver: str = "gcv",
-                 solver_params: dict | None = None):
+                 solver_params: dict | None = None, fixed_alpha="deprecated", cv="deprecated"):
         self.alphas = alphas
         self.alpha_per = alpha_per
         self.backend = backend
@@ -149,6 +158,8 @@ class OneStageRidge:
         self.path = path
         self.solver = solver
         self.solver_params = solver_params
+        self.fixed_alpha = fixed_alpha  # the names before 0.2.0: stored as given, translated (and warned) by fit
+        self.cv = cv
 
     def get_params(self, deep: bool = True) -> dict:
         """Every parameter of ``__init__`` with its value (scikit-learn's convention)."""
@@ -163,6 +174,24 @@ class OneStageRidge:
                 raise InputError(f"OneStageRidge has no parameter {name!r}; it has {sorted(valid)}")
             setattr(self, name, value)
         return self
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: a regressor of one or several outputs, needing y (``clone``, ``GridSearchCV``,
+        ``cross_val_score`` read them)."""
+        from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags  # scikit-learn: heavy, asked rarely
+
+        return Tags(estimator_type="regressor", target_tags=TargetTags(required=True, multi_output=True,
+                                                                       single_output=True),
+                    regressor_tags=RegressorTags(), input_tags=InputTags(allow_nan=False))
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "groups_")
+
+    @property
+    def cv_values_(self) -> dict:
+        """Deprecated since 0.2.0 (removed in 0.3.0): ``cv_scores_``."""
+        validation.deprecated("OneStageRidge.cv_values_", "cv_scores_")
+        return self.cv_scores_
 
     def __repr__(self) -> str:
         return params_repr(self)
@@ -180,21 +209,28 @@ class OneStageRidge:
         fit that raises leaves a previous fit's attributes as they were. himalaya's process-wide backend is left
         as it was.
         """
-        alphas = validation.check_params(self.get_params())
+        if targets is None:
+            raise InputError("OneStageRidge requires y to be passed, but the target y is None: give the targets, one "
+                             "array (n_samples, ...) or {group: array}")
+        params = validation.current_form(self.get_params(), "OneStageRidge")  # warns for the names before 0.2.0
+        alphas = validation.check_params(params)
+        alpha_per, solver, solver_params = params["alpha_per"], params["solver"], params["solver_params"]
         names = validation.feature_names(X)
         single = not isinstance(targets, Mapping)
         seconds: dict[str, float] = {}
         t0 = time.perf_counter()
         X = validation.check_X(X, min_samples=validation.MIN_SAMPLES)
         n, p = X.shape
+        if single:
+            targets = validation.as_dense(targets, "y")
         if single and np.ndim(targets) == 1:  # one target: fitted as (n, 1), predicted as (n,)
             single, targets = "1d", np.asarray(targets)[:, None]
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
-        fixed = validation.fixed_alphas(self.alphas, list(targets)) if self.solver == "fixed" else None
+        fixed = validation.fixed_alphas(params["alphas"], list(targets)) if solver == "fixed" else None
         dev = Device(self.backend)
         Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         self._names = names
-        config = self._config(alphas, targets, fixed, (n, p), single)
+        config = self._config(alphas, params, targets, fixed, (n, p), single)
         seconds["standardize"] = time.perf_counter() - t0
         if self.path is None:  # nothing to resume: no fingerprint
             store = nullcontext((MemoryStore(), False))
@@ -204,7 +240,14 @@ class OneStageRidge:
             seconds["fingerprint"] = time.perf_counter() - t0
             store = fit_chunks.opened(resumable_h5(self.path, plan,
                                                    mismatch="is a partial fit of other inputs or parameters"))
-        with store as (st, resumed):
+        with ExitStack() as stack:
+            try:
+                st, resumed = stack.enter_context(store)
+            except BlockingIOError as exc:  # HDF5's file lock: another process writes this model now
+                raise FitInUseError(
+                    f"path={str(self.path)!r}: another fit is writing this model file now (HDF5 reports it locked), "
+                    "e.g. a parallel cross-validation fold or GridSearchCV candidate of a cloned estimator: give "
+                    "each fit its own path, or path=None to keep the model in memory") from exc
             if not resumed:
                 model_file.write_header(st, config)
                 st.put("Xs_train", dev.to_host(Xs, "standardised voxels"))
@@ -216,8 +259,8 @@ class OneStageRidge:
             del Xs
             seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            run = runner.ChunkRun(alphas, fixed, self.alpha_per, int(self.chunk_size), self.solver,
-                                  self.solver_params, resumed, progress, overlap, self.path)
+            run = runner.ChunkRun(alphas, fixed, alpha_per, int(self.chunk_size), solver,
+                                  solver_params, resumed, progress, overlap, self.path)
             solver = runner.make_solver(dev, st, K, run)
             if solver.name == "gcv":
                 del K
@@ -238,20 +281,22 @@ class OneStageRidge:
         """The fit's ``AlphaGridWarning`` messages (each also issued as a warning)."""
         if fixed is not None:
             return []
-        found = [validation.warn_grid_edges(self.alphas_, grid, self.y_std_)]
+        found = [validation.warn_grid_edges(self.alphas_, grid, self.y_std_, stacklevel=4)]  # the caller of fit
         if hasattr(self, "kernel_eigenvalues_") and self.kernel_eigenvalues_.size:
             found.append(validation.warn_precision(self.alphas_, float(self.kernel_eigenvalues_.max()),
-                                                   self.eigh_dtype))
+                                                   self.eigh_dtype, stacklevel=4))
         return [w for w in found if w]
 
-    def _config(self, alphas, targets, fixed, shape, single) -> dict:
+    def _config(self, alphas, current, targets, fixed, shape, single) -> dict:
+        """The model file's record of a fit; ``current`` is ``get_params()`` in today's names (``current_form``)."""
         n, p = shape
-        params = {k: v for k, v in self.get_params().items() if k not in NOT_SAVED}
+        params = {k: v for k, v in current.items() if k not in NOT_SAVED}
         params["alphas"] = alphas.tolist()
+        solver = current["solver"]
         return {
-            "alphas": alphas.tolist(), "alpha_per": self.alpha_per, "fixed_alpha": fixed,
+            "alphas": alphas.tolist(), "alpha_per": current["alpha_per"], "fixed_alpha": fixed,
             "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
-            "solver": self.solver, "solver_params": self.solver_params if self.solver == "himalaya" else None,
+            "solver": solver, "solver_params": current["solver_params"] if solver == "himalaya" else None,
             "n_images": n, "n_voxels": p, "params": params, "single": single, "feature_names": self._names,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
         }
@@ -269,9 +314,12 @@ class OneStageRidge:
         self.memory_model_ = memory
 
     def _check_is_fitted(self) -> None:
-        """The one question "is it fitted?": a RuntimeError saying how to fit it otherwise."""
+        """The one question "is it fitted?": scikit-learn's ``NotFittedError`` (ours) saying how to fit it."""
         if not hasattr(self, "groups_"):
-            raise RuntimeError("this OneStageRidge is not fitted yet: call fit(X, targets) first")
+            from ..errors import NotFittedError  # made on first use: it imports scikit-learn
+
+            raise NotFittedError("this OneStageRidge instance is not fitted yet: call fit(X, targets) before using "
+                                 "this estimator")
 
     @contextmanager
     def _model_store(self):
@@ -325,7 +373,55 @@ class OneStageRidge:
     def _require_group(self, group):
         self._check_is_fitted()
         if group not in self.groups_:
-            raise KeyError(f"target group {group!r} is not in this model; it has {self.groups_}")
+            raise UnknownGroupError(f"target group {group!r} is not in this model; it has the groups "
+                                    f"{', '.join(map(repr, self.groups_))}")
+
+    def _default_group(self, group):
+        """``group``, or the one group of a model fitted on one array (or on a mapping of one group)."""
+        if group is None:
+            self._check_is_fitted()
+            if len(self.groups_) != 1:
+                raise InputError(f"group: this model has the groups {', '.join(map(repr, self.groups_))}; name one")
+            group = self.groups_[0]
+        self._require_group(group)
+        return group
+
+    def coef(self, group=None) -> np.ndarray:
+        """The primal weights of one group, as scikit-learn's ``coef_``: (t, p) float64 in the units of the X given
+        to ``fit`` (the standardisation undone), t the group's flattened targets (C order); (p,) for a model fitted
+        on a 1-D y. ``X @ coef(g).T + intercept(g)`` is ``predict(X)[g]`` (flattened) to float32 precision.
+
+        Read from the model chunk by chunk, but returned whole: t x p x 8 bytes (for NSD's 16 x 768 tokens and
+        15,724 voxels, 1.5 GB). ``group`` may be omitted when the model has one group.
+        """
+        group = self._default_group(group)
+        out = np.empty((int(np.prod(self.target_shapes_[group])), self.n_features_in_))
+        for a, Xt, C in self._dual_chunks(group):
+            out[a : a + C.shape[1]] = (Xt.T @ C).T / self.X_scale_  # standardised weights, per unit of each voxel
+        return out[0] if getattr(self, "_single", False) == "1d" else out
+
+    def intercept(self, group=None):
+        """The intercepts that go with ``coef(group)``: (t,) float64, or a float for a model fitted on a 1-D y (the
+        targets' training means less the weighted voxel means). Needs no (t, p) array."""
+        group = self._default_group(group)
+        out = np.array(self.y_mean_[group], dtype=np.float64)
+        for a, Xt, C in self._dual_chunks(group):
+            out[a : a + C.shape[1]] -= C.T @ (Xt @ (self.X_mean_ / self.X_scale_))  # coef(group) @ X_mean_
+        return float(out[0]) if getattr(self, "_single", False) == "1d" else out
+
+    def _dual_chunks(self, group):
+        """(first target, standardised training voxels (n, p), dual coefficients (n, chunk)) of ``group``, float64,
+        one chunk of targets at a time."""
+        step = int(self.chunk_size)
+        with self._model_store() as st:
+            if st.has("Xs_train"):
+                Xt = np.asarray(st.get("Xs_train"), dtype=np.float64)
+            else:  # a model file of format /2: its raw float32 training voxels
+                Xt = (np.asarray(st.get("X_train"), dtype=np.float64) - self.X_mean_) / self.X_scale_
+            basis = np.asarray(st.get("basis"), dtype=np.float64) if st.has("basis") else None
+            for a in range(0, int(np.prod(self.target_shapes_[group])), step):
+                C = np.asarray(st.columns(f"groups/{group}/coef", a, a + step), dtype=np.float64)
+                yield a, Xt, (C if basis is None else basis @ C)  # eigenbasis coefficients B: the dual ones are Q B
 
     # ------------------------------------------------------------------------------------------- predict
     def predict(self, X, groups=None, rescale: bool = False, dtype="float32"):
@@ -342,7 +438,8 @@ class OneStageRidge:
         validation.check_feature_names(X, getattr(self, "feature_names_in_", None))
         X = validation.check_X(X)
         if X.shape[1] != self.n_features_in_:
-            raise InputError(f"X has {X.shape[1]} voxels; the model was fitted on {self.n_features_in_}")
+            raise InputError(f"X has {X.shape[1]} features, but OneStageRidge is expecting {self.n_features_in_} "
+                             "features as input (the voxels it was fitted on)")
         groups = list(self.groups_ if groups is None else groups)
         for g in groups:
             self._require_group(g)
@@ -376,17 +473,20 @@ class OneStageRidge:
             return out[SINGLE_GROUP][:, 0] if single == "1d" else out[SINGLE_GROUP]
         return out
 
-    def score(self, X, targets) -> float:
-        """The coefficient of determination R^2 of the predictions for ``X``, averaged over every target column of
-        every group (scikit-learn's ``r2_score`` with ``multioutput="uniform_average"``)."""
+    def score(self, X, y, sample_weight=None) -> float:
+        """The coefficient of determination R^2 of the predictions for ``X`` against ``y`` (the targets as ``fit``
+        took them: one array, or {group: array}), averaged over every target column of every group (scikit-learn's
+        ``r2_score`` with ``multioutput="uniform_average"``); ``sample_weight`` (n,) as scikit-learn's."""
         # heavy (sklearn): imported where used
         from sklearn.metrics import r2_score
 
         pred = self.predict(X, dtype="float64")
         if not isinstance(pred, Mapping):
-            pred, targets = {SINGLE_GROUP: pred}, {SINGLE_GROUP: np.asarray(targets).reshape(pred.shape)}
-        if not isinstance(targets, Mapping) or set(targets) != set(pred):
-            raise InputError(f"score needs targets for the groups {sorted(pred)}; got "
-                             f"{sorted(targets) if isinstance(targets, Mapping) else type(targets).__name__}")
-        true = np.concatenate([np.asarray(targets[g], np.float64).reshape(len(X), -1) for g in pred], 1)
-        return float(r2_score(true, np.concatenate([pred[g].reshape(len(X), -1) for g in pred], 1)))
+            pred, y = {SINGLE_GROUP: pred}, {SINGLE_GROUP: np.asarray(validation.as_dense(y, "y")).reshape(pred.shape)}
+        if not isinstance(y, Mapping) or set(y) != set(pred):
+            raise InputError(f"score needs y for the groups {sorted(pred)}; got "
+                             f"{sorted(y) if isinstance(y, Mapping) else type(y).__name__}")
+        n = len(next(iter(pred.values())))
+        true = np.concatenate([np.asarray(validation.as_dense(y[g], g), np.float64).reshape(n, -1) for g in pred], 1)
+        return float(r2_score(true, np.concatenate([pred[g].reshape(n, -1) for g in pred], 1),
+                              sample_weight=sample_weight))

@@ -1,9 +1,10 @@
 """What both ridge estimators check, in one place: their parameters (declared once, as scikit-learn's
 ``_parameter_constraints``), their inputs, and the two warnings about the alpha grid.
 
-Every check raises an ``InputError`` (a ``ValueError``) or a ``TypeError`` naming the parameter or input, what was
-expected and what was found. ``OneStageRidge`` and ``RidgeGCV`` call ``check_params`` with their own parameters,
-so a parameter they share is checked the same way in both.
+Every check raises an ``InputError`` (a ``ValueError``), or an ``InputTypeError`` or ``ParameterError`` (also a
+``TypeError``), naming the parameter or input, what was expected and what was found. ``OneStageRidge`` and
+``RidgeGCV`` call ``check_params`` with their own parameters, so a parameter they share is checked the same way in
+both.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError, ParameterError
+from ..errors import InputError, InputTypeError, ParameterError, python_fix
 from .backend import BACKENDS
+from .device import torch_to_host
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 ALPHA_PER = ("target", "group")
@@ -32,6 +34,38 @@ GRID_EDGE_FRACTION = 0.1
 class AlphaGridWarning(UserWarning):
     """The alpha grid is too narrow (many targets chose an end of it), or holds alphas below the precision of the
     kernel's eigendecomposition."""
+
+
+# ------------------------------------------------------------------------------------------- deprecations
+# Names renamed in 0.2.0 (issue #39) keep working until REMOVED_IN, with a FutureWarning naming the new form.
+DEPRECATED_SINCE, REMOVED_IN = "0.2.0", "0.3.0"
+
+
+def deprecated(old: str, new: str, stacklevel: int = 3) -> None:
+    """Warn (``FutureWarning``) that ``old`` is deprecated in favour of ``new``."""
+    warnings.warn(f"{old} is deprecated since {DEPRECATED_SINCE} and will be removed in {REMOVED_IN}: use {new}",
+                  FutureWarning, stacklevel=stacklevel)
+
+
+DEPRECATED = "deprecated"  # the default of a parameter kept only for its old spelling, as scikit-learn does
+
+
+def current_form(params: dict, estimator: str) -> dict:
+    """``params`` (an estimator's ``get_params()``) in today's names, with a ``FutureWarning`` for each name used
+    before 0.2.0: ``alpha_per="all"`` is ``"group"``; ``fixed_alpha=a`` is ``solver="fixed", alphas=a``; ``cv=k`` is
+    ``solver_params={"cv": k}``. The deprecated keys are dropped."""
+    params = dict(params)
+    if isinstance(params.get("alpha_per"), str) and params["alpha_per"] == "all":
+        deprecated('alpha_per="all"', 'alpha_per="group"', stacklevel=4)
+        params["alpha_per"] = "group"
+    fixed_alpha, cv = params.pop("fixed_alpha", DEPRECATED), params.pop("cv", DEPRECATED)
+    if not (isinstance(fixed_alpha, str) and fixed_alpha == DEPRECATED):
+        deprecated(f"{estimator}(fixed_alpha=...)", f"{estimator}(solver='fixed', alphas=...)", stacklevel=4)
+        params["solver"], params["alphas"] = "fixed", fixed_alpha
+    if not (isinstance(cv, str) and cv == DEPRECATED):
+        deprecated(f"{estimator}(cv=...)", f"{estimator}(solver_params={{'cv': ...}})", stacklevel=4)
+        params["solver_params"] = {**(params.get("solver_params") or {}), "cv": cv}
+    return params
 
 
 # ------------------------------------------------------------------------------------------- parameters
@@ -88,17 +122,19 @@ def check_params(params: dict) -> np.ndarray:
         if not valid(value):
             values = list(value.values()) if isinstance(value, Mapping) else value
             why = _real_numbers(values) if name == "alphas" else None
-            raise ParameterError(f"{name} must be {description}; got {value!r}" + (f" ({why})" if why else ""))
+            raise ParameterError(f"{name} must be {description}; got {value!r}" + (f" ({why})" if why else ""),
+                                 param=name)
     alphas, solver = params.get("alphas"), params.get("solver", "gcv")
     if solver == "himalaya" and params.get("alpha_per") != "target":
-        raise ParameterError("solver='himalaya' chooses one alpha per target: alpha_per='target' only")
+        raise ParameterError("solver='himalaya' chooses one alpha per target: alpha_per='target' only",
+                             param="alpha_per")
     if solver == "fixed":
         if alphas is None or (not isinstance(alphas, Mapping) and np.size(alphas) != 1):
             raise ParameterError(f"solver='fixed' takes the alpha in alphas: one number or {{group: number}}; got "
-                                 f"{alphas!r}")
+                                 f"{alphas!r}", param="alphas")
         alphas = sorted(set(map(float, alphas.values()))) if isinstance(alphas, Mapping) else alphas
     elif isinstance(alphas, Mapping):
-        raise ParameterError(f"alphas {{group: number}} go with solver='fixed'; solver is {solver!r}")
+        raise ParameterError(f"alphas {{group: number}} go with solver='fixed'; solver is {solver!r}", param="alphas")
     return resolve_alphas(alphas)
 
 
@@ -171,14 +207,63 @@ def check_feature_names(X, fitted: list[str] | None) -> None:
                      f"columns of fit, in fit's order (reorder with X[model.feature_names_in_])")
 
 
+ACCEPTED = "numpy arrays (memory maps included), pandas DataFrames or Series, lists, or torch tensors"
+
+
+def as_dense(value, name: str):
+    """``value`` as an array the estimators read: numpy arrays, pandas objects and lists as given (``np.asarray``
+    reads them), a torch tensor copied to the host; a sparse matrix, or anything numpy would make an object array
+    of, is an ``InputTypeError`` naming ``name``, its type and what is accepted. h5py datasets and lazy rows (with a
+    numpy ``shape`` and ``dtype``) stay as they are: they are read chunk by chunk."""
+    kind = type(value)
+    module = kind.__module__ or ""
+    where = f"{name} is a {module}.{kind.__name__}"
+    if module.startswith("scipy.sparse") or hasattr(value, "tocsr"):
+        raise InputTypeError(f"{where}: sparse input is not supported (the kernel is dense); give "
+                             f"{name}.toarray(), or one of {ACCEPTED}")
+    if module.startswith("torch"):
+        try:
+            return torch_to_host(value)
+        except (AttributeError, TypeError, RuntimeError) as exc:
+            raise InputTypeError(f"{where} that cannot be copied to a numpy array ({exc}); accepted: "
+                                 f"{ACCEPTED}") from exc
+    if hasattr(value, "shape") and hasattr(value, "dtype") and not module.startswith("pandas"):
+        try:
+            if np.dtype(value.dtype).kind != "O":
+                return value
+        except TypeError:
+            pass
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged lists, objects numpy cannot read
+        raise InputTypeError(f"{where} that numpy cannot read as an array ({exc}); accepted: {ACCEPTED}") from exc
+    if array.dtype.kind == "O":  # numbers held as Python objects (scikit-learn accepts them): as float64
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            why = f" ({exc})"
+    else:
+        why = ""
+    if array.dtype.kind in "OSUV" or array.ndim == 0:
+        raise InputTypeError(f"{name} must hold real numbers (n_samples, ...); found a {module}.{kind.__name__} "
+                             f"{f'of dtype {array.dtype}' if array.ndim else 'with no shape'}{why}; accepted: "
+                             f"{ACCEPTED}")
+    return array
+
+
 def check_X(X, name: str = "X", min_samples: int = 1) -> np.ndarray:
     """``X`` (n, p) of real, finite numbers within float32's range, as float32 or float64 (the caller's array
     itself when it already is one: it is never written)."""
-    X = np.asarray(X)
+    X = np.asarray(as_dense(X, name))
     if X.ndim != 2:
-        raise InputError(f"{name} must be 2-D (n_samples, n_features); found shape {X.shape}")
+        raise InputError(f"{name} must be 2-D (n_samples, n_features); found shape {X.shape}"
+                         + (f": Reshape your data, {name}.reshape(-1, 1) for one feature or {name}.reshape(1, -1) "
+                            "for one sample" if X.ndim == 1 else ""))
     if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers; found dtype {X.dtype}")
+        raise InputTypeError(f"{name} must hold real numbers; found dtype {X.dtype}"
+                             + (" (Complex data not supported)" if X.dtype.kind == "c" else ""))
+    if X.shape[1] == 0:
+        raise InputError(f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
     if X.shape[0] < min_samples:
         raise InputError(f"{name} has {X.shape[0]} sample(s): at least {min_samples} samples are needed "
                          f"(n_samples = {X.shape[0]})")
@@ -195,15 +280,14 @@ def check_targets(targets, n: int) -> dict:
     for name, Y in targets.items():
         if not isinstance(name, str) or not name or "/" in name:
             raise InputError(f"target group names must be non-empty strings without '/'; got {name!r}")
-        if not (hasattr(Y, "shape") and hasattr(Y, "dtype")):
-            Y = np.asarray(Y)
+        Y = as_dense(Y, f"target group {name!r}" if name != "y" else "y")
         if len(Y.shape) < 2 or int(np.prod(Y.shape[1:])) == 0:
             raise InputError(f"target group {name!r} is empty or 1-D: expected (n_samples, ...), one target as "
                              f"(n_samples, 1); found shape {tuple(Y.shape)}")
         if Y.shape[0] != n:
             raise InputError(f"target group {name!r} has {Y.shape[0]} rows; X has {n}")
         if np.dtype(Y.dtype).kind not in "fiu":
-            raise TypeError(f"target group {name!r} must hold real numbers; found dtype {Y.dtype}")
+            raise InputTypeError(f"target group {name!r} must hold real numbers; found dtype {Y.dtype}")
         if isinstance(Y, np.ndarray):  # in memory: cheap to check before any work
             _check_range(f"target group {name!r}", Y.reshape(n, -1), "flattened targets")
         out[name] = Y
@@ -211,7 +295,7 @@ def check_targets(targets, n: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------- warnings
-def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict) -> str | None:
+def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict, stacklevel: int = 3) -> str | None:
     """Warn (``AlphaGridWarning``) when, in a group, more than ``GRID_EDGE_FRACTION`` of the non-constant targets
     chose the grid's first or last alpha; returns the message (None when there is nothing to say)."""
     lines = []
@@ -226,13 +310,12 @@ def warn_grid_edges(alphas: dict, grid: np.ndarray, y_std: dict) -> str | None:
                              f"the best may be {fix}")
     if not lines:
         return None
-    message = "; ".join(lines) + (": widen the grid (alphas=..., or fit --alphas LOG10_MIN:LOG10_MAX:COUNT, "
-                                  "e.g. --alphas -2:10:25)")
-    warnings.warn(message, AlphaGridWarning, stacklevel=3)
+    message = "; ".join(lines) + f": widen the grid ({python_fix('alphas')})"
+    warnings.warn(message, AlphaGridWarning, stacklevel=stacklevel)
     return message
 
 
-def warn_precision(alphas: dict, s_max: float, eigh_dtype: str) -> str | None:
+def warn_precision(alphas: dict, s_max: float, eigh_dtype: str, stacklevel: int = 3) -> str | None:
     """Warn when targets chose an alpha below the eigendecomposition's absolute eigenvalue error (eps of
     ``eigh_dtype`` times the kernel's largest eigenvalue ``s_max``): their coefficients are round-off. Returns the
     message, or None."""
@@ -244,6 +327,6 @@ def warn_precision(alphas: dict, s_max: float, eigh_dtype: str) -> str | None:
     message = (f"targets chose alphas below {bound:.3g}, the precision of the {eigh_dtype} eigendecomposition "
                f"({np.finfo(eigh_dtype).eps:.2g} x the kernel's largest eigenvalue {s_max:.3g}): "
                + ", ".join(f"{k} of {g!r}" for g, k in below.items())
-               + "; their coefficients are round-off: use larger alphas, or eigh_dtype='float64'")
-    warnings.warn(message, AlphaGridWarning, stacklevel=3)
+               + f"; their coefficients are round-off: use larger alphas, or {python_fix('eigh_dtype')}")
+    warnings.warn(message, AlphaGridWarning, stacklevel=stacklevel)
     return message

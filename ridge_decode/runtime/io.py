@@ -67,6 +67,8 @@ def resumable_h5(path: str | os.PathLike, plan: str, *, matches: Callable | None
                 warnings.warn(f"{part} {mismatch}; starting over", stacklevel=3)
                 f.close()
                 f = None
+        except BlockingIOError:  # HDF5's lock: another process has it open now, which is not damage
+            raise
         except OSError:
             warnings.warn(f"{part} is unreadable (interrupted while writing?); starting over", stacklevel=3)
             f = None

@@ -27,7 +27,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from ..errors import OutputError
+from ..errors import IncompleteOutputError, OutputError
 from .machine import io_error, writable
 
 LOCK_SUFFIX, NEXT_SUFFIX, GEN_INFIX, OLD_INFIX = ".lock", ".next", ".gen-", ".old-"
@@ -192,7 +192,7 @@ def commit(folder, lock: FolderLock, names) -> Path:
     folder, stage = Path(folder), staging(folder)
     missing = [n for n in names if not (stage / n).exists()]
     if missing:
-        raise RuntimeError(f"{stage} lacks {missing}: nothing was committed")
+        raise IncompleteOutputError(f"{stage} lacks {missing}: nothing was committed")
     lock.check()
     for p in stage.iterdir():
         if p.name not in names:

@@ -19,7 +19,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
-from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
+from ..errors import DataFileError, DataFormatError, InputError, InputIndexError, NoImagesError, UnknownEntryError
 
 # Kernel ridge chooses each target's alpha by generalised cross-validation over the training images: after
 # centring, n images leave n - 1 directions, and with fewer than about ten the held-out errors that rank the alphas
@@ -208,12 +208,12 @@ class Stimuli:
         if self._row is not None:
             missing = [i for i in ids.tolist() if i not in self._row]
             if missing:
-                raise KeyError(f"{self.path}: no image for ids {missing[:10]}")
+                raise UnknownEntryError(f"{self.path}: no image for ids {missing[:10]}")
             rows = np.array([self._row[i] for i in ids.tolist()], dtype=np.int64)
         else:
             rows = ids
             if len(rows) and (rows.min() < 0 or rows.max() >= self.shape[0]):
-                raise IndexError(
+                raise InputIndexError(
                     f"{self.path}: ids must be within 0..{self.shape[0] - 1}; got {rows.min()}..{rows.max()}"
                 )
         uniq, inv = np.unique(rows, return_inverse=True)

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 # DataFileError and DataFormatError are re-exported: callers have always imported them from here
-from ..errors import DataFileError, DataFormatError, InputError, WeightsFileError  # noqa: F401
+from ..errors import DataFileError, DataFormatError, InputError, UnknownEntryError, WeightsFileError  # noqa: F401
 
 DATA_ENV = "RIDGE_DECODE_DATA"
 WEIGHTS_ENV = "RIDGE_DECODE_WEIGHTS"
@@ -58,9 +58,9 @@ class Entry:
     def relpath(self, subject: int | None = None, session: int | None = None) -> str:
         """The path template filled with ``subject`` and ``session`` where the entry needs them."""
         if self.per in ("subject", "session") and subject is None:
-            raise ValueError(f"manifest entry {self.key!r} is per {self.per}: a subject is needed")
+            raise InputError(f"manifest entry {self.key!r} is per {self.per}: a subject is needed")
         if self.per == "session" and session is None:
-            raise ValueError(f"manifest entry {self.key!r} is per session: a session is needed")
+            raise InputError(f"manifest entry {self.key!r} is per session: a session is needed")
         return self.path.format(subject=subject or 0, session=session or 0)
 
 
@@ -81,7 +81,7 @@ class Manifest:
         try:
             return self.entries[key]
         except KeyError:
-            raise KeyError(f"no entry {key!r} in data_manifest.yaml; known: {sorted(self.entries)}") from None
+            raise UnknownEntryError(f"no entry {key!r} in data_manifest.yaml; known: {sorted(self.entries)}") from None
 
     def of_kind(self, kind: str) -> list[Entry]:
         """Entries of one kind ("nsd" or "weights"), in manifest order."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import DataFileError, DataFormatError, InputError, NoImagesError
+from ..errors import DataFileError, DataFormatError, InputError, NoImagesError, UnknownEntryError
 from ..runtime import layout
 from .base import (
     SPLITS,
@@ -156,7 +156,7 @@ class FolderImages:
         out = np.empty((len(ids),) + self.shape[1:], np.uint8)
         for k, i in enumerate(np.asarray(ids, np.int64).tolist()):
             if i not in self._files:
-                raise KeyError(f"{self.path}: no image for id {i}")
+                raise UnknownEntryError(f"{self.path}: no image for id {i}")
             with Image.open(self._files[i]) as img:
                 out[k] = np.asarray(img.convert("RGB"))
         return out

@@ -318,7 +318,7 @@ def test_far_from_zero_inputs_keep_their_precision():
 @pytest.mark.parametrize("params, fit_args, message", [
     ({"chunk_size": 0}, None, "chunk_size must be an integer >= 1; got 0"),
     ({"chunk_size": -5}, None, "chunk_size must be an integer >= 1; got -5"),
-    ({"alpha_per": "all"}, None, r"alpha_per must be one of \('target', 'group'\); got 'all'"),
+    ({"alpha_per": "voxel"}, None, r"alpha_per must be one of \('target', 'group'\); got 'voxel'"),
     ({"backend": "jax"}, None, "backend must be one of"),
     ({}, "one sample", r"at least 2 samples are needed \(n_samples = 1\)"),
     ({}, "beyond float32", "values beyond float32's range"),

@@ -8,6 +8,7 @@ import pytest
 from backends import TORCH_BACKENDS
 from himalaya.backend import set_backend
 from himalaya.kernel_ridge import solve_kernel_ridge_eigenvalues
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import Ridge
 
 from ridge_decode.ridge import OneStageRidge, core, rescale_to_train_statistics, resolve_alphas
@@ -337,10 +338,10 @@ def test_bad_input():
         OneStageRidge(alphas={"y": 1.0}).fit(X, {"y": Y})
     with pytest.raises(ValueError, match=r"solver='fixed' takes the alpha in alphas"):
         OneStageRidge(solver="fixed", alphas=[1.0, 2.0]).fit(X, {"y": Y})
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         OneStageRidge().predict(X)
     m = OneStageRidge().fit(X, {"y": Y})
-    with pytest.raises(ValueError, match="X has 299 voxels; the model was fitted on 300"):
+    with pytest.raises(ValueError, match="X has 299 features, but OneStageRidge is expecting 300 features as input"):
         m.predict(X[:, :-1])
     with pytest.raises(KeyError, match="'q' is not in this model"):
         m.predict(X, groups=["q"])
