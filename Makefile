@@ -20,7 +20,9 @@ PIN_ARGS := -c $(TORCH_PIN) --upgrade --upgrade-strategy eager
 STAMP := $(VENV)/.installed-newest
 OTHER_STAMP := $(VENV)/.installed-pinned
 endif
-SYNTH ?= data/synthetic
+# The data home, where the demo and the gallery write their data once (ridge_decode.get_data_home())
+DATA_HOME ?= $(or $(RIDGE_DECODE_DATA),$(HOME)/ridge_decode_data)
+SYNTH ?= $(DATA_HOME)/synthetic
 # pytest-xdist workers: the tests are CPU-bound and independent; 2 matches the 2-core CI machine
 TEST_WORKERS ?= 2
 # Write bytecode as Python does by default, even where the environment sets PYTHONDONTWRITEBYTECODE (this
@@ -88,4 +90,5 @@ upgrade-deps:
 	@echo "now: make test, then commit $(CONSTRAINTS) alone"
 
 clean:
-	rm -rf results outputs $(SYNTH)
+	rm -rf results outputs docs/_build docs/auto_examples
+	@echo "kept the data home's datasets ($(DATA_HOME)): delete them there to free the space"
