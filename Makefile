@@ -55,9 +55,11 @@ test-slurm: setup
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
 
-# The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build. The macaque
-# V4 example (Cowley et al. 2023) reads the session files from $RIDGE_DECODE_V4_DIR where it is set, else fetches
-# them from the data's public repository.
+# The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build and write
+# their data once into the data home. It builds without network: the macaque V4 example reads the session files
+# from $RIDGE_DECODE_V4_DIR where it is set, else downloads them into the data home, and where neither works its
+# page says what is missing. Then docs/check_site.py checks the built site: the tutorial's order, no figure twice,
+# and three downloaded notebooks executed outside the repository (one image output per figure of their page).
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --no-compile -e ".[docs]" $(PIN_ARGS)
@@ -65,6 +67,7 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 
 docs: $(DOCS_STAMP)
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(PY) docs/check_site.py docs/_build/html
 	@echo "open docs/_build/html/index.html"
 
 # The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd

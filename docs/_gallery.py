@@ -18,18 +18,18 @@ _SHOWN: dict = {}  # example file -> the package figures already drawn in its ea
 
 
 def figures_in_globals(block, block_vars, gallery_conf):
-    """sphinx-gallery image scraper for the package's figures: ``ridge_decode``'s plot functions return Figures
-    made without pyplot, which the default "matplotlib" scraper does not see. Each such Figure a block leaves in a
-    variable is drawn once; pyplot's figures (those with a canvas manager) are the default scraper's, which draws
-    them already: drawing them here too put every pyplot figure twice on its page."""
-    from matplotlib.figure import Figure
+    """sphinx-gallery image scraper for the package's figures: ``ridge_decode``'s plot functions return
+    ``NotebookFigure``s, made without pyplot, which the default "matplotlib" scraper does not see. Each one a block
+    leaves in a variable is drawn once. Only those: pyplot's figures are the default scraper's (drawing any Figure
+    here put every pyplot figure twice on its page, as the default scraper closes a figure before this one runs)."""
     from sphinx_gallery.scrapers import figure_rst
+
+    from ridge_decode.plots import NotebookFigure
 
     shown = _SHOWN.setdefault(block_vars["src_file"], [])  # the figures themselves: an id() may be reused
     paths = []
     for value in list(block_vars["example_globals"].values()):
-        if (isinstance(value, Figure) and value.canvas.manager is None
-                and not any(value is seen for seen in shown)):
+        if isinstance(value, NotebookFigure) and not any(value is seen for seen in shown):
             shown.append(value)
             path = next(block_vars["image_path_iterator"])
             value.savefig(path, dpi=100, bbox_inches="tight")

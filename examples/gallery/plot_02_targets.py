@@ -47,7 +47,9 @@ plt.show()
 #    <details><summary>Answer</summary>
 #
 # ``python scripts/extract_features.py --list`` prints them; in Python, ``ridge_decode.features.REGISTRY``, each
-# with ``needs_weights`` and its ``shape``.
+# with ``needs_weights`` and its ``shape``. Five, of which only ``pixels`` (32, 32, 3) needs no weights; the others
+# need model weights: ``ipadapter_plus`` (16, 768), ``autokl`` (4, 64, 64), ``clip_text`` (77, 768) and
+# ``clip_layers`` (4, 5, 1024).
 #
 # .. raw:: html
 #
