@@ -63,7 +63,9 @@ sphinx_gallery_conf = {
     "download_all_examples": True,
     "remove_config_comments": True,
     "matplotlib_animations": False,
-    "abort_on_example_error": True,
+    # an example's error is a warning, so an error with -W (and sphinx-gallery's summary fails the build), except
+    # for the expected failures below: abort_on_example_error would stop at those too
+    "abort_on_example_error": False,
     # an example whose data cannot be had here shows why on its page; the rest of the site builds
     "expected_failing_examples": examples_without_data(EXAMPLES, DATA_NEEDS),
     # each API page lists the examples that use the name (templates in _templates/autosummary)

@@ -100,8 +100,9 @@ plt.show()
 #
 #    <details><summary>Answer</summary>
 #
-# One line, before any work: ``trials.tsv, column 'image': image '00044.png' is not in --images data/own/images``
-# (for whichever image was deleted). Every bad input is stopped by the one validation pass a fit runs.
+# One line, before any work, measured with ``00044.png`` deleted: ``DataFileError: .../own_nifti/trials.tsv, column
+# 'image': image '00044.png' is not in --images .../own_nifti/images``. The source checks every row of the table
+# against the folder when it is read, so a fit stops there, not half way.
 #
 # .. raw:: html
 #

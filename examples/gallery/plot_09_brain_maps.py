@@ -16,6 +16,7 @@ map how well pixels and the planted latent each predict every voxel, and which o
 import h5py
 import matplotlib.pyplot as plt
 import nibabel as nib
+import numpy as np
 from nilearn import plotting
 from scipy.stats import spearmanr
 
@@ -47,10 +48,19 @@ print(f"Spearman correlation with earliness: {spearmanr(share, -hierarchy).corre
 # [0, 1]: red (towards 1) where pixels explain more of a voxel, blue (towards 0) where the latent does, white at
 # 0.5, equal. (``brain_maps`` also wrote them all, with these colour bars, in ``maps.png`` of its folder.)
 background = source.grid()
-plotting.plot_stat_map(folder / "encoding_pixels.nii.gz", bg_img=background, display_mode="z", cut_coords=5,
+
+
+def in_roi(name):
+    """A map with 0 outside the ROI, where it is NaN: nilearn leaves 0 transparent."""
+    image = nib.load(folder / name)
+    values = image.get_fdata()
+    return nib.Nifti1Image(np.where(np.isfinite(values), values, 0.0), image.affine)
+
+
+plotting.plot_stat_map(in_roi("encoding_pixels.nii.gz"), bg_img=background, display_mode="z", cut_coords=5,
                        cmap="hot", vmin=0, symmetric_cbar=False, threshold=1e-6, annotate=False, draw_cross=False,
                        black_bg=False, title="encoding map of pixels: held-out R^2 (below 0 drawn as 0)")
-plotting.plot_stat_map(folder / "share_pixels_vs_latent.nii.gz", bg_img=background, display_mode="z",
+plotting.plot_stat_map(in_roi("share_pixels_vs_latent.nii.gz"), bg_img=background, display_mode="z",
                        cut_coords=5, cmap="RdBu_r", vmin=0, vmax=1, symmetric_cbar=False, threshold=1e-6,
                        annotate=False, draw_cross=False, black_bg=False,
                        title="share of pixels in the explained variance (0.5: equal)")
@@ -65,8 +75,9 @@ plt.show()
 #
 #    <details><summary>Answer</summary>
 #
-# Much less (Spearman about 0.1 on this size, 0.3 on the small one): in that preset early voxels follow local
-# contrast energy, which is not linear in pixels, so pixels explain them little better than the latent does.
+# Much less. Measured on the same tiny size with ``preset="nsd"``: Spearman 0.091, against 0.592 for the easy
+# preset above. In that preset early voxels follow local contrast energy, which is not linear in pixels, so pixels
+# explain them little better than the latent does.
 #
 # .. raw:: html
 #
