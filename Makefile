@@ -46,7 +46,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 setup: $(STAMP)
 
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm and not slow"
 
 # the chain on a real one-node SLURM (installs slurm-wlm and munge when root; skips with the reason otherwise)
 test-slurm: setup
@@ -58,8 +58,9 @@ demo: setup
 # The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build and write
 # their data once into the data home. It builds without network: the macaque V4 example reads the session files
 # from $RIDGE_DECODE_V4_DIR where it is set, else downloads them into the data home, and where neither works its
-# page says what is missing. Then docs/check_site.py checks the built site: the tutorial's order, no figure twice,
-# and three downloaded notebooks executed outside the repository (one image output per figure of their page).
+# page says what is missing. Then the slow tests check the built site (docs/check_site.py: the tutorial's order, no
+# figure twice, three downloaded notebooks executed outside the repository with one image output per figure of
+# their page) and build the sources again with neither the V4 data nor network.
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --no-compile -e ".[docs]" $(PIN_ARGS)
@@ -67,7 +68,7 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 
 docs: $(DOCS_STAMP)
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
-	$(PY) docs/check_site.py docs/_build/html
+	$(PY) -m pytest -q -m slow tests/test_docs_site.py
 	@echo "open docs/_build/html/index.html"
 
 # The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd

@@ -187,3 +187,29 @@ def test_downloaded_notebooks_show_every_figure_of_their_built_page():
     assert check.check_order(check.HTML) == []
     assert check.check_duplicates(check.HTML) == []
     assert check.check_notebooks(check.HTML) == []
+
+
+@pytest.mark.slow
+def test_the_site_builds_without_network_or_local_data(tmp_path):
+    """``sphinx-build`` with neither ``RIDGE_DECODE_V4_DIR`` nor a reachable download writes the whole site (the
+    examples' code not run here: ``make docs`` runs them, and the macaque V4 page then says what is missing)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    ignore = shutil.ignore_patterns("_build", "auto_examples", "generated")
+    shutil.copytree(DOCS, tmp_path / "docs", ignore=ignore)  # the build writes into its source folder
+    shutil.copytree(GALLERY, tmp_path / "examples" / "gallery")
+    env = {k: v for k, v in os.environ.items() if k != "RIDGE_DECODE_V4_DIR"}
+    env.update(RIDGE_DECODE_V4_URL="http://127.0.0.1:9/closed", RIDGE_DECODE_DATA=str(tmp_path / "data_home"),
+               PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]))
+    done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-D", "plot_gallery=0",
+                           str(tmp_path / "docs"), str(tmp_path / "html")], env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "plot_10_real_data_macaque_v4.py will say on its page that its data are missing" in done.stdout
+    assert "RIDGE_DECODE_V4_DIR" in done.stdout
+    pages = {p.stem for p in (tmp_path / "html" / "auto_examples").glob("plot_*.html")}
+    assert {p.stem for p in GALLERY.glob("plot_*.py")} == pages
+    assert (tmp_path / "html" / "index.html").stat().st_size > 1_000
