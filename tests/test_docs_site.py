@@ -3,6 +3,7 @@ table of contents, and every gallery example is a script that runs top to bottom
 `make docs`, runs them all: CI runs it)."""
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 import ridge_decode
 
+USER_DATA_HOME = os.environ.get("RIDGE_DECODE_DATA")  # before the fixtures isolate it: the site's build used it
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 GALLERY = REPO / "examples" / "gallery"
@@ -178,9 +180,13 @@ def test_the_site_checks_find_a_shuffled_order_and_a_duplicated_figure(tmp_path)
 
 
 @pytest.mark.slow
-def test_downloaded_notebooks_show_every_figure_of_their_built_page():
+def test_downloaded_notebooks_show_every_figure_of_their_built_page(monkeypatch):
     """After ``make docs``: three downloaded notebooks, executed outside the repository, against their pages."""
     pytest.importorskip("nbconvert")
+    if USER_DATA_HOME:  # the notebooks reuse the data the build wrote into the data home
+        monkeypatch.setenv("RIDGE_DECODE_DATA", USER_DATA_HOME)
+    else:
+        monkeypatch.delenv("RIDGE_DECODE_DATA")
     check = _docs_module("check_site")
     if not (check.HTML / "auto_examples" / "index.html").exists():
         pytest.skip("the site is not built (make docs runs this check after building it)")
@@ -193,7 +199,6 @@ def test_downloaded_notebooks_show_every_figure_of_their_built_page():
 def test_the_site_builds_without_network_or_local_data(tmp_path):
     """``sphinx-build`` with neither ``RIDGE_DECODE_V4_DIR`` nor a reachable download writes the whole site (the
     examples' code not run here: ``make docs`` runs them, and the macaque V4 page then says what is missing)."""
-    import os
     import shutil
     import subprocess
     import sys
