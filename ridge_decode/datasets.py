@@ -102,5 +102,5 @@ def fetch_macaque_v4(session: str = "201025", data_home=None, echo: Callable[[st
                                 f"scripts/fetch_macaque_v4.py --dest {folder} --session {session}`. "
                                 f"Detail: {exc}") from None
     macaque_v4.to_hdf5(folder, out, session)
-    echo(f"wrote {format_size(disk_size(out))} to {out} (from {format_size(disk_size(folder))} in {folder})")
+    echo(f"wrote {format_size(disk_size(out))} to {out} (reused from now on)")
     return out
