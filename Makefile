@@ -20,7 +20,9 @@ PIN_ARGS := -c $(TORCH_PIN) --upgrade --upgrade-strategy eager
 STAMP := $(VENV)/.installed-newest
 OTHER_STAMP := $(VENV)/.installed-pinned
 endif
-SYNTH ?= data/synthetic
+# The data home, where the demo and the gallery write their data once (ridge_decode.get_data_home())
+DATA_HOME ?= $(or $(RIDGE_DECODE_DATA),$(HOME)/ridge_decode_data)
+SYNTH ?= $(DATA_HOME)/synthetic
 # pytest-xdist workers: the tests are CPU-bound and independent; 2 matches the 2-core CI machine
 TEST_WORKERS ?= 2
 # Write bytecode as Python does by default, even where the environment sets PYTHONDONTWRITEBYTECODE (this
@@ -44,7 +46,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
 setup: $(STAMP)
 
 test: setup
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm" --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slurm and not site" --durations=15
 
 # the chain on a real one-node SLURM (installs slurm-wlm and munge when root; skips with the reason otherwise)
 test-slurm: setup
@@ -53,9 +55,12 @@ test-slurm: setup
 demo: setup
 	$(PY) scripts/demo.py --data-root $(SYNTH) --out results
 
-# The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build. The macaque
-# V4 example (Cowley et al. 2023) reads the session files from $RIDGE_DECODE_V4_DIR where it is set, else fetches
-# them from the data's public repository.
+# The documentation site (docs/_build/html), warnings as errors; the gallery's examples run in the build and write
+# their data once into the data home. It builds without network: the macaque V4 example reads the session files
+# from $RIDGE_DECODE_V4_DIR where it is set, else downloads them into the data home, and where neither works its
+# page says what is missing. Then the site tests check the built site (docs/check_site.py: the tutorial's order, no
+# figure twice, three downloaded notebooks executed outside the repository with one image output per figure of
+# their page) and build the sources again with neither the V4 data nor network.
 DOCS_STAMP := $(VENV)/.installed-docs
 $(DOCS_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --no-compile -e ".[docs]" $(PIN_ARGS)
@@ -63,6 +68,7 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 
 docs: $(DOCS_STAMP)
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(PY) -m pytest -q -m site tests/docs/test_docs_site.py
 	@echo "open docs/_build/html/index.html"
 
 # The whole NSD chain for subjects 1, 2, 5, 7 (needs the NSD agreement, the weights and a GPU): NSD=/data/nsd
@@ -88,4 +94,5 @@ upgrade-deps:
 	@echo "now: make test, then commit $(CONSTRAINTS) alone"
 
 clean:
-	rm -rf results outputs $(SYNTH)
+	rm -rf results outputs docs/_build docs/auto_examples
+	@echo "kept the data home's datasets ($(DATA_HOME)): delete them there to free the space"

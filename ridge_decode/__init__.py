@@ -2,10 +2,15 @@
 
 The public names (``__all__``) run the whole chain from Python, in the pipeline's order:
 
-- data: ``simulate`` (a synthetic subject in NSD's file layout), ``NSDSource``, ``HDF5Source``, ``NiftiSource``
+- datasets: ``get_data_home`` (the one folder for written and downloaded data: ``$RIDGE_DECODE_DATA``, else
+  ``~/ridge_decode_data``), ``fetch_synthetic`` (the synthetic subjects there, written once), ``fetch_macaque_v4``
+  (real macaque V4 responses, downloaded once);
+- data: ``simulate`` (a synthetic subject in NSD's file layout), ``read_design`` and ``subject_trials`` (NSD's
+  experiment design: which image each trial showed), ``NSDSource``, ``HDF5Source``, ``NiftiSource``
   (``source.load()`` gives a ``SubjectData``: betas and image ids; ``source.images().read(ids)`` the images);
 - features: ``extract_features`` (cached per image id; returns a ``FeatureStore``, ``.read(family, ids)``);
-- ridge: ``OneStageRidge`` and ``RidgeGCV`` (the same maths, ``ridge_decode.ridge.core``);
+- ridge: ``OneStageRidge`` and ``RidgeGCV`` (the same maths, ``ridge_decode.ridge.core``); ``SharedSpace`` and
+  ``TransferRidge`` (a reference subject's frozen target space, reused for a new subject);
 - decoding: ``decode_images`` ("weight-free" or "diffusion");
 - evaluation: ``score_images`` (every metric available), ``columnwise_r``, ``pixcorr``, ``two_way_identification``,
   ``brain_maps`` (per-voxel maps as NIfTI in the subject's grid: where the decoded information lies);
@@ -24,6 +29,11 @@ __version__ = "0.2.0"
 # name -> module that defines it; imported on first use, so that `ridge-decode --help` does not import torch
 _PUBLIC = {
     "simulate": "ridge_decode.simulation",
+    "get_data_home": "ridge_decode.datasets",
+    "fetch_synthetic": "ridge_decode.datasets",
+    "fetch_macaque_v4": "ridge_decode.datasets",
+    "read_design": "ridge_decode.sources.nsd_files",
+    "subject_trials": "ridge_decode.sources.nsd_files",
     "NSDSource": "ridge_decode.sources",
     "HDF5Source": "ridge_decode.sources",
     "NiftiSource": "ridge_decode.sources",
@@ -33,6 +43,8 @@ _PUBLIC = {
     "OneStageRidge": "ridge_decode.ridge",
     "RidgeGCV": "ridge_decode.ridge",
     "AlphaGridWarning": "ridge_decode.ridge",
+    "SharedSpace": "ridge_decode.ridge.shared_space",
+    "TransferRidge": "ridge_decode.ridge.shared_space",
     "decode_images": "ridge_decode.decode",
     "score_images": "ridge_decode.evaluation.image_metrics",
     "columnwise_r": "ridge_decode.evaluation.metrics",

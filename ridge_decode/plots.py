@@ -1,12 +1,14 @@
-"""Every figure of the package, in one place. Each function returns a matplotlib ``Figure`` (a notebook shows it);
-with ``path`` it is also written there, atomically, as PNG.
+"""Every figure of the package, in one place. Each function returns a matplotlib ``Figure``; with ``path`` it is
+also written there, atomically, as PNG.
 
-Figures are made with ``matplotlib.figure.Figure``, not pyplot: no backend is chosen for the caller, nothing is
-left open in pyplot's state, and commands draw without a display.
+Figures are made without pyplot: no backend is chosen for the caller, nothing is left open in pyplot's state, and
+commands draw without a display. A Figure made without pyplot has no display of its own in a notebook, so they are
+``NotebookFigure``s, which draw themselves as PNG there (``_repr_png_``), as pyplot's figures do.
 """
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,16 @@ from matplotlib.figure import Figure
 from .runtime.io import atomic_path
 
 RUN_KEY = "ridge_decode run"  # the PNG text chunk that names the run a figure belongs to
+NOTEBOOK_DPI = 100  # pyplot's inline default
+
+
+class NotebookFigure(Figure):
+    """A ``matplotlib.figure.Figure`` that a notebook (IPython) displays as a PNG image, as it does pyplot's."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=NOTEBOOK_DPI, bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def save(fig: Figure, path: str | Path | None, run_id: str | None = None) -> Figure:
@@ -28,7 +40,7 @@ def save(fig: Figure, path: str | Path | None, run_id: str | None = None) -> Fig
 
 
 def _subplots(rows: int, cols: int, figsize, squeeze: bool = True):
-    fig = Figure(figsize=figsize)
+    fig = NotebookFigure(figsize=figsize)
     return fig, fig.subplots(rows, cols, squeeze=squeeze)
 
 
@@ -125,36 +137,59 @@ def plot_transfer(results: list[dict], path=None, title: str = "") -> Figure:
     return save(fig, path)
 
 
-def _map_label(name: str) -> str:
-    """A brain map's title from its name (``pipeline.maps``)."""
+def _map_label(name: str) -> tuple[str, str]:
+    """A brain map's title and its colour bar's unit, from its name (``pipeline.maps``)."""
     if name == "noise_ceiling":
-        return "noise ceiling (% of variance)"
+        return "noise ceiling", "% of variance"
     kind, _, rest = name.partition("_")
-    return {"encoding": f"encoding R^2 of {rest}",
-            "share": f"share of the explained variance: {rest.replace('_vs_', ' (red) vs ')} (blue)",
-            "pattern": f"activation pattern of the decoder of {rest}"}.get(kind, name)
+    if kind == "share":
+        a, _, b = rest.partition("_vs_")
+        return (f"share of the explained variance: R2({a}) / (R2({a}) + R2({b})); red: {a} explains more, blue: "
+                f"{b}", f"share of {a} (0.5: equal)")
+    return {"encoding": (f"encoding map of {rest}: out-of-sample R2 (GCV)", "R2"),
+            "pattern": (f"activation pattern of the decoder of {rest}", "covariance (a.u.)")}.get(kind, (name, ""))
 
 
 def plot_maps(images: dict, background, path=None, title: str = "", run_id: str | None = None,
               cuts: int = 5) -> Figure:
     """One row of ``cuts`` axial slices per brain map, {name: NIfTI image in the subject's grid} (``maps``), drawn
-    with nilearn over ``background`` (the ROI or mask: the subject's own space has no template). A share is drawn
-    as ``share - 0.5``: red where the first family explains more, blue where the second does."""
+    with nilearn's ``plot_stat_map`` over ``background`` (the ROI or mask: the subject's own space has no
+    template), each colour bar in its map's units. A share (in [0, 1]) is drawn around 0.5: red where the first
+    family explains more, blue where the second does."""
     # heavy (nibabel, nilearn): imported where used
     import nibabel as nib
     from nilearn import plotting
 
-    fig = Figure(figsize=(2.0 * cuts, 1.9 * len(images) + 0.4))
+    row, head = 1.9, 0.35  # inches per map row, of which the title strip above the slices
+    top = 0.45 if title else 0.0
+    height = row * len(images) + top
+    fig = NotebookFigure(figsize=(2.0 * cuts + 1.0, height))
     for k, (name, image) in enumerate(images.items()):
-        ax = fig.add_axes((0.0, 1 - (k + 1) / len(images), 1.0, 1 / len(images)))
+        label, unit = _map_label(name)
+        y0 = 1 - (top + (k + 1) * row) / height
+        ax = fig.add_axes((0.0, y0, 1.0, (row - head) / height))
         ax.axis("off")
+        fig.text(0.01, y0 + (row - head) / height + 0.05 * head / height, label, fontsize=8, va="bottom")
         data = np.asarray(image.dataobj, np.float32)
         share = name.startswith("share_")
-        data = np.where(np.isfinite(data), data - 0.5 if share else data, 0.0)
-        shown = nib.Nifti1Image(data, image.affine)
-        plotting.plot_stat_map(shown, bg_img=background, axes=ax, display_mode="z", cut_coords=cuts, colorbar=True,
-                               cmap="RdBu_r" if share else "hot", symmetric_cbar=share, threshold=1e-6,
-                               title=_map_label(name), annotate=False, black_bg=False, draw_cross=False, figure=fig)
+        # outside the voxels (NaN) is 0, which the threshold leaves transparent
+        shown = nib.Nifti1Image(np.where(np.isfinite(data), data, 0.0), image.affine)
+        finite = data[np.isfinite(data)]
+        if share:
+            limits = {"vmin": 0.0, "vmax": 1.0, "symmetric_cbar": False}
+        else:
+            top_value = float(np.nanmax(np.abs(finite))) if finite.size else 1.0
+            symmetric = finite.size > 0 and float(finite.min()) < 0
+            limits = {"vmin": -top_value if symmetric else 0.0, "vmax": top_value or 1.0,
+                      "symmetric_cbar": symmetric}
+        display = plotting.plot_stat_map(shown, bg_img=background, axes=ax, display_mode="z", cut_coords=cuts,
+                                         colorbar=True, cmap="RdBu_r" if share or limits["symmetric_cbar"] else "hot",
+                                         threshold=1e-6, annotate=False, black_bg=False, draw_cross=False,
+                                         figure=fig, **limits)
+        cbar = getattr(display, "_cbar", None)
+        if cbar is not None and unit:
+            cbar.set_label(unit, fontsize=7)
+            cbar.ax.tick_params(labelsize=6)
     if title:
-        fig.text(0.5, 1.0, title, ha="center", va="bottom", fontsize=10)
+        fig.text(0.5, 1 - 0.1 / height, title, ha="center", va="top", fontsize=10)
     return save(fig, path, run_id)

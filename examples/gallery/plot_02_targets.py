@@ -12,15 +12,11 @@ the image shrunk to 32 x 32 colour pixels. Every pixel value is one target, pred
 # -----------------
 # ``extract_features`` computes a family for the source's images once and caches it by image id;
 # ``read(family, ids)`` gives the rows of any ids, in that order.
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 
 import ridge_decode as rd
 
-root = Path("data/synthetic")
-if not (root / "synthetic.json").exists():
-    rd.simulate(root, size="small", subjects=(1, 2), progress=False)
+root = rd.fetch_synthetic()  # written once into the data home (about 20 s, 0.44 GB), then reused
 source = rd.NSDSource(root, subject=1)
 data = source.load(progress=False)
 features = rd.extract_features(source, ["pixels"], progress=False)
@@ -39,6 +35,7 @@ for k in range(6):
         ax.axis("off")
 axes[0, 0].set_title("seen", loc="left", fontsize=8)
 axes[1, 0].set_title("target: 32 x 32", loc="left", fontsize=8)
+plt.show()
 
 # %%
 # Exercises
@@ -50,7 +47,9 @@ axes[1, 0].set_title("target: 32 x 32", loc="left", fontsize=8)
 #    <details><summary>Answer</summary>
 #
 # ``python scripts/extract_features.py --list`` prints them; in Python, ``ridge_decode.features.REGISTRY``, each
-# with ``needs_weights`` and its ``shape``.
+# with ``needs_weights`` and its ``shape``. Five, of which only ``pixels`` (32, 32, 3) needs no weights; the others
+# need model weights: ``ipadapter_plus`` (16, 768), ``autokl`` (4, 64, 64), ``clip_text`` (77, 768) and
+# ``clip_layers`` (4, 5, 1024).
 #
 # .. raw:: html
 #

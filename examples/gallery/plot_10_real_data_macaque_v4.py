@@ -11,21 +11,18 @@ real noise, not how well NSD will decode.
 # %%
 # The data, as an own-data file
 # -----------------------------
-# ``fetch`` downloads a session's two files from the data's public repository (a folder named by
-# ``RIDGE_DECODE_V4_DIR`` that already holds them is used as it is); ``to_hdf5`` writes them as one own-data file,
-# each neuron a column of the betas, the last 200 images held out.
-import os
-
+# ``fetch_macaque_v4`` downloads a session's two files from the data's public repository into the data home, once
+# (a folder named by ``RIDGE_DECODE_V4_DIR`` that already holds them is used as it is, with no download), and
+# writes them as one own-data HDF5 file, each neuron a column of the betas, the last 200 images held out. Where the
+# files can be neither read nor downloaded, it stops here and says which files are missing and how to provide them.
 import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import ridge_decode as rd
-from ridge_decode.sources import macaque_v4
 
-folder = os.environ.get("RIDGE_DECODE_V4_DIR") or macaque_v4.fetch("data/macaque_v4", "201025")
-source = rd.HDF5Source(macaque_v4.to_hdf5(folder, "data/v4_201025.h5", "201025"))
+source = rd.HDF5Source(rd.fetch_macaque_v4("201025"))
 data = source.load(progress=False)
 print(f"{data.n_voxels} neurons, {len(data.train_ids)} training and {len(data.test_ids)} held-out images")
 
@@ -52,9 +49,14 @@ for name, pred in (("ridge_decode", ours), ("scikit-learn", theirs)):
 # %%
 # What the neurons say about the images
 # -------------------------------------
+# Run as a script, the figure is written into the ``figures`` folder of the data home.
 seen = source.images().read(data.test_ids[:10])
 decoded = rd.decode_images({"pixels": ours[:10]}, "weight-free", size=seen.shape[1])
-fig = rd.plot_reconstructions(decoded, seen, data.test_ids[:10], title="held-out images (top), decoded (bottom)")
+figures = rd.get_data_home() / "figures"
+figures.mkdir(exist_ok=True)
+fig = rd.plot_reconstructions(decoded, seen, data.test_ids[:10], title="held-out images (top), decoded (bottom)",
+                              path=figures / "10_macaque_v4.png")
+print(f"written: {figures / '10_macaque_v4.png'}")
 fig
 
 # %%

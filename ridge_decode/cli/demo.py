@@ -10,7 +10,9 @@ from ._group import COUNT, main
 
 
 @main.command()
-@click.option("--data-root", type=click.Path(), default="data/synthetic", show_default=True)
+@click.option("--data-root", type=click.Path(), default=None,
+              help="The synthetic NSD root, simulated there if absent. Default: 'synthetic' in the data home "
+                   "($RIDGE_DECODE_DATA, else ~/ridge_decode_data), written once and reused.")
 @click.option("--out", type=click.Path(file_okay=False), default="results", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the synthetic subject.")
 @click.option("--n-show", default=20, show_default=True, type=COUNT, help="Test images in the figure.")

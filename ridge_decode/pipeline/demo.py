@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plots
+from ..datasets import disk_size, fetch_synthetic, format_size
 from ..decode import weightfree
 from ..errors import DataError
 from ..evaluation import metrics
@@ -23,7 +24,7 @@ from .fit import FitRequest, fit_subject, format_fit_summary
 class DemoRequest:
     """The main job on the synthetic subject (see ``demo --help``)."""
 
-    root: str | Path = "data/synthetic"  # the synthetic NSD root, simulated there if absent
+    root: str | Path | None = None  # the synthetic NSD root, simulated there if absent; None: the data home's
     out: str | Path = "results"
     seed: int = 0
     n_show: int = 20
@@ -36,10 +37,16 @@ def run_demo(req: DemoRequest) -> dict:
     from ..simulation import simulate
 
     t0 = time.perf_counter()
-    root, out = Path(req.root), Path(req.out)
+    out = Path(req.out)
+    if req.root is None:  # written once into the data home, and reused by the gallery's examples
+        root = fetch_synthetic("synthetic" if req.seed == 0 else f"synthetic_seed{req.seed}", seed=req.seed,
+                               echo=req.echo)
+    else:
+        root = Path(req.root)
     if not (root / "synthetic.json").exists():
         req.echo(f"simulating the synthetic subjects under {root} ...")
         simulate(root, size="small", subjects=(1, 2), seed=req.seed)
+        req.echo(f"wrote {format_size(disk_size(root))} to {root}")
     bad = [r for r in check_data(root, (1,)) if r.status != "present"]
     if bad:
         raise DataError(f"{root} is incomplete: {[(r.key, r.status, r.detail) for r in bad]}")

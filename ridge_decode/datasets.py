@@ -1,0 +1,106 @@
+"""The data home: one folder for every dataset that the examples and the demo write or download, as
+scikit-learn's ``get_data_home`` and nilearn's ``data_dir``.
+
+The folder is ``$RIDGE_DECODE_DATA`` where it is set (the same variable names the NSD root of the commands: NSD's
+``nsddata/`` tree may sit beside these datasets), else ``~/ridge_decode_data``. Each dataset lives in its own
+sub-folder, is written once, and is reused by every later call; its size on disk is said when it is written.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from .sources.manifest import DATA_ENV
+from .errors import DataFileError, InputError
+
+DEFAULT_HOME = "~/ridge_decode_data"
+V4_ENV = "RIDGE_DECODE_V4_DIR"  # a folder that already holds the macaque V4 session files (no download)
+
+
+def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
+    """The data home: ``data_home``, else ``$RIDGE_DECODE_DATA``, else ``~/ridge_decode_data``; created if absent.
+
+    Returns the folder as an absolute ``Path``.
+    """
+    home = Path(data_home if data_home is not None else os.environ.get(DATA_ENV) or DEFAULT_HOME).expanduser()
+    if home.exists() and not home.is_dir():
+        named = "data_home" if data_home is not None else (f"${DATA_ENV}" if os.environ.get(DATA_ENV) else
+                                                           "the default data home")
+        raise InputError(f"{named}: expected a folder, found a file at {home}")
+    home.mkdir(parents=True, exist_ok=True)
+    return home.resolve()
+
+
+def disk_size(path: str | os.PathLike) -> int:
+    """Bytes of the files under ``path`` (a file: its size)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def format_size(n_bytes: int) -> str:
+    """``n_bytes`` in the largest unit that leaves at least 1 (``"470 MB"``, decimal units as ``du --si``)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes} B"
+
+
+def fetch_synthetic(name: str = "synthetic", size: str = "small", subjects=(1, 2), preset: str = "nsd",
+                    seed: int = 0, data_home=None, echo: Callable[[str], None] = print) -> Path:
+    """The synthetic subjects of ``simulate`` (NSD's file layout) in ``<data home>/<name>``, written once.
+
+    A folder that already holds a complete simulation (its ``synthetic.json``) is reused as it is, whatever wrote
+    it; otherwise ``simulate(root, size, subjects, seed, preset)`` writes it (about 20 s and 0.5 GB for the default
+    "small" pair) and ``echo`` says its size. Returns the root to pass to ``NSDSource``.
+    """
+    from .simulation import simulate
+
+    if not name or Path(name).name != name:
+        raise InputError(f"name must be one folder name inside the data home; got {name!r}")
+    root = get_data_home(data_home) / name
+    if (root / "synthetic.json").exists():
+        return root
+    echo(f"writing the synthetic subjects {list(subjects)} ({size}, preset {preset!r}) to {root} ...")
+    simulate(root, size=size, subjects=subjects, seed=seed, preset=preset, progress=False)
+    echo(f"wrote {format_size(disk_size(root))} to {root} (reused from now on; delete the folder to free it)")
+    return root
+
+
+def fetch_macaque_v4(session: str = "201025", data_home=None, echo: Callable[[str], None] = print) -> Path:
+    """Real macaque V4 responses to 1,200 natural images (Cowley et al. 2023) as an own-data HDF5 file.
+
+    The session's two files come from ``$RIDGE_DECODE_V4_DIR`` where it is set, else from
+    ``<data home>/macaque_v4``, downloaded there from the data's public repository when absent. The HDF5 file
+    (``HDF5Source``'s input: betas (1200, neurons) float, the last 200 images held out) is written once, beside
+    them in the data home. Raises ``DataFileError`` naming the missing files and the variable that provides them
+    when they are neither local nor downloadable.
+    """
+    from .sources import macaque_v4
+
+    home = get_data_home(data_home)
+    out = home / f"macaque_v4_{session}.h5"
+    if out.exists():
+        return out
+    local = os.environ.get(V4_ENV)
+    folder = Path(local) if local else home / "macaque_v4"
+    if local:
+        missing = [n for n in macaque_v4.files(session) if not (folder / n).exists()]
+        if missing:
+            raise DataFileError(f"${V4_ENV} is {folder}, which lacks {missing}: copy them there from the repository "
+                                f"{macaque_v4.REPOSITORY} (data_V4_responses/), or unset {V4_ENV} to download them")
+    else:
+        try:
+            macaque_v4.fetch(folder, session, echo=echo)
+        except DataFileError as exc:
+            raise DataFileError(f"the macaque V4 data of session {session} ({', '.join(macaque_v4.files(session))}) "
+                                f"are not in {folder} and could not be downloaded. Set {V4_ENV} to a folder that "
+                                f"holds them, or fetch them where there is network with `python "
+                                f"scripts/fetch_macaque_v4.py --dest {folder} --session {session}`. "
+                                f"Detail: {exc}") from None
+    macaque_v4.to_hdf5(folder, out, session)
+    echo(f"wrote {format_size(disk_size(out))} to {out} (reused from now on)")
+    return out
