@@ -12,8 +12,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from .sources.manifest import DATA_ENV
 from .errors import DataFileError, InputError
+from .sources.manifest import DATA_ENV
 
 DEFAULT_HOME = "~/ridge_decode_data"
 V4_ENV = "RIDGE_DECODE_V4_DIR"  # a folder that already holds the macaque V4 session files (no download)
