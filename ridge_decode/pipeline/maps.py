@@ -33,10 +33,10 @@ class MapsRequest:
     echo: Callable[[str], None] = print
 
 
-def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
+def compute_maps(req: MapsRequest, read: dict | None = None) -> dict[str, np.ndarray]:
     """{map name: (p,) values over the source's voxels}: ``noise_ceiling`` (where the source has ncsnr),
     ``encoding_<family>`` per family, ``share_<a>_vs_<b>`` for the first two, ``pattern_<group>`` per group of the
-    fit in ``model_dir``."""
+    fit in ``model_dir``. ``read`` (a dict) receives ``"fit"``: the folder and run id of the fit read."""
     from ..evaluation import maps
     from ..sources.base import noise_ceiling
 
@@ -57,7 +57,7 @@ def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
         out[f"share_{names[0]}_vs_{names[1]}"] = maps.family_share(out[f"encoding_{names[0]}"],
                                                                     out[f"encoding_{names[1]}"])
     if req.model_dir is not None:
-        out.update(_patterns(req, data))
+        out.update(_patterns(req, data, read if read is not None else {}))
     return out
 
 
@@ -81,17 +81,24 @@ def _features(req: MapsRequest, ids: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _patterns(req: MapsRequest, data) -> dict[str, np.ndarray]:
-    """The decoder's activation pattern of each group the fit in ``model_dir`` predicts, on its training images."""
+def _patterns(req: MapsRequest, data, read: dict) -> dict[str, np.ndarray]:
+    """The decoder's activation pattern of each group the fit in ``model_dir`` predicts, on its training images.
+    The fit's voxels are checked as ``predict`` checks them (their number, and their coordinates where the fit
+    recorded its grid), and its files must be of one run, whose id goes into ``read["fit"]``."""
     from ..evaluation import maps
     from ..ridge import OneStageRidge
+    from .predict import _fit_summary, _fitted_voxels, _one_run
 
     model_dir = Path(req.model_dir)
+    fit = _fit_summary(model_dir)
     predictions = layout.Predictions.load(model_dir, arrays=False)
     same_source(predictions.source, req.source, "a fit", model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
+    _one_run(model_dir, {layout.SUMMARY: fit.get("run_id"), layout.MODEL: model.run_id_,
+                         layout.PREDICTIONS: predictions.run_id})
+    read["fit"] = {"model_dir": str(model_dir.resolve()), "run_id": fit.get("run_id")}
     keep = predictions.selected_voxels
-    X = data.train_betas if keep is None else data.train_betas[:, keep]
+    X = _fitted_voxels(data.train_betas, keep, model, fit, req.source, model_dir, data.voxel_xyz)
     pred = model.predict(X)
     out = {}
     for group, values in (pred.items() if isinstance(pred, dict) else [("y", pred)]):
@@ -116,7 +123,7 @@ def make_maps(req: MapsRequest) -> tuple[dict, Path]:
     """Compute the maps and write ``<out>/<name>.nii.gz`` for each, ``maps.png`` and ``maps.json``; returns
     (maps.json's content, the folder)."""
     from .._infra.io import versions
-    from .._infra.runs import FolderLock, commit, staging
+    from .._infra.runs import FolderLock, claim, commit, staging
 
     grid = req.source.grid()
     if grid is None:
@@ -124,12 +131,14 @@ def make_maps(req: MapsRequest) -> tuple[dict, Path]:
                          "NSD's nsdgeneral ROI (--data-root) or NIfTI betas with a mask (--betas, --mask)")
     out = layout.folder(req.out, "--out") if req.out is not None else layout.folder(
         MAPS / layout.check_label(req.source.label), "the maps folder")
-    values = compute_maps(req)
-    summary = {"label": req.source.label, "source": req.source.describe(),
+    claim(out, "maps", "--out" if req.out is not None else "the maps folder")  # before the work; again when locked
+    read = {}
+    values = compute_maps(req, read)
+    summary = {"label": req.source.label, "source": req.source.describe(), "fit": read.get("fit"),
                "maps": {k: _describe(v) for k, v in values.items()},
                "config": request_config(req, families=list(req.families), extra=sorted(req.extra)),
                "versions": versions()}
-    with FolderLock(out) as lock:
+    with FolderLock(out, kind="maps") as lock:
         summary["run_id"] = lock.run_id
         try:
             with writing(staging(out)):
