@@ -41,6 +41,8 @@ def compute_maps(req: MapsRequest, read: dict | None = None) -> dict[str, np.nda
     from ..sources.base import noise_ceiling
 
     data = req.source.data(progress=False)
+    # the fit is checked first (its run, source and voxels), so that a wrong --model-dir stops before any map
+    fit = _read_fit(req, data, read if read is not None else {}) if req.model_dir is not None else None
     ids = np.concatenate([data.train_ids, data.test_ids])
     betas = np.concatenate([data.train_betas, data.test_betas])
     out = {}
@@ -56,8 +58,8 @@ def compute_maps(req: MapsRequest, read: dict | None = None) -> dict[str, np.nda
     if len(names) >= 2:
         out[f"share_{names[0]}_vs_{names[1]}"] = maps.family_share(out[f"encoding_{names[0]}"],
                                                                     out[f"encoding_{names[1]}"])
-    if req.model_dir is not None:
-        out.update(_patterns(req, data, read if read is not None else {}))
+    if fit is not None:
+        out.update(_patterns(data, *fit))
     return out
 
 
@@ -81,11 +83,10 @@ def _features(req: MapsRequest, ids: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _patterns(req: MapsRequest, data, read: dict) -> dict[str, np.ndarray]:
-    """The decoder's activation pattern of each group the fit in ``model_dir`` predicts, on its training images.
-    The fit's voxels are checked as ``predict`` checks them (their number, and their coordinates where the fit
-    recorded its grid), and its files must be of one run, whose id goes into ``read["fit"]``."""
-    from ..evaluation import maps
+def _read_fit(req: MapsRequest, data, read: dict) -> tuple:
+    """(the model, the training betas in its voxels, its voxel selection) of the fit in ``model_dir``. Its voxels
+    are checked as ``predict`` checks them (their number, and their coordinates where the fit recorded its grid),
+    and its files must be of one run, whose id goes into ``read["fit"]``."""
     from ..ridge import OneStageRidge
     from .predict import _fit_summary, _fitted_voxels, _one_run
 
@@ -98,7 +99,13 @@ def _patterns(req: MapsRequest, data, read: dict) -> dict[str, np.ndarray]:
                          layout.PREDICTIONS: predictions.run_id})
     read["fit"] = {"model_dir": str(model_dir.resolve()), "run_id": fit.get("run_id")}
     keep = predictions.selected_voxels
-    X = _fitted_voxels(data.train_betas, keep, model, fit, req.source, model_dir, data.voxel_xyz)
+    return model, _fitted_voxels(data.train_betas, keep, model, fit, req.source, model_dir, data.voxel_xyz), keep
+
+
+def _patterns(data, model, X, keep) -> dict[str, np.ndarray]:
+    """The decoder's activation pattern of each group the fit predicts, on its training images ``X``."""
+    from ..evaluation import maps
+
     pred = model.predict(X)
     out = {}
     for group, values in (pred.items() if isinstance(pred, dict) else [("y", pred)]):

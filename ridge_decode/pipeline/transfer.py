@@ -69,10 +69,10 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
 
-    _check_fractions(req)
     name = f"transfer_{req.subject.label}_from_{req.reference.label}.json"
     json_path = Path(req.json_path or Path(req.out) / name)
     _ours_or_absent(json_path)
+    _check_fractions(req)
     grid = resolve_alphas(req.alphas)
     store = feature_store(req.features_dir, req.subject)
     ref_dir, ref_model, ref_seconds = _reference_model(req, grid)
@@ -144,9 +144,9 @@ def _reference_model(req: TransferRequest, grid):
                 raise
             # a mistyped --reference-dir is not a request to fit the default reference: say so first
             raise DataFileError(f"--reference-dir {ref_dir} holds no fit ("
-                                f"{'no such folder' if not ref_dir.exists() else 'no ' + layout.MODEL}), so the "
-                                f"reference {req.reference} was to be fitted there, and it cannot be: {exc}. If "
-                                "--reference-dir is mistyped, give the folder of the reference's fit") from None
+                                f"{'no such folder' if not ref_dir.exists() else 'no ' + layout.MODEL}): if it is "
+                                "mistyped, give the folder of the reference's fit. Without a fit there, the "
+                                f"reference {req.reference} is fitted there, and it cannot be: {exc}") from None
         ref_dir = fitted.folder
         ref_model = OneStageRidge.load(ref_dir / layout.MODEL)
     return ref_dir, ref_model, time.perf_counter() - t0
