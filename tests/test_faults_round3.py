@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from test_faults import FIT, _digest, _write
-from test_sources import _dataset, _mask, write_nifti
+from test_sources import N_TEST, _dataset, _mask, write_nifti
 
 from ridge_decode.cli import main
 
@@ -166,10 +166,17 @@ def test_decode_into_the_stimuli_and_evaluate_of_the_truth_against_itself_are_re
     _refused(res, str(images), "did not write", "not a decode")  # never "12 already there"
     assert _digest(tmp_path / "study") == before
 
+    # two shards of one decode start at once on a new folder (real processes): each finds it empty or a decode's,
+    # never holding a foreign entry (the marker's own temporary file included), and both finish
     recon = tmp_path / "recon"
-    res = run("decode", *args, "--model-dir", fit, "--decoder", "weight-free", "--out", recon)
-    assert res.exit_code == 0, res.output
+    cmd = [sys.executable, "-m", "ridge_decode.cli", "decode", *args, "--model-dir", str(fit), "--decoder",
+           "weight-free", "--out", str(recon)]
+    procs = [subprocess.Popen([*cmd, "--shard", f"{k}/2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) for k in range(2)]
+    results = [(p.wait(timeout=300), p.stdout.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), results
     assert json.loads((recon / MARKER).read_text())["kind"] == "decode"
+    assert len(list(recon.glob("0*.png"))) == N_TEST  # every test image, once
     evaluate = ["evaluate", *args, "--weights-root", tmp_path / "no_weights"]
     res = run(*evaluate, "--recon-dir", images, "--out", tmp_path / "e")
     assert res.exit_code == 1 and "holds no decode written by ridge_decode" in res.output, res.output

@@ -88,8 +88,9 @@ def claim(folder, kind: str, what: str = "--out") -> Path:
         return folder
     if not folder.is_dir():
         raise ForeignFolderError(f"{what} {folder} is a file; expected a folder (or nothing there yet)")
-    try:
-        entries = sorted(folder.iterdir())
+    try:  # the marker's own temporary file (a decode's shard writing it at this instant) is no foreign entry
+        entries = sorted(p for p in folder.iterdir() if not (p.name.startswith(f".{MARKER}.")
+                                                             and p.name.endswith(".part")))
     except OSError as exc:
         raise (io_error(exc, folder, what) or exc) from exc
     if not entries:

@@ -57,10 +57,10 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     require_device(req.device)
     model_dir = layout.fit_dir(req.source.label, req.model_dir)
     out = layout.recon_dir(req.source.label, req.out)
-    what = "--out" if req.out is not None else "the decode folder"
-    claim(out, "decode", what)  # a folder of images not ours (the stimuli) is never counted as decoded
     pred = layout.Predictions.load(model_dir)
     same_source(pred.source, req.source, "predictions", pred.path)
+    what = "--out" if req.out is not None else "the decode folder"
+    claim(out, "decode", what)  # a folder of images not ours (the stimuli) is never counted as decoded
     ids = pred.ids
     rows = np.arange(len(ids)) if not req.ids else pred.rows(list(dict.fromkeys(req.ids)))
     if req.n_images is not None:
