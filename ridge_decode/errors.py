@@ -54,6 +54,12 @@ class InputError(RidgeDecodeError, ValueError):
     """An argument or option has a value the stage cannot use; the message names it, with what was expected."""
 
 
+class ForeignFolderError(InputError):
+    """An output folder holds something that is not a run of this command's kind written by ridge_decode (a lab's
+    data, another command's run, one of a command's own inputs): it is refused untouched, before any work, with
+    what is there (exit 2)."""
+
+
 class ParameterError(InputError, TypeError):
     """An estimator's parameter has a value or type it cannot use (both a ``ValueError`` and a ``TypeError``, as
     scikit-learn's ``InvalidParameterError`` is); the message names it, what was expected and what was found.

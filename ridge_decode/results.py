@@ -12,7 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .errors import DataError, DataFileError
+from .errors import DataError, DataFileError, DataFormatError
 from .runtime.io import atomic_path
 from .runtime.layout import PREDICTIONS
 
@@ -63,7 +63,17 @@ class Predictions:
             raise DataFileError(f"no predictions at {path}. Fit first (python scripts/fit.py ... --targets <groups> "
                                 f"--out {Path(folder).parent}), or predict (python scripts/predict.py --model-dir "
                                 f"<fit> ... --out {folder})")
-        with h5py.File(path, "r") as f:
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise DataFormatError(f"{path} is not a readable HDF5 file ({exc}): it is damaged or not a prediction; "
+                                  f"fit or predict again into {Path(folder)}") from None
+        with f:
+            lacking = [k for k in ("ids", "pred") if k not in f]
+            if lacking:
+                raise DataFormatError(f"{path} has no {' or '.join(repr(k) for k in lacking)} (it holds "
+                                      f"{sorted(f.keys())}): it is not a predictions file of ridge_decode, or it "
+                                      f"was edited; fit or predict again into {Path(folder)}")
             return cls(ids=f["ids"][()], pred={g: f[f"pred/{g}"][()] for g in f["pred"]} if arrays else {},
                        r={g: f[f"r/{g}"][()] for g in f.get("r", {})} if arrays else {},
                        rescaled=bool(f.attrs.get("rescaled_with_test_statistics", False)),

@@ -18,7 +18,7 @@ from ..results import Predictions
 from ..runtime import layout
 from ..runtime.io import file_signature, versions, write_json
 from ..runtime.machine import require_device
-from ..runtime.runs import FolderLock
+from ..runtime.runs import MARKER, FolderLock, claim, write_marker
 from ..sources import Source
 from ..sources.manifest import resolve_weights_root
 from .common import feature_store, same_source, writing
@@ -62,6 +62,8 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     out = layout.recon_dir(req.source.label, req.out)
     pred = Predictions.load(model_dir)
     same_source(pred.source, req.source, "predictions", pred.path)
+    what = "--out" if req.out is not None else "the decode folder"
+    claim(out, "decode", what)  # a folder of images not ours (the stimuli) is never counted as decoded
     ids = pred.ids
     rows = np.arange(len(ids)) if not req.ids else pred.rows(list(dict.fromkeys(req.ids)))
     if req.n_images is not None:
@@ -83,10 +85,11 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
                                                     req.device, req.dtype, req.sampler, req.text, out))
     config.update(extra)
     # shards of one decode share the folder (a SLURM array): each shard is locked on its own
-    with FolderLock(out, tag=f"shard-{(req.shard or 'all').replace('/', '-of-')}"):
+    with FolderLock(out, tag=f"shard-{(req.shard or 'all').replace('/', '-of-')}", what=what) as lock:
+        claim(out, "decode", what)
         _same_decode(out, config)
         with writing(out):
-            todo = _write_images(req, out, config, make, ids, rows, size)
+            todo = _write_images(req, out, config, make, ids, rows, size, lock.run_id)
             _grid(req, out, stimuli, ids, rows)
     return DecodeResult(out, len(rows), len(rows) - len(todo))
 
@@ -111,10 +114,12 @@ def _seen_images(source: Source, ids):
     return stimuli
 
 
-def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, size) -> list:
+def _write_images(req: DecodeRequest, out: Path, config: dict, make, ids, rows, size, run_id: str) -> list:
     """Decode the images not yet in ``out``, a batch at a time; returns the rows decoded now."""
     todo = [r for r in rows if not all((out / layout.recon_name(ids[r], k)).exists() for k in range(req.samples))]
     out.mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).exists():  # the folder is a decode's from its first image on (runs.claim)
+        write_marker(out, "decode", run_id)
     write_json(out / layout.DECODE_CONFIG, config)
     bar = tqdm(total=len(todo) * req.samples, desc=f"decode ({req.decoder})", unit="img", disable=not req.progress)
     for a in range(0, len(todo), req.batch_size):

@@ -5,15 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import plots
-from ..errors import DataFileError, InputError
+from ..errors import DataFileError, ForeignFolderError, InputError
 from ..evaluation import image_metrics as ev
 from ..evaluation import report
 from ..results import Predictions
 from ..runtime import layout
 from ..runtime.io import atomic_path, versions, write_json
 from ..runtime.machine import require_device
-from ..runtime.runs import FolderLock, commit, staging
+from ..runtime.runs import FolderLock, claim, commit, run_kind, staging
 from ..sources import Source
 from ..sources.manifest import resolve_weights_root
 from .common import feature_store, leave_resumable, same_source
@@ -44,12 +46,13 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     label = req.source.label
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
     out = layout.eval_dir(label, req.out)
-    decoder_config = recon / layout.DECODE_CONFIG
-    decoded = layout.load_json(decoder_config, "decode again into that folder") if decoder_config.exists() else {}
+    claim(out, "evaluate", "--out" if req.out is not None else "the evaluation folder")  # before the work
+    decoded = _decoded(recon, req.recon_dir is not None)
     same_source(decoded.get("source"), req.source, "reconstructions", recon, redo="decode")
     images = req.source.images()  # no images, no ground truth: the source's error says what to give
     ids, recons = layout.read_reconstructions(recon, req.source.test_ids(), partial=req.partial)
     stimuli = images.read(ids)
+    _not_the_truth(recon, recons, stimuli, images)
     scores, per_image = ev.image_metrics(recons, stimuli, resolve_weights_root(req.weights_root, req.source.root),
                                          convention=req.convention, batch_size=req.batch_size,
                                          progress=req.progress, device=require_device(req.device))
@@ -62,7 +65,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
         result["embedding"] = embedding_scores(Path(req.model_dir), feature_store(req.features_dir, req.source), ids,
                                                req.source)
     result["versions"] = versions()
-    with FolderLock(out) as lock:
+    with FolderLock(out, kind="evaluate") as lock:
         result["run_id"] = lock.run_id
         try:
             names = _write_evaluation(req, staging(out), result, per_image, stimuli, recons, ids)
@@ -71,6 +74,35 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
             leave_resumable(staging(out), print)
             raise
     return result, out
+
+
+def _decoded(recon: Path, given: bool) -> dict:
+    """The ``config.json`` of the decode in ``recon``; a ``DataFileError`` when there is no such folder (a typo) or
+    when it holds no decode of ridge_decode (no ``config.json``)."""
+    from ..errors import DataFileError
+
+    what = f"--recon-dir {recon}" if given else f"the decode folder {recon}"
+    if not recon.is_dir():
+        raise DataFileError(f"{what} does not exist: check the path, or decode first (python scripts/decode.py "
+                            f"... --out {recon})")
+    config = recon / layout.DECODE_CONFIG
+    if not config.exists():
+        kind = run_kind(recon)
+        raise DataFileError(f"{what} holds no decode written by ridge_decode (it has no {layout.DECODE_CONFIG}"
+                            f"{'; it holds ' + kind + ' run' if kind else ''}): give the folder decode wrote")
+    return layout.load_json(config, "decode again into that folder")
+
+
+def _not_the_truth(recon: Path, recons, stimuli, images) -> None:
+    """Refuse to score the seen images against themselves: a reconstruction folder that is the images' own folder
+    (``--images``), or whose every image equals its seen image pixel for pixel (a copy)."""
+    from ..errors import DataError
+
+    where = Path(images.path)
+    if recon.resolve() == where.resolve() or (
+            recons.shape == stimuli.shape and np.array_equal(recons, stimuli)):
+        raise DataError(f"the reconstructions in {recon} are the seen images themselves ({where}): scoring the truth "
+                        "against itself gives perfect scores. Give the folder that decode wrote (--recon-dir)")
 
 
 def _write_evaluation(req: EvaluateRequest, staging: Path, result: dict, per_image: dict, stimuli, recons,
@@ -114,26 +146,45 @@ def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) 
 
 
 def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
-    """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``."""
+    """Average the ``metrics.json`` of ``dirs`` (one per subject) into ``<out>/metrics.json`` and ``report.md``.
+
+    ``out`` is never one of ``dirs``, nor inside or around one; it is locked and committed as every run folder."""
 
     if not dirs:
         raise InputError("--aggregate needs the evaluation folders, e.g. eval/subj01 eval/subj02")
+    out = layout.folder(out if out is not None else layout.EVAL / "mean", "--out")
+    for d in dirs:
+        a, b = Path(d).resolve(), out.resolve()
+        if a == b or a in b.parents or b in a.parents:
+            raise ForeignFolderError(f"--out {out} is {'one of' if a == b else 'nested with one of'} the folders "
+                                     f"--aggregate averages ({d}): the mean goes into a folder of its own, e.g. "
+                                     f"--out {layout.EVAL / 'mean'}")
+    claim(out, "aggregate")
     results = []
     for d in dirs:
         path = Path(d) / layout.METRICS_JSON
         if not path.exists():
             raise DataFileError(f"{path} is missing: run scripts/evaluate.py for that subject first")
         results.append(layout.load_json(path, "evaluate that subject again"))
-    out = Path(out or layout.EVAL / "mean")
     mean = report.aggregate(results)
     labels = [r.get("label") for r in results]
     kinds = sorted({(r.get("source") or {}).get("data_kind", "NSD") for r in results})
-    write_json(out / layout.METRICS_JSON, {"aggregate_of": [str(d) for d in dirs], "labels": labels, "metrics": mean,
-                                           "data_kinds": kinds, "versions": versions()})
     not_nsd = ", ".join(filter(None, (_not_nsd(k) for k in kinds))) or None
-    (out / layout.REPORT).write_text(report.report({f"ridge_decode ({'/'.join(kinds)}, mean of "
-                                                f"{', '.join(map(str, labels))})": mean},
-                                               "Reconstruction metrics, averaged over subjects", not_nsd=not_nsd))
+    with FolderLock(out, kind="aggregate") as lock:
+        stage = staging(out)
+        try:
+            stage.mkdir(parents=True, exist_ok=True)
+            write_json(stage / layout.METRICS_JSON, {
+                "aggregate_of": [str(d) for d in dirs], "labels": labels, "metrics": mean, "data_kinds": kinds,
+                "run_ids": [r.get("run_id") for r in results], "run_id": lock.run_id, "versions": versions()})
+            with atomic_path(stage / layout.REPORT) as tmp:
+                tmp.write_text(report.report({f"ridge_decode ({'/'.join(kinds)}, mean of "
+                                              f"{', '.join(map(str, labels))})": mean},
+                                             "Reconstruction metrics, averaged over subjects", not_nsd=not_nsd))
+            commit(out, lock, [layout.METRICS_JSON, layout.REPORT])
+        except BaseException:
+            leave_resumable(stage, print)
+            raise
     return out
 
 

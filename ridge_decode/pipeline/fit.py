@@ -86,7 +86,7 @@ def fit_subject(req: FitRequest) -> FitResult:
     """
     require_backend(req.backend)
     folder = layout.fit_dir(req.source.label, None, req.out)
-    with FolderLock(folder, echo=req.echo) as lock:
+    with FolderLock(folder, echo=req.echo, kind="fit") as lock:
         try:
             result = _fit_locked(req, folder, lock)
             commit(folder, lock, layout.FIT_FILES)

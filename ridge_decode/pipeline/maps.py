@@ -18,11 +18,12 @@ from ..results import Predictions
 from ..ridge import OneStageRidge
 from ..runtime import layout
 from ..runtime.io import versions, write_json
-from ..runtime.runs import FolderLock, commit, staging
+from ..runtime.runs import FolderLock, claim, commit, staging
 from ..sources import Source
 from ..sources.base import noise_ceiling
 from .common import feature_store, leave_resumable, request_config, same_source, writing
 from .extract import extract_features
+from .predict import _fit_summary, _fitted_voxels, _one_run
 
 MAPS = Path("maps")  # default parent of a subject's maps folder
 
@@ -43,11 +44,13 @@ class MapsRequest:
     echo: Callable[[str], None] = print
 
 
-def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
+def compute_maps(req: MapsRequest, read: dict | None = None) -> dict[str, np.ndarray]:
     """{map name: (p,) values over the source's voxels}: ``noise_ceiling`` (where the source has ncsnr),
     ``encoding_<family>`` per family, ``share_<a>_vs_<b>`` for the first two, ``pattern_<group>`` per group of the
-    fit in ``model_dir``."""
+    fit in ``model_dir``. ``read`` (a dict) receives ``"fit"``: the folder and run id of the fit read."""
     data = req.source.data(progress=False)
+    # the fit is checked first (its run, source and voxels), so that a wrong --model-dir stops before any map
+    fit = _read_fit(req, data, read if read is not None else {}) if req.model_dir is not None else None
     ids = np.concatenate([data.train_ids, data.test_ids])
     betas = np.concatenate([data.train_betas, data.test_betas])
     out = {}
@@ -63,8 +66,8 @@ def compute_maps(req: MapsRequest) -> dict[str, np.ndarray]:
     if len(names) >= 2:
         out[f"share_{names[0]}_vs_{names[1]}"] = maps.family_share(out[f"encoding_{names[0]}"],
                                                                     out[f"encoding_{names[1]}"])
-    if req.model_dir is not None:
-        out.update(_patterns(req, data))
+    if fit is not None:
+        out.update(_patterns(data, *fit))
     return out
 
 
@@ -85,14 +88,24 @@ def _features(req: MapsRequest, ids: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
-def _patterns(req: MapsRequest, data) -> dict[str, np.ndarray]:
-    """The decoder's activation pattern of each group the fit in ``model_dir`` predicts, on its training images."""
+def _read_fit(req: MapsRequest, data, read: dict) -> tuple:
+    """(the model, the training betas in its voxels, its voxel selection) of the fit in ``model_dir``. Its voxels
+    are checked as ``predict`` checks them (their number, and their coordinates where the fit recorded its grid),
+    and its files must be of one run, whose id goes into ``read["fit"]``."""
     model_dir = Path(req.model_dir)
+    fit = _fit_summary(model_dir)
     predictions = Predictions.load(model_dir, arrays=False)
     same_source(predictions.source, req.source, "a fit", model_dir)
     model = OneStageRidge.load(model_dir / layout.MODEL)
+    _one_run(model_dir, {layout.SUMMARY: fit.get("run_id"), layout.MODEL: model.run_id_,
+                         layout.PREDICTIONS: predictions.run_id})
+    read["fit"] = {"model_dir": str(model_dir.resolve()), "run_id": fit.get("run_id")}
     keep = predictions.selected_voxels
-    X = data.train_betas if keep is None else data.train_betas[:, keep]
+    return model, _fitted_voxels(data.train_betas, keep, model, fit, req.source, model_dir, data.voxel_xyz), keep
+
+
+def _patterns(data, model, X, keep) -> dict[str, np.ndarray]:
+    """The decoder's activation pattern of each group the fit predicts, on its training images ``X``."""
     pred = model.predict(X)
     out = {}
     for group, values in (pred.items() if isinstance(pred, dict) else [("y", pred)]):
@@ -122,12 +135,14 @@ def make_maps(req: MapsRequest) -> tuple[dict, Path]:
                          "NSD's nsdgeneral ROI (--data-root) or NIfTI betas with a mask (--betas, --mask)")
     out = layout.folder(req.out, "--out") if req.out is not None else layout.folder(
         MAPS / layout.check_label(req.source.label), "the maps folder")
-    values = compute_maps(req)
-    summary = {"label": req.source.label, "source": req.source.describe(),
+    claim(out, "maps", "--out" if req.out is not None else "the maps folder")  # before the work; again when locked
+    read = {}
+    values = compute_maps(req, read)
+    summary = {"label": req.source.label, "source": req.source.describe(), "fit": read.get("fit"),
                "maps": {k: _describe(v) for k, v in values.items()},
                "config": request_config(req, families=list(req.families), extra=sorted(req.extra)),
                "versions": versions()}
-    with FolderLock(out) as lock:
+    with FolderLock(out, kind="maps") as lock:
         summary["run_id"] = lock.run_id
         try:
             with writing(staging(out)):

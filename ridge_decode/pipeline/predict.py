@@ -39,7 +39,7 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
     the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
     The folder is locked and committed as a fit's is. Returns (the summary, the folder)."""
     out = layout.predict_dir(req.source.label, req.out)
-    with FolderLock(out, echo=req.echo) as lock:
+    with FolderLock(out, echo=req.echo, kind="predict") as lock:
         try:
             summary = _predict_locked(req, staging(out), lock.run_id)
             commit(out, lock, layout.PREDICT_FILES)
@@ -87,6 +87,9 @@ def _fit_summary(model_dir: Path) -> dict:
     if fit is None:
         raise DataFormatError(f"{path} is not valid JSON (a damaged or hand-edited summary): fit again into "
                               f"{model_dir}, with python scripts/fit.py")
+    if not isinstance(fit, dict) or not isinstance(fit.get("config"), dict):
+        raise DataFormatError(f"{path} has no 'config' (the settings of the fit: a damaged, hand-edited or foreign "
+                              f"summary): fit again into {model_dir}, with python scripts/fit.py")
     if not fit.get("source"):
         raise DataFormatError(f"{path} records no source (the fit was written by an earlier version of "
                               "ridge_decode), so predictions from it cannot be checked: fit again, with python "

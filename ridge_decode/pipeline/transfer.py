@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import plots
-from ..errors import DataError, InputError
+from ..errors import DataError, DataFileError, ForeignFolderError, InputError
 from ..evaluation import image_metrics as ev
 from ..evaluation import metrics
 from ..ridge import OneStageRidge, resolve_alphas
@@ -68,6 +68,9 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
 
+    name = f"transfer_{req.subject.label}_from_{req.reference.label}.json"
+    json_path = Path(req.json_path or Path(req.out) / name)
+    _ours_or_absent(json_path)
     _check_fractions(req)
     grid = resolve_alphas(req.alphas)
     store = feature_store(req.features_dir, req.subject)
@@ -78,14 +81,13 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
                                         info={"reference": req.reference.label})
     shared_seconds = time.perf_counter() - t0
     results = _curves(req, shared, store, grid)
-    name = f"transfer_{req.subject.label}_from_{req.reference.label}.json"
-    json_path = Path(req.json_path or Path(req.out) / name)
     summary = _read_json(ref_dir / layout.SUMMARY)
-    payload = {"results": results,
+    payload = {"kind": "transfer", "results": results,
                "reference": {"label": req.reference.label, "source": req.reference.describe(),
                              "model": str(ref_dir / layout.MODEL), "load_or_fit_seconds": ref_seconds,
                              "shared_space_seconds": shared_seconds,
-                             "fit_seconds": summary["seconds"].get("fit") if summary else None, **shared.info_},
+                             "fit_seconds": summary["seconds"].get("fit") if summary else None,
+                             "run_id": summary.get("run_id") if summary else None, **shared.info_},
                "subject": req.subject.describe(),
                "config": {"targets": list(req.targets), "fractions": req.fractions, "rank": req.rank,
                           "alphas": list(map(float, grid)), "seed": req.seed},
@@ -95,6 +97,24 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     plots.plot_transfer(results, fig,
                           title=f"{req.subject.label} from reference {req.reference.label} (rank {req.rank})")
     return json_path, fig
+
+
+def _ours_or_absent(json_path: Path) -> None:
+    """Stop before any work when ``json_path`` (or its figure) exists and is not a transfer's result (a lab's
+    file, another command's output): a transfer replaces only its own earlier result."""
+    fig = json_path.with_suffix(".png")
+    for path in (json_path, fig):
+        if path.is_dir():
+            raise ForeignFolderError(f"--json {json_path}: {path} is a folder; give a file name")
+    if not json_path.exists():
+        if fig.exists():
+            raise ForeignFolderError(f"{fig} exists without the transfer result {json_path} it would be the figure "
+                                     "of: it is left untouched; give another --json or --out")
+        return
+    recorded = layout.read_json(json_path)
+    if not (isinstance(recorded, dict) and "results" in recorded and "reference" in recorded):
+        raise ForeignFolderError(f"{json_path} exists and is not a transfer result of ridge_decode: it is left "
+                                 "untouched; give another --json or --out")
 
 
 def _read_json(path: Path) -> dict | None:
@@ -113,8 +133,18 @@ def _reference_model(req: TransferRequest, grid):
             raise DataError(f"the reference model {ref_dir / layout.MODEL} has groups {ref_model.groups_}, not "
                             f"{missing}; refit it with --targets {','.join(groups)} or pass another --reference-dir")
     else:
-        fit_subject(FitRequest(req.reference, targets=groups, features_dir=req.features_dir, out=ref_dir.parent,
-                               alphas=grid, echo=req.echo))
+        try:
+            fitted = fit_subject(FitRequest(req.reference, targets=groups, features_dir=req.features_dir,
+                                            out=ref_dir.parent, alphas=grid, echo=req.echo))
+        except DataFileError as exc:
+            if req.reference_dir is None:
+                raise
+            # a mistyped --reference-dir is not a request to fit the default reference: say so first
+            raise DataFileError(f"--reference-dir {ref_dir} holds no fit ("
+                                f"{'no such folder' if not ref_dir.exists() else 'no ' + layout.MODEL}): if it is "
+                                "mistyped, give the folder of the reference's fit. Without a fit there, the "
+                                f"reference {req.reference} is fitted there, and it cannot be: {exc}") from None
+        ref_dir = fitted.folder
         ref_model = OneStageRidge.load(ref_dir / layout.MODEL)
     return ref_dir, ref_model, time.perf_counter() - t0
 

@@ -57,12 +57,32 @@ def folder(path: str | Path, what: str) -> Path:
     return path
 
 
+class DerivedLabel(str):
+    """A source's label that no ``--label`` gave (a file's stem): ``origin`` says where it was taken from, so that
+    ``check_label`` names that instead of an option the user never wrote."""
+
+    origin: str = ""
+
+
+def derived_label(text: str, origin: str) -> DerivedLabel:
+    """``text`` as a label taken from ``origin`` (e.g. "the file name of --input x.h5")."""
+    label = DerivedLabel(text)
+    label.origin = origin
+    return label
+
+
 def check_label(label: str, what: str = "--label") -> str:
     """``label`` if it is a name (it becomes one folder under an output folder): an ``InputError`` naming ``what``
-    when it is empty, ``.`` or ``..``, or holds a path separator or a control character."""
+    (or, for a ``DerivedLabel``, where it was taken from) when it is empty, ``.`` or ``..``, or holds a path
+    separator or a control character."""
     seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
     if (not isinstance(label, str) or not label.strip() or label in (".", "..") or any(c in seps for c in label)
             or any(ord(c) < 32 for c in label)):
+        if getattr(label, "origin", None):
+            raise InputError(f"the label {str(label)!r}, taken from {label.origin} since no --label was given, is "
+                             "not a name that can be one folder under the output folder (it may not be empty, '.' "
+                             "or '..', or hold '/', '\\' or a control character such as a newline): give --label "
+                             "NAME (letters, digits, '-', '_', '.')")
         raise InputError(f"{what} must be a name, one folder under the output folder (letters, digits, '-', '_', "
                          f"'.'); got {label!r}: it may not be empty, '.' or '..', or hold '/' or '\\'")
     return label

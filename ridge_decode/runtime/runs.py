@@ -27,7 +27,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from ..errors import IncompleteOutputError, OutputError
+from ..errors import ForeignFolderError, IncompleteOutputError, OutputError
 from .machine import io_error, writable
 
 LOCK_SUFFIX, NEXT_SUFFIX, GEN_INFIX, OLD_INFIX = ".lock", ".next", ".gen-", ".old-"
@@ -37,6 +37,79 @@ RENAME_EXCHANGE, AT_FDCWD = 2, -100  # linux/fs.h, fcntl.h
 def new_run_id() -> str:
     """A run's id: UTC time to the second and 8 random hex digits (sortable, unique)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+
+
+MARKER = ".ridge_decode_run.json"
+# how a run written before the marker existed is recognised: the JSON file it always wrote and keys it always held
+LEGACY = {"fit": ("summary.json", ("groups", "config")), "predict": ("summary.json", ("fit_source", "model")),
+          "evaluate": ("metrics.json", ("metrics", "recon_dir")), "aggregate": ("metrics.json", ("aggregate_of",)),
+          "maps": ("maps.json", ("maps", "source")), "decode": ("config.json", ("decoder", "predictions")),
+          "simulate": ("synthetic.json", ("seed", "subjects"))}
+NAMES = {"fit": "a fit", "predict": "a prediction", "evaluate": "an evaluation", "aggregate": "an evaluation mean",
+         "maps": "brain maps", "decode": "a decode", "simulate": "a synthetic root"}
+
+
+def run_kind(folder) -> str | None:
+    """The kind of ridge_decode run ``folder`` holds (its marker, else its recorded summary), or None."""
+    folder = Path(folder)
+    try:
+        marked = json.loads((folder / MARKER).read_text())
+    except (OSError, ValueError):
+        marked = None
+    if isinstance(marked, dict) and marked.get("kind") in LEGACY:
+        return marked["kind"]
+    for kind, (name, keys) in LEGACY.items():
+        try:
+            recorded = json.loads((folder / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(recorded, dict) and all(k in recorded for k in keys):
+            return kind
+    return None
+
+
+def _what_is_there(folder: Path, kind: str | None, entries: list[Path]) -> str:
+    if kind is not None:
+        return f"{NAMES[kind]} written by ridge_decode"
+    shown = []
+    for p in entries[:6]:
+        inner = run_kind(p) if p.is_dir() else None
+        shown.append(p.name + ("/" if p.is_dir() else "") + (f" ({NAMES[inner]})" if inner else ""))
+    more = f" and {len(entries) - 6} more" if len(entries) > 6 else ""
+    return f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} that ridge_decode did not write " \
+           f"({', '.join(shown)}{more})"
+
+
+def claim(folder, kind: str, what: str = "--out") -> Path:
+    """``folder`` if a run of ``kind`` may write it: absent, empty, or holding a ridge_decode run of ``kind``.
+    Anything else is a ``ForeignFolderError`` (exit 2) naming what is there; nothing is touched."""
+    folder = Path(folder)
+    if not folder.exists():
+        return folder
+    if not folder.is_dir():
+        raise ForeignFolderError(f"{what} {folder} is a file; expected a folder (or nothing there yet)")
+    try:  # the marker's own temporary file (a decode's shard writing it at this instant) is no foreign entry
+        entries = sorted(p for p in folder.iterdir() if not (p.name.startswith(f".{MARKER}.")
+                                                             and p.name.endswith(".part")))
+    except OSError as exc:
+        raise (io_error(exc, folder, what) or exc) from exc
+    if not entries:
+        return folder
+    found = run_kind(folder)
+    if found == kind:
+        return folder
+    raise ForeignFolderError(
+        f"{what} {folder} holds {_what_is_there(folder, found, entries)}, not {NAMES[kind]}: it is left untouched. "
+        f"{NAMES[kind].capitalize()} is written only into a new or empty folder, or over an earlier one of its "
+        f"own; choose another {what}")
+
+
+def write_marker(folder, kind: str, run_id: str) -> None:
+    """``<folder>/.ridge_decode_run.json``: the kind of run the folder holds, and its id."""
+    from .io import atomic_path
+
+    with atomic_path(Path(folder) / MARKER) as tmp:  # shards of a decode may write it at once
+        tmp.write_text(json.dumps({"kind": kind, "run_id": run_id, "written_by": "ridge_decode"}))
 
 
 def _rename(a, b) -> None:
@@ -78,11 +151,12 @@ def _alive(pid: int) -> bool:
 class FolderLock:
     """The exclusive lock of an output folder, as a context manager; ``run_id`` names the run that holds it.
 
-    ``echo`` receives the takeover report of a stale lock.
+    ``echo`` receives the takeover report of a stale lock. With ``kind``, the folder is claimed for a run of that
+    kind once the lock is held (``claim``), and the commit marks it so.
     """
 
-    def __init__(self, folder, echo=print, what: str = "--out", tag: str = ""):
-        self.folder, self.echo, self.what = Path(folder), echo, what
+    def __init__(self, folder, echo=print, what: str = "--out", tag: str = "", kind: str | None = None):
+        self.folder, self.echo, self.what, self.kind = Path(folder), echo, what, kind
         # ``tag`` locks one part of a folder that several runs share (a decode shard, a feature family)
         self.path = _sibling(self.folder, f".{tag}{LOCK_SUFFIX}" if tag else LOCK_SUFFIX)
         self.tag = tag
@@ -104,8 +178,14 @@ class FolderLock:
                 raise (io_error(exc, self.folder, self.what) or exc) from exc
             with os.fdopen(fd, "w") as f:
                 json.dump(self.info, f)
-            if not self.tag:
-                recover(self.folder)
+            try:
+                if not self.tag:
+                    recover(self.folder)
+                if self.kind is not None:
+                    claim(self.folder, self.kind, self.what)
+            except BaseException:
+                self.__exit__()
+                raise
             return self
         raise OutputError(f"{self.what} {self.folder}: could not take its lock {self.path} (it keeps changing)")
 
@@ -197,6 +277,8 @@ def commit(folder, lock: FolderLock, names) -> Path:
     for p in stage.iterdir():
         if p.name not in names:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if lock.kind is not None:
+        write_marker(stage, lock.kind, lock.run_id)
     gen = _sibling(folder, GEN_INFIX, lock.run_id)
     _rename(stage, gen)
     if not folder.exists():

@@ -20,13 +20,16 @@ only runs them in order.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import h5py
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..errors import InputError
+from ..errors import DataFileError, DataFormatError, ForeignFolderError, InputError
 from ..runtime.io import write_json
+from ..runtime.runs import MARKER, claim, run_kind, write_marker
 from ..sources.base import noise_ceiling
 from ..sources.manifest import entry_path, load_manifest
 from . import writers
@@ -71,6 +74,12 @@ def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(
     "small", "nsd"; ``preset`` one of ``PRESETS``. ``layout`` overrides ``LAYOUT``: ``image_size`` (pixels, a
     multiple of 32), ``betas_formats`` (any of ``("hdf5", "nifti")``) and ``sessions`` (instead of the size's
     session count; each session has 750 trials).
+
+    Into a root that ``simulate`` already wrote, the subjects not yet there are added, on the root's own image-to-
+    latent map (read from a subject's ``synthetic_ground_truth.h5``), with the stimuli of every subject; the
+    subjects there are left as they are. That needs the same seed, size, preset, image size and betas formats
+    (``ADD_SETTINGS``); otherwise, and for a folder that ``simulate`` did not write, an ``InputError`` names what
+    differs or what is there, and nothing is written.
     """
     unknown = sorted(set(layout) - set(LAYOUT))
     if unknown:
@@ -90,21 +99,32 @@ def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(
         raise InputError(f"preset must be one of {PRESETS}; got {preset!r}")
     hard = preset == "nsd"
     render = render_dead_leaves if hard else render_stimulus
+    if sessions is not None and not 1 <= sessions <= N_SESSIONS_MAX:
+        raise InputError(f"sessions must be within 1..{N_SESSIONS_MAX}; got {sessions}")
+    settings = {"seed": seed, "size": size, "preset": preset, "image_size": image_size,
+                "betas_formats": list(betas_formats)}
+    before = _root_so_far(out, settings)  # None: a new root
+    there = sorted(int(s) for s in before["subjects"]) if before else []
+    subjects = [s for s in subjects if s not in there]
+    if before is not None and not subjects:
+        return out  # every subject asked for is there, made with these settings
     spec = _size(size, subjects)
     if sessions is not None:
-        if not 1 <= sessions <= N_SESSIONS_MAX:
-            raise InputError(f"sessions must be within 1..{N_SESSIONS_MAX}; got {sessions}")
         spec = SimSize(dict.fromkeys(subjects, sessions), spec.n_voxels, spec.grid)
+    all_sessions = {**({int(s): n for s, n in before["sessions"].items()} if before else {}), **spec.sessions}
     tps = manifest.trials_per_session
 
     def path(key, **kw):
         return entry_path(key, out, manifest=manifest, **kw)
 
     design = make_design(seed)
-    writers.write_design(path("expdesign"), design)
-    writers.write_stim_info(path("stim_info"), design, manifest.n_images)
-    trials = {s: trial_ids(design, s, spec.sessions[s] * tps) for s in subjects}
-    used = np.unique(np.concatenate(list(trials.values())))
+    if before is None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, "simulate", f"seed-{seed}")  # the root is simulate's from its first file on
+        writers.write_design(path("expdesign"), design)
+        writers.write_stim_info(path("stim_info"), design, manifest.n_images)
+    trials = {s: trial_ids(design, s, all_sessions[s] * tps) for s in [*there, *subjects]}
+    used = np.unique(np.concatenate(list(trials.values())))  # the stimuli of every subject of the root
 
     photos = load_source_photographs()
     images = np.empty((len(used), image_size, image_size, 3), np.uint8)
@@ -117,7 +137,10 @@ def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(
 
     feats = image_features(images)
     phi = rich_features(images, np.array([m["cover_by_source"] for m in metas]), feats) if hard else feats["phi"]
-    latent_model = make_powerlaw_latent(seed, phi) if hard else make_latent_model(seed, phi)
+    if before is None:
+        latent_model = make_powerlaw_latent(seed, phi) if hard else make_latent_model(seed, phi)
+    else:  # the subjects there were made with this map: the new ones share it, as NSD's subjects share a brain
+        latent_model = _latent_model_of(out, there)
     z = latent(phi, latent_model)
     row_of = {int(i): k for k, i in enumerate(used)}
 
@@ -155,10 +178,56 @@ def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(
         writers.write_ground_truth(out / f"nsddata/ppdata/subj{s:02d}/synthetic_ground_truth.h5", truth,
                                    {"seed": seed, "size": size, "sessions": n_sess, "preset": preset,
                                     "model": "see ridge_decode.simulation.encoding's docstring"})
+    n_voxels = {**({int(s): n for s, n in before["n_voxels"].items()} if before else {}), **spec.n_voxels}
     write_json(
-        out / "synthetic.json",
-        {"seed": seed, "size": size, "preset": preset, "subjects": subjects, "sessions": spec.sessions,
-         "n_voxels": spec.n_voxels, "grid": spec.grid, "image_size": image_size,
-         "betas_formats": list(betas_formats), "n_stimuli_written": len(used)},
+        out / SYNTHETIC_JSON,
+        {"seed": seed, "size": size, "preset": preset, "subjects": sorted([*there, *subjects]),
+         "sessions": dict(sorted(all_sessions.items())), "n_voxels": dict(sorted(n_voxels.items())),
+         "grid": spec.grid, "image_size": image_size, "betas_formats": list(betas_formats),
+         "n_stimuli_written": len(used)},
     )
     return out
+
+
+SYNTHETIC_JSON = "synthetic.json"
+# what a root's subjects must share for another to join them: the stimuli (seed, preset, image size), the grid and
+# voxel counts (size), and the files a loader of the root expects (betas formats)
+ADD_SETTINGS = ("seed", "size", "preset", "image_size", "betas_formats")
+
+
+def _root_so_far(out: Path, settings: dict) -> dict | None:
+    """``synthetic.json`` of the root ``simulate`` wrote at ``out`` (None for a new root, or one whose first
+    ``simulate`` was interrupted); an ``InputError`` when its settings differ from ``settings`` (what differs is
+    named) or when ``out`` holds something else."""
+    made = out / SYNTHETIC_JSON
+    if not made.exists():
+        if out.is_dir() and any(out.iterdir()) and run_kind(out) != "simulate" and not (out / MARKER).exists():
+            claim(out, "simulate")  # names what is there
+        return None
+    try:
+        before = json.loads(made.read_text())
+    except ValueError:
+        raise DataFormatError(f"{made} is not valid JSON: the root cannot be added to; simulate into a new "
+                              "--out") from None
+    if not isinstance(before, dict) or not before.get("subjects"):
+        raise ForeignFolderError(f"--out {out}: {made} does not describe a root that simulate wrote (no subjects); "
+                                 "simulate into a new --out")
+    differ = [f"{k} {before.get(k)!r} there, {settings[k]!r} asked" for k in ADD_SETTINGS
+              if before.get(k) != settings[k]]
+    if differ:
+        raise ForeignFolderError(
+            f"--out {out} is a synthetic root made with other settings ({'; '.join(differ)}): subjects are added to "
+            f"it only with the settings its subjects share (its stimuli, design and {SYNTHETIC_JSON} would "
+            "otherwise be rewritten under them). Give those settings, or simulate into a new --out")
+    return before
+
+
+def _latent_model_of(out: Path, subjects) -> dict:
+    """The image-to-latent map the root's ``subjects`` were made with (their ``synthetic_ground_truth.h5``)."""
+    for s in subjects:
+        path = out / f"nsddata/ppdata/subj{s:02d}/synthetic_ground_truth.h5"
+        if path.exists():
+            with h5py.File(path, "r") as f:
+                return {k: v[()] for k, v in f["latent_model"].items()}
+    raise DataFileError(f"{out}: no synthetic_ground_truth.h5 of its subjects {list(subjects)}, whose image-to-"
+                        "latent map a new subject must share; simulate into a new --out")

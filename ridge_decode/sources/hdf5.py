@@ -163,7 +163,7 @@ class HDF5Source(Source):
     def __init__(self, path, label: str | None = None):
         self.path = Path(path)
         self.root = self.path.parent
-        self.label = label or self.path.stem
+        self.label = label or layout.derived_label(self.path.stem, f"the file name of --input {self.path}")
 
     @classmethod
     def from_options(cls, label=None, input=None) -> HDF5Source:  # noqa: A002  (the option's name)

@@ -206,7 +206,7 @@ class NiftiSource(Source):
         self.mask, self.trials, self.ncsnr_path = Path(mask), Path(trials), ncsnr and Path(ncsnr)
         self.images_dir = images and Path(images)
         self.root = self.trials.parent
-        self.label = label or self.trials.stem
+        self.label = label or layout.derived_label(self.trials.stem, f"the file name of --trials {self.trials}")
 
     @classmethod
     def from_options(cls, label=None, betas=None, mask=None, trials=None, images=None, ncsnr=None) -> NiftiSource:

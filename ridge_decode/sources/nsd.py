@@ -277,9 +277,10 @@ class NSDSource(Source):
         return open_stimuli(self.root)
 
     def images_identity(self) -> str | None:
-        """The stimulus file's name, size and shape, and a synthetic root's generator settings (``synthetic.json``):
-        NSD's file never changes, so reading a few of its 73,000 images (most unwritten in a synthetic root) would
-        say less than this."""
+        """The stimulus file's name, size and shape (NSD's file never changes, so reading a few of its 73,000
+        images would say less than this); for a synthetic root, the file's name and shape and the settings its
+        images depend on (``synthetic.json``'s seed, preset and image size), not the file's size, which grows when
+        ``simulate`` adds a subject's images beside the same images of the others."""
         path = entry_path("stimuli", self.root)
         if not path.exists():
             return None
@@ -287,7 +288,11 @@ class NSDSource(Source):
             shape = list(f["imgBrick"].shape) if "imgBrick" in f else None
         synthetic = self.root / "synthetic.json"
         made = json.loads(synthetic.read_text()) if synthetic.exists() else None
-        text = json.dumps([path.name, path.stat().st_size, shape, made], sort_keys=True)
+        if isinstance(made, dict):
+            text = json.dumps([path.name, shape, {k: made.get(k) for k in ("seed", "preset", "image_size")}],
+                              sort_keys=True)
+        else:
+            text = json.dumps([path.name, path.stat().st_size, shape, made], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def data_kind(self) -> str:

@@ -101,7 +101,10 @@ def _whole(folder: Path) -> int:
     summary = json.loads((folder / "summary.json").read_text())
     with h5py.File(folder / "predictions.h5") as f:
         assert f.attrs["run_id"] == summary["run_id"]
-    assert sorted(p.name for p in folder.iterdir()) == sorted(["summary.json", *summary["files"]])
+    # the files the summary lists, and the marker that says whose folder it is, of the same run
+    assert sorted(p.name for p in folder.iterdir()) == sorted([".ridge_decode_run.json", "summary.json",
+                                                               *summary["files"]])
+    assert json.loads((folder / ".ridge_decode_run.json").read_text())["run_id"] == summary["run_id"]
     for name, size in summary["files"].items():
         assert (folder / name).stat().st_size == size
     with h5py.File(folder / "model.h5") as f:
