@@ -31,9 +31,17 @@ class Timer:
         return _Stage()
 
 
-def parse_groups(text: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``."""
-    return [t.strip() for t in text.split(",") if t.strip()]
+def parse_groups(text: str, option: str = "--targets") -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]``; an empty list is an error naming ``option``."""
+    from ..errors import InputError
+
+    groups = [t.strip() for t in text.split(",") if t.strip()]
+    if not groups:
+        from ..features import REGISTRY
+
+        raise InputError(f"{option} {text!r}: no name given; expected one or more comma-separated feature families "
+                         f"(e.g. pixels; known: {','.join(sorted(REGISTRY))})")
+    return groups
 
 
 def request_config(req, **resolved) -> dict:

@@ -160,16 +160,24 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
                  "centred to zero and contribute nothing")
     store = feature_store(req.features_dir, source)
     fdir = store.features_dir
+    ids = np.concatenate([data.train_ids, data.test_ids])
     for g in groups:
-        # a family that needs no weights costs seconds: make it now instead of stopping
-        if not store.exists(g) and g in REGISTRY and not REGISTRY[g].needs_weights:
-            req.echo(f"{g} is not in the feature cache {fdir}: computing it now (it needs no weights)")
+        if g not in REGISTRY and not store.exists(g):
+            raise InputError(f"--targets {g}: no such feature family (known: {','.join(sorted(REGISTRY))}), and no "
+                             f"file {store.path(g)} in the feature cache")
+        lack = store.missing(g, ids)
+        # a family that needs no weights costs seconds: make (or complete) it now instead of stopping
+        if len(lack) and g in REGISTRY and not REGISTRY[g].needs_weights:
+            req.echo(f"{g}: {len(lack)} of this fit's images are not in the feature cache {fdir}: computing them now "
+                     "(it needs no weights)")
             run_extract(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
-        if not store.exists(g):
+            lack = store.missing(g, ids)
+        if len(lack) and not store.exists(g):
             raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
-                            f"    python scripts/extract_features.py --features {g} {source.options_text()} "
-                            f"--features-dir {fdir}")
-    _check_images(source, store, groups, np.concatenate([data.train_ids, data.test_ids]))
+                            f"    {extract_command(source, g, fdir)}")
+        if len(lack):
+            raise store.missing_error(g, lack, extract_command(source, g, fdir))
+    _check_images(source, store, groups, ids)
     y_train = {g: store.rows(g, data.train_ids) for g in groups}
     y_test = {g: store.read(g, data.test_ids) for g in groups}
     if not any((np.ptp(y.reshape(len(y), -1), axis=0) > 0).any() for y in y_test.values()):
@@ -180,6 +188,23 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
     if keep is not None:
         X_train, X_test = X_train[:, keep], X_test[:, keep]
     return FitInputs(data, X_train, X_test, y_train, y_test, fdir, constant, ceiling, keep)
+
+
+def extract_command(source: Source, family: str, features_dir) -> str:
+    """The ``extract-features`` command that computes ``family`` for ``source``'s images into ``features_dir``
+    (an NSD subject's ``--subject`` becomes ``--subjects``; ``--sessions`` is not an option of extraction)."""
+    spec = dict(source.spec())
+    subject = spec.pop("subject", None)
+    spec.pop("sessions", None)
+    words = []
+    for name, value in spec.items():
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                words += ["--" + name.replace("_", "-"), str(v)]
+    if subject is not None:
+        words += ["--subjects", str(subject)]
+    return (f"python scripts/extract_features.py --features {family} {' '.join(words)} "
+            f"--features-dir {features_dir}")
 
 
 def _check_images(source: Source, store, groups, ids) -> None:
