@@ -321,8 +321,9 @@ class NiftiSource(Source):
                 group = self._unordered[0]
                 shown = ", ".join(p.name for p in group[:4]) + (" ..." if len(group) > 4 else "")
                 raise DataFormatError(
-                    f"--betas matches {len(group)} files whose names carry no run number ({shown}), so the order of their volumes is unknown. Give the files in "
-                    f"their order (repeat --betas), or add a column 'run' to {trials.path} naming each row's file")
+                    f"--betas matches {len(group)} files whose names carry no run number ({shown}), so the order "
+                    "of their volumes is unknown. Give the files in their order (repeat --betas), or add a column "
+                    f"'run' to {trials.path} naming each row's file")
             return list(self.betas)
         self._run_values = {}
         order, seen = [], {}
