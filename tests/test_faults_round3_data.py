@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import h5py
 import nibabel as nib
 import numpy as np
 import pytest
@@ -130,3 +131,69 @@ def test_nan_betas_are_refused_naming_file_volume_and_voxel_by_every_command(twe
         assert res.exit_code == 1, (command, res.output)
         assert all(w in res.output for w in words), (command, res.output)
         assert "Traceback" not in res.output and "bug" not in res.output
+
+
+# ------------------------------------------------------------------------------- one cache, every subject
+def _extract(root, subjects, features_dir=None):
+    args = ["extract-features", "--data-root", str(root), "--subjects", subjects, "--features", "pixels"]
+    res = CliRunner().invoke(main, args + (["--features-dir", str(features_dir)] if features_dir else []))
+    assert res.exit_code == 0, res.output
+
+
+def _cache(path):
+    with h5py.File(path) as f:
+        return f["ids"][()], f["features"][()], f["image_hashes"][()]
+
+
+@pytest.mark.parametrize("order", ["1,2", "2,1"])
+def test_one_subjects_extraction_adds_to_the_cache_of_another(synthetic_copy, tmp_path, order):
+    from ridge_decode.sources.nsd import viewed_ids
+
+    root = synthetic_copy
+    for subject in order.split(","):
+        _extract(root, subject)
+    _extract(root, "1,2", tmp_path / "at_once")  # the independent computation: both subjects in one extraction
+    ids, features, hashes = _cache(root / "features" / "pixels.h5")
+    want = _cache(tmp_path / "at_once" / "pixels.h5")
+    np.testing.assert_array_equal(ids, np.union1d(viewed_ids(root, [1]), viewed_ids(root, [2])))
+    for got, expected in zip((ids, features, hashes), want, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert hashes.all()  # every image keeps its fingerprint
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(root), "--subject", "1", "--out", str(tmp_path / "o"),
+                                    *FIT])
+    assert res.exit_code == 0 and "changed" not in res.output, res.output
+    before = (root / "features" / "pixels.h5").stat().st_mtime_ns
+    _extract(root, "2")  # nothing lacking: the file is left as it is
+    assert (root / "features" / "pixels.h5").stat().st_mtime_ns == before
+
+
+def test_a_cache_lacking_ids_names_them_and_the_command_that_adds_them(synthetic_copy, tmp_path):
+    from ridge_decode.errors import MissingFeaturesError
+    from ridge_decode.features import FeatureStore
+    from ridge_decode.sources.nsd import viewed_ids
+
+    root = synthetic_copy
+    only2 = viewed_ids(root, [2])
+    store = FeatureStore(root / "features")
+    store.write("mine", only2, np.random.default_rng(0).standard_normal((len(only2), 5)).astype(np.float32))
+    lacking = np.setdiff1d(viewed_ids(root, [1]), only2)
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(root), "--subject", "1", "--targets", "mine",
+                                    "--out", str(tmp_path / "o"), *FIT])
+    assert res.exit_code == 1 and "Traceback" not in res.output and "bug" not in res.output, res.output
+    assert f"holds no features for {len(lacking)} of the images" in res.output and str(lacking[0]) in res.output
+    assert "extract_features.py --features mine --data-root" in res.output and "--subjects 1" in res.output
+    assert "--subject 1 " not in res.output and "--sessions" not in res.output and "changed" not in res.output
+    # the fingerprint check meets ids the file lacks: they are named, never compared with another id's row
+    _extract(root, "2")
+    with pytest.raises(MissingFeaturesError, match=f"holds no features for {len(lacking)} of"):
+        FeatureStore(root / "features").check_images("pixels", viewed_ids(root, [1]), lambda ids: None)
+
+
+@pytest.mark.parametrize("targets, words", [("nosuch", ["--targets nosuch: no such feature family", "pixels"]),
+                                            ("", ["--targets ''", "no name given"]),
+                                            (" , ", ["--targets ' , '", "no name given"])])
+def test_targets_that_name_no_family_are_usage_errors(synthetic_root, tmp_path, targets, words):
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_root), "--subject", "1", "--targets", targets,
+                                    "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and all(w in res.output for w in words), res.output
+    assert "extract_features" not in res.output and "constant" not in res.output
