@@ -197,3 +197,45 @@ def test_targets_that_name_no_family_are_usage_errors(synthetic_root, tmp_path, 
                                     "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and all(w in res.output for w in words), res.output
     assert "extract_features" not in res.output and "constant" not in res.output
+
+
+# ------------------------------------------------------------------------------------ one meaning of an image
+def _ssim_by_hand(recons, stimuli, scale):
+    """SSIM as scikit-image computes it on grayscale images in [0, 1]: the independent computation."""
+    from skimage.color import rgb2gray
+    from skimage.metrics import structural_similarity
+
+    return np.mean([structural_similarity(rgb2gray(r / scale), rgb2gray(s / scale), gaussian_weights=True, sigma=1.5,
+                                          use_sample_covariance=False, data_range=1.0)
+                    for r, s in zip(np.asarray(recons, np.float64), np.asarray(stimuli, np.float64), strict=True)])
+
+
+def test_images_have_one_meaning_in_every_image_metric(synthetic_root):
+    from ridge_decode import score_images
+    from ridge_decode.errors import InputError
+    from ridge_decode.evaluation import image_metrics as ev
+    from ridge_decode.sources.nsd import open_stimuli, viewed_ids
+
+    stimuli = open_stimuli(synthetic_root).read(viewed_ids(synthetic_root)[:6])
+    rng = np.random.default_rng(0)
+    recons = np.clip(stimuli.astype(int) + rng.integers(-40, 40, stimuli.shape), 0, 255).astype(np.uint8)
+    as_uint8 = score_images(recons, stimuli)
+    as_float = score_images(recons / 255.0, stimuli / np.float32(255))
+    assert as_uint8["ssim"] == pytest.approx(_ssim_by_hand(recons, stimuli, 255.0), abs=1e-12)
+    assert as_float["ssim"] == pytest.approx(_ssim_by_hand(recons / 255.0, stimuli / 255.0, 1.0), abs=1e-6)
+    assert as_float["ssim"] == pytest.approx(as_uint8["ssim"], abs=1e-6) and 0.2 < as_uint8["ssim"] < 0.99
+    pixcorr = np.mean([np.corrcoef(r.ravel(), s.ravel())[0, 1] for r, s in zip(recons, stimuli, strict=True)])
+    assert as_uint8["pixcorr"] == pytest.approx(pixcorr) and as_float["pixcorr"] == pytest.approx(pixcorr)
+    # a reconstruction of another size is resized in its own convention
+    small = recons[:, ::2, ::2]
+    assert score_images(small / 255.0, stimuli / 255.0)["ssim"] == pytest.approx(
+        score_images(small, stimuli)["ssim"], abs=2e-3)
+    cases = [((recons / 255.0, stimuli), "reconstructions are float images and the stimuli uint8"),
+             ((recons, stimuli / 255.0), "reconstructions are uint8 images and the stimuli float"),
+             ((recons.astype(np.float32), stimuli.astype(np.float32)), "found values from 0 to 255"),
+             ((recons.astype(np.int64), stimuli.astype(np.int64)), "found dtype int64"),
+             ((np.where(recons > 250, np.nan, recons / 255.0), stimuli / 255.0), "found values from nan")]
+    for (r, s), words in cases:
+        for metric in (score_images, ev.ssim_per_image, ev.pixcorr_per_image):
+            with pytest.raises(InputError, match=words):
+                metric(r, s)
