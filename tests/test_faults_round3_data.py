@@ -4,6 +4,8 @@ Each case is a correct result or one clear line."""
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -239,3 +241,66 @@ def test_images_have_one_meaning_in_every_image_metric(synthetic_root):
         for metric in (score_images, ev.ssim_per_image, ev.pixcorr_per_image):
             with pytest.raises(InputError, match=words):
                 metric(r, s)
+
+
+# ------------------------------------------------------------------------------------------ a full disk
+def _cli(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "ridge_decode.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """A small tmpfs (8 MB), for real processes to fill."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(where)], capture_output=True, text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({res.stderr.strip() or 'not root'}): the full-disk test needs one")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _fill(disk: Path, leave: int) -> Path:
+    """A file taking all of ``disk``'s free space but ``leave`` bytes."""
+    filler = disk / "filler"
+    filler.unlink(missing_ok=True)
+    free = shutil.disk_usage(disk).free
+    with open(filler, "wb") as f:
+        f.write(b"\0" * max(free - leave, 0))
+    return filler
+
+
+def test_a_full_disk_is_one_line_in_every_command_and_the_same_command_then_works(disk, tmp_path):
+    """Real processes (a crash of HDF5 on a full disk is a segfault, exit 139): fit, extract-features, maps, decode
+    and evaluate, each on a disk with too little room, stop with one line (exit 1), then complete once there is
+    room, with the same command."""
+    from test_faults import _write
+
+    path = _write(tmp_path / "mine.h5")
+    fit = tmp_path / "fits"
+    assert _cli("fit", "--input", path, "--out", fit, *FIT).returncode == 0
+    nifti = _flags(write_nifti(tmp_path / "lab", _dataset()))  # maps need a grid
+    assert _cli("fit", *nifti, "--out", fit, *FIT).returncode == 0
+    decoded = tmp_path / "recons"
+    assert _cli("decode", "--input", path, "--model-dir", fit / "mine", "--decoder", "weight-free",
+                "--out", decoded).returncode == 0
+    commands = {
+        "extract-features": ["--input", path, "--features-dir", disk / "features"],
+        "fit": ["--input", path, "--out", disk / "fits", *FIT],
+        "maps": [*nifti, "--model-dir", fit / "trials", "--out", disk / "maps"],
+        "decode": ["--input", path, "--model-dir", fit / "mine", "--decoder", "weight-free", "--out", disk / "rec"],
+        "evaluate": ["--input", path, "--recon-dir", decoded, "--out", disk / "eval"],
+    }
+    for command, args in commands.items():
+        # too little for anything; room for HDF5's reserve (io.RESERVE_BYTES) but not for the command's files
+        for leave in (4 << 10,) + ((5 << 20,) if command in ("fit", "extract-features") else ()):
+            filler = _fill(disk, leave)
+            res = _cli(command, *args)
+            lines = res.stderr.strip().splitlines()
+            assert res.returncode == 1, (command, leave, res.returncode, res.stderr[-2000:])
+            assert "disk is full" in lines[-1] or "MB free" in lines[-1], (command, leave, res.stderr[-2000:])
+            assert "Traceback" not in res.stderr and "bug" not in res.stderr, (command, res.stderr[-2000:])
+            filler.unlink()
+        res = _cli(command, *args)
+        assert res.returncode == 0, (command, res.stderr[-2000:])

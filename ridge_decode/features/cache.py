@@ -195,6 +195,10 @@ class FeatureStore:
                                       "extract every image anew")
             ids_a, ids_b = a["ids"][()], b["ids"][()]
             union = np.union1d(ids_a, ids_b)
+            from .._infra.machine import require_space
+
+            require_space(self.features_dir, main.stat().st_size + path.stat().st_size,
+                          f"{main.name} with {len(ids_b)} images added", "--features-dir")
             with atomic_path(main) as tmp, h5py.File(tmp, "w") as out:
                 out["ids"] = union
                 shape, dtype = a["features"].shape[1:], a["features"].dtype
@@ -376,6 +380,15 @@ class FeatureWriter:
                            "ids_sum": int(self.ids.sum()), "made_by": self.attrs}, sort_keys=True)
 
     def __enter__(self) -> FeatureWriter:
+        from .._infra.io import RESERVE_BYTES
+        from .._infra.machine import require_space, writable
+
+        # the features (and each image's fingerprint) must fit before HDF5 meets a full disk mid-write
+        part = Path(str(self.path) + ".part")
+        need = len(self.ids) * (int(np.prod(self.shape)) * self.dtype.itemsize + 8) + (1 << 18)  # + HDF5's own
+        have = part.stat().st_size if part.exists() else 0
+        require_space(writable(self.path.parent, "--features-dir"), need - have + RESERVE_BYTES,
+                      f"{self.path.name} ({len(self.ids)} images)", "--features-dir")
         self._part = resumable_h5(self.path, self._plan(), matches=lambda f: np.array_equal(f["ids"][()], self.ids),
                                   mismatch="was planned otherwise")
         f, resumed = self._part.__enter__()

@@ -96,15 +96,15 @@ def same_source(recorded: dict | None, source, what: str, path, redo: str = "fit
 def writing(folder, option: str = "--out"):
     """Turn an operating-system error while writing into ``folder`` (a full disk, a read-only file system) into one
     line naming it; partial files stay where the resume protocol expects them."""
-    from .._infra.machine import io_error
+    from .._infra.machine import full_disk_error, io_error
     from ..errors import RidgeDecodeError
 
     try:
         yield
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # h5py reports a failed write as either
         if isinstance(exc, (RidgeDecodeError, FileNotFoundError)):
             raise
-        error = io_error(exc, folder, option)
+        error = (io_error(exc, folder, option) if isinstance(exc, OSError) else None) or full_disk_error(exc, folder)
         if error is None:
             raise
         raise error from exc

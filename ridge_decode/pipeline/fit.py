@@ -107,7 +107,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
                           solver="fixed" if fixed else req.solver,
                           solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
-    _room_for_model(stage, inputs, req)
+    _room_for_model(stage, inputs, req, 1 if fixed else len(alphas))
     with timer("fit"), writing(stage), warnings.catch_warnings():
         # the grid's warnings are in model.fit_warnings_: the summary table, summary.json and the figure say them
         warnings.simplefilter("ignore", AlphaGridWarning)
@@ -135,16 +135,23 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     return FitResult(summary, inputs.data, pred, inputs.y_test, folder)
 
 
-def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
+MODEL_FILE_OVERHEAD = 1 << 18  # bytes: HDF5's headers, chunk indexes and attributes, above the arrays
+
+
+def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest, n_alphas: int) -> None:
     """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
     and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
+    from .._infra.io import RESERVE_BYTES
     from .._infra.machine import require_space, writable
 
     n, p = inputs.X_train.shape
     t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())
     part = stage / (layout.MODEL + ".part")
     have = part.stat().st_size if part.exists() else 0
-    require_space(writable(stage, "--out"), 4 * n * (p + n + t) - have, f"the model of {req.source.label}")
+    # float32 voxels and eigenbasis, float64 voxel statistics; per target: float32 coefficients and GCV scores,
+    # float64 alpha, mean and scale. The room HDF5 keeps to close its file whole (io.disk_reserve) counts too.
+    size = 4 * n * (p + n) + 16 * p + t * (4 * n + 4 * n_alphas + 24) + MODEL_FILE_OVERHEAD
+    require_space(writable(stage, "--out"), size - have + RESERVE_BYTES, f"the model of {req.source.label}")
 
 
 def read_fit_inputs(req: FitRequest) -> FitInputs:
