@@ -3,6 +3,7 @@ root, NaN betas refused before any masker fills them in, one meaning of an image
 Each case is a correct result or one clear line."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_macaque_v4 import COPY, mirror  # noqa: F401 (a fixture)
 from test_sources import _dataset, write_hdf5, write_nifti
 
 from ridge_decode.cli import main
@@ -304,3 +306,64 @@ def test_a_full_disk_is_one_line_in_every_command_and_the_same_command_then_work
             filler.unlink()
         res = _cli(command, *args)
         assert res.returncode == 0, (command, res.stderr[-2000:])
+
+
+# ------------------------------------------------------------------------------- the user's input, named
+def test_a_fifo_as_input_is_named_instead_of_waited_on(tmp_path):
+    fifo = tmp_path / "mine.h5"
+    os.mkfifo(fifo)
+    res = _cli("fit", "--input", fifo, "--out", tmp_path / "o", timeout=120)  # it waited forever before
+    assert res.returncode == 1 and f"{fifo} is a FIFO (named pipe), not a file" in res.stderr, res.stderr
+    lab = tmp_path / "lab"
+    options = write_nifti(lab, _dataset())
+    os.rename(options["trials"], lab / "table.tsv")
+    os.mkfifo(options["trials"])
+    res = _cli("check-data", *_flags(options), timeout=120)
+    assert res.returncode == 1 and "--trials" in res.stderr + res.stdout and "FIFO" in res.stderr + res.stdout
+
+
+def test_a_truncated_image_is_found_by_check_data_and_named_by_every_reader(tmp_path):
+    options = write_nifti(tmp_path / "lab", _dataset())
+    victim = sorted(Path(options["images"]).iterdir())[5]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])  # the header (and its size) survive
+    res = CliRunner().invoke(main, ["check-data", *_flags(options)])
+    assert res.exit_code == 1 and "BAD" in res.output and str(victim) in res.output, res.output
+    res = CliRunner().invoke(main, ["extract-features", *_flags(options)])
+    assert res.exit_code == 1 and f"cannot read image {victim}" in res.output and "bug" not in res.output, res.output
+
+
+def test_non_square_images_are_evaluated(tmp_path):
+    from test_faults import _data
+
+    d = _data()
+    d["images"] = np.ascontiguousarray(d["images"][:, :, :24])  # 32 high, 24 wide
+    path = tmp_path / "tall.h5"
+    with h5py.File(path, "w") as f:
+        for k, v in d.items():
+            f[k] = v
+    runner = CliRunner()
+    assert runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o"), *FIT]).exit_code == 0
+    assert runner.invoke(main, ["decode", "--input", str(path), "--model-dir", str(tmp_path / "o" / "tall"),
+                                "--decoder", "weight-free", "--out", str(tmp_path / "r")]).exit_code == 0
+    res = runner.invoke(main, ["evaluate", "--input", str(path), "--recon-dir", str(tmp_path / "r"), "--out",
+                               str(tmp_path / "e")])
+    assert res.exit_code == 0 and "bug" not in res.output, res.output  # a broadcasting error before
+    metrics = json.loads(next((tmp_path / "e").rglob("metrics.json")).read_text())
+    assert 0.3 < metrics["metrics"]["pixcorr"] <= 1.0, metrics
+
+
+@pytest.mark.skipif(not (COPY / "responses_201025.npy").exists(), reason=f"no copy of the macaque V4 data at {COPY}")
+def test_a_read_only_hdf5_folder_is_one_line(tmp_path, mirror):  # noqa: F811 (the fixture)
+    where = tmp_path / "ro"
+    where.mkdir()
+    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(where)], capture_output=True,
+                         text=True)
+    if res.returncode != 0:
+        pytest.skip(f"cannot mount a read-only tmpfs here ({res.stderr.strip() or 'not root'})")
+    try:
+        res = CliRunner().invoke(main, ["fetch-macaque-v4", "--dest", str(tmp_path / "v4"), "--hdf5",
+                                        str(where / "v4.h5")])
+        assert res.exit_code == 1 and "--hdf5" in res.output and "read-only file system" in res.output, res.output
+        assert "bug" not in res.output
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

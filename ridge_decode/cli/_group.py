@@ -259,7 +259,7 @@ class Group(click.Group):
             from .._infra.machine import full_disk_error, io_error
 
             # the machine's faults met where no stage expected them: a full disk, a read-only file system
-            fault = full_disk_error(exc) or (io_error(exc, exc.filename or "", "the output") if
+            fault = full_disk_error(exc) or (io_error(exc, exc.filename or "", "output") if
                                              isinstance(exc, OSError) and exc.filename else None)
             if fault is not None:
                 raise click.ClickException(str(fault)) from exc

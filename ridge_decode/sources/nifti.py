@@ -33,6 +33,7 @@ from .base import (
     average_repeats,
     check_finite_betas,
     check_image_size,
+    regular_file,
     zscore_rows,
 )
 
@@ -86,7 +87,7 @@ class Trials:
     ``session`` (None, or one label per row)."""
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = regular_file(path, "--trials")
         if not self.path.exists():
             raise DataFileError(f"--trials {self.path}: no such file. Write a TSV with one row per volume and "
                                 f"columns {list(REQUIRED_COLUMNS)} (optional 'id', 'session'); {DOCS}")
@@ -189,16 +190,26 @@ class FolderImages:
         for k, i in enumerate(np.asarray(ids, np.int64).tolist()):
             if i not in self._files:
                 raise KeyError(f"{self.path}: no image for id {i}")
-            with Image.open(self._files[i]) as img:
-                out[k] = np.asarray(img.convert("RGB"))
+            try:
+                with Image.open(self._files[i]) as img:
+                    out[k] = np.asarray(img.convert("RGB"))
+            except (OSError, SyntaxError, ValueError) as exc:  # PIL: truncated, or not an image after its header
+                raise DataFileError(f"cannot read image {self._files[i]} (id {i}): {exc}: replace it with a whole "
+                                    "PNG or JPEG file") from exc
         return out
+
+    def verify(self) -> None:
+        """Decode every image once (the size check reads headers only): a truncated or damaged file is an error
+        naming it. ``check-data`` runs this."""
+        for a in range(0, len(self.ids), 64):
+            self.read(self.ids[a : a + 64])
 
 
 def _binary_mask(path) -> tuple[object, np.ndarray]:
     """The mask as a nibabel image and a boolean (X, Y, Z) array (values > 0)."""
     import nibabel as nib
 
-    path = Path(path)
+    path = regular_file(path, "--mask")
     if not path.exists():
         raise DataFileError(f"--mask {path}: no such file (a brain or ROI mask in the betas' grid; {DOCS})")
     try:
@@ -276,6 +287,7 @@ class NiftiSource(Source):
         betas = self._in_run_order(trials)
         imgs = []
         for path in betas:
+            regular_file(path, "--betas")
             try:
                 img = nib.load(str(path))
             except Exception as exc:
