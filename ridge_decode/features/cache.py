@@ -38,13 +38,19 @@ class FeatureStore:
     def _stamp(self, attrs: dict | None) -> dict:
         return {**(attrs or {}), **({"provenance": self.provenance} if self.provenance else {})}
 
-    def complete(self, name: str) -> bool:
-        """Family ``name`` is cached, from this store's source's images (what "this step is done" means)."""
+    def complete(self, name: str, ids=None) -> bool:
+        """Family ``name`` is cached, from this store's source's images, and holds every id of ``ids`` (where
+        given): what "this step is done" means."""
         try:
             self.check_provenance(name)
         except DataFormatError:
             return False
-        return self.exists(name)
+        if not self.exists(name):
+            return False
+        try:
+            return ids is None or not len(self.missing(name, ids))
+        except OSError:  # unreadable: not done
+            return False
 
     def check_provenance(self, name: str) -> None:
         """Stop when family ``name``'s file was computed from other images than this store's source's."""
