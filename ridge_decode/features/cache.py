@@ -130,7 +130,7 @@ class FeatureStore:
         """The error for ids of family ``name`` that its file lacks: which ids, and the command that adds them
         (``command``, else an ``extract-features`` of those ids into this cache)."""
         missing = np.asarray(missing, dtype=np.int64)
-        listed = ",".join(map(str, missing[:10].tolist())) + (" ..." if len(missing) > 10 else "")
+        listed = str(missing[:10].tolist()) + (" ..." if len(missing) > 10 else "")
         command = command or (f"python scripts/extract_features.py --features {name} --features-dir "
                               f"{self.features_dir} --ids {','.join(map(str, missing.tolist()))} (with the data "
                               "options of those images)")

@@ -177,7 +177,10 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
         if len(lack) and g in REGISTRY and not REGISTRY[g].needs_weights:
             req.echo(f"{g}: {len(lack)} of this fit's images are not in the feature cache {fdir}: computing them now "
                      "(it needs no weights)")
-            run_extract(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
+            try:
+                run_extract(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
+            except DataFormatError as exc:  # a file made otherwise (by hand, another dtype): name what it lacks
+                raise store.missing_error(g, lack, extract_command(source, g, fdir) + f"\n({exc})") from exc
             lack = store.missing(g, ids)
         if len(lack) and not store.exists(g):
             raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
