@@ -9,15 +9,16 @@ import numpy as np
 from PIL import Image
 
 
-def resize_images(images: np.ndarray, size: int) -> np.ndarray:
-    """uint8 images (n, H, W, 3) (or one, (H, W, 3)) resized to (size, size) by PIL's bicubic filter; the images
-    themselves when they already are that size."""
+def resize_images(images: np.ndarray, size) -> np.ndarray:
+    """uint8 images (n, H, W, 3) (or one, (H, W, 3)) resized to (size, size), or to (height, width) where ``size``
+    is a pair, by PIL's bicubic filter; the images themselves when they already are that size."""
     images = np.asarray(images)
-    if images.shape[-3:-1] == (size, size):
+    h, w = (size, size) if np.ndim(size) == 0 else (int(size[0]), int(size[1]))
+    if images.shape[-3:-1] == (h, w):
         return images
     if images.ndim == 3:
-        return np.asarray(Image.fromarray(images).resize((size, size), Image.BICUBIC))
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC)) for im in images])
+        return np.asarray(Image.fromarray(images).resize((w, h), Image.BICUBIC))
+    return np.stack([np.asarray(Image.fromarray(im).resize((w, h), Image.BICUBIC)) for im in images])
 
 
 def image_hashes(images: np.ndarray) -> np.ndarray:

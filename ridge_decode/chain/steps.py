@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..decode import DECODERS
-from ..errors import InputError
+from ..errors import DataError, InputError
 from ..evaluation.image_metrics import networks
 from ..features import REGISTRY, FeatureStore
 from ..features.extract import shard_ids
@@ -31,6 +31,7 @@ from ..pipeline.check import check_data, check_weights
 from ..results import Predictions
 from ..runtime import layout
 from ..sources import NSDSource
+from ..sources.nsd import viewed_ids
 from ..sources.manifest import resolve_weights_root
 
 
@@ -161,7 +162,16 @@ def _extract_steps(req: ChainRequest, common: list, feats: str, store, checks: l
     args = ["extract-features", "--features", ",".join(req.families), *common, "--features-dir", feats,
             "--subjects", ",".join(map(str, req.subjects)), "--device", req.device,
             *(["--dtype", req.dtype] if req.dtype else [])]
-    merged = lambda t=None: all(store.complete(f) for f in req.families)  # noqa: E731
+    wanted = {}
+
+    def merged(t=None) -> bool:  # done when every family holds the images of these subjects (not only others')
+        if "ids" not in wanted:
+            try:
+                wanted["ids"] = viewed_ids(req.data_root, req.subjects)
+            except (DataError, OSError):  # the design is not there yet (a fetch step comes first): not done
+                return False
+        return all(store.complete(f, wanted["ids"]) for f in req.families)
+
     if n == 1:
         return [Step("extract", args, after=checks, step="extract", done=merged)]
     return [

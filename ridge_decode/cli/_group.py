@@ -262,6 +262,14 @@ class Group(click.Group):
                                        f"{'write' if 'write' in str(exc).lower() else 'read or write'} it; change "
                                        "its permissions, or run as a user who can") from exc
         except Exception as exc:
+            # deferred: `ridge-decode --help` imports no stage
+            from ..runtime.machine import full_disk_error, io_error
+
+            # the machine's faults met where no stage expected them: a full disk, a read-only file system
+            fault = full_disk_error(exc) or (io_error(exc, exc.filename or "", "output") if
+                                             isinstance(exc, OSError) and exc.filename else None)
+            if fault is not None:
+                raise click.ClickException(str(fault)) from exc
             if os.environ.get(DEBUG_ENV):
                 raise
             log = crash_log(exc)

@@ -157,4 +157,9 @@ def fetch_macaque_v4(dest, session, hdf5_path):
     folder = macaque_v4.fetch(dest, session, echo=click.echo)
     click.echo(f"session {session}: {', '.join(macaque_v4.files(session))} in {folder}")
     if hdf5_path:
-        click.echo(f"written: {macaque_v4.to_hdf5(folder, hdf5_path, session)}")
+        from pathlib import Path
+
+        from ..pipeline.common import writing
+
+        with writing(Path(hdf5_path).parent, "--hdf5"):  # a read-only or full folder is one line naming it
+            click.echo(f"written: {macaque_v4.to_hdf5(folder, hdf5_path, session)}")

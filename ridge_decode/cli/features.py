@@ -35,7 +35,7 @@ def extract_features(source, names, subjects, ids_text, merge, list_only, **opti
     if list_only:
         click.echo(_list_families(resolve_weights_root(options["weights_root"], source.root)))
         return
-    families = parse_groups(names)
+    families = parse_groups(names, "--features")
     if merge:
         folder = layout.features_dir(options["features_dir"], source.default_features_dir())
         for name, path in merge_feature_shards(families, folder).items():

@@ -39,5 +39,6 @@ def slurm(subjects, families, targets, **options):
     from ..pipeline import parse_groups
 
     path = submit(SlurmRequest(**options, subjects=parse_ints(subjects, "--subjects", least=1),
-                               families=parse_groups(families), targets=parse_groups(targets)), echo=click.echo)
+                               families=parse_groups(families, "--families"), targets=parse_groups(targets)),
+                  echo=click.echo)
     click.echo(f"plan and job ids: {path}")

@@ -1,7 +1,9 @@
 """The eight standard NSD reconstruction metrics, and embedding-level scores of a fit's predictions.
 
-Image metrics (as in Brain-Diffuser's and MindEye's evaluation code; images as float in [0, 1], the stimulus as
-ground truth):
+Image metrics (as in Brain-Diffuser's and MindEye's evaluation code, the stimulus as ground truth). Images have
+one meaning: uint8 in [0, 255], or float in [0, 1] (uint8 is divided by 255); a float image outside [0, 1] (or not
+finite), another dtype, or reconstructions and stimuli of different conventions are an error
+(``image_convention``), never scored as if they were the other:
 
 | name | input | feature | score |
 |---|---|---|---|
@@ -62,20 +64,71 @@ class Metric:
         return f"{100 * value:.1f}%" if self.percent else f"{value:.3f}"
 
 
+CHECK_BLOCK = 64  # images checked at a time (a float check of NSD's test set never copies it whole)
+
+
+def image_convention(images: np.ndarray, what: str = "images") -> str:
+    """``"uint8"`` (values 0..255) or ``"float"`` (values in [0, 1]) for images (n, H, W, 3) or (H, W, 3); any
+    other dtype, and float values outside [0, 1] or not finite, are an ``InputError`` naming ``what``."""
+    from ..errors import InputError
+
+    x = np.asarray(images)
+    if x.dtype == np.uint8:
+        return "uint8"
+    if x.dtype.kind != "f":
+        raise InputError(f"{what}: images must be uint8 in [0, 255] or float in [0, 1]; found dtype {x.dtype}")
+    blocks = [x] if x.ndim < 4 else (x[a : a + CHECK_BLOCK] for a in range(0, len(x), CHECK_BLOCK))
+    lo, hi = np.inf, -np.inf
+    for block in blocks:
+        if block.size:
+            a, b = float(block.min()), float(block.max())  # NaN where the block has one
+            if np.isnan(a) or np.isnan(b):
+                lo = hi = float("nan")
+                break
+            lo, hi = min(lo, a), max(hi, b)
+    if not (0.0 <= lo and hi <= 1.0) and x.size:
+        raise InputError(f"{what}: float images must be in [0, 1] (uint8 images in [0, 255]); found values from "
+                         f"{lo:.4g} to {hi:.4g}: divide 0-255 floats by 255, or give uint8 images")
+    return "float"
+
+
+def check_pair(recons: np.ndarray, stimuli: np.ndarray) -> str:
+    """The one convention of ``recons`` and ``stimuli`` (see ``image_convention``); two conventions are an error."""
+    from ..errors import InputError
+
+    a, b = image_convention(recons, "reconstructions"), image_convention(stimuli, "stimuli")
+    if a != b:
+        raise InputError(f"the reconstructions are {a} images and the stimuli {b} images: give both as uint8 in "
+                         "[0, 255] or both as float in [0, 1] (uint8 = round(255 * float))")
+    return a
+
+
+def unit(image: np.ndarray) -> np.ndarray:
+    """One image (or a few) as float64 in [0, 1]: uint8 divided by 255, float as it is."""
+    image = np.asarray(image)
+    return image / 255.0 if image.dtype == np.uint8 else image.astype(np.float64)
+
+
 def ssim_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
-    """scikit-image SSIM of grayscale images in [0, 1], per image (n,)."""
+    """scikit-image SSIM of grayscale images in [0, 1], per image (n,); images (n, H, W, 3) both uint8 in
+    [0, 255] or both float in [0, 1]."""
     # heavy (skimage): imported where used
     from skimage.color import rgb2gray
     from skimage.metrics import structural_similarity
 
+    check_pair(recons, stimuli)
     return np.array([
-        structural_similarity(rgb2gray(r / 255.0), rgb2gray(s / 255.0), gaussian_weights=True, sigma=1.5,
+        structural_similarity(rgb2gray(unit(r)), rgb2gray(unit(s)), gaussian_weights=True, sigma=1.5,
                               use_sample_covariance=False, data_range=1.0)
         for r, s in zip(recons, stimuli, strict=True)
     ])
 
 
-pixcorr_per_image = basic.pixcorr_per_image  # one definition, in metrics
+def pixcorr_per_image(recons: np.ndarray, stimuli: np.ndarray) -> np.ndarray:
+    """PixCorr per image (n,) (``metrics.pixcorr_per_image``, the one definition), images (n, H, W, 3) both uint8
+    in [0, 255] or both float in [0, 1]."""
+    check_pair(recons, stimuli)
+    return basic.pixcorr_per_image(recons, stimuli)
 
 # The registry, in the published table's order: a new metric is one entry here (``register`` for a user's own).
 REGISTRY: dict[str, Metric] = {m.name: m for m in (
@@ -214,11 +267,13 @@ def _to_tensor(images: np.ndarray):
     # heavy (torch): imported where used
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+    return x / 255.0 if np.asarray(images).dtype == np.uint8 else x
 
 
 def network_input(images: np.ndarray, net: Network, convention: str):
-    """uint8 images (B, H, W, 3) -> normalised (B, 3, S, S) at the network's size under ``convention``."""
+    """Images (B, H, W, 3), uint8 in [0, 255] or float in [0, 1] -> normalised (B, 3, S, S) at the network's size
+    under ``convention``."""
     # heavy (torch, torchvision): imported where used
     import torch
     from torchvision.transforms.functional import resize
@@ -244,8 +299,9 @@ def correlation_distance(pred_feats: np.ndarray, true_feats: np.ndarray) -> np.n
 
 def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, convention: str = "mindeye",
                   batch_size: int = 32, progress: bool = True, device: str = "cpu") -> tuple[dict, dict]:
-    """The registered metrics of ``recons`` against ``stimuli`` (uint8, (n, H, W, 3), same order); the feature
-    networks run on ``device``, ``batch_size`` images at a time.
+    """The registered metrics of ``recons`` against ``stimuli`` ((n, H, W, 3), same order, both uint8 in [0, 255]
+    or both float in [0, 1]: see ``image_convention``); the feature networks run on ``device``, ``batch_size``
+    images at a time.
 
     Returns (metrics: name -> float or {"unavailable": reason}, per_image: name -> (n,) scores). With
     ``weights_root=None`` only the metrics that need no weights (PixCorr, SSIM) are computed. Reconstructions of
@@ -253,9 +309,14 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
     """
     if convention not in CONVENTIONS:
         raise InputError(f"convention must be one of {CONVENTIONS}; got {convention!r}")
+    recons, stimuli = np.asarray(recons), np.asarray(stimuli)
     if len(stimuli) != len(recons) or len(stimuli) < 2:
         raise InputError(f"need >= 2 paired images; got {len(stimuli)} stimuli and {len(recons)} reconstructions")
-    recons = resize_images(recons, stimuli.shape[1])
+    kind = check_pair(recons, stimuli)
+    if recons.shape[1:3] != stimuli.shape[1:3]:
+        resized = resize_images(recons if kind == "uint8" else np.round(np.asarray(recons) * 255).astype(np.uint8),
+                                stimuli.shape[1:3])
+        recons = resized if kind == "uint8" else resized / np.float32(255)
     per_image, out = {}, {}
     for m in REGISTRY.values():
         if m.per_image is not None:
@@ -285,8 +346,9 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
 
 def score_images(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, convention: str = "mindeye",
                  device: str = "cpu", progress: bool = False) -> dict:
-    """Every metric available for reconstructions ``recons`` against the seen ``stimuli`` (uint8 (n, H, W, 3), the
-    same images in the same order): {name: value}. Without ``weights_root`` these are the metrics that need no
+    """Every metric available for reconstructions ``recons`` against the seen ``stimuli`` ((n, H, W, 3), the same
+    images in the same order; both uint8 in [0, 255] or both float in [0, 1], else an ``InputError``): {name:
+    value}. Without ``weights_root`` these are the metrics that need no
     weights (PixCorr, SSIM); with it, the eight NSD metrics (a network whose weights are missing is
     ``{"unavailable": reason}``). See ``image_metrics`` for the per-image scores."""
     return image_metrics(recons, stimuli, weights_root, convention=convention, progress=progress, device=device)[0]

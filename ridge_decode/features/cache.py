@@ -9,6 +9,7 @@ recording how the features were made (``made_by``, JSON). Files appear atomicall
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import h5py
@@ -16,7 +17,8 @@ import numpy as np
 
 from ..errors import DataFileError, DataFormatError, InputError, InputIndexError, MissingFeaturesError
 from ..images import image_hashes
-from ..runtime.io import atomic_path, file_signature, resumable_h5
+from ..runtime.io import RESERVE_BYTES, atomic_path, file_signature, resumable_h5
+from ..runtime.machine import require_space, writable
 
 READ_BLOCK_ROWS = 2048  # cached rows read per block when selecting a subject's rows
 HASHES = "image_hashes"  # each image's fingerprint as it was extracted (0: not recorded)
@@ -38,13 +40,19 @@ class FeatureStore:
     def _stamp(self, attrs: dict | None) -> dict:
         return {**(attrs or {}), **({"provenance": self.provenance} if self.provenance else {})}
 
-    def complete(self, name: str) -> bool:
-        """Family ``name`` is cached, from this store's source's images (what "this step is done" means)."""
+    def complete(self, name: str, ids=None) -> bool:
+        """Family ``name`` is cached, from this store's source's images, and holds every id of ``ids`` (where
+        given): what "this step is done" means."""
         try:
             self.check_provenance(name)
         except DataFormatError:
             return False
-        return self.exists(name)
+        if not self.exists(name):
+            return False
+        try:
+            return ids is None or not len(self.missing(name, ids))
+        except OSError:  # unreadable: not done
+            return False
 
     def check_provenance(self, name: str) -> None:
         """Stop when family ``name``'s file was computed from other images than this store's source's."""
@@ -110,11 +118,27 @@ class FeatureStore:
         pos_c = np.clip(pos, 0, max(len(cached) - 1, 0))
         missing = ids[(pos >= len(cached)) | (cached[pos_c] != ids)] if len(cached) else ids
         if len(missing):
-            raise MissingFeaturesError(
-                f"{path}: {len(missing)} ids are not cached (first: {missing[:10].tolist()}); "
-                f"re-run the extraction for these images"
-            )
+            raise self.missing_error(name, missing)
         return FeatureRows(path, pos_c, (len(ids),) + tuple(shape[1:]), dtype)
+
+    def missing(self, name: str, ids) -> np.ndarray:
+        """The ids of ``ids`` that family ``name``'s file does not hold (sorted; every id when it is absent)."""
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        if not self.exists(name):
+            return ids
+        return np.setdiff1d(ids, self.ids(name))
+
+    def missing_error(self, name: str, missing, command: str | None = None) -> MissingFeaturesError:
+        """The error for ids of family ``name`` that its file lacks: which ids, and the command that adds them
+        (``command``, else an ``extract-features`` of those ids into this cache)."""
+        missing = np.asarray(missing, dtype=np.int64)
+        listed = str(missing[:10].tolist()) + (" ..." if len(missing) > 10 else "")
+        command = command or (f"python scripts/extract_features.py --features {name} --features-dir "
+                              f"{self.features_dir} --ids {','.join(map(str, missing.tolist()))} (with the data "
+                              "options of those images)")
+        return MissingFeaturesError(f"{self.path(name)} holds no features for {len(missing)} of the images asked "
+                                    f"for (ids {listed}): extraction adds them to the cache, keeping the others:\n"
+                                    f"    {command}")
 
     def check_images(self, name: str, ids, read_images) -> None:
         """Stop when an image of ``ids`` is no longer the one family ``name`` was extracted from: its fingerprint
@@ -126,6 +150,9 @@ class FeatureStore:
             if HASHES not in f:
                 return
             cached, recorded = f["ids"][()], f[HASHES][()]
+        absent = np.setdiff1d(ids, cached)
+        if len(absent):  # never compare the fingerprint of another id's row
+            raise self.missing_error(name, absent)
         stored = recorded[np.searchsorted(cached, ids)]
         changed = []
         for a in range(0, len(ids), CHECK_BLOCK_IMAGES):
@@ -148,15 +175,67 @@ class FeatureStore:
                 raise DataFormatError(f"{path} has no dataset {key!r} (it has {sorted(f)}): extract {name} again")
             return f[key][()]
 
+    def addition_path(self, name: str) -> Path:
+        """Where an extraction of ids that family ``name``'s file lacks is written before ``add`` joins it in."""
+        return self.features_dir / f"{name}.adding.h5"
+
+    def add(self, name: str, path: Path | None = None) -> Path:
+        """Join the rows of ``path`` (default ``addition_path(name)``, a finished extraction of other ids) into
+        family ``name``'s file: the union of both files' ids, sorted, written atomically; ``path`` is then removed.
+        Both must be made alike (the same shape, dtype, weights and preprocessing); every id keeps its row."""
+        path = Path(path or self.addition_path(name))
+        main = self.path(name)
+        if not main.exists():
+            os.replace(path, main)
+            return main
+        with h5py.File(main, "r") as a, h5py.File(path, "r") as b:
+            made = json.loads(a.attrs.get("made_by", "{}"))
+            added = json.loads(b.attrs.get("made_by", "{}"))
+            keys = ("shape", "dtype", "files", "preprocessing", "provenance")
+            differ = [k for k in keys if made.get(k) != added.get(k)]
+            if a["features"].shape[1:] != b["features"].shape[1:] or a["features"].dtype != b["features"].dtype:
+                differ.append("array shape or dtype")
+            if differ:
+                raise DataFormatError(f"{main} was made otherwise than the images now added to it ({', '.join(differ)}"
+                                      f" differ): extract {name} into another --features-dir, or delete {main} to "
+                                      "extract every image anew")
+            ids_a, ids_b = a["ids"][()], b["ids"][()]
+            union = np.union1d(ids_a, ids_b)
+
+            require_space(self.features_dir, main.stat().st_size + path.stat().st_size,
+                          f"{main.name} with {len(ids_b)} images added", "--features-dir")
+            with atomic_path(main) as tmp, h5py.File(tmp, "w") as out:
+                out["ids"] = union
+                shape, dtype = a["features"].shape[1:], a["features"].dtype
+                feats = out.create_dataset("features", shape=(len(union),) + tuple(shape), dtype=dtype,
+                                           chunks=(1,) + tuple(shape) if len(union) else None)
+                hashes = out.create_dataset(HASHES, shape=(len(union),), dtype=np.uint64, fillvalue=0)
+                for f, ids in ((a, ids_a), (b, ids_b)):  # b's rows win for ids in both (the newer extraction)
+                    rows = np.searchsorted(union, ids)
+                    if HASHES in f:
+                        hashes[rows.tolist()] = f[HASHES][()]
+                    for start in range(0, len(rows), MERGE_BLOCK_ROWS):
+                        block = rows[start : start + MERGE_BLOCK_ROWS]
+                        feats[block.tolist()] = f["features"][start : start + len(block)]
+                for k in a:
+                    if k not in ("ids", "features", "all_ids", "done", HASHES):
+                        out[k] = a[k][()]
+                made.setdefault("added", []).append({"n": int(len(ids_b)), "ridge_decode": added.get("ridge_decode")})
+                out.attrs["made_by"] = json.dumps(made)
+        path.unlink()
+        return main
+
     def shard_path(self, name: str, shard: tuple[int, int]) -> Path:
         """File of shard ``i`` of ``n`` of family ``name``."""
         i, n = shard
         return self.features_dir / f"{name}.shard-{i}-of-{n}.h5"
 
     def writer(self, name: str, ids, shape: tuple, dtype, batch_size: int, attrs: dict,
-               shard: tuple[int, int] | None = None, all_ids=None) -> FeatureWriter:
-        """A resumable writer of family ``name`` (or of one shard of it) for the sorted ``ids``."""
-        path = self.path(name) if shard is None else self.shard_path(name, shard)
+               shard: tuple[int, int] | None = None, all_ids=None, addition: bool = False) -> FeatureWriter:
+        """A resumable writer of family ``name`` (or of one shard of it) for the sorted ``ids``; with ``addition``,
+        of ids its file lacks, into ``addition_path(name)`` (``add`` then joins them in)."""
+        path = (self.shard_path(name, shard) if shard is not None else
+                self.addition_path(name) if addition else self.path(name))
         self.check_provenance(name)
         return FeatureWriter(path, ids, shape, dtype, batch_size, self._stamp(attrs), all_ids=all_ids)
 
@@ -197,7 +276,8 @@ class FeatureStore:
             raise DataFormatError(f"{name!r} shards do not cover the planned ids exactly once: duplicated "
                              f"{dup[:10].tolist()}, missing {absent[:10].tolist()}")
         made_by.pop("shard", None)
-        with atomic_path(self.path(name)) as tmp, h5py.File(tmp, "w") as out:
+        target = self.addition_path(name) if self.exists(name) else self.path(name)
+        with atomic_path(target) as tmp, h5py.File(tmp, "w") as out:
             out["ids"] = planned
             feats = out.create_dataset("features", shape=(len(planned),) + tuple(shape), dtype=dtype,
                                        chunks=(1,) + tuple(shape))
@@ -218,6 +298,8 @@ class FeatureStore:
                 out[k] = v
             made_by["merged_from"] = [p.name for p in parts]
             out.attrs["made_by"] = json.dumps(made_by)
+        if target != self.path(name):  # the shards hold ids the family's file lacked: join them in
+            self.add(name, target)
         return self.path(name)
 
     def _require(self, name: str) -> Path:
@@ -303,6 +385,12 @@ class FeatureWriter:
                            "ids_sum": int(self.ids.sum()), "made_by": self.attrs}, sort_keys=True)
 
     def __enter__(self) -> FeatureWriter:
+        # the features (and each image's fingerprint) must fit before HDF5 meets a full disk mid-write
+        part = Path(str(self.path) + ".part")
+        need = len(self.ids) * (int(np.prod(self.shape)) * self.dtype.itemsize + 8) + (1 << 18)  # + HDF5's own
+        have = part.stat().st_size if part.exists() else 0
+        require_space(writable(self.path.parent, "--features-dir"), need - have + RESERVE_BYTES,
+                      f"{self.path.name} ({len(self.ids)} images)", "--features-dir")
         self._part = resumable_h5(self.path, self._plan(), matches=lambda f: np.array_equal(f["ids"][()], self.ids),
                                   mismatch="was planned otherwise")
         f, resumed = self._part.__enter__()

@@ -75,15 +75,36 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
     """
     opts = ExtractOptions(**options)
     _check_options(names, opts, read_images, read_captions)
-    all_ids = np.unique(np.asarray(ids, dtype=np.int64))
+    wanted = np.unique(np.asarray(ids, dtype=np.int64))
+    # A family's file serves every subject (every image) of its root: only the ids it lacks are extracted, and
+    # then added to it, never replacing the rows of other ids. Families lacking the same ids share one pass.
+    done, lacking = {}, {}
+    for name in names:
+        if store.addition_path(name).exists():  # an addition finished, but its joining was interrupted
+            store.add(name)
+        lack = store.missing(name, wanted)
+        if len(lack):
+            lacking.setdefault(lack.tobytes(), (lack, []))[1].append(name)
+        else:
+            done[name] = store.path(name)
+    for lack, group in lacking.values():
+        done.update(_extract_pass(group, lack, store, opts, read_images, read_captions, overlap))
+    return {name: done[name] for name in names}
+
+
+def _extract_pass(names, all_ids, store: FeatureStore, opts: ExtractOptions, read_images, read_captions,
+                  overlap: bool) -> dict[str, Path]:
+    """One pass over the images ``all_ids`` (or this shard's part of them) for every family of ``names``."""
     mine = shard_ids(all_ids, opts.shard)
     with ExitStack() as stack:
-        runs = {}
+        runs, adding = {}, {}
         for name in names:
+            adding[name] = store.exists(name) and opts.shard is None
             family, extractor = REGISTRY[name], REGISTRY[name].make(opts.weights_root, device=opts.device,
                                                                    dtype=opts.dtype)
             writer = stack.enter_context(store.writer(name, mine, extractor.shape, opts.dtype, opts.batch_size,
-                                                      _attrs(name, family, extractor, opts), opts.shard, all_ids))
+                                                      _attrs(name, family, extractor, opts), opts.shard, all_ids,
+                                                      addition=adding[name]))
             for key, value in extractor.extras().items():
                 writer.put(key, value)
             runs[name] = (family, extractor, writer, {k for k, _ in writer.pending()})
@@ -117,7 +138,7 @@ def extract_families(names, ids, store: FeatureStore, *, read_images=None, read_
 
         run(batches, read, compute, write, overlap=overlap)
         bar.close()
-        return {name: runs[name][2].path for name in names}
+    return {name: store.add(name) if adding[name] else runs[name][2].path for name in names}
 
 
 def _batches(ids: np.ndarray, size: int) -> list[np.ndarray]:

@@ -221,6 +221,7 @@ def check_source(source) -> list[CheckResult]:
                            f"{data.n_voxels} voxels ({constant} constant)", where, "own"))
     try:
         images = source.images()
+        images.verify()  # every image decoded once: a truncated file is found here, not in the first fit
         n, h, w = images.shape[:3]
         out.append(CheckResult("images", None, "present", f"{n} images of {h} x {w} pixels", str(images.path), "own"))
     except NoImagesError as exc:

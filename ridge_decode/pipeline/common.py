@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import DataError, RidgeDecodeError
 from ..features import FeatureStore
 from ..runtime import layout
-from ..runtime.machine import io_error
+from ..runtime.machine import full_disk_error, io_error
 
 # request fields that are how a run talks, not what it computes: never recorded in a summary
 NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject")
@@ -38,9 +38,17 @@ class Timer:
         return _Stage()
 
 
-def parse_groups(text: str) -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``."""
-    return [t.strip() for t in text.split(",") if t.strip()]
+def parse_groups(text: str, option: str = "--targets") -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]``; an empty list is an error naming ``option``."""
+    from ..errors import InputError
+
+    groups = [t.strip() for t in text.split(",") if t.strip()]
+    if not groups:
+        from ..features import REGISTRY
+
+        raise InputError(f"{option} {text!r}: no name given; expected one or more comma-separated feature families "
+                         f"(e.g. pixels; known: {','.join(sorted(REGISTRY))})")
+    return groups
 
 
 def request_config(req, **resolved) -> dict:
@@ -91,10 +99,10 @@ def writing(folder, option: str = "--out"):
     line naming it; partial files stay where the resume protocol expects them."""
     try:
         yield
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # h5py reports a failed write as either
         if isinstance(exc, (RidgeDecodeError, FileNotFoundError)):
             raise
-        error = io_error(exc, folder, option)
+        error = (io_error(exc, folder, option) if isinstance(exc, OSError) else None) or full_disk_error(exc, folder)
         if error is None:
             raise
         raise error from exc

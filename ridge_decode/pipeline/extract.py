@@ -56,7 +56,8 @@ def extract_features(source: Source, families, features_dir=None, weights_root=N
     its feature cache (``features_dir``, default the source's), skipping those already there; returns the cache
     (``FeatureStore``: ``.read(family, ids)`` gives (len(ids), ...) arrays)."""
     store = feature_store(features_dir, source)
-    todo = [f for f in families if not store.complete(f)]
+    ids = source.image_ids()
+    todo = [f for f in families if not store.complete(f, ids)]
     if todo:
         run_extract(ExtractRequest(todo, source, features_dir=features_dir, weights_root=weights_root, device=device,
                                    batch_size=batch_size, progress=progress))

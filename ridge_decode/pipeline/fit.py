@@ -17,7 +17,7 @@ from ..features import REGISTRY
 from ..results import Predictions
 from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
 from ..runtime import layout
-from ..runtime.io import peak_rss_mb, versions, write_json
+from ..runtime.io import RESERVE_BYTES, peak_rss_mb, versions, write_json
 from ..runtime.machine import require_backend, require_space, writable
 from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
@@ -108,7 +108,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
                           solver="fixed" if fixed else req.solver,
                           solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
-    _room_for_model(stage, inputs, req)
+    _room_for_model(stage, inputs, req, 1 if fixed else len(alphas))
     with timer("fit"), writing(stage), warnings.catch_warnings():
         # the grid's warnings are in model.fit_warnings_: the summary table, summary.json and the figure say them
         warnings.simplefilter("ignore", AlphaGridWarning)
@@ -136,14 +136,20 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     return FitResult(summary, inputs.data, pred, inputs.y_test, folder)
 
 
-def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest) -> None:
+MODEL_FILE_OVERHEAD = 1 << 18  # bytes: HDF5's headers, chunk indexes and attributes, above the arrays
+
+
+def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest, n_alphas: int) -> None:
     """Stop before the fit when the disk cannot hold the model file (float32: the training voxels, the eigenbasis
     and every target's dual coefficients), so that h5py never meets a full disk mid-write."""
     n, p = inputs.X_train.shape
     t = sum(int(np.prod(y.shape[1:])) for y in inputs.y_train.values())
     part = stage / (layout.MODEL + ".part")
     have = part.stat().st_size if part.exists() else 0
-    require_space(writable(stage, "--out"), 4 * n * (p + n + t) - have, f"the model of {req.source.label}")
+    # float32 voxels and eigenbasis, float64 voxel statistics; per target: float32 coefficients and GCV scores,
+    # float64 alpha, mean and scale. The room HDF5 keeps to close its file whole (io.disk_reserve) counts too.
+    size = 4 * n * (p + n) + 16 * p + t * (4 * n + 4 * n_alphas + 24) + MODEL_FILE_OVERHEAD
+    require_space(writable(stage, "--out"), size - have + RESERVE_BYTES, f"the model of {req.source.label}")
 
 
 def read_fit_inputs(req: FitRequest) -> FitInputs:
@@ -156,16 +162,27 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
                  "centred to zero and contribute nothing")
     store = feature_store(req.features_dir, source)
     fdir = store.features_dir
+    ids = np.concatenate([data.train_ids, data.test_ids])
     for g in groups:
-        # a family that needs no weights costs seconds: make it now instead of stopping
-        if not store.exists(g) and g in REGISTRY and not REGISTRY[g].needs_weights:
-            req.echo(f"{g} is not in the feature cache {fdir}: computing it now (it needs no weights)")
-            run_extract(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
-        if not store.exists(g):
+        if g not in REGISTRY and not store.exists(g):
+            raise InputError(f"--targets {g}: no such feature family (known: {','.join(sorted(REGISTRY))}), and no "
+                             f"file {store.path(g)} in the feature cache")
+        lack = store.missing(g, ids)
+        # a family that needs no weights costs seconds: make (or complete) it now instead of stopping
+        if len(lack) and g in REGISTRY and not REGISTRY[g].needs_weights:
+            req.echo(f"{g}: {len(lack)} of this fit's images are not in the feature cache {fdir}: computing them now "
+                     "(it needs no weights)")
+            try:
+                run_extract(ExtractRequest([g], source, features_dir=fdir, progress=req.progress))
+            except DataFormatError as exc:  # a file made otherwise (by hand, another dtype): name what it lacks
+                raise store.missing_error(g, lack, extract_command(source, g, fdir) + f"\n({exc})") from exc
+            lack = store.missing(g, ids)
+        if len(lack) and not store.exists(g):
             raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
-                            f"    python scripts/extract_features.py --features {g} {source.options_text()} "
-                            f"--features-dir {fdir}")
-    _check_images(source, store, groups, np.concatenate([data.train_ids, data.test_ids]))
+                            f"    {extract_command(source, g, fdir)}")
+        if len(lack):
+            raise store.missing_error(g, lack, extract_command(source, g, fdir))
+    _check_images(source, store, groups, ids)
     y_train = {g: store.rows(g, data.train_ids) for g in groups}
     y_test = {g: store.read(g, data.test_ids) for g in groups}
     if not any((np.ptp(y.reshape(len(y), -1), axis=0) > 0).any() for y in y_test.values()):
@@ -176,6 +193,23 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
     if keep is not None:
         X_train, X_test = X_train[:, keep], X_test[:, keep]
     return FitInputs(data, X_train, X_test, y_train, y_test, fdir, constant, ceiling, keep)
+
+
+def extract_command(source: Source, family: str, features_dir) -> str:
+    """The ``extract-features`` command that computes ``family`` for ``source``'s images into ``features_dir``
+    (an NSD subject's ``--subject`` becomes ``--subjects``; ``--sessions`` is not an option of extraction)."""
+    spec = dict(source.spec())
+    subject = spec.pop("subject", None)
+    spec.pop("sessions", None)
+    words = []
+    for name, value in spec.items():
+        for v in value if isinstance(value, list) else [value]:
+            if v is not None:
+                words += ["--" + name.replace("_", "-"), str(v)]
+    if subject is not None:
+        words += ["--subjects", str(subject)]
+    return (f"python scripts/extract_features.py --features {family} {' '.join(words)} "
+            f"--features-dir {features_dir}")
 
 
 def _check_images(source: Source, store, groups, ids) -> None:

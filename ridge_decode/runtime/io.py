@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import errno
 import functools
 import json
 import math
@@ -12,6 +13,7 @@ import platform
 import resource
 import sys
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from importlib import metadata
@@ -21,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .machine import full_disk, io_error
 from .pinned import pinned_set
 
 
@@ -57,8 +60,48 @@ def resumable_h5(path: str | os.PathLike, plan: str, *, matches: Callable | None
     ``file.attrs["complete"]`` set, the file is closed and renamed onto ``path``; otherwise it stays as ``.part``.
     """
     path = Path(path)
-    part = Path(str(path) + ".part")
     path.parent.mkdir(parents=True, exist_ok=True)
+    with disk_reserve(path.parent) as release:
+        yield from _resumable_h5(path, plan, matches, mismatch, release)
+
+
+RESERVE_BYTES = 4 << 20  # kept free beside a long HDF5 write: enough for HDF5 to flush its caches and close
+
+
+@contextlib.contextmanager
+def disk_reserve(folder: Path) -> Iterator[Callable[[], None]]:
+    """Keep ``RESERVE_BYTES`` of ``folder``'s disk in a file of its own while the block writes; yields the function
+    that frees it. HDF5 cannot close a file whose flush failed for lack of space (the process ends in a segfault),
+    so a writer that meets a full disk frees the reserve first, then closes its file whole, resumable. A disk too
+    full for the reserve itself is an ``OutputError`` before anything is written."""
+    reserve = Path(folder) / f".reserve-{os.getpid()}-{threading.get_ident()}"
+    try:
+        fd = os.open(reserve, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            except (AttributeError, OSError) as exc:
+                if isinstance(exc, OSError) and exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                os.write(fd, b"\0" * RESERVE_BYTES)  # a file system without fallocate
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        reserve.unlink(missing_ok=True)
+        error = io_error(exc, folder, "the output folder")
+        raise (error or exc) from exc
+
+    def release() -> None:
+        reserve.unlink(missing_ok=True)
+
+    try:
+        yield release
+    finally:
+        release()
+
+
+def _resumable_h5(path: Path, plan: str, matches, mismatch: str, release):
+    part = Path(str(path) + ".part")
     f = None
     if part.exists():
         try:
@@ -80,6 +123,11 @@ def resumable_h5(path: str | os.PathLike, plan: str, *, matches: Callable | None
     try:
         yield f, resumed
         complete = bool(f.attrs.get("complete", False))
+        f.flush()  # a write that fails here raises; on close, HDF5 would only print it and leave the file cut short
+    except BaseException as exc:
+        if full_disk(exc) is not None:
+            release()  # room for HDF5 to close the file whole: the batches marked done stay resumable
+        raise
     finally:
         f.close()
     if complete:

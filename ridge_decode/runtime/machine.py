@@ -48,6 +48,38 @@ def io_error(exc: OSError, path, what: str = "--out") -> OutputError | None:
     return None
 
 
+FULL_DISK_WORDS = ("No space left on device", "errno = 28", "Disk quota exceeded", "errno = 122")
+
+
+def full_disk(exc: BaseException) -> str | None:
+    """The file a write failed on for lack of space, when ``exc`` (or an error it was raised from or during) is a
+    full disk: an ``OSError`` ENOSPC or EDQUOT, or h5py's ``RuntimeError``/``OSError`` that reports the errno only
+    in its text. The file's name, or "" where none is given; None for any other error."""
+    import re
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = str(exc)
+        if (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or \
+                any(w in text for w in FULL_DISK_WORDS):
+            name = getattr(exc, "filename", None) or next(iter(re.findall(r"filename = '([^']*)'", text)), "")
+            return str(name)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def full_disk_error(exc: BaseException, what: str = "") -> OutputError | None:
+    """One line for a write that failed on a full disk (see ``full_disk``), naming the file; None otherwise."""
+    name = full_disk(exc)
+    if name is None:
+        return None
+    where = name or what or "an output"
+    return OutputError(f"the disk is full (No space left on device) while writing {where}: what was finished is kept; "
+                       "free space there (or choose another output folder), and run the same command again: it "
+                       "resumes")
+
+
 def require_space(folder, nbytes: int, what: str, option: str = "--out") -> None:
     """Stop before writing when ``folder``'s disk has less free space than the ``nbytes`` a run plans to write."""
     free = shutil.disk_usage(Path(folder)).free

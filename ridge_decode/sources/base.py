@@ -166,8 +166,27 @@ def check_image_size(shape, where: str) -> None:
                               f"{MIN_IMAGE_SIDE} (SSIM's window): give larger images")
 
 
+def regular_file(path: str | Path, what: str) -> Path:
+    """``path``, after checking that it is not a FIFO, a socket or a device (opening one would wait forever, or
+    read what is not a file); a missing path is left to the caller's own message."""
+    import stat
+
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return path
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise DataFileError(f"{what} {path} is {kind}, not a file: give the file itself (copy the data into a file "
+                            "first)")
+    return path
+
+
 def open_hdf5(path: str | Path, what: str) -> h5py.File:
-    """Open an HDF5 file read-only; a DataFileError naming ``what`` and the file if it is truncated or not HDF5."""
+    """Open an HDF5 file read-only; a DataFileError naming ``what`` and the file if it is truncated or not HDF5, or
+    not a file at all (a FIFO would block)."""
+    regular_file(path, what)
     try:
         return h5py.File(path, "r")
     except OSError as exc:
@@ -178,7 +197,8 @@ class Stimuli:
     """Images by id from an HDF5 dataset (``nsd_stimuli.hdf5``'s ``imgBrick``, or an own-data file's ``images``).
 
     ``path``, ``ids`` (int64 (N,)) and ``shape`` ((N, H, W, 3)) describe them; ``read(ids)`` returns them. Every
-    image source of the package (also :class:`ridge_decode.sources.nifti.FolderImages`) has these four members.
+    image source of the package (also :class:`ridge_decode.sources.nifti.FolderImages`) has these four members,
+    and ``verify()``.
     """
 
     def __init__(self, path: str | Path, dataset: str = "imgBrick", ids_dataset: str | None = None):
@@ -201,6 +221,9 @@ class Stimuli:
                                           f"{len(self.ids) - len(self._row)} repeated ids")
         if len(self.shape) != 4 or self.shape[-1] != 3 or dtype != np.uint8:
             raise DataFormatError(f"{self.path}: {dataset} must be uint8 (N, H, W, 3); found {dtype} {self.shape}")
+
+    def verify(self) -> None:
+        """Nothing more to check: the file opened, and h5py reports a damaged chunk where it is read."""
 
     def read(self, ids) -> np.ndarray:
         """uint8 images (len(ids), H, W, 3) in the order of ``ids`` (h5py gets sorted unique indices)."""

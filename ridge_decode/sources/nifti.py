@@ -3,17 +3,22 @@ a mask, a table of trials and a folder of images (``--betas``, ``--mask``, ``--t
 
 The trials table is a TSV with one row per volume, in the volumes' order (the files of ``--betas`` one after the
 other): column ``image`` (a file name in ``--images``), column ``split`` (``train`` or ``test``), an optional
-integer ``id`` (without it, ids follow the sorted names of the images the table names) and an optional
+integer ``id`` (without it, ids follow the sorted names of the images the table names), an optional
 ``session`` (betas are then z-scored per voxel within each session, as NSD's are; without it they are used as
-they are). Voxels are those of the mask > 0, read through nilearn's ``NiftiMasker``, in ``np.argwhere(mask)``
-order. Repeats of an image are averaged. Everything is checked in one pass, with messages that name the file,
-the row and the column. See docs/data.md ("NIfTI betas with a mask").
+they are) and an optional ``run`` (the betas file of the row: its name, its name without ``.nii.gz``, or its run
+number; the files are then read in the table's order of runs, and each file must have as many volumes as its
+run has rows). Without ``run``, a glob's files are read in natural order (``run2`` before ``run10``), and files
+given one by one in the order given; a glob matching files whose names carry no run number is refused. Voxels
+are those of the mask > 0, in ``np.argwhere(mask)`` order (nilearn's ``NiftiMasker``'s), read from the files' own
+values: a NaN is refused, never filled in. Repeats of an image are averaged. Everything is checked in one pass,
+with messages that name the file, the row and the column. See docs/data.md ("NIfTI betas with a mask").
 """
 
 from __future__ import annotations
 
 import csv
 import glob
+import re
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +33,7 @@ from .base import (
     average_repeats,
     check_finite_betas,
     check_image_size,
+    regular_file,
     zscore_rows,
 )
 
@@ -37,21 +43,43 @@ AFFINE_TOLERANCE = 1e-3  # mm: header round-off, not a different grid
 DOCS = "docs/data.md, 'NIfTI betas with a mask'"
 
 
-def expand_betas(patterns) -> list[Path]:
-    """Each ``--betas`` value (one path or pattern, or several) as files: an existing path as is, else a glob
-    pattern's matches, sorted."""
+def natural_key(path) -> list:
+    """Sort key of a file name with its numbers compared as numbers: ``run2`` before ``run10``."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", Path(path).name) if t]
+
+
+def numbers(path) -> tuple[int, ...]:
+    """The numbers in a file's name (``betas_run12.nii.gz`` -> (12,))."""
+    return tuple(int(t) for t in re.findall(r"\d+", Path(path).name))
+
+
+def expand_betas(patterns) -> tuple[list[Path], list[list[Path]]]:
+    """Each ``--betas`` value (one path or pattern, or several) as files, and the groups of files whose order is
+    unknown. An existing path stays where it was given; a glob pattern's matches are sorted naturally (``run2``
+    before ``run10``). Matches whose names carry no run number (their numbers do not tell them apart) form a
+    group whose order only the trials table's ``run`` column can give."""
     if isinstance(patterns, (str, Path)):
         patterns = [patterns]
-    files = []
+    files, unordered = [], []
     for pattern in patterns:
         if Path(pattern).exists():
             files.append(Path(pattern))
             continue
-        matches = sorted(glob.glob(str(pattern)))
+        matches = sorted((Path(m) for m in glob.glob(str(pattern))), key=natural_key)
         if not matches:
             raise DataFileError(f"--betas {pattern}: no such file, and no file matches it as a pattern")
-        files += [Path(m) for m in matches]
-    return files
+        if len(matches) > 1 and len({numbers(m) for m in matches}) < len(matches):
+            unordered.append(matches)
+        files += matches
+    return files, unordered
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".nii.gz", ".nii"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 class Trials:
@@ -59,7 +87,7 @@ class Trials:
     ``session`` (None, or one label per row)."""
 
     def __init__(self, path):
-        self.path = Path(path)
+        self.path = regular_file(path, "--trials")
         if not self.path.exists():
             raise DataFileError(f"--trials {self.path}: no such file. Write a TSV with one row per volume and "
                                 f"columns {list(REQUIRED_COLUMNS)} (optional 'id', 'session'); {DOCS}")
@@ -79,6 +107,7 @@ class Trials:
         if len(bad):
             raise self.error(bad[0], "split", repr(str(self.split[bad[0]])), f"one of {list(SPLITS)}")
         self.session = [self._cell(rows, k, "session") for k in range(len(rows))] if "session" in columns else None
+        self.run = [self._cell(rows, k, "run") for k in range(len(rows))] if "run" in columns else None
         self.ids = self._ids(rows) if "id" in columns else self._ids_from_names()
 
     def __len__(self) -> int:
@@ -157,9 +186,19 @@ class FolderImages:
         for k, i in enumerate(np.asarray(ids, np.int64).tolist()):
             if i not in self._files:
                 raise UnknownEntryError(f"{self.path}: no image for id {i}")
-            with Image.open(self._files[i]) as img:
-                out[k] = np.asarray(img.convert("RGB"))
+            try:
+                with Image.open(self._files[i]) as img:
+                    out[k] = np.asarray(img.convert("RGB"))
+            except (OSError, SyntaxError, ValueError) as exc:  # PIL: truncated, or not an image after its header
+                raise DataFileError(f"cannot read image {self._files[i]} (id {i}): {exc}: replace it with a whole "
+                                    "PNG or JPEG file") from exc
         return out
+
+    def verify(self) -> None:
+        """Decode every image once (the size check reads headers only): a truncated or damaged file is an error
+        naming it. ``check-data`` runs this."""
+        for a in range(0, len(self.ids), 64):
+            self.read(self.ids[a : a + 64])
 
 
 def _binary_mask(path) -> tuple[object, np.ndarray]:
@@ -167,7 +206,7 @@ def _binary_mask(path) -> tuple[object, np.ndarray]:
     # heavy (nibabel): imported where used
     import nibabel as nib
 
-    path = Path(path)
+    path = regular_file(path, "--mask")
     if not path.exists():
         raise DataFileError(f"--mask {path}: no such file (a brain or ROI mask in the betas' grid; {DOCS})")
     try:
@@ -202,7 +241,7 @@ class NiftiSource(Source):
     OPTIONS = ("betas", "mask", "trials", "images", "ncsnr")  # their flags and help: cli/source_options.py
 
     def __init__(self, betas, mask, trials, images=None, ncsnr=None, label: str | None = None):
-        self.betas = expand_betas(betas)
+        self.betas, self._unordered = expand_betas(betas)
         self.mask, self.trials, self.ncsnr_path = Path(mask), Path(trials), ncsnr and Path(ncsnr)
         self.images_dir = images and Path(images)
         self.root = self.trials.parent
@@ -233,12 +272,13 @@ class NiftiSource(Source):
         """The betas inside the mask, z-scored per session where the table has sessions, repeats averaged."""
         # heavy (nibabel, nilearn): imported where used
         import nibabel as nib
-        from nilearn.maskers import NiftiMasker
 
         mask_img, mask = _binary_mask(self.mask)
         trials = Trials(self.trials)
+        betas = self._in_run_order(trials)
         imgs = []
-        for path in self.betas:
+        for path in betas:
+            regular_file(path, "--betas")
             try:
                 img = nib.load(str(path))
             except Exception as exc:
@@ -250,14 +290,19 @@ class NiftiSource(Source):
             imgs.append(img)
         volumes = sum(img.shape[3] for img in imgs)
         if volumes != len(trials):
-            counts = ", ".join(f"{p.name}: {i.shape[3]}" for p, i in zip(self.betas, imgs, strict=True))
+            counts = ", ".join(f"{p.name}: {i.shape[3]}" for p, i in zip(betas, imgs, strict=True))
             raise DataFormatError(f"{trials.path}: {len(trials)} rows for {volumes} volumes in --betas ({counts}): "
                                   "expected one row per volume, in the volumes' order")
+        if trials.run is not None:
+            runs = np.array(trials.run)
+            for path, img in zip(betas, imgs, strict=True):
+                rows = int(np.isin(runs, self._run_values[path]).sum())
+                if rows != img.shape[3]:
+                    raise DataFormatError(f"{trials.path}, column 'run': {rows} rows name {path.name}, which has "
+                                          f"{img.shape[3]} volumes: expected one row per volume of each run")
         if self.images_dir is not None:
             self._folder_images(trials)
-        masker = NiftiMasker(mask_img=nib.Nifti1Image(mask.astype(np.uint8), mask_img.affine), standardize=None)
-        masker.fit()
-        x = np.concatenate([self._masked(masker, img, path) for img, path in zip(imgs, self.betas, strict=True)])
+        x = np.concatenate([self._masked(img, mask, path) for img, path in zip(imgs, betas, strict=True)])
         if trials.session is not None:
             sessions = np.array(trials.session)
             for s in np.unique(sessions):
@@ -267,16 +312,62 @@ class NiftiSource(Source):
             train_betas=split["train"][0], train_ids=split["train"][1], train_repeats=split["train"][2],
             test_betas=split["test"][0], test_ids=split["test"][1], test_repeats=split["test"][2],
             voxel_xyz=np.argwhere(mask).astype(np.int32),
-            info={"betas": [str(p) for p in self.betas], "mask": str(self.mask), "trials": str(self.trials),
+            info={"betas": [str(p) for p in betas], "mask": str(self.mask), "trials": str(self.trials),
                   "options": {"zscore": "session" if trials.session is not None else "none"}},
         )
 
+    def _in_run_order(self, trials: Trials) -> list[Path]:
+        """The betas files in the order of the volumes the table's rows describe: by its ``run`` column where it
+        has one (each run's rows together), else as given (a glob's matches in natural order)."""
+        if trials.run is None:
+            if self._unordered:
+                group = self._unordered[0]
+                shown = ", ".join(p.name for p in group[:4]) + (" ..." if len(group) > 4 else "")
+                raise DataFormatError(
+                    f"--betas matches {len(group)} files whose names carry no run number ({shown}), so the order "
+                    "of their volumes is unknown. Give the files in their order (repeat --betas), or add a column "
+                    f"'run' to {trials.path} naming each row's file")
+            return list(self.betas)
+        self._run_values = {}
+        order, seen = [], {}
+        for k, value in enumerate(trials.run):
+            if value in seen:
+                if seen[value] != order[-1]:
+                    raise trials.error(k, "run", repr(value), f"the rows of each run together (run {value!r} "
+                                       "already had rows before another run's)")
+                continue
+            found = [p for p in self.betas if value in (p.name, _stem(p)) or
+                     (value.isdigit() and numbers(p)[-1:] == (int(value),))]
+            if len(found) != 1:
+                names = ", ".join(p.name for p in self.betas[:6]) + (" ..." if len(self.betas) > 6 else "")
+                raise trials.error(k, "run", repr(value), f"the name (or run number) of exactly one --betas file; "
+                                   f"it names {len(found)} of {names}")
+            if found[0] in order:
+                raise trials.error(k, "run", repr(value), f"a run of its own: {found[0].name} is already run "
+                                   f"{[v for v, p in seen.items() if p == found[0]][0]!r}")
+            seen[value] = found[0]
+            order.append(found[0])
+            self._run_values.setdefault(found[0], []).append(value)
+        left = [p.name for p in self.betas if p not in order]
+        if left:
+            raise DataFormatError(f"{trials.path}, column 'run': no row names --betas files {left}: expected every "
+                                  "file to be one run of the table")
+        return order
+
     @staticmethod
-    def _masked(masker, img, path) -> np.ndarray:
-        """One file's volumes inside the mask, float64 (volumes, p); non-finite values are an error naming them."""
-        x = check_finite_betas(masker.transform(img), f"betas {path} inside the mask", "volumes",
-                               "Drop those voxels from the mask, or impute them.")
-        return x.astype(np.float64)
+    def _masked(img, mask: np.ndarray, path) -> np.ndarray:
+        """One file's volumes inside the mask, float64 (volumes, p), in ``np.argwhere(mask)`` order, read from the
+        file's own values (nilearn's masker would fill a NaN in): a non-finite value is an error naming the file,
+        the volume and the voxel."""
+        x = np.asanyarray(img.dataobj)[mask].T  # (volumes, p): C order of the mask, as np.argwhere gives
+        bad = ~np.isfinite(x)
+        if bad.any():
+            v, c = np.nonzero(bad)
+            xyz = tuple(int(a) for a in np.argwhere(mask)[c[0]])
+            raise DataFormatError(f"betas {path}: {len(v)} NaN or infinite values inside the mask, in "
+                                  f"{len(np.unique(v))} volumes; first at volume {v[0]} (0-based), voxel {c[0]} of "
+                                  f"the mask (x, y, z = {xyz}). Drop those voxels from the mask, or impute them.")
+        return check_finite_betas(x, f"betas {path} inside the mask", "volumes").astype(np.float64)
 
     def _folder_images(self, trials: Trials) -> FolderImages:
         return FolderImages(self.images_dir, trials.names_by_id(), f"{trials.path}, column 'image'")
