@@ -4,7 +4,9 @@ It answers what huggingface_hub asks of a file (HEAD and GET of ``/{repo}/resolv
 ``X-Repo-Commit``, ``ETag``/``X-Linked-Etag`` and ``Content-Length`` headers, HTTP ranges, and the hub's
 ``X-Error-Code`` on errors), and serves plain files under ``/files/``. Faults are set per path: "cut" (the
 connection closes halfway through the file), "corrupt" (one byte differs, the headers still give the true
-digest), "404"; and per repository, ``gated`` (401 without a token).
+digest), "404", "cut-once" (cut, then served whole), "html" (an HTML page with status 200, as a moved file's host may
+answer; "html-octet": the same page labelled application/octet-stream), "norange" (the whole file, status 200,
+whatever range was asked); and per repository, ``gated`` (401 without a token).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 LFS_MIN_BYTES = 10_000  # files from this size are served as LFS files: their ETag is their sha256
+HTML_PAGE = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in.</body></html>\n"
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -102,8 +105,12 @@ class Hub:
         fault = self.faults.get(path)
         if fault == "corrupt":
             data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if fault in ("html", "html-octet"):
+            data = HTML_PAGE
+            headers = {"Content-Type": "text/html; charset=utf-8" if fault == "html" else "application/octet-stream"}
         start = 0
-        if body and (rng := h.headers.get("Range")) and (m := re.fullmatch(r"bytes=(\d+)-", rng)):
+        rng = h.headers.get("Range") if body and fault != "norange" else None
+        if rng and (m := re.fullmatch(r"bytes=(\d+)-", rng)):
             start = int(m[1])
         h.send_response(206 if start else 200)
         for k, v in headers.items():
@@ -115,10 +122,13 @@ class Hub:
         h.end_headers()
         if not body:
             return
-        stop = len(data) // 2 if fault == "cut" else len(data)
+        cut = fault in ("cut", "cut-once")
+        stop = len(data) // 2 if cut else len(data)
         if start < stop:
             h.wfile.write(data[start:stop])
-        if fault == "cut":  # the connection drops before the promised length
+        if fault == "cut-once":  # the next request is served whole
+            del self.faults[path]
+        if cut:  # the connection drops before the promised length
             h.wfile.flush()
             h.connection.shutdown(socket.SHUT_RDWR)
             h.close_connection = True

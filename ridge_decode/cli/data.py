@@ -1,4 +1,4 @@
-"""Data commands: simulate, check-data, fetch-nsd, fetch-weights, fetch-macaque-v4."""
+"""Data commands: simulate, check-data, fetch-nsd, fetch-weights, fetch-macaque-v4, fetch-kay2008."""
 
 from __future__ import annotations
 
@@ -163,3 +163,30 @@ def fetch_macaque_v4(dest, session, hdf5_path):
 
         with writing(Path(hdf5_path).parent, "--hdf5"):  # a read-only or full folder is one line naming it
             click.echo(f"written: {macaque_v4.to_hdf5(folder, hdf5_path, session)}")
+
+
+# ------------------------------------------------------------------------------------------------ fetch-kay2008
+@main.command("fetch-kay2008")
+@click.option("--dest", type=click.Path(file_okay=False), default="data/kay2008", show_default=True,  # DEFAULT_DEST
+              help="Folder for kay_images.npz (249 MB; kept where already there and matching its sha256).")
+@click.option("--hdf5", "hdf5_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write it as an own-data file for --input (the paper's 1,750 / 120 split).")
+@click.option("--rois", default=None,
+              help="Comma-separated areas whose voxels the --hdf5 file keeps (V1, V2, V3, V3A, V3B, V4, LatOcc); "
+                   "default: all 8,428 voxels, each labelled with its area.")
+def fetch_kay2008(dest, hdf5_path, rois):
+    """Real fMRI: Kay et al. (2008) "vim-1", 1,870 natural images and 8,428 voxels of V1-V4 and lateral occipital
+    cortex, as Neuromatch Academy publishes it on OSF; checked against its size and sha256 (docs/real_data.md)."""
+    # deferred: `ridge-decode --help` imports no stage
+    from ..sources import kay2008
+
+    path = kay2008.fetch(dest, echo=click.echo)
+    click.echo(f"{path}: {kay2008.SIZE} bytes, sha256 {kay2008.SHA256[:12]}... as recorded")
+    if hdf5_path:
+        from pathlib import Path
+
+        from ..pipeline.common import writing
+
+        areas = [r.strip() for r in rois.split(",") if r.strip()] if rois else None
+        with writing(Path(hdf5_path).parent, "--hdf5"):  # a read-only or full folder is one line naming it
+            click.echo(f"written: {kay2008.to_hdf5(path, hdf5_path, rois=areas)}")

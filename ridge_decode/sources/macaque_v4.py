@@ -4,14 +4,15 @@ The data are spike counts of 55 to 89 V4 neurons (100 ms bins, averaged over 6 t
 images of 112 x 112 pixels per test session, from the public repository ``cowleygroup/V4_compact_models``
 (GPL-3.0). ``fetch`` downloads a session's two files into ``<dest>`` (``responses_<session>.npy`` and
 ``images_<session>.zip``, as the repository names them); ``to_hdf5`` writes them as the package's own-data file
-(``--input``), the last ``N_TEST`` images held out. These are neurons, not voxels: the package's own-data path and
+(``--input``), the last ``N_TEST`` images held out. Each file is checked against the size and sha256 recorded
+below (``DIGESTS``) by the package's one downloader (``download.py``): a damaged file in ``<dest>`` is fetched
+again, a cut download resumes, an HTML page is refused. These are neurons, not voxels: the package's own-data path and
 ridge run on them unchanged, which shows the decoding chain on real noise, not how fMRI of NSD will decode.
 """
 
 from __future__ import annotations
 
 import os
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PIL import Image
 
 from ..errors import DataFileError, DataFormatError, InputError
 from ..runtime.io import atomic_path
+from .download import WRITE_ERRNOS, fetch_file, output_error, problem
 
 REPOSITORY = "cowleygroup/V4_compact_models"
 COMMIT = "d2e996d0044f49e1bf48c388295f2d214e56f405"  # the repository's commit the paths below were read at
@@ -29,6 +31,13 @@ URL_ENV = "RIDGE_DECODE_V4_URL"  # another base URL with the same layout (a mirr
 SESSIONS = {"201025": 89, "210225": 55}  # the test sessions of 1,200 "normal" images: session -> neurons
 N_IMAGES, IMAGE_SIDE = 1200, 112
 N_TEST = 200  # the last 200 images are held out
+# size (bytes) and sha256 of each file at COMMIT, computed from the project's copy of those files
+DIGESTS = {
+    "responses_201025.npy": (854528, "f729f3dc0d29aa38bd380c0da9e39aba916f9e2580949929b65d1714e7217a8a"),
+    "images_201025.zip": (4131376, "3abb63679107665eab7220bdeaf7863832a1df943bf3d7792501f5082a55b2e8"),
+    "responses_210225.npy": (528128, "853f196247504fa2526b507f56ee5237711ed166f295f7cb23ec5441a7bf789b"),
+    "images_210225.zip": (4137526, "79bfb1066949a7f7bbd3c632ab420c2230b966b80cade76593d8745aea49b7f6"),
+}
 
 
 def files(session: str) -> dict[str, str]:
@@ -44,23 +53,19 @@ def _check_session(session: str) -> None:
                          f"{session!r}")
 
 
-def fetch(dest, session: str = "201025", echo=print) -> Path:
-    """Download ``session``'s files from the public repository into ``dest`` (a file already there is kept);
-    returns ``dest``. Each file appears whole or not at all."""
+def fetch(dest, session: str = "201025", echo=print, progress: bool = True) -> Path:
+    """Download ``session``'s files from the public repository into ``dest``, each checked against its recorded
+    size and sha256 (a matching file already there is kept, a damaged one fetched again); returns ``dest``. Each
+    file appears whole or not at all."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
     for name, remote in files(session).items():
-        path = dest / name
-        if path.exists():
-            continue
+        size, sha256 = DIGESTS[name]
         url = f"{os.environ.get(URL_ENV) or URL}/{remote}"
-        echo(f"fetching {url}")
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response, atomic_path(path) as tmp:  # noqa: S310
-                Path(tmp).write_bytes(response.read())
-        except OSError as exc:
-            raise DataFileError(f"could not fetch {url} ({exc}): copy {name} from the repository {REPOSITORY} "
-                                f"(data_V4_responses/{remote}) into {dest}") from None
+        if not (dest / name).is_file() or problem(dest / name, size):
+            echo(f"fetching {url}")
+        fetch_file(url, dest / name, size=size, sha256=sha256, progress=progress, echo=echo,
+                   hint=f"or copy {name} from the repository {REPOSITORY} (data_V4_responses/{remote}, commit "
+                        f"{COMMIT[:7]}) into {dest}")
     return dest
 
 
@@ -73,16 +78,28 @@ def read(folder, session: str = "201025") -> tuple[np.ndarray, np.ndarray]:
         if not (folder / name).exists():
             raise DataFileError(f"{folder / name} is missing: download it with python scripts/fetch_macaque_v4.py "
                                 f"--dest {folder} --session {session}")
-    responses = np.load(folder / names[0])
+    try:
+        responses = np.load(folder / names[0])
+    except (ValueError, OSError, EOFError) as exc:
+        raise _damaged(folder / names[0], session, exc) from None
     if responses.shape != (SESSIONS[session], N_IMAGES):
         raise DataFormatError(f"{folder / names[0]}: expected (neurons {SESSIONS[session]}, images {N_IMAGES}); "
                               f"found {responses.shape}")
-    with zipfile.ZipFile(folder / names[1]) as z:
-        members = sorted(m for m in z.namelist() if m.lower().endswith(".jpg"))
-        if len(members) != N_IMAGES:
-            raise DataFormatError(f"{folder / names[1]}: expected {N_IMAGES} jpg images; found {len(members)}")
-        images = np.stack([np.asarray(Image.open(z.open(m)).convert("RGB")) for m in members])
+    try:
+        with zipfile.ZipFile(folder / names[1]) as z:
+            members = sorted(m for m in z.namelist() if m.lower().endswith(".jpg"))
+            if len(members) != N_IMAGES:
+                raise DataFormatError(f"{folder / names[1]}: expected {N_IMAGES} jpg images; found {len(members)}")
+            images = np.stack([np.asarray(Image.open(z.open(m)).convert("RGB")) for m in members])
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise _damaged(folder / names[1], session, exc) from None
     return responses.T.astype(np.float64), images
+
+
+def _damaged(path: Path, session: str, exc: Exception) -> DataFormatError:
+    return DataFormatError(f"{path} cannot be read ({type(exc).__name__}: {str(exc)[:160]}): a damaged or "
+                           f"truncated copy; run `ridge-decode fetch-macaque-v4 --dest {path.parent} --session "
+                           f"{session}`, which checks each file and fetches a damaged one again")
 
 
 def to_hdf5(folder, out, session: str = "201025", n_test: int = N_TEST) -> Path:
@@ -91,10 +108,15 @@ def to_hdf5(folder, out, session: str = "201025", n_test: int = N_TEST) -> Path:
     responses, images = read(folder, session)
     ids = np.arange(len(images), dtype=np.int64)
     split = len(ids) - n_test
-    with atomic_path(Path(out)) as tmp, h5py.File(tmp, "w") as f:
-        f["train/betas"], f["train/ids"] = responses[:split], ids[:split]
-        f["test/betas"], f["test/ids"] = responses[split:], ids[split:]
-        f["images"], f["image_ids"] = images, ids
-        f.attrs["source"] = (f"macaque V4, session {session} ({REPOSITORY}, Cowley et al. 2023, GPL-3.0): "
-                             f"{responses.shape[1]} neurons")
+    try:
+        with atomic_path(Path(out)) as tmp, h5py.File(tmp, "w") as f:
+            f["train/betas"], f["train/ids"] = responses[:split], ids[:split]
+            f["test/betas"], f["test/ids"] = responses[split:], ids[split:]
+            f["images"], f["image_ids"] = images, ids
+            f.attrs["source"] = (f"macaque V4, session {session} ({REPOSITORY}, Cowley et al. 2023, GPL-3.0): "
+                                 f"{responses.shape[1]} neurons")
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        raise output_error(Path(out).parent, "--hdf5", exc) from None
     return Path(out)

@@ -4,30 +4,26 @@ Hub entries are resolved by ``huggingface_hub`` one file at a time (only the fil
 whole repository), at the revision the manifest pins to a commit, into ``local_dir`` under the weights root;
 ``HF_ENDPOINT``, ``HF_HUB_OFFLINE`` and ``HF_TOKEN`` work as huggingface_hub documents them. Their bytes, and
 the URL entries' (torchvision's and SwAV's release files), arrive in ``<name>.part`` by HTTP ranges, resumed
-from what a cut run left, and are renamed only once complete. Every file is checked against a sha256: the manifest's,
-else a release file's hash prefix, else the hub's own digest (an LFS file's ETag is its sha256; a small file's
-is its git blob sha1). What was fetched is recorded in ``<weights root>/fetched_weights.json`` (size and sha256
-of each file, and the commit it came from), so that ``check-data --weights`` on a second machine can be held to
-the first.
+from what a cut run left, and are renamed only once complete (the package's one downloader,
+``sources/download.py``). Every file is checked against a sha256: the manifest's, else a release file's hash
+prefix, else the hub's own digest (an LFS file's ETag is its sha256; a small file's is its git blob sha1).
+What was fetched is recorded in ``<weights root>/fetched_weights.json`` (size and sha256 of each file, and the
+commit it came from), so that ``check-data --weights`` on a second machine can be held to the first.
 """
 
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tqdm.auto import tqdm
-
 from ..errors import RidgeDecodeError
 from ..runtime.machine import require_space
+from ..sources.download import DownloadError, sha256_file, transfer
 from ..sources.fetch_nsd import human_size
 from ..sources.manifest import Entry, Manifest, load_manifest
 
@@ -38,7 +34,6 @@ COMMIT = re.compile(r"[0-9a-f]{40}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 APPROX_TOLERANCE = 0.10  # a size the manifest rounds is held to within 10% (a truncated or wrong file is not)
 APPROX_MIN_BYTES = 10**6  # below this, a rounded size says nothing: only the file's presence is checked
-URL_TIMEOUT_S = 60
 
 
 class FetchError(RidgeDecodeError):
@@ -114,15 +109,6 @@ def format_plan(files: list[WeightFile], manifest: Manifest | None = None) -> st
     lines.append(f"total {'~' if approx else ''}{human_size(total)} in {len(files)} files"
                  + (" (~: sizes rounded from public listings)" if approx else ""))
     return "\n".join(lines)
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_BYTES):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:
@@ -238,8 +224,10 @@ def fetch(files: list[WeightFile], weights_root, endpoint: str | None = None, to
         else:
             path, hub_digest = _fetch_url(wf, root, progress), None
         found = _check_digest(wf, path, hub_digest)
-        record(root, {wf.relpath: {"entry": wf.key, "size_bytes": path.stat().st_size, "sha256": found,
-                                   "origin": wf.origin}})
+        if path != root / wf.relpath:  # a download's .part: its final name only once its digest is checked
+            os.replace(path, root / wf.relpath)
+        record(root, {wf.relpath: {"entry": wf.key, "size_bytes": (root / wf.relpath).stat().st_size,
+                                   "sha256": found, "origin": wf.origin}})
     return [root / wf.relpath for wf in files]
 
 
@@ -275,7 +263,8 @@ def _check_digest(wf: WeightFile, path: Path, hub_digest: str | None) -> str:
 
 
 def _fetch_hub(wf: WeightFile, root: Path, endpoint: str, token, progress: bool) -> tuple[Path, str | None]:
-    """One repository file at the pinned commit; returns its path and the hub's digest of it (ETag).
+    """One repository file at the pinned commit; returns its path (a download: its complete ``.part``) and the
+    hub's digest of it (ETag).
 
     huggingface_hub resolves the file (its URL at the commit, the commit the hub reports, its ETag, size and
     download location); the bytes then come by the same ranged download as a release file. huggingface_hub 2.4
@@ -338,49 +327,18 @@ def _hub_message(exc: Exception, wf: WeightFile, endpoint: str, token) -> str:
 
 
 def _fetch_url(wf: WeightFile, root: Path, progress: bool) -> Path:
-    """A release file over HTTP(S)."""
+    """A release file over HTTP(S), into its complete ``.part``."""
     return _download(wf, root, wf.url, {}, wf.size_bytes if wf.size_exact else None, progress)
 
 
 def _download(wf: WeightFile, root: Path, url: str, headers: dict, size: int | None, progress: bool) -> Path:
-    """``url`` into ``<file>.part``, resumed from what it holds with a range request, renamed once complete."""
+    """``url`` into ``<file>.part`` by the package's one downloader (resumed, an HTML page refused); returns the
+    complete ``.part``, which the caller checks before giving it its name."""
     local = root / wf.relpath
-    part = local.with_name(local.name + ".part")
-    local.parent.mkdir(parents=True, exist_ok=True)
-    offset = part.stat().st_size if part.exists() else 0
-    if size is not None and offset > size:  # not a prefix of this file: start over
-        part.unlink()
-        offset = 0
-    if size is not None and offset == size:
-        os.replace(part, local)
-        return local
-    request = urllib.request.Request(url, headers=dict(headers) | ({"Range": f"bytes={offset}-"} if offset else {}))
     try:
-        response = urllib.request.urlopen(request, timeout=URL_TIMEOUT_S)
-    except urllib.error.HTTPError as exc:
-        raise FetchError(f"{url} (entry {wf.key}): HTTP {exc.code} {exc.reason}: check the source in "
-                         f"data_manifest.yaml, or fetch the file by hand to {local}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise FetchError(f"cannot reach {url} (entry {wf.key}): {reason}: check the network; or copy the file to "
-                         f"{local} and run `ridge-decode check-data --weights --verify`") from exc
-    with response:
-        if offset and response.status != 206:  # the server ignored the range: start over
-            offset = 0
-        length = response.headers.get("Content-Length")
-        total = offset + int(length) if length is not None else size
-        got = offset
-        with open(part, "ab" if offset else "wb") as out, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
-                                                               desc=local.name, disable=not progress) as bar:
-            try:
-                while chunk := response.read(CHUNK_BYTES):
-                    out.write(chunk)
-                    got += len(chunk)
-                    bar.update(len(chunk))
-            except (OSError, http.client.HTTPException):  # a cut connection: what arrived stays in the part
-                pass
-    if total is not None and got < total:
-        raise FetchError(f"download of {wf.relpath} (entry {wf.key}) stopped at {got} of {total} bytes (the "
-                         "connection closed); run the same command again to resume")
-    os.replace(part, local)
-    return local
+        part = transfer(url, local, headers=headers, size=size, option="--weights-root", progress=progress,
+                        hint=f"or fetch the file by hand to {local} and run `ridge-decode check-data --weights "
+                             "--verify`")
+    except DownloadError as exc:
+        raise FetchError(f"{wf.relpath} (entry {wf.key}): {exc}") from None
+    return part

@@ -135,6 +135,8 @@ NOT_RUN = (
     ("fetch_macaque_v4.py", "downloads the V4 data (tests/sources/test_macaque_v4.py fetches from a loopback mirror)"),
     ("v4_201025.h5", "needs the fetched V4 file (tests/sources/test_macaque_v4.py runs the same chain on the copy)"),
     ("bench_macaque_v4.py --data-dir data/macaque_v4", "needs the fetched V4 files"),
+    ("fetch-kay2008", "downloads Kay et al. 2008 (tests/sources/test_kay2008.py fetches from a loopback server)"),
+    ("kay2008.h5", "needs the fetched Kay file (tests/sources/test_kay2008.py converts generated ones)"),
 )
 
 

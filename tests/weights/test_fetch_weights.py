@@ -221,3 +221,16 @@ def test_a_file_copied_by_hand_is_checked_not_fetched_again(local_hub, tiny_all_
     assert fetch(root, "ipadapter_plus").exit_code == 0
     assert [m for m, p, _ in hub.log if p.endswith("ip-adapter-plus_sd15.bin")] == ["HEAD"]  # its digest, not its bytes
     assert json.loads((root / RECORD).read_text())["files"][rel]["sha256"] == sha256(tiny_all_weights / rel)
+
+
+def test_an_html_page_is_not_a_weight(local_hub):
+    """A release file's host that answers with an HTML page (status 200): refused by the package's downloader,
+    nothing kept, and the rerun is not blocked."""
+    hub, root = local_hub
+    url = "/files/efficientnet_b1_rwightman-bac287d4.pth"
+    hub.faults = {url: "html"}
+    line = one_line_error(fetch(root, "efficientnet_b1"))
+    assert "entry efficientnet_b1" in line and "served an HTML page" in line and "nothing was kept" in line
+    assert list(root.rglob("efficientnet_b1_rwightman-bac287d4.pth*")) == []
+    hub.faults = {}
+    assert fetch(root, "efficientnet_b1").exit_code == 0
