@@ -12,7 +12,7 @@ from pathlib import Path
 # Examples that need data the build may not reach: file name -> the public ``ridge_decode`` function that gets the
 # data (written once into the data home) or raises the package's ``DataFileError``, naming what is missing and the
 # variable or command that provides it.
-DATA_NEEDS = {"plot_10_real_data_macaque_v4.py": "fetch_macaque_v4"}
+DATA_NEEDS = {"plot_10_real_data_macaque_v4.py": "fetch_macaque_v4", "plot_11_real_fmri_kay2008.py": "fetch_kay2008"}
 
 _SHOWN: dict = {}  # example file -> the package figures already drawn in its earlier blocks
 

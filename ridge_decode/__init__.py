@@ -4,7 +4,7 @@ The public names (``__all__``) run the whole chain from Python, in the pipeline'
 
 - datasets: ``get_data_home`` (the one folder for written and downloaded data: ``$RIDGE_DECODE_DATA``, else
   ``~/ridge_decode_data``), ``fetch_synthetic`` (the synthetic subjects there, written once), ``fetch_macaque_v4``
-  (real macaque V4 responses, downloaded once);
+  (real macaque V4 responses, downloaded once), ``fetch_kay2008`` (real fMRI of Kay et al. 2008, downloaded once);
 - data: ``simulate`` (a synthetic subject in NSD's file layout), ``read_design`` and ``subject_trials`` (NSD's
   experiment design: which image each trial showed), ``NSDSource``, ``HDF5Source``, ``NiftiSource``
   (``source.load()`` gives a ``SubjectData``: betas and image ids; ``source.images().read(ids)`` the images);
@@ -32,6 +32,7 @@ _PUBLIC = {
     "get_data_home": "ridge_decode.datasets",
     "fetch_synthetic": "ridge_decode.datasets",
     "fetch_macaque_v4": "ridge_decode.datasets",
+    "fetch_kay2008": "ridge_decode.datasets",
     "read_design": "ridge_decode.sources.nsd_files",
     "subject_trials": "ridge_decode.sources.nsd_files",
     "NSDSource": "ridge_decode.sources",

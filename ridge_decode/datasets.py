@@ -17,6 +17,7 @@ from .sources.manifest import DATA_ENV
 
 DEFAULT_HOME = "~/ridge_decode_data"
 V4_ENV = "RIDGE_DECODE_V4_DIR"  # a folder that already holds the macaque V4 session files (no download)
+KAY_ENV = "RIDGE_DECODE_KAY_DIR"  # a folder that already holds Kay et al. (2008)'s kay_images.npz (no download)
 
 
 def get_data_home(data_home: str | os.PathLike | None = None) -> Path:
@@ -102,5 +103,41 @@ def fetch_macaque_v4(session: str = "201025", data_home=None, echo: Callable[[st
                                 f"scripts/fetch_macaque_v4.py --dest {folder} --session {session}`. "
                                 f"Detail: {exc}") from None
     macaque_v4.to_hdf5(folder, out, session)
+    echo(f"wrote {format_size(disk_size(out))} to {out} (reused from now on)")
+    return out
+
+
+def fetch_kay2008(data_home=None, echo: Callable[[str], None] = print) -> Path:
+    """Real fMRI: Kay et al. (2008) "vim-1" (1,750 training and 120 test grayscale natural images, 8,428 voxels of
+    V1-V4 and lateral occipital cortex) as an own-data HDF5 file.
+
+    ``kay_images.npz`` (the Neuromatch Academy copy, 249 MB) comes from ``$RIDGE_DECODE_KAY_DIR`` where it is set,
+    else from ``<data home>/kay2008``, downloaded there from OSF when absent (size and sha256 checked). The HDF5
+    file (``HDF5Source``'s input: betas (n, 8428) float32, images (1870, 128, 128, 3) uint8, each voxel's area in
+    ``voxel_roi`` (8428,) int indexing ``roi_names``) is written once, in the data home. Raises
+    ``DataFileError`` naming the file, the command and the variable that provide it when it is neither local nor
+    downloadable.
+    """
+    from .sources import kay2008
+
+    home = get_data_home(data_home)
+    out = home / "kay2008.h5"
+    if out.exists():
+        return out
+    local = os.environ.get(KAY_ENV)
+    if local:
+        npz = Path(local) / kay2008.FILE
+        if not npz.is_file():
+            raise DataFileError(f"${KAY_ENV} is {local}, which lacks {kay2008.FILE}: put the file there (`ridge-decode "
+                                f"fetch-kay2008 --dest {local}` downloads it), or unset {KAY_ENV} to download it")
+    else:
+        try:
+            npz = kay2008.fetch(home / "kay2008", echo=echo)
+        except DataFileError as exc:
+            raise DataFileError(f"Kay et al. (2008)'s {kay2008.FILE} (249 MB) is not in {home / 'kay2008'} and could "
+                                f"not be downloaded. Set {KAY_ENV} to a folder that holds it, or fetch it where there "
+                                f"is network with `ridge-decode fetch-kay2008 --dest {home / 'kay2008'}`. "
+                                f"Detail: {exc}") from None
+    kay2008.to_hdf5(npz, out)
     echo(f"wrote {format_size(disk_size(out))} to {out} (reused from now on)")
     return out

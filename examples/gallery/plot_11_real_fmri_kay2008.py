@@ -9,34 +9,32 @@ Naselaris, Prenger and Gallant 2008, *Nature* 452: 352-355). Neuromatch Academy 
 energy description of them from the voxels, identifies each test image among the 120 (chance 1/120), and asks which
 visual area carries what.
 
-The file is large, so the example never downloads it: ``ridge-decode fetch-kay2008`` does (it checks the file's
-size and sha256), or ``RIDGE_DECODE_KAY_DIR`` names a folder that already holds it. Without it, the example says
-so, and the rest of the page runs nothing. **The real file has not been run through this example by its
-authors** (no machine of the project reaches OSF): the code ran only on generated files of the same layout, so
-this page gives no number of its own.
+``fetch_kay2008`` puts it in the data home once (249 MB, its size and sha256 checked), or uses the copy in the
+folder that ``RIDGE_DECODE_KAY_DIR`` names; ``ridge-decode fetch-kay2008`` downloads it from the command line.
+Where the file can be neither read nor downloaded, the example stops at its first cell and says what is missing
+and what provides it. **The real file has not been run through this example by its authors** (no machine of the
+project reaches OSF): the code ran only on generated files of the same layout, so this page gives no number of
+its own.
 """
 
 # %%
 # The data, as an own-data file
 # -----------------------------
-# ``kay2008.find`` looks for ``kay_images.npz`` in ``RIDGE_DECODE_KAY_DIR``, then in ``data/kay2008`` (where
-# ``ridge-decode fetch-kay2008`` puts it). ``to_hdf5`` writes it as the package's own-data file: the paper's split,
-# the images as 8-bit RGB, and each voxel's visual area.
+# ``fetch_kay2008`` returns the own-data HDF5 file: the paper's split, the images as 8-bit RGB, the betas, and each
+# voxel's visual area (``voxel_roi``, an index into ``roi_names``), read here with h5py.
+import h5py
+import matplotlib.pyplot as plt
 import numpy as np
 
 import ridge_decode as rd
-from ridge_decode.sources import kay2008
 
-npz = kay2008.find()
-if npz is None:
-    print(f"kay_images.npz is not here: run `ridge-decode fetch-kay2008` (249 MB into {kay2008.DEFAULT_DEST}/), "
-          f"or set {kay2008.DIR_ENV} to a folder that holds it, then run this example again.")
-else:
-    source = rd.HDF5Source(kay2008.to_hdf5(npz, "data/kay2008.h5"))
-    data = source.load(progress=False)
-    rois = kay2008.voxel_rois(source.path)
-    print(f"{data.n_voxels} voxels, {len(data.train_ids)} training and {len(data.test_ids)} test images")
-    print(", ".join(f"{name} {len(cols)}" for name, cols in rois.items()))
+source = rd.HDF5Source(rd.fetch_kay2008())
+data = source.load(progress=False)
+with h5py.File(source.path) as f:
+    areas, names = f["voxel_roi"][()], [n.decode() for n in f["roi_names"][()]]
+rois = {name: np.flatnonzero(areas == i) for i, name in enumerate(names) if (areas == i).any()}
+print(f"{data.n_voxels} voxels, {len(data.train_ids)} training and {len(data.test_ids)} test images")
+print(", ".join(f"{name} {len(cols)}" for name, cols in rois.items()))
 
 # %%
 # Two descriptions of an image
@@ -75,13 +73,12 @@ def identify(pred, true):
     return float(np.mean((p @ t.T).argmax(axis=1) == np.arange(len(p))))
 
 
-if npz is not None:
-    features = rd.extract_features(source, ["pixels"], progress=False)
-    Y = {"pixels": (features.read("pixels", data.train_ids), features.read("pixels", data.test_ids))}
-    images = source.images()
-    gray = {split: images.read(ids)[..., 0] / 255.0 for split, ids in (("train", data.train_ids),
-                                                                         ("test", data.test_ids))}
-    Y["gabor"] = (gabor_energy(gray["train"]), gabor_energy(gray["test"]))
+features = rd.extract_features(source, ["pixels"], progress=False)
+Y = {"pixels": (features.read("pixels", data.train_ids), features.read("pixels", data.test_ids))}
+images = source.images()
+gray = {split: images.read(ids)[..., 0] / 255.0 for split, ids in (("train", data.train_ids),
+                                                                     ("test", data.test_ids))}
+Y["gabor"] = (gabor_energy(gray["train"]), gabor_energy(gray["test"]))
 
 # %%
 # Decoding, and identification among the test images
@@ -90,49 +87,44 @@ if npz is not None:
 # description is compared with the true descriptions of all test images; the image is identified when its own is
 # the most correlated.
 alphas = np.logspace(0, 8, 17)
-if npz is not None:
-    n_test = len(data.test_ids)
-    results = {}
-    for name, (y_train, y_test) in Y.items():
-        pred = rd.OneStageRidge(alphas=alphas).fit(data.train_betas, y_train).predict(data.test_betas)
-        pred, truth = pred.reshape(n_test, -1), y_test.reshape(n_test, -1)
-        results[name] = pred
-        print(f"{name:>6}: mean r {np.nanmean(rd.columnwise_r(pred, truth)):.3f}, identified "
-              f"{identify(pred, truth):.1%} of {n_test} (chance {1 / n_test:.1%}), two-way "
-              f"{rd.two_way_identification(pred, truth):.3f}")
+n_test = len(data.test_ids)
+results = {}
+for name, (y_train, y_test) in Y.items():
+    pred = rd.OneStageRidge(alphas=alphas).fit(data.train_betas, y_train).predict(data.test_betas)
+    pred, truth = pred.reshape(n_test, -1), y_test.reshape(n_test, -1)
+    results[name] = pred
+    print(f"{name:>6}: mean r {np.nanmean(rd.columnwise_r(pred, truth)):.3f}, identified "
+          f"{identify(pred, truth):.1%} of {n_test} (chance {1 / n_test:.1%}), two-way "
+          f"{rd.two_way_identification(pred, truth):.3f}")
 
 # %%
 # What the voxels say about the pixels
 # ------------------------------------
-if npz is not None:
-    seen = images.read(data.test_ids[:10])
-    decoded = rd.decode_images({"pixels": results["pixels"][:10].reshape(10, 32, 32, 3)}, "weight-free",
-                               size=seen.shape[1])
-    fig = rd.plot_reconstructions(decoded, seen, data.test_ids[:10],
-                                  title="test images (top), decoded from the voxels (bottom)")
-    fig
+seen = images.read(data.test_ids[:10])
+decoded = rd.decode_images({"pixels": results["pixels"][:10].reshape(10, 32, 32, 3)}, "weight-free",
+                           size=seen.shape[1])
+fig = rd.plot_reconstructions(decoded, seen, data.test_ids[:10],
+                              title="test images (top), decoded from the voxels (bottom)")
+fig
 
 # %%
 # Which area carries what
 # -----------------------
 # The same Gabor decoding from the voxels of one area at a time. Areas differ in size (V3B has a few hundred
 # voxels, V2 about two thousand), which matters as much as what they encode: the last exercise asks how much.
-if npz is not None:
-    import matplotlib.pyplot as plt
-
-    per_roi = {}
-    for name in ("V1", "V2", "V3", "V4", "LatOcc"):
-        cols = rois[name]
-        model = rd.OneStageRidge(alphas=alphas).fit(data.train_betas[:, cols], Y["gabor"][0])
-        per_roi[name] = identify(model.predict(data.test_betas[:, cols]), Y["gabor"][1])
-        print(f"{name:>6}: {len(cols):5d} voxels, identified {per_roi[name]:.1%}")
-    fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
-    ax.bar(list(per_roi), [100 * v for v in per_roi.values()], color="tab:blue")
-    ax.axhline(100 / n_test, color="grey", ls=":", label=f"chance (1/{n_test})")
-    ax.axhline(100 * 110 / 120, color="tab:red", ls="--", label="Kay et al. 2008, subject S1, all areas")
-    ax.set(ylabel="test images identified (%)", ylim=(0, 100), title="Gabor energy decoded from one area")
-    ax.legend(loc="upper right", fontsize=8)
-    fig
+per_roi = {}
+for name in ("V1", "V2", "V3", "V4", "LatOcc"):
+    cols = rois[name]
+    model = rd.OneStageRidge(alphas=alphas).fit(data.train_betas[:, cols], Y["gabor"][0])
+    per_roi[name] = identify(model.predict(data.test_betas[:, cols]), Y["gabor"][1])
+    print(f"{name:>6}: {len(cols):5d} voxels, identified {per_roi[name]:.1%}")
+fig, ax = plt.subplots(figsize=(6, 3.2), layout="constrained")
+ax.bar(list(per_roi), [100 * v for v in per_roi.values()], color="tab:blue")
+ax.axhline(100 / n_test, color="grey", ls=":", label=f"chance (1/{n_test})")
+ax.axhline(100 * 110 / 120, color="tab:red", ls="--", label="Kay et al. 2008, subject S1, all areas")
+ax.set(ylabel="test images identified (%)", ylim=(0, 100), title="Gabor energy decoded from one area")
+ax.legend(loc="upper right", fontsize=8)
+fig
 
 # %%
 # Beside the published result

@@ -26,7 +26,6 @@ from .download import WRITE_ERRNOS, fetch_file, output_error, problem
 FILE = "kay_images.npz"
 URL = "https://osf.io/ymnjv/download"  # the OSF file the course's loader downloads
 URL_ENV = "RIDGE_DECODE_KAY_URL"  # another URL of the same file (a mirror), read at each fetch
-DIR_ENV = "RIDGE_DECODE_KAY_DIR"  # a folder that already holds kay_images.npz (examples, tests)
 DEFAULT_DEST = "data/kay2008"  # fetch-kay2008's --dest
 SIZE = 248_704_338  # bytes, and sha256: from a Git LFS record of the same file
 SHA256 = "5ac45426ebeb4ddb21dea424609891c015000dd4c54be84e99516b66f47bb7ba"
@@ -54,16 +53,6 @@ def fetch(dest, echo=print, progress: bool = True) -> Path:
     if not path.is_file() or problem(path, SIZE):
         echo(f"fetching {url} ({SIZE / 1e6:.0f} MB)")
     return fetch_file(url, path, size=SIZE, sha256=SHA256, hint=HINT, progress=progress, echo=echo)
-
-
-def find(folder=None) -> Path | None:
-    """``kay_images.npz`` where it is already: in ``folder``, else the folder ``RIDGE_DECODE_KAY_DIR`` names, else
-    ``DEFAULT_DEST`` (where ``fetch-kay2008`` puts it); None when it is in none. Nothing is downloaded; its bytes
-    are checked when it is read."""
-    for where in (folder, os.environ.get(DIR_ENV), DEFAULT_DEST):
-        if where and (Path(where) / FILE).is_file():
-            return Path(where) / FILE
-    return None
 
 
 def read(path, strict: bool = False) -> dict[str, np.ndarray]:

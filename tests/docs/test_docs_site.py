@@ -58,7 +58,7 @@ def test_the_gallery_runs_in_file_name_order_and_an_eleventh_example_comes_last(
 
     conf = (DOCS / "conf.py").read_text()
     assert '"within_subsection_order": "sphinx_gallery.sorting.FileNameSortKey"' in conf
-    names = [p.name for p in GALLERY.glob("plot_*.py")] + ["plot_11_real_fmri_kay2008.py"]
+    names = sorted({p.name for p in GALLERY.glob("plot_*.py")} | {"plot_11_real_fmri_kay2008.py"})
     for name in names:
         (tmp_path / name).write_text("x = 1\n" * (50 - int(name[5:7])))  # the default order would reverse them
     ordered = sorted(names, key=FileNameSortKey(str(tmp_path)))
@@ -146,11 +146,14 @@ def test_a_gallery_without_its_images_is_built_anew(tmp_path):
 def test_an_example_without_its_data_is_named_with_what_provides_it(tmp_path, monkeypatch):
     gallery = _docs_module("_gallery")
     monkeypatch.setenv("RIDGE_DECODE_V4_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("RIDGE_DECODE_KAY_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("RIDGE_DECODE_DATA", str(tmp_path / "data_home"))
     (tmp_path / "empty").mkdir()
     said = []
     missing = gallery.examples_without_data(GALLERY, gallery.DATA_NEEDS, echo=said.append)
-    assert missing == {str(GALLERY / "plot_10_real_data_macaque_v4.py")}
+    assert missing == {str(GALLERY / "plot_10_real_data_macaque_v4.py"), str(GALLERY / "plot_11_real_fmri_kay2008.py")}
     assert "RIDGE_DECODE_V4_DIR" in said[0] and "responses_201025.npy" in said[0]
+    assert "RIDGE_DECODE_KAY_DIR" in said[1] and "kay_images.npz" in said[1]
 
 
 def test_the_site_checks_find_a_shuffled_order_and_a_duplicated_figure(tmp_path):
@@ -206,8 +209,9 @@ def test_the_site_builds_without_network_or_local_data(tmp_path):
     ignore = shutil.ignore_patterns("_build", "auto_examples", "generated")
     shutil.copytree(DOCS, tmp_path / "docs", ignore=ignore)  # the build writes into its source folder
     shutil.copytree(GALLERY, tmp_path / "examples" / "gallery")
-    env = {k: v for k, v in os.environ.items() if k != "RIDGE_DECODE_V4_DIR"}
-    env.update(RIDGE_DECODE_V4_URL="http://127.0.0.1:9/closed", RIDGE_DECODE_DATA=str(tmp_path / "data_home"),
+    env = {k: v for k, v in os.environ.items() if k not in ("RIDGE_DECODE_V4_DIR", "RIDGE_DECODE_KAY_DIR")}
+    env.update(RIDGE_DECODE_V4_URL="http://127.0.0.1:9/closed", RIDGE_DECODE_KAY_URL="http://127.0.0.1:9/closed",
+               RIDGE_DECODE_DATA=str(tmp_path / "data_home"),
                PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]))
     done = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "-D", "plot_gallery=0",
                            str(tmp_path / "docs"), str(tmp_path / "html")], env=env, capture_output=True, text=True,

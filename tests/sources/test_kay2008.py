@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -202,6 +201,7 @@ def run_example(cwd: Path, monkeypatch) -> str:
 
     matplotlib.use("Agg")
     monkeypatch.chdir(cwd)
+    monkeypatch.setenv("RIDGE_DECODE_DATA", str(cwd / "data_home"))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         runpy.run_path(str(EXAMPLE), run_name="__main__")
@@ -209,12 +209,21 @@ def run_example(cwd: Path, monkeypatch) -> str:
 
 
 def test_the_example_says_what_is_missing(tmp_path, monkeypatch):
-    """Without the data, the gallery example prints what is missing and the command that gets it, and ends
-    cleanly (the docs build goes on), writing nothing."""
-    monkeypatch.delenv(kay2008.DIR_ENV, raising=False)
-    text = run_example(tmp_path, monkeypatch)
-    assert "kay_images.npz is not here" in text and "ridge-decode fetch-kay2008" in text and kay2008.DIR_ENV in text
-    assert os.listdir(tmp_path) == []
+    """Without the data and without a way to download it, the gallery example stops at its first cell with the
+    package's data error naming the file, the command and the variable that provide it (the docs build lists the
+    example as one whose data are missing and goes on)."""
+    from ridge_decode.errors import DataFileError
+
+    monkeypatch.delenv("RIDGE_DECODE_KAY_DIR", raising=False)
+    monkeypatch.setenv(kay2008.URL_ENV, "http://127.0.0.1:9/closed")
+    with pytest.raises(DataFileError) as err:
+        run_example(tmp_path, monkeypatch)
+    text = str(err.value)
+    assert "kay_images.npz (249 MB) is not in" in text and "ridge-decode fetch-kay2008 --dest" in text
+    assert "RIDGE_DECODE_KAY_DIR" in text and "cannot reach http://127.0.0.1:9/closed" in text
+    monkeypatch.setenv("RIDGE_DECODE_KAY_DIR", str(tmp_path / "empty"))
+    with pytest.raises(DataFileError, match=r"\$RIDGE_DECODE_KAY_DIR is .*empty, which lacks kay_images.npz"):
+        run_example(tmp_path, monkeypatch)
 
 
 def test_the_example_runs_on_a_file_of_the_same_layout(tmp_path, monkeypatch):
@@ -222,12 +231,13 @@ def test_the_example_runs_on_a_file_of_the_same_layout(tmp_path, monkeypatch):
     (the real file's numbers are not measured here)."""
     (tmp_path / "kay").mkdir()
     make_npz(tmp_path / "kay" / "kay_images.npz")
-    monkeypatch.setenv(kay2008.DIR_ENV, str(tmp_path / "kay"))
+    monkeypatch.setenv("RIDGE_DECODE_KAY_DIR", str(tmp_path / "kay"))
     text = run_example(tmp_path, monkeypatch)
     assert f"{P} voxels, {N} training and {M} test images" in text
     assert re.search(r"gabor: mean r -?[0-9.]+, identified [0-9.]+% of 12 \(chance 8.3%\)", text), text
     assert re.search(r"LatOcc: +\d+ voxels, identified", text), text
-    assert (tmp_path / "data" / "kay2008.h5").exists()
+    assert (tmp_path / "data_home" / "kay2008.h5").exists()
+    assert "wrote" in text and "reused from now on" in text
 
 
 def test_the_script_is_a_thin_wrapper():
