@@ -16,7 +16,7 @@ SHAPE = re.compile(r"(?:of shape |shape )?\((?:n\w*|len\(\w+\)|p|t|A|N|X|\d+)\s*
 # what takes and returns no arrays: nothing to give a shape of (plot_transfer takes a list of dicts, whose units
 # its docstring gives)
 NO_ARRAYS = {"RidgeDecodeError", "plot_transfer"}
-SECTIONS = re.compile(r"^\s*(Parameters|Returns|Attributes|Methods)\n\s*-{4,}$", re.M)
+SECTIONS = re.compile(r"^\s*(Parameters|Returns|Attributes)\n\s*-{4,}$", re.M)
 
 
 def _doc(name: str) -> str:

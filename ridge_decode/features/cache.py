@@ -38,12 +38,12 @@ class FeatureStore:
         ``{"images": fingerprint, "source": text}``, from the source of the run: recorded in every file written,
         and checked on every file read, so that a cache made from other images is an error naming both sources.
 
-    Methods
-    -------
-    read(name, ids) -> ndarray of shape (len(ids), ...)
-        The family's features of the integer image ids ``ids`` (n,), in that order, in the stored dtype (float32
-        unless extracted as float16): ``pixels`` (n, 32, 32, 3) in [0, 1], ``autokl`` (n, 4, 64, 64),
-        ``ipadapter_plus`` (n, 16, 768), ``clip_text`` (n, 77, 768), ``clip_layers`` (n, 4, 5, 1024).
+    Notes
+    -----
+    ``read(name, ids)`` gives family ``name``'s features of the integer image ids ``ids`` (n,), in that order, as
+    an array (len(ids), ...) in the stored dtype (float32 unless extracted as float16): ``pixels``
+    (n, 32, 32, 3) in [0, 1], ``autokl`` (n, 4, 64, 64), ``ipadapter_plus`` (n, 16, 768), ``clip_text``
+    (n, 77, 768), ``clip_layers`` (n, 4, 5, 1024).
     """
 
     def __init__(self, features_dir: str | Path, provenance: dict | None = None):

@@ -168,15 +168,12 @@ class HDF5Source(Source):
     label : str, optional
         The name of its outputs; default the file's stem.
 
-    Methods
-    -------
-    load() -> SubjectData
-        The betas: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one row per image (repeats
-        averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,).
-    images() -> Stimuli
-        The seen images: ``.read(ids)`` gives uint8 (len(ids), H, W, 3), in the order of ``ids``.
-    ncsnr() -> ndarray of shape (p,)
-        Each voxel's noise-ceiling SNR (unitless, >= 0), where the source has it.
+    Notes
+    -----
+    ``load()`` gives a ``SubjectData``: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one
+    row per image (repeats averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,). ``images().read(ids)``
+    gives the seen images, uint8 (len(ids), H, W, 3), in the order of ``ids``. ``ncsnr()`` gives each voxel's
+    noise-ceiling SNR (p,), unitless and >= 0, where the source has it.
     """
 
     KIND, KEY = "hdf5", "input"

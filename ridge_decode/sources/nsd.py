@@ -256,18 +256,15 @@ class NSDSource(Source):
     label : str, optional
         The name of the subject's outputs; default ``subjNN``.
 
-    Methods
-    -------
-    load() -> SubjectData
-        The betas: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one row per image (repeats
-        averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,).
-    images() -> Stimuli
-        The seen images: ``.read(ids)`` gives uint8 (len(ids), H, W, 3), in the order of ``ids``.
-    ncsnr() -> ndarray of shape (p,)
-        Each voxel's noise-ceiling SNR (unitless, >= 0), where the source has it.
-        The betas are the nsdgeneral voxels (``> 0``), p of them, divided by 300 (percent signal change) and
-        z-scored within each session; ``images()`` gives NSD's 425 x 425 stimuli (a synthetic root's are
-        128 x 128 unless simulated otherwise).
+    Notes
+    -----
+    ``load()`` gives a ``SubjectData``: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one
+    row per image (repeats averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,). ``images().read(ids)``
+    gives the seen images, uint8 (len(ids), H, W, 3), in the order of ``ids``. ``ncsnr()`` gives each voxel's
+    noise-ceiling SNR (p,), unitless and >= 0, where the source has it.
+    The betas are the nsdgeneral voxels (``> 0``), p of them, divided by 300 (percent signal change) and
+    z-scored within each session; ``images()`` gives NSD's 425 x 425 stimuli (a synthetic root's are 128 x 128
+    unless simulated otherwise).
     """
 
     KIND, KEY = "nsd", None
