@@ -14,8 +14,8 @@ DOCS = REPO / "docs"
 # a shape as the docstrings write it: "(n, p)", "(n_test, 16, 768)", "(len(ids), ...)", "of shape (t,)"
 SHAPE = re.compile(r"(?:of shape |shape )?\((?:n\w*|len\(\w+\)|p|t|A|N|X|\d+)\s*,[^)]*\)")
 # what takes and returns no arrays: nothing to give a shape of (plot_transfer takes a list of dicts, whose units
-# its docstring gives)
-NO_ARRAYS = {"RidgeDecodeError", "plot_transfer"}
+# its docstring gives; the data home and the synthetic dataset are folders)
+NO_ARRAYS = {"RidgeDecodeError", "plot_transfer", "get_data_home", "fetch_synthetic"}
 SECTIONS = re.compile(r"^\s*(Parameters|Returns|Attributes)\n\s*-{4,}$", re.M)
 
 
