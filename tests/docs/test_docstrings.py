@@ -9,7 +9,7 @@ import pytest
 
 import ridge_decode
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 # a shape as the docstrings write it: "(n, p)", "(n_test, 16, 768)", "(len(ids), ...)", "of shape (t,)"
 SHAPE = re.compile(r"(?:of shape |shape )?\((?:n\w*|len\(\w+\)|p|t|A|N|X|\d+)\s*,[^)]*\)")
