@@ -70,19 +70,13 @@ def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(
              preset: str = "nsd", progress: bool = True, **layout) -> Path:
     """Write synthetic subjects in the NSD file layout under ``out``, with a known encoding model.
 
-<<<<<<< HEAD
-    Everything is deterministic from ``seed``: the same seed gives the same bytes. ``size`` is one of "tiny",
-    "small", "nsd"; ``preset`` one of ``PRESETS``. ``layout`` overrides ``LAYOUT``: ``image_size`` (pixels, a
-    multiple of 32), ``betas_formats`` (any of ``("hdf5", "nifti")``) and ``sessions`` (instead of the size's
-    session count; each session has 750 trials).
+    Everything is deterministic from ``seed``: the same seed gives the same bytes.
 
     Into a root that ``simulate`` already wrote, the subjects not yet there are added, on the root's own image-to-
     latent map (read from a subject's ``synthetic_ground_truth.h5``), with the stimuli of every subject; the
     subjects there are left as they are. That needs the same seed, size, preset, image size and betas formats
     (``ADD_SETTINGS``); otherwise, and for a folder that ``simulate`` did not write, an ``InputError`` names what
     differs or what is there, and nothing is written.
-=======
-    Everything is deterministic from ``seed``: the same seed gives the same bytes.
 
     Parameters
     ----------
@@ -110,7 +104,6 @@ def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(
     Path
         ``out``. Betas are written as NSD's are: int16, percent signal change x 300, ``(750, Z, Y, X)`` per HDF5
         session; stimuli uint8 ``(N, image_size, image_size, 3)``.
->>>>>>> e375775 (Docstrings of the public names (issue 44, item 5): numpydoc sections with the shapes, dtypes and units of every array (the estimators excepted: the ridge engineer's); pixcorr no longer names a private function; tests/test_docstrings.py checks every public name's API page, its shapes and sections, and that every glossary term a page links to is defined)
     """
     unknown = sorted(set(layout) - set(LAYOUT))
     if unknown:
