@@ -75,10 +75,29 @@ def fetch_macaque_v4(session: str = "201025", data_home=None, echo: Callable[[st
     """Real macaque V4 responses to 1,200 natural images (Cowley et al. 2023) as an own-data HDF5 file.
 
     The session's two files come from ``$RIDGE_DECODE_V4_DIR`` where it is set, else from
-    ``<data home>/macaque_v4``, downloaded there from the data's public repository when absent. The HDF5 file
-    (``HDF5Source``'s input: betas (1200, neurons) float, the last 200 images held out) is written once, beside
-    them in the data home. Raises ``DataFileError`` naming the missing files and the variable that provides them
-    when they are neither local nor downloadable.
+    ``<data home>/macaque_v4``, downloaded there from the data's public repository when absent. The HDF5 file is
+    written once, beside them in the data home.
+
+    Parameters
+    ----------
+    session : str
+        The recording session, e.g. "201025" or "210225".
+    data_home : str or Path, optional
+        The data home; default ``$RIDGE_DECODE_DATA``, else ``~/ridge_decode_data``.
+    echo : callable
+        Where progress messages go (the sizes written).
+
+    Returns
+    -------
+    Path
+        The HDF5 file, ``HDF5Source``'s input: ``train/betas`` and ``test/betas`` float (n, neurons) spike counts
+        averaged over repeats (1,200 images, the last 200 held out), their image ids, and ``images`` uint8
+        (1200, 112, 112, 3).
+
+    Raises
+    ------
+    DataFileError
+        The files are neither local nor downloadable: names them and the variable that provides them.
     """
     from .sources import macaque_v4
 

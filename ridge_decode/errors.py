@@ -11,7 +11,13 @@ from __future__ import annotations
 
 
 class RidgeDecodeError(Exception):
-    """An error the user can fix: the message says what was expected, what was found, and what to do."""
+    """An error the user can fix: the message says what was expected, what was found, and what to do.
+
+    Every error the package raises for bad input or data is one of its subclasses (a missing or malformed file, a
+    bad argument or option, missing weights); a command prints it as one line. A wrong array names the argument,
+    the shape or dtype expected, e.g. ``(n, p)`` float, and the one found. Catch ``RidgeDecodeError`` to handle
+    them all.
+    """
 
 
 class DataError(RidgeDecodeError):

@@ -46,9 +46,29 @@ def _subplots(rows: int, cols: int, figsize, squeeze: bool = True):
 
 def plot_reconstructions(recons: np.ndarray, stimuli: np.ndarray | None = None, ids=None,
                          path: str | Path | None = None, title: str = "", scores=None) -> Figure:
-    """Each stimulus (top) above its reconstruction (bottom), labelled by image id (and a score if given); with
-    ``stimuli=None`` (no ground truth), the reconstructions alone. Images (n, H, W, 3), uint8 or floats in [0, 1];
-    ``ids`` (n,) default 0..n-1."""
+    """Each stimulus (top) above its reconstruction (bottom), ten to a row, labelled by image id.
+
+    Parameters
+    ----------
+    recons : ndarray of shape (n, H, W, 3)
+        The reconstructions: uint8 (0-255) or floats in [0, 1].
+    stimuli : ndarray of shape (n, H', W', 3), optional
+        The seen images, in the same order and the same units; None (no ground truth) draws the reconstructions
+        alone. Their size may differ from the reconstructions'.
+    ids : array-like of shape (n,), optional
+        Integer image ids shown above each stimulus (NSD: 73k ids); default 0..n-1.
+    path : str or Path, optional
+        Where to write the figure as PNG (atomically); None writes nothing.
+    title : str
+        The figure's title.
+    scores : array-like of shape (n,), optional
+        A score per image (e.g. its PixCorr), shown above its reconstruction.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (a notebook displays it).
+    """
     ids = np.arange(len(recons)) if ids is None else ids
     n = len(recons)
     cols = min(n, 10)
@@ -75,9 +95,27 @@ def plot_reconstructions(recons: np.ndarray, stimuli: np.ndarray | None = None, 
 
 def plot_fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path | None = None, run_id: str | None = None,
                 grid=None, warnings=()) -> Figure:
-    """Per group: the distribution of held-out r over targets (r_by_group {group: (t,)}), and of the chosen alphas
-    (alphas_by_group {group: (t,)}), with the grid's ends (``grid``, (A,)) marked and the fit's ``AlphaGridWarning``
-    messages written under the plots."""
+    """Per target group: histograms of the held-out r over targets and of the chosen alphas (log10).
+
+    Parameters
+    ----------
+    r_by_group : dict of str to ndarray of shape (t,)
+        Held-out Pearson r of each of a group's t targets (NaN where undefined: left out of the histogram).
+    alphas_by_group : dict of str to ndarray of shape (t,)
+        The alpha each target chose (unitless, > 0), with the same groups.
+    path : str or Path, optional
+        Where to write the figure as PNG (atomically); None writes nothing.
+    run_id : str, optional
+        The run the figure belongs to, written into the PNG's metadata.
+    grid : array-like of shape (A,), optional
+        The alpha grid searched; its ends are marked (dotted lines).
+    warnings : sequence of str
+        The fit's ``AlphaGridWarning`` messages, written under the plots.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, (ax1, ax2) = _subplots(1, 2, (9, 3.2 + 0.35 * len(warnings)))
     for name, r in r_by_group.items():
         ax1.hist(np.asarray(r)[np.isfinite(r)], bins=40, alpha=0.6, label=f"{name} (mean {np.nanmean(r):.3f})")
@@ -98,7 +136,31 @@ def plot_fit_summary(r_by_group: dict, alphas_by_group: dict, path: str | Path |
 
 def plot_ranked(recons, stimuli, ids, scores, metric: str, higher_is_better: bool = True, path=None,
                 per_rank: int = 3) -> Figure:
-    """The best, median and worst reconstructions by one per-image metric, each beside its stimulus."""
+    """The best, median and worst reconstructions by one per-image metric, each beside its stimulus.
+
+    Parameters
+    ----------
+    recons : ndarray of shape (n, H, W, 3)
+        The reconstructions: uint8 (0-255) or floats in [0, 1].
+    stimuli : ndarray of shape (n, H', W', 3)
+        The seen images, in the same order and units.
+    ids : array-like of shape (n,)
+        Integer image ids (NSD: 73k ids), shown above each stimulus.
+    scores : array-like of shape (n,)
+        The metric per image (e.g. PixCorr per image), float.
+    metric : str
+        The metric's name, for the labels.
+    higher_is_better : bool
+        False for a distance (EffNet-B, SwAV), so that "best" is the lowest.
+    path : str or Path, optional
+        Where to write the figure as PNG (atomically); None writes nothing.
+    per_rank : int
+        How many images each of the three rows shows.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     scores = np.asarray(scores, dtype=float)
     order = np.argsort(-scores if higher_is_better else scores)
     n = len(order)
@@ -119,7 +181,24 @@ def plot_ranked(recons, stimuli, ids, scores, metric: str, higher_is_better: boo
 
 
 def plot_transfer(results: list[dict], path=None, title: str = "") -> Figure:
-    """Held-out mean r and fit time against the number of training images, one curve per method."""
+    """Held-out mean r and fit time against the number of training images, one curve per method (log axes).
+
+    Parameters
+    ----------
+    results : list of dict
+        One dict per fit, as ``ridge-decode transfer`` writes them: ``method`` (str: "transfer", "scratch",
+        "scratch_principal" or another name), ``n_train`` (int, training images of the new subject), ``mean_r``
+        (float, held-out Pearson r averaged over targets) and ``seconds`` (float, fit wall time in seconds).
+        k fits give k points, grouped into curves by method.
+    path : str or Path, optional
+        Where to write the figure as PNG (atomically); None writes nothing.
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     fig, (ax1, ax2) = _subplots(1, 2, (9, 3.4))
     styles = {"transfer": ("o-", "transfer (reference's basis)"), "scratch": ("s--", "scratch ridge, alpha per target"),
               "scratch_principal": ("^:", "scratch, alpha per principal direction")}

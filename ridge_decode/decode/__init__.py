@@ -81,12 +81,41 @@ class Given:
 
 def decode_images(pred: Mapping, decoder: str = "weight-free", size: int | None = None, ids=None, features=None,
                   weights_root=None, device: str = "cpu", batch_size: int = 8) -> np.ndarray:
-    """Images (n, size, size, 3) uint8 from predicted targets ``pred`` {group: (n, ...)}.
+    """Turn predicted targets into images.
 
-    ``decoder`` is a name of ``DECODERS``: "weight-free" needs ``pixels`` and no weights; "diffusion" needs
-    ``autokl`` and ``ipadapter_plus``, the weights under ``weights_root`` and the feature cache ``features`` (a
-    ``FeatureStore`` or its folder) that holds IP-Adapter's negative tokens. ``size`` is the output side (default:
-    the decoder's own); ``ids`` (n,) the image ids, which seed the diffusion sampler per image.
+    Parameters
+    ----------
+    pred : dict of str to ndarray of shape (n, ...)
+        Predicted target groups for n images, as ``OneStageRidge.predict`` returns them (floats, in the features'
+        own units): "weight-free" needs ``pixels`` (n, 32, 32, 3) in [0, 1] (values outside are clipped);
+        "diffusion" needs ``autokl`` (n, 4, 64, 64), the VAE latent already scaled by 0.18215, and
+        ``ipadapter_plus`` (n, 16, 768). Other groups are ignored.
+    decoder : {"weight-free", "diffusion"}
+        A name of ``ridge_decode.decode.DECODERS``.
+    size : int, optional
+        "weight-free": the output images' side in pixels (bicubic upsampling), default 32. "diffusion" decodes at
+        Stable Diffusion's 512 x 512.
+    ids : array-like of shape (n,), optional
+        Integer image ids (NSD: 73k ids); they seed the diffusion sampler per image, so that a result does not
+        depend on the batch. Default 0..n-1.
+    features : FeatureStore or str or Path, optional
+        "diffusion" only: the feature cache (or its folder) that holds IP-Adapter's negative tokens.
+    weights_root : str or Path, optional
+        "diffusion" only: the folder of local model weights (``fetch-weights`` fills it).
+    device : str
+        Where the diffusion model runs ("cpu", "cuda").
+    batch_size : int
+        Images decoded at a time.
+
+    Returns
+    -------
+    images : ndarray of shape (n, size, size, 3), uint8
+        RGB images, 0-255, in the order of ``pred``'s rows.
+
+    Raises
+    ------
+    InputError
+        An unknown decoder, a needed group missing from ``pred``, or weights needed and no ``weights_root``.
     """
     if decoder not in DECODERS:
         raise InputError(f"decoder must be one of {sorted(DECODERS)}; got {decoder!r}")

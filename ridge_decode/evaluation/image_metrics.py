@@ -346,11 +346,33 @@ def image_metrics(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, co
 
 def score_images(recons: np.ndarray, stimuli: np.ndarray, weights_root=None, convention: str = "mindeye",
                  device: str = "cpu", progress: bool = False) -> dict:
-    """Every metric available for reconstructions ``recons`` against the seen ``stimuli`` ((n, H, W, 3), the same
-    images in the same order; both uint8 in [0, 255] or both float in [0, 1], else an ``InputError``): {name:
-    value}. Without ``weights_root`` these are the metrics that need no
-    weights (PixCorr, SSIM); with it, the eight NSD metrics (a network whose weights are missing is
-    ``{"unavailable": reason}``). See ``image_metrics`` for the per-image scores."""
+    """Every metric available for reconstructions against the seen stimuli, averaged over images.
+
+    Parameters
+    ----------
+    recons : ndarray of shape (n, h, w, 3)
+        The reconstructions: uint8 in [0, 255] or float in [0, 1], the same kind as ``stimuli`` (else an
+        ``InputError``); another size than the stimuli's is resized (bicubic) to it for PixCorr and SSIM.
+    stimuli : ndarray of shape (n, H, W, 3)
+        The seen images, in the same order (NSD: 425 x 425 uint8).
+    weights_root : str or Path, optional
+        The folder of local network weights (``fetch-weights``). Without it only the metrics that need no weights
+        are computed (PixCorr, SSIM); with it, the eight NSD metrics.
+    convention : {"mindeye", "braindiffuser"}
+        How images are resized for the networks: to 256 and then each network's size (MindEye), or every input to
+        224 (Brain-Diffuser).
+    device : str
+        Where the networks run ("cpu", "cuda").
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict of str to float
+        {metric: value}: ``pixcorr`` and ``ssim`` in [-1, 1]; ``alexnet2``, ``alexnet5``, ``inception``, ``clip``
+        as two-way identification fractions in [0, 1] (chance 0.5); ``effnet_b`` and ``swav`` as correlation
+        distances (1 - r, lower is better). A network whose weights are missing gives ``{"unavailable": reason}``.
+    """
     return image_metrics(recons, stimuli, weights_root, convention=convention, progress=progress, device=device)[0]
 
 

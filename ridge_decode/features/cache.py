@@ -27,10 +27,23 @@ MERGE_BLOCK_ROWS = 1024  # rows copied per block when merging shards
 
 
 class FeatureStore:
-    """Read and write cached feature families under ``features_dir``.
+    """Read and write cached feature families under ``features_dir``: one HDF5 file per family, rows keyed by image
+    id.
 
-    ``provenance`` ({"images": fingerprint, "source": text}, from the source of the run) is recorded in every file
-    written, and checked on every file read: a cache made from other images is an error naming both sources.
+    Parameters
+    ----------
+    features_dir : str or Path
+        The cache folder (``<name>.h5`` per family).
+    provenance : dict, optional
+        ``{"images": fingerprint, "source": text}``, from the source of the run: recorded in every file written,
+        and checked on every file read, so that a cache made from other images is an error naming both sources.
+
+    Notes
+    -----
+    ``read(name, ids)`` gives family ``name``'s features of the integer image ids ``ids`` (n,), in that order, as
+    an array (len(ids), ...) in the stored dtype (float32 unless extracted as float16): ``pixels``
+    (n, 32, 32, 3) in [0, 1], ``autokl`` (n, 4, 64, 64), ``ipadapter_plus`` (n, 16, 768), ``clip_text``
+    (n, 77, 768), ``clip_layers`` (n, 4, 5, 1024).
     """
 
     def __init__(self, features_dir: str | Path, provenance: dict | None = None):

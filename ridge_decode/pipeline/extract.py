@@ -52,9 +52,33 @@ def select_ids(ids_text: str | None, source: Source, subjects=None) -> np.ndarra
 
 def extract_features(source: Source, families, features_dir=None, weights_root=None, device: str = "cpu",
                      batch_size: int = 32, progress: bool = True):
-    """Compute feature ``families`` (names of ``features.REGISTRY``, e.g. ["pixels"]) of ``source``'s images into
-    its feature cache (``features_dir``, default the source's), skipping those already there; returns the cache
-    (``FeatureStore``: ``.read(family, ids)`` gives (len(ids), ...) arrays)."""
+    """Compute feature families of a source's images into its feature cache, skipping those already there.
+
+    Parameters
+    ----------
+    source : NSDSource, NiftiSource or HDF5Source
+        Whose images to compute features of.
+    families : list of str
+        Names of ``ridge_decode.features.REGISTRY``, e.g. ``["pixels"]``. Per image: ``pixels`` (32, 32, 3) RGB
+        in [0, 1]; ``autokl`` (4, 64, 64) the scaled VAE latent; ``ipadapter_plus`` (16, 768); ``clip_text``
+        (77, 768); ``clip_layers`` (4, 5, 1024). Every family but ``pixels`` needs model weights.
+    features_dir : str or Path, optional
+        The cache folder; default the source's (``<data root>/features`` for NSD).
+    weights_root : str or Path, optional
+        The folder of local model weights (``fetch-weights``).
+    device : str
+        Where the models run ("cpu", "cuda").
+    batch_size : int
+        Images per forward pass.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    FeatureStore
+        The cache: ``.read(family, ids)`` gives an array (len(ids), ...) of the family's shape, in the dtype it was
+        stored in (float32 here; ``extract-features --dtype float16`` stores half), rows in the order of ``ids``.
+    """
     store = feature_store(features_dir, source)
     ids = source.image_ids()
     todo = [f for f in families if not store.complete(f, ids)]

@@ -119,10 +119,33 @@ def _patterns(data, model, X, keep) -> dict[str, np.ndarray]:
 
 
 def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, **options) -> tuple[dict, Path]:
-    """Brain maps of ``source`` (noise ceiling, encoding maps of ``families``, the activation patterns of the fit in
-    ``model_dir``) as NIfTI in its own grid, with ``maps.png`` and ``maps.json``, in ``out`` (default
-    ``maps/<label>``); ``options`` are ``MapsRequest``'s (``features_dir``, ``alphas``, ``extra``, ``extra_ids``).
-    Returns (maps.json's content, the folder)."""
+    """Brain maps of ``source``: one value per voxel, written as NIfTI in the subject's own grid.
+
+    Parameters
+    ----------
+    source : NSDSource or NiftiSource
+        A source with a voxel grid (an ``HDF5Source`` has none: an ``InputError``).
+    families : sequence of str
+        Feature families (``pixels``, ``autokl``, ...) to fit an encoding map of each.
+    model_dir : str or Path, optional
+        A fitted model's folder (``ridge-decode fit``): adds the decoder's activation pattern per target group.
+    out : str or Path, optional
+        The output folder; default ``maps/<label>``.
+    **options
+        ``features_dir`` (the feature cache), ``alphas`` (the ridge grid, unitless), ``extra`` (more families as
+        arrays {name: (n_images, ...)}) and ``extra_ids`` ((n_images,) their image ids).
+
+    Returns
+    -------
+    summary : dict
+        The content of ``maps.json``: the maps written, the source and the versions.
+    folder : Path
+        Where ``<name>.nii.gz`` (float32, one 3-D volume per map, NaN outside the mask), ``maps.png`` and
+        ``maps.json`` were written. The maps: ``noise_ceiling`` (percent of variance, where the source has ncsnr),
+        ``encoding_<family>`` (out-of-sample R^2 per voxel, by GCV), ``share_<a>_vs_<b>`` for the first two families
+        (in [0, 1]: the share of a voxel's explained variance that ``a`` explains; 0.5 where both explain it
+        equally) and ``pattern_<group>`` (the activation pattern, in the betas' units).
+    """
     return make_maps(MapsRequest(source, list(families), model_dir=model_dir, out=out, **options))
 
 

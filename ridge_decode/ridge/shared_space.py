@@ -41,10 +41,23 @@ FORMAT = "ridge_decode.SharedSpace/1"
 
 
 class SharedSpace:
-    """The frozen shared part: per group a basis (t, k) and the target mean (t,), from a reference fit.
+    """The frozen shared part of a reference subject's fit: per target group, a basis of its fitted targets.
 
-    Attributes: ``groups_``, ``target_shapes_``, ``basis_`` {group: (t, k) float32}, ``mean_`` {group: (t,)},
-    ``info_`` (reference subject, rank, explained variance of the fitted values, versions).
+    Made by ``SharedSpace.from_reference(model, X_train, rank)`` from the reference's ``OneStageRidge`` and its
+    training voxels ``X_train`` (n, p); then frozen.
+
+    Attributes
+    ----------
+    groups_ : list of str
+        The target groups.
+    target_shapes_ : dict of str to tuple
+        Each group's target shape per image, e.g. (32, 32, 3): t values.
+    basis_ : dict of str to ndarray of shape (t, k), float32
+        k orthonormal directions of the reference's fitted targets (k = the rank).
+    mean_ : dict of str to ndarray of shape (t,)
+        The targets' mean, in their own units.
+    info_ : dict
+        The reference subject, the rank, the explained variance of the fitted values and the versions.
     """
 
     @classmethod
@@ -146,8 +159,24 @@ class SharedSpace:
 class TransferRidge:
     """A new subject's output layer: ridge from its voxels into a frozen ``SharedSpace``.
 
-    Parameters: ``shared`` (frozen, never modified), ``alphas`` and ``backend`` as for ``OneStageRidge``.
-    Fitted: ``model_`` (the OneStageRidge into the shared coordinates), ``n_voxels_``.
+    ``fit(X, targets)`` takes the new subject's voxels ``X`` (n, p) and targets {group: (n, ...)};
+    ``predict(X)`` gives {group: (n_test, ...)} in the targets' units.
+
+    Parameters
+    ----------
+    shared : SharedSpace
+        The reference's frozen space (never modified).
+    alphas : array-like of shape (A,)
+        The ridge grid, positive and unitless, as for ``OneStageRidge``.
+    backend : str
+        As for ``OneStageRidge``: "numpy", "torch" or "torch_cuda".
+
+    Attributes
+    ----------
+    model_ : OneStageRidge
+        The ridge from voxels into the shared coordinates, (n, p) -> {group: (n, k)}.
+    n_voxels_ : int
+        p, the new subject's voxel count.
     """
 
     def __init__(self, shared: SharedSpace, alphas=DEFAULT_ALPHAS, backend: str = "numpy"):

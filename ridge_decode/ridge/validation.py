@@ -33,7 +33,11 @@ GRID_EDGE_FRACTION = 0.1
 
 class AlphaGridWarning(UserWarning):
     """The alpha grid is too narrow (many targets chose an end of it), or holds alphas below the precision of the
-    kernel's eigendecomposition."""
+    kernel's eigendecomposition.
+
+    The grid is ``alphas``, an array of shape (A,) of positive, unitless penalties; "many" is more than 10% of a
+    group's (non-constant) targets. Widen the grid on the side named (e.g. ``alphas=np.logspace(-2, 10, 25)``).
+    """
 
 
 # ------------------------------------------------------------------------------------------- deprecations

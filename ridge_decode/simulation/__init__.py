@@ -68,18 +68,42 @@ LAYOUT = {"image_size": 128, "betas_formats": ("hdf5",), "sessions": None}
 
 def simulate(out: str | Path = "data/synthetic", size: str = "small", subjects=(1, 2), seed: int = 0,
              preset: str = "nsd", progress: bool = True, **layout) -> Path:
-    """Write synthetic subjects in the NSD layout under ``out`` and return ``out``.
+    """Write synthetic subjects in the NSD file layout under ``out``, with a known encoding model.
 
-    Everything is deterministic from ``seed``: the same seed gives the same bytes. ``size`` is one of "tiny",
-    "small", "nsd"; ``preset`` one of ``PRESETS``. ``layout`` overrides ``LAYOUT``: ``image_size`` (pixels, a
-    multiple of 32), ``betas_formats`` (any of ``("hdf5", "nifti")``) and ``sessions`` (instead of the size's
-    session count; each session has 750 trials).
+    Everything is deterministic from ``seed``: the same seed gives the same bytes.
 
     Into a root that ``simulate`` already wrote, the subjects not yet there are added, on the root's own image-to-
     latent map (read from a subject's ``synthetic_ground_truth.h5``), with the stimuli of every subject; the
     subjects there are left as they are. That needs the same seed, size, preset, image size and betas formats
     (``ADD_SETTINGS``); otherwise, and for a folder that ``simulate`` did not write, an ``InputError`` names what
     differs or what is there, and nothing is written.
+
+    Parameters
+    ----------
+    out : str or Path
+        The root to write (an NSD-like tree: betas, the nsdgeneral ROI, the design, the stimuli).
+    size : {"tiny", "small", "nsd"}
+        "tiny": 2 sessions and 400 voxels on a 12 x 14 x 10 grid; "small": 6 sessions and 3,000 voxels on
+        24 x 30 x 22; "nsd": NSD's session and nsdgeneral voxel counts per subject on a 34 x 42 x 34 grid. Each
+        session has 750 trials; later subjects have fewer voxels, as real ones differ.
+    subjects : iterable of int
+        NSD subject numbers, 1 to 8.
+    seed : int
+        The seed of everything written.
+    preset : {"nsd", "easy"}
+        "nsd": as hard to decode as NSD (dead-leaves images, a 256-dim power-law latent, noise ceilings falling
+        along the visual hierarchy); "easy": a strong signal for a clear margin.
+    progress : bool
+        Show progress bars.
+    **layout
+        ``image_size`` (the stimuli's side in pixels, a multiple of 32; default 128), ``betas_formats`` (any of
+        ``("hdf5", "nifti")``) and ``sessions`` (instead of the size's count).
+
+    Returns
+    -------
+    Path
+        ``out``. Betas are written as NSD's are: int16, percent signal change x 300, ``(750, Z, Y, X)`` per HDF5
+        session; stimuli uint8 ``(N, image_size, image_size, 3)``.
     """
     unknown = sorted(set(layout) - set(LAYOUT))
     if unknown:

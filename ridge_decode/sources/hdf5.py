@@ -155,7 +155,26 @@ def _read_ncsnr(f, path, p: int) -> np.ndarray:
 
 
 class HDF5Source(Source):
-    """Your own data from one HDF5 file (``--input FILE``); labelled by the file's stem."""
+    """Your own data from one HDF5 file (``--input FILE``); labelled by the file's stem.
+
+    The file holds ``train/betas`` (n_train, p) and ``test/betas`` (n_test, p) floats (any units; not z-scored
+    again), ``train/ids`` and ``test/ids`` integer (n,), and optionally ``images`` uint8 (N, H, W, 3) with
+    ``image_ids`` (N,) and ``ncsnr`` (p,). See the data page of the documentation.
+
+    Parameters
+    ----------
+    path : str or Path
+        The HDF5 file.
+    label : str, optional
+        The name of its outputs; default the file's stem.
+
+    Notes
+    -----
+    ``load()`` gives a ``SubjectData``: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one
+    row per image (repeats averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,). ``images().read(ids)``
+    gives the seen images, uint8 (len(ids), H, W, 3), in the order of ``ids``. ``ncsnr()`` gives each voxel's
+    noise-ceiling SNR (p,), unitless and >= 0, where the source has it.
+    """
 
     KIND, KEY = "hdf5", "input"
     OPTIONS = ("input",)  # their flags and help: cli/source_options.py

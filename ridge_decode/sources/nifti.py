@@ -235,7 +235,31 @@ def _same_grid(path, img, mask_path, mask_img, what: str) -> None:
 
 class NiftiSource(Source):
     """NIfTI betas with a mask, a trials table and (where ground truth is needed) a folder of images; labelled by
-    the trials table's stem."""
+    the trials table's stem. The volumes are read through nilearn's ``NiftiMasker``.
+
+    Parameters
+    ----------
+    betas : str, Path or list of them
+        4-D NIfTI files (X, Y, Z, trials), one volume per trial, or a glob; any units (e.g. percent signal change).
+    mask : str or Path
+        A 3-D NIfTI in the betas' grid; voxels ``> 0`` are used (p of them).
+    trials : str or Path
+        A TSV, one row per volume: ``image`` (a file in ``images``), ``split`` (train or test), optional ``id``
+        and ``session`` (betas are then z-scored within each session).
+    images : str or Path, optional
+        The folder of PNG or JPEG images the trials name; needed where ground truth is.
+    ncsnr : str or Path, optional
+        A 3-D NIfTI of each voxel's noise-ceiling SNR, in the mask's grid.
+    label : str, optional
+        The name of its outputs; default the trials table's stem.
+
+    Notes
+    -----
+    ``load()`` gives a ``SubjectData``: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one
+    row per image (repeats averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,). ``images().read(ids)``
+    gives the seen images, uint8 (len(ids), H, W, 3), in the order of ``ids``. ``ncsnr()`` gives each voxel's
+    noise-ceiling SNR (p,), unitless and >= 0, where the source has it.
+    """
 
     KIND, KEY = "nifti", "betas"
     OPTIONS = ("betas", "mask", "trials", "images", "ncsnr")  # their flags and help: cli/source_options.py

@@ -242,8 +242,30 @@ def viewed_ids(data_root: str | Path | None = None, subjects=None) -> np.ndarray
 
 # --------------------------------------------------------------------------- the source
 class NSDSource(Source):
-    """One subject of an NSD (or synthetic) root; ``subject=None`` serves what needs no subject (stimuli,
-    captions, features). The subject's data is loaded once, through the loader's cache."""
+    """One subject of an NSD (or synthetic) root. The subject's data is loaded once, through the loader's cache.
+
+    Parameters
+    ----------
+    data_root : str or Path, optional
+        The root of NSD's file tree (or of ``simulate``'s); default ``$RIDGE_DECODE_DATA``, else the manifest's
+        default.
+    subject : int or None
+        NSD subject number, 1 to 8; None serves what needs no subject (stimuli, captions, features).
+    sessions : int, optional
+        Only the first N sessions (750 trials each); default all available.
+    label : str, optional
+        The name of the subject's outputs; default ``subjNN``.
+
+    Notes
+    -----
+    ``load()`` gives a ``SubjectData``: ``train_betas`` float32 (n_train, p) and ``test_betas`` (n_test, p), one
+    row per image (repeats averaged), keyed by ``train_ids`` / ``test_ids`` int64 (n,). ``images().read(ids)``
+    gives the seen images, uint8 (len(ids), H, W, 3), in the order of ``ids``. ``ncsnr()`` gives each voxel's
+    noise-ceiling SNR (p,), unitless and >= 0, where the source has it.
+    The betas are the nsdgeneral voxels (``> 0``), p of them, divided by 300 (percent signal change) and
+    z-scored within each session; ``images()`` gives NSD's 425 x 425 stimuli (a synthetic root's are 128 x 128
+    unless simulated otherwise).
+    """
 
     KIND, KEY = "nsd", None
     OPTIONS = ("data_root", "subject", "sessions")  # their flags and help: cli/source_options.py

@@ -22,7 +22,20 @@ BETAS_FORMATS = ("auto", "hdf5", "nifti")
 
 # --------------------------------------------------------------------------- design and mask
 def read_design(path: str | Path) -> dict[str, np.ndarray]:
-    """``nsd_expdesign.mat`` as 1-based int64 arrays: masterordering (30000,), subjectim (8, 10000), sharedix."""
+    """NSD's experiment design, ``nsd_expdesign.mat``, as 1-based int64 arrays.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.mat`` file.
+
+    Returns
+    -------
+    dict of str to ndarray
+        ``masterordering`` (30000,): each trial's index into the subject's 10,000 images; ``subjectim``
+        (8, 10000): each subject's images as 73k ids; ``sharedix`` (1000,): the shared1000 images' 73k ids. All
+        1-based, as NSD writes them.
+    """
     try:
         import scipy.io  # here, not at import: every command's --help imports this module
 
@@ -50,7 +63,24 @@ def read_design(path: str | Path) -> dict[str, np.ndarray]:
 
 
 def subject_trials(design: dict[str, np.ndarray], subject: int, n_trials: int) -> tuple[np.ndarray, np.ndarray]:
-    """0-based 73k ids of a subject's first ``n_trials`` trials, and whether each shows a shared1000 image."""
+    """The image each of a subject's first trials showed.
+
+    Parameters
+    ----------
+    design : dict of str to ndarray
+        ``read_design``'s arrays (1-based).
+    subject : int
+        NSD subject number, 1 to 8.
+    n_trials : int
+        How many trials, from the first (750 per session).
+
+    Returns
+    -------
+    ids : ndarray of shape (n_trials,), int64
+        0-based 73k ids.
+    shared : ndarray of shape (n_trials,), bool
+        Whether each trial shows a shared1000 image (the test set).
+    """
     m = design["masterordering"][:n_trials]
     if len(m) < n_trials:
         raise DataFormatError(f"the design has {len(m)} trials; {n_trials} requested")
