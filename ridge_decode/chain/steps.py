@@ -31,8 +31,8 @@ from ..pipeline.check import check_data, check_weights
 from ..results import Predictions
 from ..runtime import layout
 from ..sources import NSDSource
-from ..sources.nsd import viewed_ids
 from ..sources.manifest import resolve_weights_root
+from ..sources.nsd import viewed_ids
 
 
 @dataclass
