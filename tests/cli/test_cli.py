@@ -101,7 +101,7 @@ def test_fit_computes_missing_pixels_on_the_fly(synthetic_copy, tmp_path):
     res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--targets", "pixels",
                                     "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    assert "pixels is not in the feature cache" in res.output and "computing it now" in res.output
+    assert "not in the feature cache" in res.output and "computing them now" in res.output
     assert (synthetic_copy / "features" / "pixels.h5").exists() and (tmp_path / "subj01" / "summary.json").exists()
 
 

@@ -17,7 +17,7 @@ from builders import FIT
 from builders import digest as _digest
 from builders import write_coarse as _write
 from click.testing import CliRunner
-from test_sources import N_TEST, _dataset, _mask, write_nifti
+from own_data import N_TEST, _dataset, _mask, write_nifti
 
 from ridge_decode.cli import main
 

@@ -14,8 +14,8 @@ import nibabel as nib
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from own_data import _dataset, write_hdf5, write_nifti
 from test_macaque_v4 import COPY, mirror  # noqa: F401 (a fixture)
-from test_sources import _dataset, write_hdf5, write_nifti
 
 from ridge_decode.cli import main
 from ridge_decode.sources import HDF5Source, open_source
