@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, InputTypeError, ParameterError, python_fix
+from . import core
 from .backend import BACKENDS
 from .device import torch_to_host
+from .runner import SOLVERS
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 ALPHA_PER = ("target", "group")
-SOLVERS = ("gcv", "fixed", "himalaya")
 MIN_SAMPLES = 2  # a centred target of one sample is all zeros: nothing to fit, and GCV divides by 0
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A chosen alpha on the grid's first or last value for more than this fraction of the (non-constant) targets
@@ -323,7 +324,7 @@ def warn_precision(alphas: dict, s_max: float, eigh_dtype: str, stacklevel: int 
     """Warn when targets chose an alpha below the eigendecomposition's absolute eigenvalue error (eps of
     ``eigh_dtype`` times the kernel's largest eigenvalue ``s_max``): their coefficients are round-off. Returns the
     message, or None."""
-    bound = float(np.finfo(eigh_dtype).eps) * float(s_max)
+    bound = core.precision_bound(s_max, eigh_dtype)
     below = {g: int((np.asarray(a) < bound).sum()) for g, a in alphas.items()}
     below = {g: k for g, k in below.items() if k}
     if not below:
