@@ -18,7 +18,8 @@ Two layers. The maths is ``core`` (plain functions of arrays, shared with ``Ridg
 standardisation, kernel and eigendecomposition itself, and each chunk's GCV through a solver. Around it, the
 out-of-core runner: ``runner`` (the solvers, registered by name, the chunk loop and the two passes of an alpha per
 group), ``device`` (the one host/device boundary, with every crossing counted), ``loop`` (the plan of chunks),
-``fit_chunks`` (the fingerprint that lets a fit resume), ``stores`` (the model file, or plain arrays in memory) and ``model_file`` (its format, generation and checks, and reading a fitted model back).
+``fit_chunks`` (the fingerprint that lets a fit resume), ``stores`` (the model file, or plain arrays in memory) and
+``model_file`` (its format, generation and checks, and reading a fitted model back).
 ``validation`` checks the parameters and inputs of both estimators.
 
 With ``path`` set, the model is written to ``<path>.part`` as it goes; a fit interrupted for any reason resumes
