@@ -35,9 +35,9 @@ from . import backend
 from .backend import cast
 
 STANDARDIZE_BLOCK = 2048  # voxels standardised at a time in float64: bounded memory, exact centring
-# Target columns per sub-block of the chunk passes past the projection (GCV scores, coefficients): at NSD's
-# n = 8859 one float32 sub-block is 2.3 MB, so its squares or denominators are reused from cache, not memory.
-FUSED_BLOCK = 64
+# Bytes of one row sub-block of the chunk passes past the projection (GCV scores, coefficients): small enough that
+# its squares or denominators are reused from the core's cache, not memory (64 rows of a 4,096-target chunk).
+FUSED_BYTES = 1 << 20
 
 
 # ------------------------------------------------------------------------------------------ 1. the inputs
@@ -134,30 +134,36 @@ def shrinkage(s, alphas):
     return alphas[:, None] / (s[None, :] + alphas[:, None])
 
 
-def column_blocks(b, t: int, block: int | None = None):
-    """``[start, stop)`` of the column sub-blocks that the chunk passes walk through: ``block`` columns (default
-    ``FUSED_BLOCK`` on a CPU backend, every column at once on a GPU, where one large call beats many small)."""
-    if block is None:
-        block = t if b.name == "torch_cuda" else FUSED_BLOCK
-    block = max(int(block), 1)
-    return [(a, min(a + block, t)) for a in range(0, t, block)]
+def row_blocks(b, n: int, t: int, rows: int | None = None):
+    """``[start, stop)`` of the row sub-blocks that the chunk passes walk through, for an (n, t) block: ``rows``
+    rows (default: as many as fit in ``FUSED_BYTES`` of float32 on a CPU backend; every row at once on a GPU,
+    where one large call beats many small). A row sub-block of a C-ordered array is contiguous in memory."""
+    if rows is None:
+        rows = n if b.name == "torch_cuda" else FUSED_BYTES // (4 * max(t, 1))
+    rows = max(int(rows), 1)
+    return [(j, min(j + rows, n)) for j in range(0, n, rows)]
 
 
-def gcv_scores(b, s, Z, alphas, dof_weight, block: int | None = None):
+def gcv_scores(b, s, Z, alphas, dof_weight, rows: int | None = None):
     """GCV mean squared error (A, t) float32, in target units squared, for eigenvalues ``s`` (n,), projected targets
     ``Z`` (n, t) and ``alphas`` (A,) (float64, cast to ``s``'s dtype here).
 
-    ``Z`` is read once, ``block`` columns at a time (``column_blocks``): each sub-block's squares stay in cache for
-    the product ``F^2 @ Z^2`` instead of making an (n, t) array of squares."""
+    ``Z`` is read once, ``rows`` eigen-directions at a time (``row_blocks``): each sub-block's squares stay in
+    cache for its share of ``F^2 @ Z^2``, summed into the scores, instead of making an (n, t) array of squares."""
     n, t = Z.shape
     F = shrinkage(s, cast(b, alphas, str(s.dtype).split(".")[-1]))
     F2 = F * F
-    scale = n / b.matmul(F, dof_weight[:, None]) ** 2  # (A, 1): n / (sum_j w_j f_j)^2
-    scores = backend.empty_like(b, Z, (F.shape[0], t), "float32")
-    for a, z in column_blocks(b, t, block):
-        Zb = Z[:, a:z]
-        scores[:, a:z] = b.matmul(F2, Zb * Zb) * scale
-    return scores
+    denominator = b.matmul(F, dof_weight[:, None])[:, 0] ** 2
+    blocks = row_blocks(b, n, t, rows)
+    numerator = None
+    for j, k in blocks:
+        Zr = Z[j:k]
+        part = b.matmul(F2[:, j:k], Zr * Zr)
+        if numerator is None:
+            numerator = part
+        else:
+            numerator += part
+    return n * numerator / denominator[:, None]
 
 
 def best_alphas(scores, alphas):
@@ -170,32 +176,32 @@ def best_group_alpha(b, scores, alphas):
     return alphas[b.sum(cast(b, scores, "float64"), 1).argmin(0)]
 
 
-def gcv_solve(b, s, Q, Yc, alphas, dof_weight, block: int | None = None):
+def gcv_solve(b, s, Q, Yc, alphas, dof_weight, rows: int | None = None):
     """One chunk of centred targets ``Yc`` (n, t), alpha per target: (coefficients ``B`` (n, t) float32 in the
     eigenbasis, the chosen alphas (t,) float64 from ``alphas`` (A,) float64, the GCV scores (A, t) float32).
 
     Past the projection, the (n, t) block is read once for the scores and once for the coefficients, which are
-    written over the projection (``eigen_coef(out=Z)``), each pass in cache-sized column sub-blocks."""
+    written over the projection (``eigen_coef(out=Z)``), each pass in cache-sized row sub-blocks."""
     Z = project(b, Q, Yc)
-    scores = gcv_scores(b, s, Z, alphas, dof_weight, block)
+    scores = gcv_scores(b, s, Z, alphas, dof_weight, rows)
     chosen = best_alphas(scores, alphas)
-    return eigen_coef(b, s, Z, chosen, out=Z, block=block), chosen, scores
+    return eigen_coef(b, s, Z, chosen, out=Z, rows=rows), chosen, scores
 
 
 # ------------------------------------------------------------------------------------ 4. coefficients
-def eigen_coef(b, s, Z, alpha_per_target, out=None, block: int | None = None):
+def eigen_coef(b, s, Z, alpha_per_target, out=None, rows: int | None = None):
     """Coefficients in the eigenbasis, ``B = Z / (s + alpha_k)`` (n, t) float32, one alpha per target (t,).
 
     ``out`` receives them (``Z`` itself for the callers that own their projection: no new (n, t) array); the
-    column sub-blocks (``column_blocks``) keep each block's denominators in cache."""
+    row sub-blocks (``row_blocks``) keep each block's denominators in cache."""
     alpha = cast(b, alpha_per_target, "float32")
     if out is None:
         out = backend.empty_like(b, Z, tuple(Z.shape), "float32")
-    for a, z in column_blocks(b, Z.shape[1], block):
-        den = s[:, None] + alpha[None, a:z]  # the denominators, then their reciprocals, in the sub-block
+    for j, k in row_blocks(b, Z.shape[0], Z.shape[1], rows):
+        den = s[j:k, None] + alpha[None, :]  # the denominators, then their reciprocals, in the sub-block
         den **= -1
-        den *= Z[:, a:z]
-        out[:, a:z] = den
+        den *= Z[j:k]
+        out[j:k] = den
     return out
 
 

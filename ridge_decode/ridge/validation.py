@@ -113,7 +113,7 @@ PARAMETERS = {
     "backend": _one_of(*BACKENDS),
     "chunk_size": _integer(1),
     "eigh_dtype": _one_of("float32", "float64"),
-    "solver": _one_of(*SOLVERS),
+    "solver": (lambda: f"one of {tuple(SOLVERS)}", lambda v: isinstance(v, str) and v in SOLVERS),  # read live
     "solver_params": ("None or a mapping (its 'cv' an integer >= 2)", lambda v: v is None or (
         isinstance(v, Mapping) and ("cv" not in v or _integer(2)[1](v["cv"])))),
     "path": _optional((str, Path), "a path"),
@@ -125,6 +125,7 @@ def check_params(params: dict) -> np.ndarray:
     for name, value in params.items():
         description, valid = PARAMETERS[name]
         if not valid(value):
+            description = description() if callable(description) else description
             values = list(value.values()) if isinstance(value, Mapping) else value
             why = _real_numbers(values) if name == "alphas" else None
             raise ParameterError(f"{name} must be {description}; got {value!r}" + (f" ({why})" if why else ""),
