@@ -364,8 +364,9 @@ def overlap_demo(config: dict, args) -> None:
     print(f"\nwritten: {path}")
 
 
-# the sizes of --scaling: (n_train, n_targets); p and n_test stay NSD's
-SCALING = [(8859, 2048), (8859, 12288), (8859, 88000), (2000, 12288), (5000, 12288)]
+# the sizes of --scaling: (n_train, n_targets), the largest first (the JSON is written after each); p and n_test
+# stay NSD's
+SCALING = [(8859, 88000), (8859, 12288), (8859, 2048), (5000, 12288), (2000, 12288)]
 # sklearn's Ridge forms primal weights (p, t): 5.5 GB at 88,000 targets on top of the data; not run beyond this
 SKLEARN_MAX_TARGETS = 20_000
 

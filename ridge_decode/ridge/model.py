@@ -34,6 +34,7 @@ import inspect
 import json
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
@@ -228,16 +229,24 @@ class OneStageRidge:
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
         fixed = validation.fixed_alphas(params["alphas"], list(targets)) if solver_name == "fixed" else None
         dev = Device(self.backend)
-        Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         self._names = names
         config = self._config(alphas, params, targets, fixed, (n, p), single)
+        hashing = None
+        if self.path is not None:  # hashed on a thread (hashlib releases the GIL) while the kernel is made
+            pool = ThreadPoolExecutor(1, thread_name_prefix="fingerprint")
+            hashing = pool.submit(fit_chunks.fingerprint, X, targets, config)
+            pool.shutdown(wait=False)
+        Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         seconds["standardize"] = time.perf_counter() - t0
-        if self.path is None:  # nothing to resume: no fingerprint
+        t0 = time.perf_counter()
+        K = core.linear_kernel(dev.b, Xs)
+        seconds["kernel"] = time.perf_counter() - t0
+        if hashing is None:  # nothing to resume: no fingerprint
             store = nullcontext((MemoryStore(), False))
         else:
             t0 = time.perf_counter()
-            plan = fit_chunks.fingerprint(X, targets, config)
-            seconds["fingerprint"] = time.perf_counter() - t0
+            plan = hashing.result()
+            seconds["fingerprint"] = time.perf_counter() - t0  # the part the kernel did not hide
             store = fit_chunks.opened(resumable_h5(self.path, plan,
                                                    mismatch="is a partial fit of other inputs or parameters"))
         with ExitStack() as stack:
@@ -254,10 +263,7 @@ class OneStageRidge:
                 st.put("X_mean", dev.to_host(mean, "voxel means"))
                 st.put("X_scale", dev.to_host(scale, "voxel scales"))
                 st.put("alphas_grid", alphas)
-            t0 = time.perf_counter()
-            K = core.linear_kernel(dev.b, Xs)
             del Xs
-            seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
             run = runner.ChunkRun(alphas, fixed, alpha_per, int(self.chunk_size), solver_name,
                                   solver_params, resumed, progress, overlap, self.path,

@@ -183,8 +183,12 @@ def compute_dtype(dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
+CHECK_BLOCK = 4096  # columns checked at a time: no (n, t) array of booleans (780 MB at 88,000 NSD targets)
+
+
 def _check_range(name: str, values: np.ndarray, what: str) -> None:
-    finite = np.isfinite(values).all(axis=0)
+    finite = np.concatenate([np.isfinite(values[:, a : a + CHECK_BLOCK]).all(axis=0)
+                             for a in range(0, values.shape[1], CHECK_BLOCK)] or [np.ones(0, bool)])
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise InputError(f"{name} has NaN or infinite values in {what} {bad[:5].tolist()}"
