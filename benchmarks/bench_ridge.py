@@ -174,7 +174,8 @@ def measure_floor(X, Xt, Y, chunk_size, backend_name="numpy"):
     """The dense algebra any exact GCV ridge must do, timed in this process on the benchmark's shapes and dtypes
     (issue 47): the kernel GEMM ``X X^T`` (n x p x n), the eigendecomposition of that (n, n) float32 kernel with
     the engine's own driver (``backend.eigh``), the projection GEMM ``Q^T Y`` (n x n x t) and the prediction GEMM
-    (n_test x n x t), both over ``chunk_size`` columns at a time into preallocated outputs. Returns seconds."""
+    (n_test x n x t), both over contiguous chunks of ``chunk_size`` columns into outputs made before the clock.
+    Returns seconds."""
     from ridge_decode.ridge import backend
 
     b = backend.get(backend_name)
@@ -189,14 +190,17 @@ def measure_floor(X, Xt, Y, chunk_size, backend_name="numpy"):
     Q = np.asarray(Q, dtype=np.float32)
     n, t = Y.shape
     M = np.ascontiguousarray(np.resize(Xt, (len(Xt), n)), dtype=np.float32)  # (n_test, n), like Xs_test Xs^T Q
-    Z = np.empty((n, min(chunk_size, t)), dtype=np.float32)
-    P = np.empty((len(Xt), min(chunk_size, t)), dtype=np.float32)
-    for name, left, buf in (("projection", Q.T, Z), ("prediction", M, P)):
-        t0 = time.perf_counter()
+    for name, left in (("projection", Q.T), ("prediction", M)):
+        out[name] = 0.0
         for a in range(0, t, chunk_size):
-            z = min(a + chunk_size, t)
-            np.matmul(left, Y[:, a:z], out=buf[:, : z - a])
-        out[name] = time.perf_counter() - t0
+            # a contiguous chunk and its output, made before the clock: the engine's GEMMs get contiguous chunks
+            # (a strided column slice of the whole Y was measured slower than the engine's own solve)
+            right = np.ascontiguousarray(Y[:, a : a + chunk_size])
+            dest = np.empty((left.shape[0], right.shape[1]), dtype=np.float32)
+            t0 = time.perf_counter()
+            np.matmul(left, right, out=dest)
+            out[name] += time.perf_counter() - t0
+        del right, dest
     out["sum"] = sum(out.values())
     return out
 
