@@ -93,7 +93,7 @@ def main(argv=None):
               f"| {cpu[name] / cpu['plain']:.2f} |")
     print(f"fused against plain: {agree}")
     if args.json:
-        from ridge_decode._infra.io import versions, write_json
+        from ridge_decode.runtime.io import versions, write_json
 
         write_json(args.json, {"config": vars(args), "best_seconds": best, "best_cpu_seconds": cpu, "agreement": agree,
                                "versions": versions()})

@@ -409,7 +409,7 @@ def scaling(config: dict, args) -> None:
 
 
 def _write_scaling(path, config, rows) -> None:
-    from ridge_decode._infra.io import versions, write_json
+    from ridge_decode.runtime.io import versions, write_json
 
     write_json(path, {"config": {**config, "sizes": SCALING}, "rows": rows, "versions": versions()})
 

@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..runtime.overlap import run as run_overlapped
 from ..errors import InputError
+from ..runtime.overlap import run as run_overlapped
 from . import backend, core, loop
 from .device import Device
 
