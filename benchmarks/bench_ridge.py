@@ -130,7 +130,9 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
         model = OneStageRidge(alphas=alphas, backend=backend, chunk_size=chunk_size,
                               path=Path(workdir) / "model.h5").fit(X, {"y": Y}, **options)
         fit_crossed = _crossed(getattr(model, "crossings_", {}))
+        t0 = time.perf_counter()
         pred = model.predict(Xt)["y"]
+        model.seconds_["predict"] = time.perf_counter() - t0
         chosen = model.alphas_["y"]
         extra = {"stage_seconds": model.seconds_, "backend": backend, "chunk_size": chunk_size,
                  "median_alpha": float(np.median(chosen)), "crossed_fit": fit_crossed,
@@ -168,6 +170,54 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
     return np.asarray(pred, dtype=np.float32), extra
 
 
+def measure_floor(X, Xt, Y, chunk_size, backend_name="numpy"):
+    """The dense algebra any exact GCV ridge must do, timed in this process on the benchmark's shapes and dtypes
+    (issue 47): the kernel GEMM ``X X^T`` (n x p x n), the eigendecomposition of that (n, n) float32 kernel with
+    the engine's own driver (``backend.eigh``), the projection GEMM ``Q^T Y`` (n x n x t) and the prediction GEMM
+    (n_test x n x t), both over contiguous chunks of ``chunk_size`` columns into outputs made before the clock.
+    Returns seconds."""
+    from ridge_decode.ridge import backend
+
+    b = backend.get(backend_name)
+    out = {}
+    t0 = time.perf_counter()
+    K = X @ X.T
+    out["kernel"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _, Q = backend.eigh(b, K)
+    out["eigh"] = time.perf_counter() - t0
+    del K
+    Q = np.asarray(Q, dtype=np.float32)
+    n, t = Y.shape
+    M = np.ascontiguousarray(np.resize(Xt, (len(Xt), n)), dtype=np.float32)  # (n_test, n), like Xs_test Xs^T Q
+    for name, left in (("projection", Q.T), ("prediction", M)):
+        out[name] = 0.0
+        for a in range(0, t, chunk_size):
+            # a contiguous chunk and its output, made before the clock: the engine's GEMMs get contiguous chunks
+            # (a strided column slice of the whole Y was measured slower than the engine's own solve)
+            right = np.ascontiguousarray(Y[:, a : a + chunk_size])
+            dest = np.empty((left.shape[0], right.shape[1]), dtype=np.float32)
+            t0 = time.perf_counter()
+            np.matmul(left, right, out=dest)
+            out[name] += time.perf_counter() - t0
+        del right, dest
+    out["sum"] = sum(out.values())
+    return out
+
+
+# the engine's time of each floor stage: (engine stages, floor stage)
+FLOOR_STAGES = {"kernel": ("kernel",), "eigh": ("eigh",), "projection": ("solve",), "prediction": ("predict",)}
+
+
+def floor_ratios(engine: dict, floor: dict) -> dict:
+    """The engine's time over the floor's, overall (fit + predict over the floor's sum) and per stage."""
+    stages = engine["stage_seconds"]
+    out = {"overall": engine["seconds"] / floor["sum"]}
+    for stage, mine in FLOOR_STAGES.items():
+        out[stage] = sum(stages.get(k, 0.0) for k in mine) / floor[stage]
+    return out
+
+
 def worker(args):
     """One method in this process: generate data, time fit + predict, report r and peak RSS as JSON."""
     cfg = json.loads(args.worker_config)
@@ -187,6 +237,10 @@ def worker(args):
         seconds = time.perf_counter() - t0
     out = {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "mean_r": mean_r(pred, Yt), **extra}
+    if cfg.get("floor") and args.worker == "ridge_decode":  # after the engine: its peak RSS is its own
+        del pred
+        out["floor_seconds"] = measure_floor(X, Xt, Y, cfg["chunk_size"], cfg["backend"])
+        out["floor_ratio"] = floor_ratios(out, out["floor_seconds"])
     if cuda:
         import torch
 
@@ -256,6 +310,16 @@ def load_reference(path: str, config: dict) -> dict:
     return {"file": str(path), "backend": ref["config"].get("backend"), "mean_r": ours["mean_r"]}
 
 
+def print_floor(res: dict) -> None:
+    """The engine against the floor measured in its process: seconds and ratios, overall and per stage."""
+    fl, ratio, st = res["floor_seconds"], res["floor_ratio"], res["stage_seconds"]
+    print("| stage | engine s | floor s | engine / floor |\n|---|---|---|---|")
+    for stage, mine in FLOOR_STAGES.items():
+        print(f"| {stage} ({'+'.join(mine)}) | {sum(st.get(k, 0.0) for k in mine):.2f} | {fl[stage]:.2f} | "
+              f"{ratio[stage]:.2f} |")
+    print(f"| overall (fit + predict) | {res['seconds']:.2f} | {fl['sum']:.2f} | {ratio['overall']:.2f} |")
+
+
 def print_engine(results: dict) -> None:
     """This engine's stages and the bytes that crossed between host and device."""
     for name in ("ridge_decode", "ridge_decode_baseline"):
@@ -264,6 +328,8 @@ def print_engine(results: dict) -> None:
             continue
         st = res["stage_seconds"]
         print(f"\n{name} stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in st.items()))
+        if "floor_ratio" in res:
+            print_floor(res)
         if "loop" in st:
             parts = [st.get(k, 0.0) for k in ("read", "solve", "write")]
             print(f"  chunk loop: wall {st['loop']:.2f} s; read + compute + write = {sum(parts):.2f} s; largest "
@@ -302,6 +368,52 @@ def overlap_demo(config: dict, args) -> None:
     print(f"\nwritten: {path}")
 
 
+# the sizes of --scaling: (n_train, n_targets), the largest first (the JSON is written after each); p and n_test
+# stay NSD's
+SCALING = [(8859, 88000), (8859, 12288), (8859, 2048), (5000, 12288), (2000, 12288)]
+# sklearn's Ridge forms primal weights (p, t): 5.5 GB at 88,000 targets on top of the data; not run beyond this
+SKLEARN_MAX_TARGETS = 20_000
+
+
+def scaling(config: dict, args) -> None:
+    """Time against targets and against n: the engine with its floor, and sklearn's fixed-alpha Ridge, each size
+    and method in its own process, one after the other; one table and one JSON."""
+    rows = []
+    for n_train, n_targets in SCALING:
+        cfg = {**config, "n_train": n_train, "n_targets": n_targets, "floor": True}
+        row = {"n_train": n_train, "n_targets": n_targets, "ridge_decode": run_worker("ridge_decode", cfg)}
+        if n_targets <= SKLEARN_MAX_TARGETS:
+            row["sklearn_ridge_fixed"] = run_worker("sklearn_ridge_fixed", cfg)
+        else:
+            row["sklearn_ridge_fixed"] = {"skipped": f"its primal weights (p, t) alone take "
+                                                     f"{4 * NSD['n_voxels'] * n_targets / 1e9:.1f} GB"}
+        rows.append(row)
+        _write_scaling(args.json, config, rows)
+    print(f"\np {NSD['n_voxels']}, n_test {NSD['n_test']}, {len(config['alphas'])} alphas, backend "
+          f"{config['backend']}, {os.cpu_count()} CPUs")
+    print("| n | targets | engine s | floor s | engine / floor | eigh s | sklearn Ridge (fixed) s | engine / sklearn "
+          "| engine r | sklearn r | engine peak GB |")
+    print("|---" * 11 + "|")
+    for row in rows:
+        e, sk = row["ridge_decode"], row["sklearn_ridge_fixed"]
+        if "error" in e:
+            print(f"| {row['n_train']} | {row['n_targets']} | failed |" + " |" * 8)
+            continue
+        sks = f"{sk['seconds']:.1f}" if "seconds" in sk else "not run"
+        ratio = f"{e['seconds'] / sk['seconds']:.2f}" if "seconds" in sk else "-"
+        skr = f"{sk['mean_r']:.4f}" if "mean_r" in sk else "-"
+        print(f"| {row['n_train']} | {row['n_targets']} | {e['seconds']:.1f} | {e['floor_seconds']['sum']:.1f} | "
+              f"{e['floor_ratio']['overall']:.2f} | {e['floor_seconds']['eigh']:.1f} | {sks} | {ratio} | "
+              f"{e['mean_r']:.4f} | {skr} | {e['peak_rss_mb'] / 1024:.2f} |")
+    print(f"\nwritten: {args.json}")
+
+
+def _write_scaling(path, config, rows) -> None:
+    from ridge_decode.runtime.io import versions, write_json
+
+    write_json(path, {"config": {**config, "sizes": SCALING}, "rows": rows, "versions": versions()})
+
+
 def parse_alphas(text):
     lo, hi, k = text.split(":")
     return np.logspace(float(lo), float(hi), int(k))
@@ -330,6 +442,12 @@ def main(argv=None):
     parser.add_argument("--reference", default=None,
                         help="a JSON this script wrote on the same data (another backend, another machine): each "
                              "method's held-out r is set against its ridge_decode's")
+    parser.add_argument("--floor", action="store_true",
+                        help="after the engine, time the floor in its process (eigh with the engine's driver, the "
+                             "kernel, projection and prediction GEMMs) and report engine / floor")
+    parser.add_argument("--scaling", action="store_true",
+                        help="the engine (with --floor) and sklearn's fixed-alpha Ridge against targets (2k, 12k, "
+                             "88k at NSD's n) and against n (2k, 5k, 9k at 12,288 targets), one JSON")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--worker-config", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -351,7 +469,9 @@ def main(argv=None):
         methods = list(CHEAP if scale["n_targets"] > ONLY_CHEAP_ABOVE else METHODS)
     config = {**scale, "latent_dim": LATENT_DIM, "seed": args.seed, "alphas": alphas.tolist(),
               "fixed_alpha": args.fixed_alpha, "backend": args.backend, "chunk_size": args.chunk_size,
-              "workdir": args.workdir, "cpu_count": os.cpu_count(), "methods": methods}
+              "workdir": args.workdir, "cpu_count": os.cpu_count(), "methods": methods, "floor": args.floor}
+    if args.scaling:
+        return scaling(config, args)
     if args.overlap:
         return overlap_demo(config, args)
     reference = load_reference(args.reference, config) if args.reference else None

@@ -29,16 +29,20 @@ from .predict import _grid_digest
 
 @dataclass
 class FitRequest:
-    """One fit (see ``fit --help``); ``out`` is the folder that receives ``<source label>/``."""
+    """One fit (see ``fit --help``); ``out`` is the folder that receives ``<source label>/``.
+
+    ``solver``, ``alphas`` and ``cv`` are ``OneStageRidge``'s words: ``alphas`` is the grid (A,) (None: the default
+    grid), or with ``solver="fixed"`` the alpha itself, one number or {group: number}; ``cv`` the folds of
+    ``solver="himalaya"``. ``fixed_alpha=X`` is deprecated: it means ``solver="fixed", alphas=X``.
+    """
 
     source: Source
     targets: list[str] = field(default_factory=lambda: ["pixels"])
     features_dir: str | Path | None = None
     out: str | Path = layout.OUTPUTS
     backend: str = "numpy"
-    alphas: np.ndarray | None = None
+    alphas: np.ndarray | float | dict | None = None
     alpha_per: str = "target"
-    fixed_alpha: float | dict | None = None
     solver: str = "gcv"
     cv: int = 5
     rescale: bool = False
@@ -46,6 +50,16 @@ class FitRequest:
     min_nc: float | None = None
     progress: bool = True
     echo: Callable[[str], None] = print
+    fixed_alpha: float | dict | None = None  # deprecated: solver="fixed", alphas=...
+
+    def __post_init__(self):
+        if self.fixed_alpha is not None:
+            warnings.warn("FitRequest(fixed_alpha=X) is deprecated and will be removed in 0.3: use "
+                          "FitRequest(solver='fixed', alphas=X)", FutureWarning, stacklevel=3)
+            if self.solver not in ("gcv", "fixed") or self.alphas is not None:
+                raise InputError(f"fixed_alpha is solver='fixed' with alphas={self.fixed_alpha!r}; it cannot go with "
+                                 f"solver={self.solver!r} or alphas={self.alphas!r}")
+            self.solver, self.alphas, self.fixed_alpha = "fixed", self.fixed_alpha, None
 
 
 @dataclass
@@ -98,16 +112,15 @@ def fit_subject(req: FitRequest) -> FitResult:
 
 def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     """The fit itself, into the staging folder of ``folder`` (see ``fit_subject``)."""
-    alphas = resolve_alphas(req.alphas)
+    fixed = req.solver == "fixed"
+    alphas = resolve_alphas(None if fixed else req.alphas)  # the grid (with a fixed alpha: the figure's axis)
     timer = Timer()
     stage = staging(folder)
     with timer("load"):
         inputs = read_fit_inputs(req)
-    fixed = req.fixed_alpha is not None
-    model = OneStageRidge(alphas=req.fixed_alpha if fixed else alphas, alpha_per=req.alpha_per, backend=req.backend,
+    model = OneStageRidge(alphas=req.alphas if fixed else alphas, alpha_per=req.alpha_per, backend=req.backend,
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
-                          solver="fixed" if fixed else req.solver,
-                          solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
+                          solver=req.solver, solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
     _room_for_model(stage, inputs, req, 1 if fixed else len(alphas))
     with timer("fit"), writing(stage), warnings.catch_warnings():
         # the grid's warnings are in model.fit_warnings_: the summary table, summary.json and the figure say them
@@ -260,7 +273,8 @@ def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer
                     "predict": t["predict"], "write": t["write"]},
         "runs": model.runs_,
         "peak_rss_mb": peak_rss_mb(),
-        "config": request_config(req, alphas=list(map(float, alphas)), chunk_size=model.chunk_size,
+        "config": request_config(req, alphas=req.alphas if req.solver == "fixed" else list(map(float, alphas)),
+                                 chunk_size=model.chunk_size,
                                  cv=req.cv if req.solver == "himalaya" else None,
                                  features_dir=str(inputs.features_dir), data=inputs.data.info),
         "outputs": {"model": layout.MODEL, "predictions": layout.PREDICTIONS, "figure": layout.FIT_FIGURE},

@@ -132,3 +132,12 @@ def identity_like(b, x, n: int, dtype: str):
 
         return torch.eye(n, dtype=getattr(b, dtype), device=x.device)
     return np.eye(n, dtype=dtype)
+
+
+def finite(b, x):
+    """``isfinite(x)`` elementwise, on ``x``'s device."""
+    if is_torch(b):
+        import torch
+
+        return torch.isfinite(x)
+    return np.isfinite(x)

@@ -35,6 +35,9 @@ from . import backend
 from .backend import cast
 
 STANDARDIZE_BLOCK = 2048  # voxels standardised at a time in float64: bounded memory, exact centring
+# Bytes of one row sub-block of the chunk passes past the projection (GCV scores, coefficients): small enough that
+# its squares or denominators are reused from the core's cache, not memory (64 rows of a 4,096-target chunk).
+FUSED_BYTES = 1 << 20
 
 
 # ------------------------------------------------------------------------------------------ 1. the inputs
@@ -125,21 +128,45 @@ def intercept_dof_weight(b, Q):
     return 1.0 - b.sum(Q, 0) ** 2 / Q.shape[0]
 
 
-def shrinkage(b, s, alphas):
-    """``F[a, j] = alpha_a / (s_j + alpha_a)`` (A, n): the residual factor of each eigen-direction."""
+def shrinkage(s, alphas):
+    """``F[a, j] = alpha_a / (s_j + alpha_a)`` (A, n): the residual factor of each eigen-direction, for eigenvalues
+    ``s`` (n,) and ``alphas`` (A,) in ``s``'s dtype."""
     return alphas[:, None] / (s[None, :] + alphas[:, None])
 
 
-def gcv_scores(b, s, Z, alphas, dof_weight):
-    """GCV mean squared error (A, t), in target units squared, for eigenvalues ``s`` (n,), projected targets ``Z``
-    (n, t) and ``alphas`` (A,) float32."""
-    F = shrinkage(b, s, alphas)
-    numerator = b.matmul(F * F, Z * Z)
+def row_blocks(b, n: int, t: int, rows: int | None = None):
+    """``[start, stop)`` of the row sub-blocks that the chunk passes walk through, for an (n, t) block: ``rows``
+    rows (default: as many as fit in ``FUSED_BYTES`` of float32 on a CPU backend; every row at once on a GPU,
+    where one large call beats many small). A row sub-block of a C-ordered array is contiguous in memory."""
+    if rows is None:
+        rows = n if b.name == "torch_cuda" else FUSED_BYTES // (4 * max(t, 1))
+    rows = max(int(rows), 1)
+    return [(j, min(j + rows, n)) for j in range(0, n, rows)]
+
+
+def gcv_scores(b, s, Z, alphas, dof_weight, rows: int | None = None):
+    """GCV mean squared error (A, t) float32, in target units squared, for eigenvalues ``s`` (n,), projected targets
+    ``Z`` (n, t) and ``alphas`` (A,) (float64, cast to ``s``'s dtype here).
+
+    ``Z`` is read once, ``rows`` eigen-directions at a time (``row_blocks``): each sub-block's squares stay in
+    cache for its share of ``F^2 @ Z^2``, summed into the scores, instead of making an (n, t) array of squares."""
+    n, t = Z.shape
+    F = shrinkage(s, cast(b, alphas, str(s.dtype).split(".")[-1]))
+    F2 = F * F
     denominator = b.matmul(F, dof_weight[:, None])[:, 0] ** 2
-    return s.shape[0] * numerator / denominator[:, None]
+    blocks = row_blocks(b, n, t, rows)
+    numerator = None
+    for j, k in blocks:
+        Zr = Z[j:k]
+        part = b.matmul(F2[:, j:k], Zr * Zr)
+        if numerator is None:
+            numerator = part
+        else:
+            numerator += part
+    return n * numerator / denominator[:, None]
 
 
-def best_alphas(b, scores, alphas):
+def best_alphas(scores, alphas):
     """The alpha (t,) with the lowest GCV error for each target, from ``scores`` (A, t) and ``alphas`` (A,)."""
     return alphas[scores.argmin(0)]
 
@@ -149,22 +176,33 @@ def best_group_alpha(b, scores, alphas):
     return alphas[b.sum(cast(b, scores, "float64"), 1).argmin(0)]
 
 
-def gcv_solve(b, s, Q, Yc, grid, alphas, dof_weight):
-    """One chunk of centred targets ``Yc`` (n, t), alpha per target: (coefficients ``B`` (n, t) in the eigenbasis,
-    the chosen alphas (t,) from ``alphas`` (A,) float64, the GCV scores (A, t) over ``grid``, ``alphas`` in float32)."""
+def gcv_solve(b, s, Q, Yc, alphas, dof_weight, rows: int | None = None):
+    """One chunk of centred targets ``Yc`` (n, t), alpha per target: (coefficients ``B`` (n, t) float32 in the
+    eigenbasis, the chosen alphas (t,) float64 from ``alphas`` (A,) float64, the GCV scores (A, t) float32).
+
+    Past the projection, the (n, t) block is read once for the scores and once for the coefficients, which are
+    written over the projection (``eigen_coef(out=Z)``), each pass in cache-sized row sub-blocks."""
     Z = project(b, Q, Yc)
-    scores = gcv_scores(b, s, Z, grid, dof_weight)
-    chosen = best_alphas(b, scores, alphas)
-    return eigen_coef(b, s, Z, chosen), chosen, scores
+    scores = gcv_scores(b, s, Z, alphas, dof_weight, rows)
+    chosen = best_alphas(scores, alphas)
+    return eigen_coef(b, s, Z, chosen, out=Z, rows=rows), chosen, scores
 
 
 # ------------------------------------------------------------------------------------ 4. coefficients
-def eigen_coef(b, s, Z, alpha_per_target):
-    """Coefficients in the eigenbasis, ``B = Z / (s + alpha_k)`` (n, t) float32, one alpha per target (t,)."""
-    B = s[:, None] + cast(b, alpha_per_target, "float32")[None, :]  # a new array: the denominators, then B
-    B **= -1
-    B *= Z
-    return B
+def eigen_coef(b, s, Z, alpha_per_target, out=None, rows: int | None = None):
+    """Coefficients in the eigenbasis, ``B = Z / (s + alpha_k)`` (n, t) float32, one alpha per target (t,).
+
+    ``out`` receives them (``Z`` itself for the callers that own their projection: no new (n, t) array); the
+    row sub-blocks (``row_blocks``) keep each block's denominators in cache."""
+    alpha = cast(b, alpha_per_target, "float32")
+    if out is None:
+        out = backend.empty_like(b, Z, tuple(Z.shape), "float32")
+    for j, k in row_blocks(b, Z.shape[0], Z.shape[1], rows):
+        den = s[j:k, None] + alpha[None, :]  # the denominators, then their reciprocals, in the sub-block
+        den **= -1
+        den *= Z[j:k]
+        out[j:k] = den
+    return out
 
 
 def cholesky_coef(b, factor, Yc):
@@ -183,7 +221,7 @@ def cholesky_factor(b, K, alpha: float):
 
 
 # -------------------------------------------------------------------------------------------- 5. predict
-def test_kernel(b, Xs_test, Xs_train, basis=None):
+def cross_kernel(b, Xs_test, Xs_train, basis=None):
     """``Xs_test Xs_train^T`` (n_test, n), times the eigenbasis ``Q`` when given: what predictions multiply by the
     coefficients, in the inputs' dtype."""
     M = b.matmul(Xs_test, b.transpose(Xs_train))
@@ -191,7 +229,7 @@ def test_kernel(b, Xs_test, Xs_train, basis=None):
 
 
 def predict(b, M, coef, y_mean):
-    """Predictions (n_test, t) = ``M @ coef + y_mean`` for ``test_kernel``'s ``M``, coefficients (n, t) and the
+    """Predictions (n_test, t) = ``M @ coef + y_mean`` for ``cross_kernel``'s ``M``, coefficients (n, t) and the
     targets' means (t,), in ``M``'s dtype."""
     return b.matmul(M, backend.cast_like(b, coef, M)) + backend.cast_like(b, y_mean, M)
 
@@ -214,20 +252,19 @@ def fit(b, X, Y, alphas, alpha_per: str = "target", chunk_size: int = 4096, eigh
     Xs, X_mean, X_scale = standardize(b, X)
     s, Q = eigendecompose(b, linear_kernel(b, Xs), eigh_dtype)
     dof_weight = intercept_dof_weight(b, Q)
-    grid = cast(b, alphas, "float32")
     parts = []
     for a in range(0, Y.shape[1], chunk_size):
         Yc, mean, std = center(b, Y[:, a : a + chunk_size])
         if alpha_per == "group":  # the projection waits for the group's one alpha
             Z = project(b, Q, Yc)
-            parts.append([Z, None, gcv_scores(b, s, Z, grid, dof_weight), mean, std])
+            parts.append([Z, None, gcv_scores(b, s, Z, alphas, dof_weight), mean, std])
         else:
-            parts.append([*gcv_solve(b, s, Q, Yc, grid, alphas, dof_weight), mean, std])
+            parts.append([*gcv_solve(b, s, Q, Yc, alphas, dof_weight), mean, std])
     if alpha_per == "group":
         alpha = best_group_alpha(b, b.concatenate([part[2] for part in parts], 1), alphas)
         for part in parts:
             part[1] = b.ones_like(part[3]) * alpha
-            part[0] = eigen_coef(b, s, part[0], part[1])
+            part[0] = eigen_coef(b, s, part[0], part[1], out=part[0])
     coef, chosen, scores, y_mean, y_std = (b.concatenate([part[k] for part in parts], axis)
                                            for k, axis in enumerate((1, 0, 1, 0, 0)))
     return {"X_mean": X_mean, "X_scale": X_scale, "Xs": Xs, "s": s, "basis": Q, "coef": coef, "alphas": chosen,

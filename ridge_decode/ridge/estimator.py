@@ -149,7 +149,7 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         Xs = core.apply_standardization(b, dev.to_device(X, "test voxels", X.dtype),
                                         dev.to_device(self.X_mean_, "voxel means", np.float64),
                                         dev.to_device(self.X_scale_, "voxel scales", np.float64))
-        M = core.test_kernel(b, core.cast(b, Xs, "float64"),
+        M = core.cross_kernel(b, core.cast(b, Xs, "float64"),
                              dev.to_device(self.Xs_train_, "standardised training voxels", np.float64),
                              dev.to_device(self.basis_, "basis", np.float64))
         P = core.predict(b, M, dev.to_device(self.eigen_coef_, "eigenbasis coefficients", np.float64),

@@ -5,7 +5,7 @@ How a fit runs (n images, p voxels, t targets over all groups), every step on th
 1. ``X`` is standardised with training statistics (mean, and std with ddof=1 as Brain-Diffuser does), in float64.
 2. The linear kernel ``K = Xs Xs^T`` (n, n) is computed once for all groups.
 3. Choosing alphas: one eigendecomposition ``K = Q diag(s) Q^T`` serves every target; GCV in the eigenbasis
-   scores all alphas for a chunk of targets with one small matrix product (``solvers.EigenGCV``). With fixed
+   scores all alphas for a chunk of targets with one small matrix product (``runner.EigenGCV``). With fixed
    alphas (the Brain-Diffuser baseline) one Cholesky factorisation per distinct alpha replaces it.
 4. Targets are read ``chunk_size`` columns at a time (numpy arrays, memory maps or h5py datasets alike); each
    chunk's coefficients (n, chunk) go to the model's store. With chosen alphas they are kept in the eigenbasis,
@@ -16,10 +16,10 @@ How a fit runs (n images, p voxels, t targets over all groups), every step on th
 
 Two layers. The maths is ``core`` (plain functions of arrays, shared with ``RidgeGCV``): ``fit`` calls its
 standardisation, kernel and eigendecomposition itself, and each chunk's GCV through a solver. Around it, the
-out-of-core runner: ``runner`` (the solver of a fit and its chunk loop), ``device`` (the one host/device boundary,
-with every crossing counted), ``solvers`` (what a chunk becomes, by name), ``loop`` (plan and the overlapped loop),
-``fit_chunks`` (one chunk's reading and writing, the two passes, the fingerprint), ``stores`` (the model file, or
-plain arrays in memory) and ``model_file`` (its format, generation and checks, and reading a fitted model back).
+out-of-core runner: ``runner`` (the solvers, registered by name, the chunk loop and the two passes of an alpha per
+group), ``device`` (the one host/device boundary, with every crossing counted), ``loop`` (the plan of chunks),
+``fit_chunks`` (the fingerprint that lets a fit resume), ``stores`` (the model file, or plain arrays in memory) and
+``model_file`` (its format, generation and checks, and reading a fitted model back).
 ``validation`` checks the parameters and inputs of both estimators.
 
 With ``path`` set, the model is written to ``<path>.part`` as it goes; a fit interrupted for any reason resumes
@@ -34,6 +34,7 @@ import inspect
 import json
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
@@ -214,7 +215,7 @@ class OneStageRidge:
                              "array (n_samples, ...) or {group: array}")
         params = validation.current_form(self.get_params(), "OneStageRidge")  # warns for the names before 0.2.0
         alphas = validation.check_params(params)
-        alpha_per, solver, solver_params = params["alpha_per"], params["solver"], params["solver_params"]
+        alpha_per, solver_name, solver_params = params["alpha_per"], params["solver"], params["solver_params"]
         names = validation.feature_names(X)
         single = not isinstance(targets, Mapping)
         seconds: dict[str, float] = {}
@@ -226,18 +227,26 @@ class OneStageRidge:
         if single and np.ndim(targets) == 1:  # one target: fitted as (n, 1), predicted as (n,)
             single, targets = "1d", np.asarray(targets)[:, None]
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
-        fixed = validation.fixed_alphas(params["alphas"], list(targets)) if solver == "fixed" else None
+        fixed = validation.fixed_alphas(params["alphas"], list(targets)) if solver_name == "fixed" else None
         dev = Device(self.backend)
-        Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         self._names = names
         config = self._config(alphas, params, targets, fixed, (n, p), single)
+        hashing = None
+        if self.path is not None:  # hashed on a thread (hashlib releases the GIL) while the kernel is made
+            pool = ThreadPoolExecutor(1, thread_name_prefix="fingerprint")
+            hashing = pool.submit(fit_chunks.fingerprint, X, targets, config)
+            pool.shutdown(wait=False)
+        Xs, mean, scale = core.standardize(dev.b, dev.to_device(X, "voxels", X.dtype))
         seconds["standardize"] = time.perf_counter() - t0
-        if self.path is None:  # nothing to resume: no fingerprint
+        t0 = time.perf_counter()
+        K = core.linear_kernel(dev.b, Xs)
+        seconds["kernel"] = time.perf_counter() - t0
+        if hashing is None:  # nothing to resume: no fingerprint
             store = nullcontext((MemoryStore(), False))
         else:
             t0 = time.perf_counter()
-            plan = fit_chunks.fingerprint(X, targets, config)
-            seconds["fingerprint"] = time.perf_counter() - t0
+            plan = hashing.result()
+            seconds["fingerprint"] = time.perf_counter() - t0  # the part the kernel did not hide
             store = fit_chunks.opened(resumable_h5(self.path, plan,
                                                    mismatch="is a partial fit of other inputs or parameters"))
         with ExitStack() as stack:
@@ -254,17 +263,15 @@ class OneStageRidge:
                 st.put("X_mean", dev.to_host(mean, "voxel means"))
                 st.put("X_scale", dev.to_host(scale, "voxel scales"))
                 st.put("alphas_grid", alphas)
-            t0 = time.perf_counter()
-            K = core.linear_kernel(dev.b, Xs)
             del Xs
-            seconds["kernel"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            run = runner.ChunkRun(alphas, fixed, alpha_per, int(self.chunk_size), solver,
-                                  solver_params, resumed, progress, overlap, self.path)
-            solver = runner.make_solver(dev, st, K, run)
-            if solver.name == "gcv":
-                del K
-                seconds["eigh"] = time.perf_counter() - t0
+            run = runner.ChunkRun(alphas, fixed, alpha_per, int(self.chunk_size), solver_name,
+                                  solver_params, resumed, progress, overlap, self.path,
+                                  {g: validation.compute_dtype(Y.dtype) for g, Y in targets.items()})
+            solver = runner.SOLVERS[solver_name].build(dev, st, K, run)
+            del K  # the solver keeps it if it needs it
+            if solver.setup_stage:
+                seconds[solver.setup_stage] = time.perf_counter() - t0
             seconds.update(runner.run_chunks(st, dev, targets, solver, run))
             st.attrs["complete"] = True
             runs = json.loads(st.attrs["runs"])
@@ -455,7 +462,7 @@ class OneStageRidge:
             else:  # a model file of format /2: its raw float32 training voxels
                 Xt = core.apply_standardization(b, dev.to_device(st.get("X_train"), "training voxels"), mean, scale)
             basis = dev.to_device(st.get("basis"), "basis", dt) if st.has("basis") else None
-            M = core.test_kernel(b, core.cast(b, Xs, dt), core.cast(b, Xt, dt), basis)
+            M = core.cross_kernel(b, core.cast(b, Xs, dt), core.cast(b, Xt, dt), basis)
             del Xs, Xt
             for g in groups:
                 t = int(np.prod(self.target_shapes_[g]))

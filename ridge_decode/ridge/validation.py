@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError, InputTypeError, ParameterError, python_fix
+from . import core
 from .backend import BACKENDS
 from .device import torch_to_host
+from .runner import SOLVERS
 
 DEFAULT_ALPHAS = np.logspace(0, 8, 20)
 ALPHA_PER = ("target", "group")
-SOLVERS = ("gcv", "fixed", "himalaya")
 MIN_SAMPLES = 2  # a centred target of one sample is all zeros: nothing to fit, and GCV divides by 0
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # A chosen alpha on the grid's first or last value for more than this fraction of the (non-constant) targets
@@ -112,7 +113,7 @@ PARAMETERS = {
     "backend": _one_of(*BACKENDS),
     "chunk_size": _integer(1),
     "eigh_dtype": _one_of("float32", "float64"),
-    "solver": _one_of(*SOLVERS),
+    "solver": (lambda: f"one of {tuple(SOLVERS)}", lambda v: isinstance(v, str) and v in SOLVERS),  # read live
     "solver_params": ("None or a mapping (its 'cv' an integer >= 2)", lambda v: v is None or (
         isinstance(v, Mapping) and ("cv" not in v or _integer(2)[1](v["cv"])))),
     "path": _optional((str, Path), "a path"),
@@ -124,6 +125,7 @@ def check_params(params: dict) -> np.ndarray:
     for name, value in params.items():
         description, valid = PARAMETERS[name]
         if not valid(value):
+            description = description() if callable(description) else description
             values = list(value.values()) if isinstance(value, Mapping) else value
             why = _real_numbers(values) if name == "alphas" else None
             raise ParameterError(f"{name} must be {description}; got {value!r}" + (f" ({why})" if why else ""),
@@ -181,8 +183,12 @@ def compute_dtype(dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
+CHECK_BLOCK = 4096  # columns checked at a time: no (n, t) array of booleans (780 MB at 88,000 NSD targets)
+
+
 def _check_range(name: str, values: np.ndarray, what: str) -> None:
-    finite = np.isfinite(values).all(axis=0)
+    finite = np.concatenate([np.isfinite(values[:, a : a + CHECK_BLOCK]).all(axis=0)
+                             for a in range(0, values.shape[1], CHECK_BLOCK)] or [np.ones(0, bool)])
     if not finite.all():
         bad = np.flatnonzero(~finite)
         raise InputError(f"{name} has NaN or infinite values in {what} {bad[:5].tolist()}"
@@ -323,7 +329,7 @@ def warn_precision(alphas: dict, s_max: float, eigh_dtype: str, stacklevel: int 
     """Warn when targets chose an alpha below the eigendecomposition's absolute eigenvalue error (eps of
     ``eigh_dtype`` times the kernel's largest eigenvalue ``s_max``): their coefficients are round-off. Returns the
     message, or None."""
-    bound = float(np.finfo(eigh_dtype).eps) * float(s_max)
+    bound = core.precision_bound(s_max, eigh_dtype)
     below = {g: int((np.asarray(a) < bound).sum()) for g, a in alphas.items()}
     below = {g: k for g, k in below.items() if k}
     if not below:

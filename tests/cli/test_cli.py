@@ -89,6 +89,17 @@ def test_fit_brain_diffuser_baseline(synthetic_copy, tmp_path):
     res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--fixed-alpha", "pixels:5",
                                "--out", str(out)])
     assert res.exit_code == 2 and "'--fixed-alpha': expected a number or 'group=alpha,...'" in res.output
+    # --fixed-alpha X is the shorthand of --solver fixed --alphas X: the same predictions
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--solver", "fixed", "--alphas",
+                               "pixels=5e4", "--rescale", "--out", str(tmp_path / "long")])
+    assert res.exit_code == 0, res.output
+    with h5py.File(tmp_path / "long" / "subj01" / "predictions.h5", "r") as f:
+        np.testing.assert_array_equal(f["pred/pixels"][()].reshape(50, -1), pred)
+    for args, message in ((["--fixed-alpha", "5e4", "--alphas", "1:2:3"], "give it alone"),
+                          (["--solver", "fixed"], "--solver fixed needs the alpha"),
+                          (["--solver", "fixed", "--alphas", "pixels:5"], "'--alphas': expected a number")):
+        res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), *args, "--out", str(out)])
+        assert res.exit_code == 2 and message in res.output, res.output
 
 
 def test_fit_without_nsd_says_what_is_missing(tmp_path):
@@ -205,3 +216,13 @@ def test_written_files_honour_the_umask(tmp_path):
         os.umask(old)
     for name in ("a.json", "b.bin"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644  # readable by group and others
+
+
+def test_fit_request_fixed_alpha_is_deprecated_for_solver_fixed():
+    from ridge_decode.pipeline import FitRequest
+
+    with pytest.warns(FutureWarning, match=r"FitRequest\(solver='fixed', alphas=X\)"):
+        req = FitRequest(source=None, fixed_alpha={"pixels": 5e4})
+    assert (req.solver, req.alphas, req.fixed_alpha) == ("fixed", {"pixels": 5e4}, None)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="cannot go with solver='himalaya'"):
+        FitRequest(source=None, fixed_alpha=5.0, solver="himalaya")

@@ -200,13 +200,13 @@ def test_decode_refuses_a_folder_of_another_decode(own, tmp_path):
 def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_path, monkeypatch):
     import shutil
 
-    from ridge_decode.ridge import fit_chunks as model_module
+    from ridge_decode.ridge import runner
 
     root, path = own
     out = tmp_path / "out"
     shutil.copytree(root / "out", out)
     before = digest(out)
-    real, calls = model_module.compute, []
+    real, calls = runner.EigenGCV.solve, []
 
     def interrupted(*args, **kwargs):
         calls.append(1)
@@ -214,14 +214,14 @@ def test_an_interrupted_fit_leaves_the_previous_run_whole_and_resumes(own, tmp_p
             raise KeyboardInterrupt("simulated interruption")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "compute", interrupted)
+    monkeypatch.setattr(runner.EigenGCV, "solve", interrupted)
     args = ["fit", "--input", str(path), "--out", str(out), "--alphas", "-2:4:7", "--chunk-size", "1000"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 130 and "fit interrupted by SIGINT" in res.output  # one line, 128 + SIGINT
     part = ".mine.next/model.h5.part"  # staged beside the folder, which still holds the previous run
     assert digest(out) == {**before, part: digest(out)[part]}
     assert "MB of partial files stay in" in res.output  # the resumable file is kept, and its size said
-    monkeypatch.setattr(model_module, "compute", real)
+    monkeypatch.setattr(runner.EigenGCV, "solve", real)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert "resuming at chunk 2 of 4" in res.output and "resumed: 2 runs" in res.output
