@@ -54,9 +54,11 @@ def fetch_synthetic(name: str = "synthetic", size: str = "small", subjects=(1, 2
                     seed: int = 0, data_home=None, echo: Callable[[str], None] = print) -> Path:
     """The synthetic subjects of ``simulate`` (NSD's file layout) in ``<data home>/<name>``, written once.
 
-    A folder that already holds a complete simulation (its ``synthetic.json``) is reused as it is, whatever wrote
-    it; otherwise ``simulate(root, size, subjects, seed, preset)`` writes it (about 20 s and 0.5 GB for the default
-    "small" pair) and ``echo`` says its size. Returns the root to pass to ``NSDSource``.
+    A folder that already holds a complete simulation (its ``synthetic.json``) is reused when it was made with the
+    same ``size``, ``preset`` and ``seed`` (missing ``subjects`` are added); made otherwise, it is an error naming
+    what differs (give another ``name``). A new folder is written by ``simulate(root, size, subjects, seed,
+    preset)`` (about 0.44 GB for the default "small" pair) and ``echo`` says its size. Returns the root to pass to
+    ``NSDSource``.
     """
     from .simulation import simulate
 
@@ -64,6 +66,8 @@ def fetch_synthetic(name: str = "synthetic", size: str = "small", subjects=(1, 2
         raise InputError(f"name must be one folder name inside the data home; got {name!r}")
     root = get_data_home(data_home) / name
     if (root / "synthetic.json").exists():
+        # simulate returns at once for the same settings, adds missing subjects, and refuses other settings
+        simulate(root, size=size, subjects=subjects, seed=seed, preset=preset, progress=False)
         return root
     echo(f"writing the synthetic subjects {list(subjects)} ({size}, preset {preset!r}) to {root} ...")
     simulate(root, size=size, subjects=subjects, seed=seed, preset=preset, progress=False)

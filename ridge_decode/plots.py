@@ -45,7 +45,8 @@ def _subplots(rows: int, cols: int, figsize, squeeze: bool = True):
 
 
 def plot_reconstructions(recons: np.ndarray, stimuli: np.ndarray | None = None, ids=None,
-                         path: str | Path | None = None, title: str = "", scores=None) -> Figure:
+                         path: str | Path | None = None, title: str = "", scores=None,
+                         labels=("seen", "decoded")) -> Figure:
     """Each stimulus (top) above its reconstruction (bottom), ten to a row, labelled by image id.
 
     Parameters
@@ -63,6 +64,8 @@ def plot_reconstructions(recons: np.ndarray, stimuli: np.ndarray | None = None, 
         The figure's title.
     scores : array-like of shape (n,), optional
         A score per image (e.g. its PixCorr), shown above its reconstruction.
+    labels : (str, str)
+        The names of the two rows, drawn at their left.
 
     Returns
     -------
@@ -86,8 +89,8 @@ def plot_reconstructions(recons: np.ndarray, stimuli: np.ndarray | None = None, 
         if scores is not None:
             axes[r + per - 1, c].set_title(f"r={scores[k]:.2f}", fontsize=7)
     if stimuli is not None:
-        axes[0, 0].text(-0.15, 0.5, "seen", transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
-    axes[per - 1, 0].text(-0.15, 0.5, "decoded", transform=axes[per - 1, 0].transAxes, rotation=90, va="center",
+        axes[0, 0].text(-0.15, 0.5, labels[0], transform=axes[0, 0].transAxes, rotation=90, va="center", ha="right")
+    axes[per - 1, 0].text(-0.15, 0.5, labels[1], transform=axes[per - 1, 0].transAxes, rotation=90, va="center",
                           ha="right")
     fig.suptitle(title, fontsize=9)
     return save(fig, path)

@@ -35,7 +35,8 @@ fig, ax = plt.subplots(figsize=(6, 3.4), layout="constrained")
 ax.loglog(np.arange(1, len(s) + 1), np.maximum(s, 1e-3), label="eigenvalues s_j of K = X X^T")
 ax.axhline(median, color="C3", ls="--", label=f"median chosen alpha {median:.3g}")
 ax.axvline(kept, color="0.6", lw=0.8, label=f"the {kept} components whose eigenvalue exceeds it: kept")
-ax.annotate("the centred kernel's null direction\n(eigenvalue 0, drawn at 1e-3)", (len(s), 1e-3), xytext=(0.64, 0.42),
+ax.annotate(f"the centred kernel's null direction\n(eigenvalue {s[-1]:.2g}: 0 up to round-off)",
+            (len(s), max(float(s[-1]), 1e-3)), xytext=(0.55, 0.42),
             textcoords="axes fraction", fontsize=7, arrowprops={"arrowstyle": "->"})
 ax.set(xlabel="component j", ylabel="eigenvalue", title="kernel spectrum and the chosen alpha")
 ax.legend(fontsize=7, loc="lower left")

@@ -38,7 +38,7 @@ fig
 # The best possible row: the targets themselves, upsampled. The decoded thumbnails keep the coarsest layout and
 # colour of each image, far from it: these noisy voxels carry little of the finer structure.
 fig = rd.plot_reconstructions(best[:8], seen[:8], data.test_ids[:8], title="seen (top), the 32 x 32 target (bottom)",
-                              path=figures / "06_best_possible.png")
+                              labels=("seen", "target"), path=figures / "06_best_possible.png")
 print(f"written: {figures / '06_best_possible.png'}")
 fig
 
@@ -53,7 +53,7 @@ print({name: round(value, 3) for name, value in rd.score_images(decoded, seen).i
 # %%
 # Exercises
 # ---------
-# 1. Fit again with ``alphas=np.logspace(5, 7, 3)``. What does the fit say, and why?
+# 1. Fit again with ``alphas=[1e5, 1e6, 1e7]``. What does the fit say, and why?
 #
 # .. raw:: html
 #
