@@ -69,7 +69,8 @@ plt.show()
 # %%
 # Exercises
 # ---------
-# 1. Simulate the NSD-like preset instead (``preset="nsd"``). Does the share map still find the hierarchy?
+# 1. Simulate the NSD-like preset instead (``preset="nsd"``, into another folder of the data home, e.g.
+#    ``rd.fetch_synthetic("synthetic_maps_nsd", ...)``). Does the share map still find the hierarchy?
 #
 # .. raw:: html
 #
