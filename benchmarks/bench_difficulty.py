@@ -53,8 +53,8 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
         xyz, t = f["encoding/voxel_xyz"][()], f["encoding/hierarchy"][()]
     order = {tuple(v): k for k, v in enumerate(xyz.tolist())}
     t = t[[order[tuple(v)] for v in load_subject(1, root, progress=False).voxel_xyz.tolist()]]
-    json_path, _ = run_transfer(TransferRequest(NSDSource(root, 1), NSDSource(root, 2), ["pixels"],
-                                                fractions=list(fractions), out=out, echo=lambda s: None))
+    json_path = run_transfer(TransferRequest(NSDSource(root, 1), NSDSource(root, 2), ["pixels"],
+                                                fractions=list(fractions), out=out, echo=lambda s: None)).json_path
     import json
 
     results = json.loads(json_path.read_text())["results"]

@@ -38,6 +38,6 @@ def transfer(source_values, label, reference, targets, fractions, alphas, **opti
     if isinstance(subject, NSDSource) and source_values.get("subject") is None:
         subject = NSDSource(subject.root, 2, subject.sessions, label)  # the new NSD subject: 2 unless named
     ref = reference_source(options["reference_dir"], NSDSource(source_values.get("data_root"), reference))
-    written, fig = run_transfer(TransferRequest(ref, subject, **options, targets=parse_groups(targets),
-                                                fractions=fractions, alphas=parse_alphas(alphas), echo=click.echo))
-    click.echo(f"written: {written} and {fig}")
+    done = run_transfer(TransferRequest(ref, subject, **options, targets=parse_groups(targets), fractions=fractions,
+                                        alphas=parse_alphas(alphas), echo=click.echo))
+    click.echo(f"written: {done.json_path} and {done.figure}")

@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,19 @@ from ..runtime.machine import full_disk_error, io_error
 
 # request fields that are how a run talks, not what it computes: never recorded in a summary
 NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject")
+
+
+class TupleResult:
+    """A stage's result dataclass that still unpacks as the tuple the stage returned before 0.2.0, with a
+    ``FutureWarning`` (``summary, folder = predict_subject(...)``); ``_tuple`` names the fields it unpacked to."""
+
+    _tuple: tuple[str, ...] = ()
+
+    def __iter__(self):
+        name = type(self).__name__
+        warnings.warn(f"unpacking a {name} as a tuple is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                      f"its attributes ({', '.join('.' + f for f in self._tuple)})", FutureWarning, stacklevel=2)
+        return iter(tuple(getattr(self, f) for f in self._tuple))
 
 
 class Timer:

@@ -20,7 +20,7 @@ from ..runtime import layout
 from ..runtime.io import versions, write_json
 from ..sources import Source, reopen
 from ..sources.base import MIN_TRAIN_IMAGES
-from .common import feature_store
+from .common import TupleResult, feature_store
 from .fit import FitRequest, fit_subject
 
 # transfer: the new subject's layer in the reference's space; scratch: the package's per-target ridge on the new
@@ -62,9 +62,19 @@ def reference_source(reference_dir, default: Source) -> Source:
     return default
 
 
-def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
+@dataclass
+class TransferResult(TupleResult):
+    """What a transfer wrote: the JSON of the curves (``payload`` is its content) and their figure."""
+
+    json_path: Path
+    figure: Path
+    payload: dict
+    _tuple = ("json_path", "figure")
+
+
+def run_transfer(req: TransferRequest) -> TransferResult:
     """Fit the reference if needed, freeze its shared space, fit the new subject at each training fraction with
-    each of ``TRANSFER_METHODS``; returns (the JSON, the figure)."""
+    each of ``TRANSFER_METHODS``."""
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
 
@@ -96,7 +106,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     fig = json_path.with_suffix(".png")
     plots.plot_transfer(results, fig,
                           title=f"{req.subject.label} from reference {req.reference.label} (rank {req.rank})")
-    return json_path, fig
+    return TransferResult(json_path, fig, payload)
 
 
 def _ours_or_absent(json_path: Path) -> None:
