@@ -6,7 +6,8 @@ import math
 
 import click
 
-from ._group import COUNT, FEATURES_DIR_HELP, RegistryChoice, backend_choice, main, parse_alphas, source_options
+from ._group import (COUNT, FEATURES_DIR_HELP, RegistryChoice, deprecated_flag, device_choice, main, parse_alphas,
+                     source_options)
 
 
 def solver_choice():
@@ -55,7 +56,9 @@ def resolve_solver(solver, alphas, fixed_alpha):
 @source_options()
 @click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
 @click.option("--features-dir", type=click.Path(file_okay=False), default=None, help=FEATURES_DIR_HELP)
-@click.option("--backend", type=backend_choice(), default="numpy", show_default=True)
+@click.option("--device", type=device_choice(), default="cpu", show_default=True,
+              help="Where the ridge runs: cpu (himalaya's numpy backend), cuda (torch_cuda), or a himalaya backend.")
+@deprecated_flag("--backend", "--device", "device", type=device_choice())
 @click.option("--alphas", default=None,
               help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20); with --solver fixed, the alpha: one "
                    "('5e4') or per group ('autokl=5e4,clip_text=1e5').")

@@ -17,7 +17,19 @@ from ..runtime import layout
 from ..runtime.machine import full_disk_error, io_error
 
 # request fields that are how a run talks, not what it computes: never recorded in a summary
-NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject")
+NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject", "backend", "targets")
+
+
+def renamed(req, request: str, names: dict) -> None:
+    """Move each field of ``req`` given under a name before 0.2.0 (``names``: {old: new}, the old field's default
+    None) to its new name, with a ``FutureWarning`` naming it; the old field is left None."""
+    for old, new in names.items():
+        value = getattr(req, old)
+        if value is not None:
+            warnings.warn(f"{request}({old}=...) is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                          f"{request}({new}=...)", FutureWarning, stacklevel=4)
+            setattr(req, new, value)
+            setattr(req, old, None)
 
 
 class TupleResult:

@@ -18,11 +18,11 @@ from ..results import Predictions
 from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
 from ..runtime import layout
 from ..runtime.io import RESERVE_BYTES, peak_rss_mb, versions, write_json
-from ..runtime.machine import require_backend, require_space, writable
+from ..runtime.machine import require_device, require_space, writable
 from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
 from ..sources.base import noise_ceiling
-from .common import Timer, feature_store, leave_resumable, request_config, writing
+from .common import Timer, feature_store, leave_resumable, renamed, request_config, writing
 from .extract import ExtractRequest, run_extract
 from .predict import _grid_digest
 
@@ -40,7 +40,7 @@ class FitRequest:
     targets: list[str] = field(default_factory=lambda: ["pixels"])
     features_dir: str | Path | None = None
     out: str | Path = layout.OUTPUTS
-    backend: str = "numpy"
+    device: str = "cpu"
     alphas: np.ndarray | float | dict | None = None
     alpha_per: str = "target"
     solver: str = "gcv"
@@ -52,7 +52,10 @@ class FitRequest:
     echo: Callable[[str], None] = print
     fixed_alpha: float | dict | None = None  # deprecated: solver="fixed", alphas=...
 
+    backend: str | None = None  # deprecated since 0.2.0: device
+
     def __post_init__(self):
+        renamed(self, "FitRequest", {"backend": "device"})
         if self.fixed_alpha is not None:
             warnings.warn("FitRequest(fixed_alpha=X) is deprecated and will be removed in 0.3: use "
                           "FitRequest(solver='fixed', alphas=X)", FutureWarning, stacklevel=3)
@@ -98,7 +101,7 @@ def fit_subject(req: FitRequest) -> FitResult:
     from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
     on the fly.
     """
-    require_backend(req.backend)
+    require_device(req.device)
     folder = layout.fit_dir(req.source.label, None, req.out)
     with FolderLock(folder, echo=req.echo, kind="fit") as lock:
         try:
@@ -118,7 +121,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     stage = staging(folder)
     with timer("load"):
         inputs = read_fit_inputs(req)
-    model = OneStageRidge(alphas=req.alphas if fixed else alphas, alpha_per=req.alpha_per, backend=req.backend,
+    model = OneStageRidge(alphas=req.alphas if fixed else alphas, alpha_per=req.alpha_per, device=req.device,
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
                           solver=req.solver, solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
     _room_for_model(stage, inputs, req, 1 if fixed else len(alphas))
