@@ -34,7 +34,7 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
     from ridge_decode.sources import NSDSource
     from ridge_decode.sources.nsd import load_subject, read_noise_ceiling
 
-    fit = fit_subject(FitRequest(NSDSource(root, 1), targets=["pixels"], out=out, progress=False,
+    fit = fit_subject(FitRequest(NSDSource(root, 1), families=["pixels"], out=out, progress=False,
                                  echo=lambda s: None))
     recon = weightfree.pixels_to_images(fit.pred["pixels"]).astype(float)
     truth = weightfree.pixels_to_images(fit.y_test["pixels"]).astype(float)

@@ -123,7 +123,7 @@ class FitInUseError(OutputError, BlockingIOError):
 
 
 class DeviceError(RidgeDecodeError):
-    """The device or backend asked for is not on this machine (``--backend torch_cuda`` or ``--device cuda`` with no
+    """The device or backend asked for is not on this machine (``--device cuda`` or ``--device torch_cuda`` with no
     GPU); the message names the option and what to use instead."""
 
 

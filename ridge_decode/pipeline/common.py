@@ -1,4 +1,4 @@
-"""What every stage shares: a stage timer, the group-list parser, and summaries built from a request."""
+"""What every stage shares: a stage timer, the family-list parser, and summaries built from a request."""
 
 from __future__ import annotations
 
@@ -64,17 +64,24 @@ class Timer:
         return _Stage()
 
 
-def parse_groups(text: str, option: str = "--targets") -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``; an empty list is an error naming ``option``."""
+def parse_families(text: str, option: str = "--families") -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (feature families); an empty list is an error naming ``option``."""
     from ..errors import InputError
 
-    groups = [t.strip() for t in text.split(",") if t.strip()]
-    if not groups:
+    families = [t.strip() for t in text.split(",") if t.strip()]
+    if not families:
         from ..features import REGISTRY
 
         raise InputError(f"{option} {text!r}: no name given; expected one or more comma-separated feature families "
                          f"(e.g. pixels; known: {','.join(sorted(REGISTRY))})")
-    return groups
+    return families
+
+
+def parse_groups(text: str, option: str = "--families") -> list[str]:
+    """Deprecated since 0.2.0, removed in 0.3.0: :func:`parse_families`."""
+    warnings.warn("ridge_decode.pipeline.parse_groups is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                  "ridge_decode.pipeline.parse_families", FutureWarning, stacklevel=2)
+    return parse_families(text, option)
 
 
 def request_config(req, **resolved) -> dict:

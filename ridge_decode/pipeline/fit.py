@@ -37,7 +37,7 @@ class FitRequest:
     """
 
     source: Source
-    targets: list[str] = field(default_factory=lambda: ["pixels"])
+    families: list[str] = field(default_factory=lambda: ["pixels"])
     features_dir: str | Path | None = None
     out: str | Path = layout.OUTPUTS
     device: str = "cpu"
@@ -53,9 +53,10 @@ class FitRequest:
     fixed_alpha: float | dict | None = None  # deprecated: solver="fixed", alphas=...
 
     backend: str | None = None  # deprecated since 0.2.0: device
+    targets: list[str] | None = None  # deprecated since 0.2.0: families
 
     def __post_init__(self):
-        renamed(self, "FitRequest", {"backend": "device"})
+        renamed(self, "FitRequest", {"backend": "device", "targets": "families"})
         if self.fixed_alpha is not None:
             warnings.warn("FitRequest(fixed_alpha=X) is deprecated and will be removed in 0.3: use "
                           "FitRequest(solver='fixed', alphas=X)", FutureWarning, stacklevel=3)
@@ -134,7 +135,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     r = {g: metrics.columnwise_r(pred[g].reshape(len(pred[g]), -1), y.reshape(len(y), -1))
          for g, y in inputs.y_test.items()}
     if all(np.isnan(v).all() for v in r.values()):
-        raise DataFormatError(f"every held-out r of {req.targets} is undefined (constant predictions): the fit of "
+        raise DataFormatError(f"every held-out r of {req.families} is undefined (constant predictions): the fit of "
                               f"{req.source} learned nothing; its files stay in {stage}")
     with timer("write"), writing(stage):
         Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
@@ -170,7 +171,7 @@ def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest, n_alphas: i
 
 def read_fit_inputs(req: FitRequest) -> FitInputs:
     """The source's data and the targets from the feature cache, every check a fit needs done before it starts."""
-    source, groups = req.source, list(req.targets)
+    source, groups = req.source, list(req.families)
     data = source.data(progress=req.progress)
     constant = data.check(source.where)
     if constant:
@@ -181,7 +182,7 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
     ids = np.concatenate([data.train_ids, data.test_ids])
     for g in groups:
         if g not in REGISTRY and not store.exists(g):
-            raise InputError(f"--targets {g}: no such feature family (known: {','.join(sorted(REGISTRY))}), and no "
+            raise InputError(f"--families {g}: no such feature family (known: {','.join(sorted(REGISTRY))}), and no "
                              f"file {store.path(g)} in the feature cache")
         lack = store.missing(g, ids)
         # a family that needs no weights costs seconds: make (or complete) it now instead of stopping
@@ -224,7 +225,7 @@ def extract_command(source: Source, family: str, features_dir) -> str:
                 words += ["--" + name.replace("_", "-"), str(v)]
     if subject is not None:
         words += ["--subjects", str(subject)]
-    return (f"python scripts/extract_features.py --features {family} {' '.join(words)} "
+    return (f"python scripts/extract_features.py --families {family} {' '.join(words)} "
             f"--features-dir {features_dir}")
 
 
@@ -270,7 +271,7 @@ def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer
         "constant_voxels": inputs.constant,
         "voxel_grid": None if inputs.data.voxel_xyz is None else _grid_digest(inputs.data.voxel_xyz),
         "noise_ceiling": inputs.ceiling,
-        "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.targets},
+        "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.families},
         "warnings": list(getattr(model, "fit_warnings_", [])),
         "seconds": {"load": t["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()}, "fit": t["fit"],
                     "predict": t["predict"], "write": t["write"]},

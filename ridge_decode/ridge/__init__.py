@@ -18,5 +18,5 @@ def __getattr__(name):
         return RidgeGCV
     raise AttributeError(f"module 'ridge_decode.ridge' has no attribute {name!r}")
 
-__all__ = ["BACKENDS", "DEVICES", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "AlphaGridWarning", "OneStageRidge", "RidgeGCV",
-           "rescale_to_train_statistics", "resolve_alphas"]
+__all__ = ["BACKENDS", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "DEVICES", "AlphaGridWarning", "OneStageRidge",
+           "RidgeGCV", "rescale_to_train_statistics", "resolve_alphas"]

@@ -244,7 +244,8 @@ class PrincipalRidge:
     def fit(self, X, targets: dict) -> PrincipalRidge:
         """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
         self.shared_ = SharedSpace.from_targets(targets, info={"reference": "self"})
-        self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, device=self.device, backend=self.backend).fit(X, targets)
+        self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, device=self.device,
+                                    backend=self.backend).fit(X, targets)
         return self
 
     def predict(self, X) -> dict[str, np.ndarray]:

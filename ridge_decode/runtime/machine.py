@@ -106,10 +106,3 @@ def require_device(device: str, option: str = "--device") -> str:
                           f"is False): use {option} cpu, or run where a GPU is")
     return device
 
-
-def require_backend(backend: str, option: str = "--backend") -> str:
-    """``backend`` as given, once it can run here: the CUDA backends need a GPU."""
-    if backend in GPU_BACKENDS and not cuda_available():
-        raise DeviceError(f"{option} {backend}: no CUDA GPU is available on this machine (torch.cuda.is_available() "
-                          f"is False): use {option} numpy or {option} torch")
-    return backend
