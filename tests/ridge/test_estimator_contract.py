@@ -375,7 +375,7 @@ def test_one_table_translates_python_parameters_to_flags():
 def test_command_line_prints_the_flag(synthetic_copy, tmp_path):
     from ridge_decode.cli import main
 
-    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--targets", "pixels", "--alphas",
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--families", "pixels", "--alphas",
                                     "7:8:2", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert "widen the grid (--alphas LOG10_MIN:LOG10_MAX:COUNT, e.g. --alphas -2:10:25)" in res.output

@@ -210,7 +210,7 @@ def test_outputs_of_another_source_are_not_done_for_either_runner(synthetic_copy
     assert res.exit_code == 0, res.output
 
     def states():
-        todo = {s.name for s, _ in in_order(nsd_chain(recipe_request(synthetic_copy, subjects=(1,), targets="pixels",
+        todo = {s.name for s, _ in in_order(nsd_chain(recipe_request(synthetic_copy, subjects=(1,), families="pixels",
                                                                      out=out, fetch=False)))}
         jobs = {j.name: j.done for j in plan(SlurmRequest(data_root=synthetic_copy, subjects=[1], out=out,
                                                           dry_run=True))}
