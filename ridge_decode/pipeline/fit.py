@@ -1,4 +1,4 @@
-"""The fit stage: one source's voxels -> cached target groups, written as ``<out>/<label>``."""
+"""The fit stage: one source's voxels -> cached feature families, written as ``<out>/<label>``."""
 
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
                 raise store.missing_error(g, lack, extract_command(source, g, fdir) + f"\n({exc})") from exc
             lack = store.missing(g, ids)
         if len(lack) and not store.exists(g):
-            raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
+            raise DataError(f"feature family {g!r} is not in the feature cache {fdir}. Compute it with:\n"
                             f"    {extract_command(source, g, fdir)}")
         if len(lack):
             raise store.missing_error(g, lack, extract_command(source, g, fdir))
