@@ -6,8 +6,16 @@ import math
 
 import click
 
-from ._group import (COUNT, FEATURES_DIR_HELP, RegistryChoice, deprecated_flag, device_choice, main, parse_alphas,
-                     source_options)
+from ._group import (
+    COUNT,
+    FEATURES_DIR_HELP,
+    RegistryChoice,
+    deprecated_flag,
+    device_choice,
+    main,
+    parse_alphas,
+    source_options,
+)
 
 
 def solver_choice():
