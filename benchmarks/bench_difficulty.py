@@ -34,7 +34,7 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
     from ridge_decode.sources import NSDSource
     from ridge_decode.sources.nsd import load_subject, read_noise_ceiling
 
-    fit = fit_subject(FitRequest(NSDSource(root, 1), targets=["pixels"], out=out, progress=False,
+    fit = fit_subject(FitRequest(NSDSource(root, 1), families=["pixels"], out=out, progress=False,
                                  echo=lambda s: None))
     recon = weightfree.pixels_to_images(fit.pred["pixels"]).astype(float)
     truth = weightfree.pixels_to_images(fit.y_test["pixels"]).astype(float)
@@ -53,8 +53,8 @@ def measure(root: Path, out: Path, fractions=(0.05, 1.0)) -> dict:
         xyz, t = f["encoding/voxel_xyz"][()], f["encoding/hierarchy"][()]
     order = {tuple(v): k for k, v in enumerate(xyz.tolist())}
     t = t[[order[tuple(v)] for v in load_subject(1, root, progress=False).voxel_xyz.tolist()]]
-    json_path, _ = run_transfer(TransferRequest(NSDSource(root, 1), NSDSource(root, 2), ["pixels"],
-                                                fractions=list(fractions), out=out, echo=lambda s: None))
+    json_path = run_transfer(TransferRequest(NSDSource(root, 1), NSDSource(root, 2), ["pixels"],
+                                                fractions=list(fractions), out=out, echo=lambda s: None)).json_path
     import json
 
     results = json.loads(json_path.read_text())["results"]

@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 FAMILIES = "pixels,autokl,ipadapter_plus,clip_layers"
-TARGETS = "pixels,autokl,ipadapter_plus"
-SIZES = {  # what each size runs: device, stored dtype, batch sizes, the fit's backend, DDIM steps, decoded images
-    "small": {"device": "cpu", "dtype": "float32", "extract_batch": 32, "backend": "numpy", "steps": 4,
+FIT_FAMILIES = "pixels,autokl,ipadapter_plus"
+SIZES = {  # what each size runs: device, stored dtype, batch sizes, the fit's device, DDIM steps, decoded images
+    "small": {"device": "cpu", "dtype": "float32", "extract_batch": 32, "fit_device": "cpu", "steps": 4,
               "decode_batch": 4, "decode_images": None},
-    "full": {"device": "cuda", "dtype": "float16", "extract_batch": 64, "backend": "torch_cuda", "steps": 50,
+    "full": {"device": "cuda", "dtype": "float16", "extract_batch": 64, "fit_device": "cuda", "steps": 50,
              "decode_batch": 8, "decode_images": 32},
 }
 
@@ -37,9 +37,9 @@ def stages(size: dict, root: Path, weights: Path, work: Path) -> list[tuple[str,
     device = ["--device", size["device"]]
     n_images = ["--n-images", str(size["decode_images"])] if size["decode_images"] else []
     return [
-        ("extract", ["extract-features", "--features", FAMILIES, *common, "--subjects", "1", *device, "--dtype",
+        ("extract", ["extract-features", "--families", FAMILIES, *common, "--subjects", "1", *device, "--dtype",
                      size["dtype"], "--batch-size", str(size["extract_batch"])], "all"),
-        ("fit", ["fit", "--data-root", str(root), "--targets", TARGETS, "--backend", size["backend"], "--out",
+        ("fit", ["fit", "--data-root", str(root), "--families", FIT_FAMILIES, "--device", size["fit_device"], "--out",
                  str(work / "out")], "all"),
         ("decode", ["decode", *common, "--model-dir", str(work / "out" / "subj01"), "--decoder", "diffusion",
                     "--steps", str(size["steps"]), *device, "--dtype", size["dtype"], "--batch-size",
@@ -53,8 +53,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=list(SIZES), default="small")
     parser.add_argument("--device", default=None, help="default: cpu for small, cuda for full")
-    parser.add_argument("--backend", default=None, help="the fit's backend (default: numpy for small, torch_cuda "
-                                                       "for full)")
+    parser.add_argument("--fit-device", default=None, help="where the fit runs (default: cpu for small, cuda for "
+                                                          "full)")
     parser.add_argument("--steps", type=int, default=None, help="DDIM steps of the diffusion decode")
     parser.add_argument("--workdir", default=None, help="where to simulate and write (default: a temporary folder)")
     parser.add_argument("--weights-root", default=None,
@@ -62,7 +62,7 @@ def main(argv=None):
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     parser.add_argument("--json", default=None, help="default benchmarks/results/bench_pipeline_<size>.json")
     args = parser.parse_args(argv)
-    given = {"device": args.device, "backend": args.backend, "steps": args.steps}
+    given = {"device": args.device, "fit_device": args.fit_device, "steps": args.steps}
     size = dict(SIZES[args.size], **{k: v for k, v in given.items() if v})
 
     from ridge_decode.cli import main as cli

@@ -127,7 +127,7 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
         options = {} if name == "ridge_decode_baseline" else {"overlap": cfg.get("overlap", True)}
         if cfg.get("slow_write"):
             _slow_store(cfg["slow_write"])
-        model = OneStageRidge(alphas=alphas, backend=backend, chunk_size=chunk_size,
+        model = OneStageRidge(alphas=alphas, device=backend, chunk_size=chunk_size,
                               path=Path(workdir) / "model.h5").fit(X, {"y": Y}, **options)
         fit_crossed = _crossed(getattr(model, "crossings_", {}))
         t0 = time.perf_counter()
@@ -141,7 +141,7 @@ def run_method(name, X, Xt, Y, alphas, fixed_alpha, backend, chunk_size, workdir
     elif name == "ridge_decode_ridgegcv":  # the scikit-learn regressor: in memory, arrays in and out
         from ridge_decode.ridge import RidgeGCV
 
-        model = RidgeGCV(alphas=alphas, backend=backend, chunk_size=chunk_size).fit(X, Y)
+        model = RidgeGCV(alphas=alphas, device=backend, chunk_size=chunk_size).fit(X, Y)
         pred = model.predict(Xt)
         extra = {"backend": backend, "median_alpha": float(np.median(model.alpha_))}
     elif name == "himalaya_kernelridgecv":

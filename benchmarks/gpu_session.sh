@@ -72,7 +72,7 @@ make_tiny_metric_weights as m; m(f(Path('$W')))"
       --dtype $DTYPE --n-images 32 --batch-size 8 --json "$OUT/bench_decode_gpu.json"
   # the chain gets what is left of the budget
   step "the chain, bench_pipeline --size full" $BUDGET $PY benchmarks/bench_pipeline.py --size full \
-      --device $DEVICE --backend $BACKEND $STEPS --weights-root $W --json "$OUT/bench_pipeline_full.json"
+      --device $DEVICE --fit-device $BACKEND $STEPS --weights-root $W --json "$OUT/bench_pipeline_full.json"
   [ "${REHEARSE:-0}" = 1 ] || nvidia-smi --query-gpu=memory.used --format=csv
   echo "== done, ${SECONDS} s"
 } 2>&1 | tee "$OUT/log.txt"

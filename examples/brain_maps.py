@@ -29,12 +29,12 @@ with h5py.File(Path(args.data_root) / "nsddata/ppdata/subj01/synthetic_ground_tr
     hierarchy, latent, latent_ids = f["encoding/hierarchy"][()], f["latent"][()], f["signal_ids"][()]
 
 model_dir = args.model_dir if (Path(args.model_dir) / "model.h5").exists() else None
-summary, folder = rd.brain_maps(source, ["pixels"], model_dir=model_dir, out=args.out,
-                                extra={"latent": latent}, extra_ids=latent_ids)
+maps = rd.brain_maps(source, ["pixels"], model_dir=model_dir, out=args.out,
+                     extra={"latent": latent}, extra_ids=latent_ids)
 # the maps are NIfTI files in the subject's grid: read one back, as any neuroimaging tool would
 xyz = source.data(progress=False).voxel_xyz
-volume = nib.load(folder / "share_pixels_vs_latent.nii.gz").get_fdata()
+volume = nib.load(maps.folder / "share_pixels_vs_latent.nii.gz").get_fdata()
 share = volume[xyz[:, 0], xyz[:, 1], xyz[:, 2]]
 rho = spearmanr(share, -hierarchy).correlation
-print(f"maps in {folder}: {', '.join(sorted(summary['maps']))}")
+print(f"maps in {maps.folder}: {', '.join(sorted(maps.summary['maps']))}")
 print(f"Spearman correlation of 'pixels explain this voxel better than the latent' with earliness: {rho:.3f}")

@@ -123,7 +123,7 @@ class FitInUseError(OutputError, BlockingIOError):
 
 
 class DeviceError(RidgeDecodeError):
-    """The device or backend asked for is not on this machine (``--backend torch_cuda`` or ``--device cuda`` with no
+    """The device or backend asked for is not on this machine (``--device cuda`` or ``--device torch_cuda`` with no
     GPU); the message names the option and what to use instead."""
 
 
@@ -152,7 +152,7 @@ def __getattr__(name):
 # The one place that translates between Python and the command line. A message raised in Python names the
 # Python parameter (a ``ParameterError``'s ``param``, and the fixes below); the command group rewrites it for the
 # command line with ``for_command_line`` (cli/_group.py), and the fit command its printed warnings.
-FLAGS = {"alphas": "--alphas", "alpha_per": "--alpha-per", "backend": "--backend", "chunk_size": "--chunk-size",
+FLAGS = {"alphas": "--alphas", "alpha_per": "--alpha-per", "device": "--device", "chunk_size": "--chunk-size",
          "solver": "--solver", "solver_params": "--cv"}
 # (a fix as a message raised in Python writes it, as the command line writes it)
 FIXES = {

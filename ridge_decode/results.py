@@ -60,7 +60,7 @@ class Predictions:
         a "done?" check or a voxel check needs, without the predictions themselves."""
         path = Path(folder) / PREDICTIONS
         if not path.exists():
-            raise DataFileError(f"no predictions at {path}. Fit first (python scripts/fit.py ... --targets <groups> "
+            raise DataFileError(f"no predictions at {path}. Fit first (python scripts/fit.py ... --families <families> "
                                 f"--out {Path(folder).parent}), or predict (python scripts/predict.py --model-dir "
                                 f"<fit> ... --out {folder})")
         try:
@@ -85,7 +85,7 @@ class Predictions:
         """The predictions of ``group``; a DataError naming the file and the refit when it was not fitted."""
         if group not in self.pred:
             raise DataError(f"{self.path} has no predictions for {group!r} ({why}); it has {sorted(self.pred)}. "
-                            f"Refit with --targets including {group}.")
+                            f"Refit with --families including {group}.")
         return self.pred[group]
 
     def rows(self, ids) -> np.ndarray:

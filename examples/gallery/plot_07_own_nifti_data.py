@@ -89,7 +89,7 @@ plt.show()
 # From here every other example works unchanged with ``source``. On the command line, the same files (``DATA``:
 # the data home, ``~/ridge_decode_data`` unless ``$RIDGE_DECODE_DATA`` names another):
 # ``python scripts/fit.py --betas 'DATA/own_nifti/betas_session*.nii' --mask DATA/own_nifti/mask.nii --trials
-# DATA/own_nifti/trials.tsv --images DATA/own_nifti/images --targets pixels``.
+# DATA/own_nifti/trials.tsv --images DATA/own_nifti/images --families pixels``.
 #
 # Exercises
 # ---------

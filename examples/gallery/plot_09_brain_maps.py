@@ -27,9 +27,9 @@ root = rd.fetch_synthetic("synthetic_maps", size="tiny", subjects=[1], preset="e
 source = rd.NSDSource(root, subject=1)
 with h5py.File(root / "nsddata/ppdata/subj01/synthetic_ground_truth.h5") as f:
     hierarchy, latent, latent_ids = f["encoding/hierarchy"][()], f["latent"][()], f["signal_ids"][()]
-summary, folder = rd.brain_maps(source, ["pixels"], out=rd.get_data_home() / "maps" / "gallery",
-                                extra={"latent": latent}, extra_ids=latent_ids, echo=lambda line: None)
-print(sorted(summary["maps"]))
+maps = rd.brain_maps(source, ["pixels"], out=rd.get_data_home() / "maps" / "gallery",
+                     extra={"latent": latent}, extra_ids=latent_ids, echo=lambda line: None)
+print(sorted(maps.summary["maps"]))
 
 # %%
 # Against the planted hierarchy
@@ -37,7 +37,7 @@ print(sorted(summary["maps"]))
 # Read the share map back from its NIfTI file, at the subject's voxels, and rank it against each voxel's
 # earliness (``-hierarchy``).
 xyz = source.load(progress=False).voxel_xyz
-share = nib.load(folder / "share_pixels_vs_latent.nii.gz").get_fdata()[xyz[:, 0], xyz[:, 1], xyz[:, 2]]
+share = nib.load(maps.folder / "share_pixels_vs_latent.nii.gz").get_fdata()[xyz[:, 0], xyz[:, 1], xyz[:, 2]]
 print(f"Spearman correlation with earliness: {spearmanr(share, -hierarchy).correlation:.3f}")
 
 # %%
@@ -52,7 +52,7 @@ background = source.grid()
 
 def in_roi(name):
     """A map with 0 outside the ROI, where it is NaN: nilearn leaves 0 transparent."""
-    image = nib.load(folder / name)
+    image = nib.load(maps.folder / name)
     values = image.get_fdata()
     return nib.Nifti1Image(np.where(np.isfinite(values), values, 0.0), image.affine)
 

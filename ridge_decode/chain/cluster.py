@@ -178,7 +178,7 @@ def run_locally(plan_path: str | Path, run) -> None:
 
 EXAMPLE = SlurmRequest(data_root="data/nsd", subjects=[1, 2, 5, 7], extract_shards=8, decode_shards=4,
                        families=["ipadapter_plus", "autokl", "clip_text", "clip_layers"],
-                       targets=["ipadapter_plus", "autokl", "clip_text"], decoder="diffusion", device="cuda")
+                       fit_families=["ipadapter_plus", "autokl", "clip_text"], decoder="diffusion", device="cuda")
 
 
 def write_examples(folder: str | Path) -> list[Path]:

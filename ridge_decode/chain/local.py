@@ -12,6 +12,8 @@ tokens, subjects 1, 2, 5 and 7; the AutoKL latent is added for img2img (docs/dec
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..errors import InputError
@@ -22,7 +24,7 @@ from ..weights.fetch_weights import plan as weights_plan
 from .steps import ChainRequest, Step, in_order, weights_needed
 
 SUBJECTS = (1, 2, 5, 7)
-TARGETS = "ipadapter_plus,autokl"
+FAMILIES = "ipadapter_plus,autokl"
 GPU_FLOPS = 5e13  # assumed effective float16 throughput of one GPU, for the estimates only
 FEATURE_FLOPS = {"ipadapter_plus": 3.3e11, "autokl": 1.1e12, "clip_text": 6.6e10, "clip_layers": 1.6e11,
                  "pixels": 0.0}  # per image, docs/features.md
@@ -33,20 +35,25 @@ IMAGES_PER_SUBJECT = 10_000  # each subject saw up to 10,000 images; shared1000 
 
 
 # the recipe's settings, each overridable by a keyword of recipe_request
-RECIPE = {"subjects": SUBJECTS, "targets": TARGETS, "decoder": "diffusion", "device": "cuda", "out": "outputs",
+RECIPE = {"subjects": SUBJECTS, "families": FAMILIES, "decoder": "diffusion", "device": "cuda", "out": "outputs",
           "recon": "recon", "evaluation": "eval", "fetch": True, "decode_args": ()}
 
 
 def recipe_request(root, weights_root=None, **settings) -> ChainRequest:
-    """The chain of the NSD recipe: one extraction of the targets (float16), then each subject's fit, decode and
-    evaluation, and the aggregate. ``settings`` override ``RECIPE``'s (``targets`` comma-separated)."""
+    """The chain of the NSD recipe: one extraction of the feature families (float16), then each subject's fit of
+    them, decode and evaluation, and the aggregate. ``settings`` override ``RECIPE``'s (``families``
+    comma-separated; ``targets``, its name before 0.2.0, warns)."""
+    if "targets" in settings:
+        warnings.warn("recipe_request(targets=...) is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                      "recipe_request(families=...)", FutureWarning, stacklevel=2)
+        settings["families"] = settings.pop("targets")
     unknown = sorted(set(settings) - set(RECIPE))
     if unknown:
         raise InputError(f"recipe settings {unknown} are not among {sorted(RECIPE)}")
     s = {**RECIPE, **settings}
-    names = [t for t in s.pop("targets").split(",") if t]
+    names = [t for t in s.pop("families").split(",") if t]
     return ChainRequest(data_root=root, weights_root=weights_root, subjects=list(s.pop("subjects")), families=names,
-                        targets=names, dtype="float16", check=True, decode_args=tuple(s.pop("decode_args")), **s)
+                        fit_families=names, dtype="float16", check=True, decode_args=tuple(s.pop("decode_args")), **s)
 
 
 def estimate(step: Step, req: ChainRequest) -> dict:
@@ -65,7 +72,7 @@ def estimate(step: Step, req: ChainRequest) -> dict:
         return {"gpu_time": f"~{flops / GPU_FLOPS / 60:.0f} min (estimate from FLOPs)", "disk": f"{disk / 1e9:.1f} GB",
                 "memory": "a few GB of GPU memory at batch 32"}
     if step.step == "fit":
-        n_targets = sum(int(np.prod(REGISTRY[t].shape)) for t in req.targets)
+        n_targets = sum(int(np.prod(REGISTRY[t].shape)) for t in req.fit_families)
         scale = n_targets / 88_000
         voxels = max(load_manifest().subject_info(s)["n_voxels"] for s in req.subjects)
         return {"time": f"~{FIT_SECONDS_88K * (0.4 + 0.6 * scale):.0f} s per subject on 2 CPU cores (benchmark)",

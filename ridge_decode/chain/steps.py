@@ -10,7 +10,7 @@ command line with the real click command.
 | ``fetch-sNN``, ``check-sNN`` (with ``fetch``, ``check``) | - | - | the files are present; a check always runs |
 | ``extract`` | shards of the sorted image ids (none with 1 shard) | the checks | every family cached (or its shard) |
 | ``merge`` (with more than 1 shard) | - | extract | every family cached, from the root's images |
-| ``fit`` | subjects | merge (or extract) | ``layout.fit_done``: of that subject, into those targets |
+| ``fit`` | subjects | merge (or extract) | ``layout.fit_done``: of that subject, into those families |
 | ``decode-sNN`` | shards of the subject's test images (none with 1) | fit | ``layout.decode_done`` for its images |
 | ``evaluate-sNN`` | - | decode-sNN | ``layout.evaluate_done`` |
 | ``aggregate`` | - | every evaluate | its ``metrics.json`` exists |
@@ -28,6 +28,7 @@ from ..evaluation.image_metrics import networks
 from ..features import REGISTRY, FeatureStore
 from ..features.extract import shard_ids
 from ..pipeline.check import check_data, check_weights
+from ..pipeline.common import renamed
 from ..results import Predictions
 from ..runtime import layout
 from ..sources import NSDSource
@@ -37,13 +38,15 @@ from ..sources.nsd import viewed_ids
 
 @dataclass
 class ChainRequest:
-    """What the chain runs: the data root, the subjects, the families and targets, the decoder, the device, the
-    output folders, how finely extraction and decoding are split, and whether the data is fetched first."""
+    """What the chain runs: the data root, the subjects, the feature families extracted (``families``) and fitted
+    (``fit_families``, often the same; extraction may add families only mapped or compared), the decoder, the
+    device, the output folders, how finely extraction and decoding are split, and whether the data is fetched
+    first."""
 
     data_root: str | Path = "data/synthetic"
     subjects: list[int] = field(default_factory=lambda: [1, 2])
     families: list[str] = field(default_factory=lambda: ["pixels"])
-    targets: list[str] = field(default_factory=lambda: ["pixels"])
+    fit_families: list[str] = field(default_factory=lambda: ["pixels"])
     extract_shards: int = 1
     decode_shards: int = 1
     decoder: str = "weight-free"
@@ -57,6 +60,10 @@ class ChainRequest:
     fetch: bool = False
     check: bool = False
     decode_args: tuple = ()
+    targets: list[str] | None = None  # deprecated since 0.2.0: fit_families
+
+    def __post_init__(self):
+        renamed(self, type(self).__name__, {"targets": "fit_families"})
 
 
 @dataclass
@@ -99,10 +106,10 @@ def nsd_chain(req: ChainRequest) -> list[Step]:
     checks = [s.name for s in steps if s.step == "check"]
     steps += _extract_steps(req, common, feats, store, checks)
     out, recon, ev = Path(req.out), Path(req.recon), Path(req.evaluation)
-    steps.append(Step("fit", ["fit", "--subject", "{task}", "--data-root", root, "--targets", ",".join(req.targets),
-                              "--features-dir", feats, "--out", str(out)], list(req.subjects),
-                      after=[steps[-1].name], step="fit",
-                      done=lambda s: layout.fit_done(layout.subject_dir(out, s), who(s), req.targets)))
+    steps.append(Step("fit", ["fit", "--subject", "{task}", "--data-root", root, "--families",
+                              ",".join(req.fit_families), "--features-dir", feats, "--out", str(out)],
+                      list(req.subjects), after=[steps[-1].name], step="fit",
+                      done=lambda s: layout.fit_done(layout.subject_dir(out, s), who(s), req.fit_families)))
     evals = []
     for s in req.subjects:
         fit_dir, rec, e = layout.subject_dir(out, s), layout.subject_dir(recon, s), layout.subject_dir(ev, s)
@@ -159,7 +166,7 @@ def _fetch_steps(req: ChainRequest, root: str) -> list[Step]:
 def _extract_steps(req: ChainRequest, common: list, feats: str, store, checks: list) -> list[Step]:
     """The extraction (one command, or an array of shards and their merge)."""
     n = req.extract_shards
-    args = ["extract-features", "--features", ",".join(req.families), *common, "--features-dir", feats,
+    args = ["extract-features", "--families", ",".join(req.families), *common, "--features-dir", feats,
             "--subjects", ",".join(map(str, req.subjects)), "--device", req.device,
             *(["--dtype", req.dtype] if req.dtype else [])]
     wanted = {}
@@ -177,7 +184,7 @@ def _extract_steps(req: ChainRequest, common: list, feats: str, store, checks: l
     return [
         Step("extract", [*args, "--shard", f"{{task}}/{n}"], list(range(n)), after=checks, step="extract",
              done=lambda t: merged() or all(store.shard_path(f, (t, n)).exists() for f in req.families)),
-        Step("merge", ["extract-features", "--features", ",".join(req.families), "--merge", *common,
+        Step("merge", ["extract-features", "--families", ",".join(req.families), "--merge", *common,
                        "--features-dir", feats], after=["extract"], step="merge", done=merged),
     ]
 

@@ -39,6 +39,28 @@ class RegistryChoice(click.Choice):
         pass
 
 
+def deprecated_flag(old: str, new: str, dest: str, **option):
+    """A hidden flag ``old`` that sets ``dest`` as ``new`` does, kept for one minor release: given, it prints one
+    deprecation line naming ``new``; given with ``new``, a usage error. ``option``: click's settings for ``old``."""
+    hidden = "_deprecated_" + old.lstrip("-").replace("-", "_")
+
+    def decorate(f):
+        @functools.wraps(f)
+        def command(*args, **kwargs):
+            value = kwargs.pop(hidden)
+            if value is not None:
+                ctx = click.get_current_context()
+                if ctx.get_parameter_source(dest) is click.core.ParameterSource.COMMANDLINE:
+                    raise click.UsageError(f"{old} is the old name of {new}: give {new} only")
+                click.echo(f"{old} is deprecated since 0.2.0 and will be removed in 0.3.0: use {new}", err=True)
+                kwargs[dest] = value
+            return f(*args, **kwargs)
+
+        return click.option(old, hidden, hidden=True, default=None, **option)(command)
+
+    return decorate
+
+
 def decoder_choice():
     """``--decoder``'s choices: the decoder registry's names (``decode.DECODERS``)."""
     # deferred: `ridge-decode --help` imports no stage
@@ -47,12 +69,12 @@ def decoder_choice():
     return RegistryChoice(DECODERS)
 
 
-def backend_choice():
-    """``--backend``'s choices: the ridge engine's backends (``ridge.BACKENDS``)."""
+def device_choice():
+    """The fit's ``--device`` choices: "cpu", "cuda" and himalaya's backend names (``ridge.DEVICES``)."""
     # deferred: `ridge-decode --help` imports no stage
-    from ..ridge import BACKENDS
+    from ..ridge import DEVICES
 
-    return RegistryChoice(BACKENDS)
+    return click.Choice(DEVICES)
 
 
 def metric_choice():

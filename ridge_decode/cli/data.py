@@ -150,7 +150,7 @@ def fetch_weights(weights_root, data_root, only, families, decoder, metrics, dry
               help="Also write the session as an own-data file for --input (the last 200 images held out).")
 def fetch_macaque_v4(dest, session, hdf5_path):
     """Real neural data: macaque V4 responses to natural images (Cowley et al. 2023, GPL-3.0), from its public
-    repository; then `fit --input FILE --targets pixels` decodes them (docs/real_data.md)."""
+    repository; then `fit --input FILE --families pixels` decodes them (docs/real_data.md)."""
     # deferred: `ridge-decode --help` imports no stage
     from ..sources import macaque_v4
 

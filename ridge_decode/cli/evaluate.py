@@ -36,8 +36,8 @@ def evaluate(dirs, aggregate, source_values, label, **options):
         folder = aggregate_evaluations(dirs, options["out"])
         click.echo(f"written: {folder / layout.METRICS_JSON} and {folder / layout.REPORT}")
         return
-    result, folder = evaluate_subject(EvaluateRequest(open_source(source_values, label), **options))
-    scores = result["metrics"]
+    done = evaluate_subject(EvaluateRequest(open_source(source_values, label), **options))
+    scores, folder = done.result["metrics"], done.folder
     for m in scores:
         click.echo(f"{m:<10} {report.format_value(m, scores[m]):>8}" + (f"  ({scores[m]['unavailable']})"
                                                                      if isinstance(scores[m], dict) else ""))

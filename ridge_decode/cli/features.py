@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
-from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_ints, source_options
+from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, deprecated_flag, main, parse_ints, source_options
 
 
 @main.command("extract-features")
-@click.option("--features", "names", default="pixels", show_default=True,
+@click.option("--families", default="pixels", show_default=True,
               help="Comma-separated families: ipadapter_plus,autokl,clip_text,clip_layers,pixels.")
+@deprecated_flag("--features", "--families", "families")
 @source_options(exclude=("subject", "sessions"))
 @click.option("--features-dir", type=click.Path(file_okay=False), default=None, help=FEATURES_DIR_HELP)
 @click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
@@ -24,10 +25,10 @@ from ._group import COUNT, FEATURES_DIR_HELP, WEIGHTS_ROOT_HELP, main, parse_int
 @click.option("--shard", default=None, help="i/N: compute only the i-th of N contiguous parts of the ids.")
 @click.option("--merge", is_flag=True, help="Join the shard files of each family into one, checking every id.")
 @click.option("--list", "list_only", is_flag=True, help="List the families, their shapes and whether weights exist.")
-def extract_features(source, names, subjects, ids_text, merge, list_only, **options):
+def extract_features(source, families, subjects, ids_text, merge, list_only, **options):
     """Compute feature families for the stimuli and cache them by image id (resumable, shardable)."""
     # deferred: `ridge-decode --help` imports no stage
-    from ..pipeline import ExtractRequest, merge_feature_shards, parse_groups
+    from ..pipeline import ExtractRequest, merge_feature_shards, parse_families
     from ..pipeline import run_extract as run
     from ..runtime import layout
     from ..sources.manifest import resolve_weights_root
@@ -35,7 +36,7 @@ def extract_features(source, names, subjects, ids_text, merge, list_only, **opti
     if list_only:
         click.echo(_list_families(resolve_weights_root(options["weights_root"], source.root)))
         return
-    families = parse_groups(names, "--features")
+    families = parse_families(families)
     if merge:
         folder = layout.features_dir(options["features_dir"], source.default_features_dir())
         for name, path in merge_feature_shards(families, folder).items():

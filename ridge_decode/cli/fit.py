@@ -6,7 +6,16 @@ import math
 
 import click
 
-from ._group import COUNT, FEATURES_DIR_HELP, RegistryChoice, backend_choice, main, parse_alphas, source_options
+from ._group import (
+    COUNT,
+    FEATURES_DIR_HELP,
+    RegistryChoice,
+    deprecated_flag,
+    device_choice,
+    main,
+    parse_alphas,
+    source_options,
+)
 
 
 def solver_choice():
@@ -53,9 +62,12 @@ def resolve_solver(solver, alphas, fixed_alpha):
 
 @main.command()
 @source_options()
-@click.option("--targets", default="pixels", show_default=True, help="Comma-separated cached feature families.")
+@click.option("--families", default="pixels", show_default=True, help="Comma-separated cached feature families.")
+@deprecated_flag("--targets", "--families", "families")
 @click.option("--features-dir", type=click.Path(file_okay=False), default=None, help=FEATURES_DIR_HELP)
-@click.option("--backend", type=backend_choice(), default="numpy", show_default=True)
+@click.option("--device", type=device_choice(), default="cpu", show_default=True,
+              help="Where the ridge runs: cpu (himalaya's numpy backend), cuda (torch_cuda), or a himalaya backend.")
+@deprecated_flag("--backend", "--device", "device", type=device_choice())
 @click.option("--alphas", default=None,
               help="Grid, 'a,b,c' or 'lo:hi:n' in log10 (default 0:8:20); with --solver fixed, the alpha: one "
                    "('5e4') or per group ('autokl=5e4,clip_text=1e5').")
@@ -73,14 +85,14 @@ def resolve_solver(solver, alphas, fixed_alpha):
 @click.option("--min-nc", type=float, default=None,
               help="Keep only voxels whose noise ceiling (percent, for the averaged repeats) is at least this.")
 @click.option("--out", type=click.Path(file_okay=False), default="outputs", show_default=True)
-def fit(targets, alphas, fixed_alpha, solver, **options):
-    """Fit the one-stage ridge from a subject's voxels to cached target groups; write <out>/<label>."""
+def fit(families, alphas, fixed_alpha, solver, **options):
+    """Fit the one-stage ridge from a subject's voxels to cached feature families; write <out>/<label>."""
     # deferred: `ridge-decode --help` imports no stage
     from ..errors import for_command_line
-    from ..pipeline import FitRequest, fit_subject, format_fit_summary, parse_groups
+    from ..pipeline import FitRequest, fit_subject, format_fit_summary, parse_families
 
     solver, alphas = resolve_solver(solver, alphas, fixed_alpha)
-    result = fit_subject(FitRequest(**options, targets=parse_groups(targets), alphas=alphas, solver=solver,
+    result = fit_subject(FitRequest(**options, families=parse_families(families), alphas=alphas, solver=solver,
                                     echo=click.echo))
     click.echo(for_command_line(format_fit_summary(result.summary)))  # its warnings name flags, not parameters
     click.echo(f"written: {result.folder}")

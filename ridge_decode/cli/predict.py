@@ -24,7 +24,8 @@ def predict(**options):
     # deferred: `ridge-decode --help` imports no stage
     from ..pipeline import PredictRequest, predict_subject
 
-    summary, folder = predict_subject(PredictRequest(**options, echo=click.echo))
+    done = predict_subject(PredictRequest(**options, echo=click.echo))
+    summary, folder = done.summary, done.folder
     r = ", ".join(f"{g} mean r {v:.3f}" for g, v in summary["r"].items())
     click.echo(f"{summary['n_images']} images, {summary['n_voxels']} voxels" + (f": {r}" if r else ""))
     click.echo(f"written: {folder}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
+from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, deprecated_flag, main, parse_ints
 
 
 # ---------------------------------------------------------------------------------------------- reproduce
@@ -14,7 +14,9 @@ from ._group import COUNT, DATA_ROOT_HELP, WEIGHTS_ROOT_HELP, decoder_choice, ma
 @click.option("--data-root", type=click.Path(), default=None, help=DATA_ROOT_HELP)
 @click.option("--weights-root", type=click.Path(), default=None, help=WEIGHTS_ROOT_HELP)
 @click.option("--subjects", default="1,2,5,7", show_default=True)
-@click.option("--targets", default="ipadapter_plus,autokl", show_default=True)
+@click.option("--families", default="ipadapter_plus,autokl", show_default=True,
+              help="Comma-separated feature families, extracted and fitted.")
+@deprecated_flag("--targets", "--families", "families")
 @click.option("--decoder", type=decoder_choice(), default="diffusion", show_default=True)
 @click.option("--device", default="cuda", show_default=True)
 @click.option("--decode-steps", type=COUNT, default=None, help="DDIM steps (default: decode's own, 50).")

@@ -6,7 +6,7 @@ import os
 
 import click
 
-from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
+from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, deprecated_flag, main, parse_ints
 
 
 @main.command()
@@ -14,7 +14,8 @@ from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
               help="NSD (or synthetic) root, as every job will see it.")
 @click.option("--subjects", default="1,2", show_default=True, help="Comma-separated subjects (the fit's array).")
 @click.option("--families", default="pixels", show_default=True, help="Feature families to extract.")
-@click.option("--targets", default="pixels", show_default=True, help="Target groups to fit.")
+@click.option("--fit-families", default="pixels", show_default=True, help="Feature families to fit.")
+@deprecated_flag("--targets", "--fit-families", "fit_families")
 @click.option("--extract-shards", type=COUNT, default=4, show_default=True, help="Tasks of the extraction array.")
 @click.option("--decode-shards", type=COUNT, default=2, show_default=True, help="Tasks of each decoding array.")
 @click.option("--decoder", type=decoder_choice(), default="weight-free", show_default=True)
@@ -32,13 +33,14 @@ from ._group import COUNT, WEIGHTS_ROOT_HELP, decoder_choice, main, parse_ints
 @click.option("--partition", default=None, help="SLURM partition (default: the cluster's).")
 @click.option("--dry-run", is_flag=True,
               help="Write the job scripts, print the sbatch lines and the graph; submit nothing.")
-def slurm(subjects, families, targets, **options):
+def slurm(subjects, families, fit_families, **options):
     """Submit extraction, merge, fits, decoding, evaluation and the aggregate as dependent SLURM job arrays."""
     # deferred: `ridge-decode --help` imports no stage
     from ..chain.cluster import SlurmRequest, submit
-    from ..pipeline import parse_groups
+    from ..pipeline import parse_families
 
     path = submit(SlurmRequest(**options, subjects=parse_ints(subjects, "--subjects", least=1),
-                               families=parse_groups(families, "--families"), targets=parse_groups(targets)),
+                               families=parse_families(families),
+                               fit_families=parse_families(fit_families, "--fit-families")),
                   echo=click.echo)
     click.echo(f"plan and job ids: {path}")

@@ -1,6 +1,6 @@
 """Predicted targets to images: the decoders, registered by name as feature families are (``features.REGISTRY``).
 
-A decoder is its name, the target groups it needs from a fit's predictions, and its entry point: a function
+A decoder is its name, the feature families it needs from a fit's predictions, and its entry point: a function
 ``(DecodeContext) -> (make, config)`` where ``make(rows, k)`` returns uint8 images of the prediction rows ``rows``
 (sample ``k``) and ``config`` describes the decoder in the decode's ``config.json``. A new decoder is one module
 with its entry point and one line in ``DECODERS``; the commands offer it by name.
@@ -38,7 +38,7 @@ class DecodeContext:
 
 @dataclass(frozen=True)
 class Decoder:
-    """A decoder: ``name``, the target groups it ``needs``, ``entry`` ("module:function") and its ``weights``."""
+    """A decoder: ``name``, the feature families it ``needs``, ``entry`` ("module:function") and its ``weights``."""
 
     name: str
     needs: tuple[str, ...]

@@ -6,7 +6,7 @@ Three kinds of map, each a (p,) array over a source's voxels:
 - an **encoding map** per feature family: how well the family's features predict each voxel, with the same ridge
   engine run the other way, from features to voxels. The value is the generalised cross-validation estimate of the
   out-of-sample R^2 of each voxel, ``1 - GCV / var``, so every image serves (no split is set aside);
-- the decoder's **activation pattern** per target group (Haufe et al. 2014, NeuroImage 87:96-110): the covariance of
+- the decoder's **activation pattern** per feature family (Haufe et al. 2014, NeuroImage 87:96-110): the covariance of
   each voxel with the group's predicted targets, not the decoder's weights, which mix signal with the suppression of
   noise. Per voxel, the root mean square over the group's targets of that covariance (voxels standardised).
 

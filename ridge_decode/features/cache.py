@@ -146,7 +146,7 @@ class FeatureStore:
         (``command``, else an ``extract-features`` of those ids into this cache)."""
         missing = np.asarray(missing, dtype=np.int64)
         listed = str(missing[:10].tolist()) + (" ..." if len(missing) > 10 else "")
-        command = command or (f"python scripts/extract_features.py --features {name} --features-dir "
+        command = command or (f"python scripts/extract_features.py --families {name} --features-dir "
                               f"{self.features_dir} --ids {','.join(map(str, missing.tolist()))} (with the data "
                               "options of those images)")
         return MissingFeaturesError(f"{self.path(name)} holds no features for {len(missing)} of the images asked "
@@ -320,7 +320,7 @@ class FeatureStore:
         if not path.exists():
             raise DataFileError(
                 f"feature family {name!r} is not cached: {path} is missing. Compute it with\n"
-                f"    python scripts/extract_features.py --features {name} --features-dir {self.features_dir}"
+                f"    python scripts/extract_features.py --families {name} --features-dir {self.features_dir}"
             )
         self.check_provenance(name)
         return path

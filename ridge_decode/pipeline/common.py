@@ -1,4 +1,4 @@
-"""What every stage shares: a stage timer, the group-list parser, and summaries built from a request."""
+"""What every stage shares: a stage timer, the family-list parser, and summaries built from a request."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,32 @@ from ..runtime import layout
 from ..runtime.machine import full_disk_error, io_error
 
 # request fields that are how a run talks, not what it computes: never recorded in a summary
-NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject")
+NOT_RECORDED = ("source", "echo", "progress", "sampler", "reference", "subject", "backend", "targets")
+
+
+def renamed(req, request: str, names: dict) -> None:
+    """Move each field of ``req`` given under a name before 0.2.0 (``names``: {old: new}, the old field's default
+    None) to its new name, with a ``FutureWarning`` naming it; the old field is left None."""
+    for old, new in names.items():
+        value = getattr(req, old)
+        if value is not None:
+            warnings.warn(f"{request}({old}=...) is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                          f"{request}({new}=...)", FutureWarning, stacklevel=4)
+            setattr(req, new, value)
+            setattr(req, old, None)
+
+
+class TupleResult:
+    """A stage's result dataclass that still unpacks as the tuple the stage returned before 0.2.0, with a
+    ``FutureWarning`` (``summary, folder = predict_subject(...)``); ``_tuple`` names the fields it unpacked to."""
+
+    _tuple: tuple[str, ...] = ()
+
+    def __iter__(self):
+        name = type(self).__name__
+        warnings.warn(f"unpacking a {name} as a tuple is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                      f"its attributes ({', '.join('.' + f for f in self._tuple)})", FutureWarning, stacklevel=2)
+        return iter(tuple(getattr(self, f) for f in self._tuple))
 
 
 class Timer:
@@ -38,17 +64,24 @@ class Timer:
         return _Stage()
 
 
-def parse_groups(text: str, option: str = "--targets") -> list[str]:
-    """``"a,b"`` -> ``["a", "b"]``; an empty list is an error naming ``option``."""
+def parse_families(text: str, option: str = "--families") -> list[str]:
+    """``"a,b"`` -> ``["a", "b"]`` (feature families); an empty list is an error naming ``option``."""
     from ..errors import InputError
 
-    groups = [t.strip() for t in text.split(",") if t.strip()]
-    if not groups:
+    families = [t.strip() for t in text.split(",") if t.strip()]
+    if not families:
         from ..features import REGISTRY
 
         raise InputError(f"{option} {text!r}: no name given; expected one or more comma-separated feature families "
                          f"(e.g. pixels; known: {','.join(sorted(REGISTRY))})")
-    return groups
+    return families
+
+
+def parse_groups(text: str, option: str = "--families") -> list[str]:
+    """Deprecated since 0.2.0, removed in 0.3.0: :func:`parse_families`."""
+    warnings.warn("ridge_decode.pipeline.parse_groups is deprecated since 0.2.0 and will be removed in 0.3.0: use "
+                  "ridge_decode.pipeline.parse_families", FutureWarning, stacklevel=2)
+    return parse_families(text, option)
 
 
 def request_config(req, **resolved) -> dict:

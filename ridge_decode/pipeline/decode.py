@@ -80,7 +80,7 @@ def decode_subject(req: DecodeRequest) -> DecodeResult:
     missing = [g for g in decoder.needs if g not in pred.pred]
     if missing:
         raise DataError(f"the {decoder.name} decoder needs the predicted groups {list(decoder.needs)}; {pred.path} "
-                        f"has {sorted(pred.pred)}: refit with --targets {','.join(decoder.needs)}")
+                        f"has {sorted(pred.pred)}: refit with --families {','.join(decoder.needs)}")
     make, extra = decoder.build(DecodeContext(pred, size, feature_store(req.features_dir, req.source), wroot,
                                                     req.device, req.dtype, req.sampler, req.text, out))
     config.update(extra)

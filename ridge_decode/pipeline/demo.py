@@ -51,7 +51,7 @@ def run_demo(req: DemoRequest) -> dict:
     if bad:
         raise DataError(f"{root} is incomplete: {[(r.key, r.status, r.detail) for r in bad]}")
     source = NSDSource(root, subject=1)
-    fit = fit_subject(FitRequest(source, targets=["pixels"], out=out / "model", echo=req.echo))
+    fit = fit_subject(FitRequest(source, families=["pixels"], out=out / "model", echo=req.echo))
     req.echo(format_fit_summary(fit.summary))
     recon = weightfree.pixels_to_images(fit.pred["pixels"])
     truth = weightfree.pixels_to_images(fit.y_test["pixels"])

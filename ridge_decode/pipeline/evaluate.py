@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..runtime.machine import require_device
 from ..runtime.runs import FolderLock, claim, commit, run_kind, staging
 from ..sources import Source
 from ..sources.manifest import resolve_weights_root
-from .common import feature_store, leave_resumable, same_source
+from .common import TupleResult, feature_store, leave_resumable, same_source
 
 
 @dataclass
@@ -39,9 +40,19 @@ class EvaluateRequest:
     progress: bool = True
 
 
-def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
+@dataclass
+class EvaluateResult(TupleResult):
+    """What an evaluation wrote: ``metrics.json``'s content (``result["metrics"]`` holds the eight scores) and the
+    folder."""
+
+    result: dict
+    folder: Path
+    _tuple = ("result", "folder")
+
+
+def evaluate_subject(req: EvaluateRequest) -> EvaluateResult:
     """The eight metrics of a subject's reconstructions: ``metrics.json``, ``per_image.json``, ``report.md`` and
-    the best/median/worst figure; returns (metrics.json's content, the folder)."""
+    the best/median/worst figure."""
 
     label = req.source.label
     recon = layout.recon_dir(label, req.recon_dir, option="--recon-dir")
@@ -62,8 +73,8 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
     if decoded:
         result["decoder"] = decoded.get("decoder_name")
     if req.model_dir:
-        result["embedding"] = embedding_scores(Path(req.model_dir), feature_store(req.features_dir, req.source), ids,
-                                               req.source)
+        result["embedding"] = fit_embedding_scores(Path(req.model_dir), feature_store(req.features_dir, req.source),
+                                                   ids, req.source)
     result["versions"] = versions()
     with FolderLock(out, kind="evaluate") as lock:
         result["run_id"] = lock.run_id
@@ -73,7 +84,7 @@ def evaluate_subject(req: EvaluateRequest) -> tuple[dict, Path]:
         except BaseException:
             leave_resumable(staging(out), print)
             raise
-    return result, out
+    return EvaluateResult(result, out)
 
 
 def _decoded(recon: Path, given: bool) -> dict:
@@ -130,8 +141,10 @@ def _not_nsd(kind: str) -> str | None:
     return None if kind == "NSD" else {"synthetic": "a synthetic subject"}.get(kind, kind)
 
 
-def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
-    """Embedding-level scores of each predicted group whose true features are in ``store`` (a FeatureStore)."""
+def fit_embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
+    """:func:`ridge_decode.evaluation.image_metrics.embedding_scores` of each family a fit in ``model_dir``
+    predicted (its ``predictions.h5``, rows ``ids``) against the true features in ``store`` (a FeatureStore), by
+    family; a family whose features ``store`` lacks gets ``{"unavailable": why}``."""
     pred = Predictions.load(model_dir)
     if source is not None:
         same_source(pred.source, source, "predictions", pred.path)
@@ -188,3 +201,11 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
     return out
 
 
+
+
+def embedding_scores(model_dir: Path, store, ids, source: Source | None = None) -> dict:
+    """Deprecated since 0.2.0, removed in 0.3.0: :func:`fit_embedding_scores` (the one ``embedding_scores`` is
+    :func:`ridge_decode.evaluation.image_metrics.embedding_scores`)."""
+    warnings.warn("ridge_decode.pipeline.embedding_scores is deprecated since 0.2.0 and will be removed in 0.3.0: "
+                  "use ridge_decode.pipeline.fit_embedding_scores", FutureWarning, stacklevel=2)
+    return fit_embedding_scores(model_dir, store, ids, source)

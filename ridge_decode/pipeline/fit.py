@@ -1,4 +1,4 @@
-"""The fit stage: one source's voxels -> cached target groups, written as ``<out>/<label>``."""
+"""The fit stage: one source's voxels -> cached feature families, written as ``<out>/<label>``."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ from ..results import Predictions
 from ..ridge import DEFAULT_CHUNK_SIZE, AlphaGridWarning, OneStageRidge, resolve_alphas
 from ..runtime import layout
 from ..runtime.io import RESERVE_BYTES, peak_rss_mb, versions, write_json
-from ..runtime.machine import require_backend, require_space, writable
+from ..runtime.machine import require_device, require_space, writable
 from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
 from ..sources.base import noise_ceiling
-from .common import Timer, feature_store, leave_resumable, request_config, writing
+from .common import Timer, feature_store, leave_resumable, renamed, request_config, writing
 from .extract import ExtractRequest, run_extract
 from .predict import _grid_digest
 
@@ -37,10 +37,10 @@ class FitRequest:
     """
 
     source: Source
-    targets: list[str] = field(default_factory=lambda: ["pixels"])
+    families: list[str] = field(default_factory=lambda: ["pixels"])
     features_dir: str | Path | None = None
     out: str | Path = layout.OUTPUTS
-    backend: str = "numpy"
+    device: str = "cpu"
     alphas: np.ndarray | float | dict | None = None
     alpha_per: str = "target"
     solver: str = "gcv"
@@ -52,7 +52,11 @@ class FitRequest:
     echo: Callable[[str], None] = print
     fixed_alpha: float | dict | None = None  # deprecated: solver="fixed", alphas=...
 
+    backend: str | None = None  # deprecated since 0.2.0: device
+    targets: list[str] | None = None  # deprecated since 0.2.0: families
+
     def __post_init__(self):
+        renamed(self, "FitRequest", {"backend": "device", "targets": "families"})
         if self.fixed_alpha is not None:
             warnings.warn("FitRequest(fixed_alpha=X) is deprecated and will be removed in 0.3: use "
                           "FitRequest(solver='fixed', alphas=X)", FutureWarning, stacklevel=3)
@@ -98,7 +102,7 @@ def fit_subject(req: FitRequest) -> FitResult:
     from the staged ``model.h5.part`` and says so. A missing family that needs no weights (``pixels``) is computed
     on the fly.
     """
-    require_backend(req.backend)
+    require_device(req.device)
     folder = layout.fit_dir(req.source.label, None, req.out)
     with FolderLock(folder, echo=req.echo, kind="fit") as lock:
         try:
@@ -118,7 +122,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     stage = staging(folder)
     with timer("load"):
         inputs = read_fit_inputs(req)
-    model = OneStageRidge(alphas=req.alphas if fixed else alphas, alpha_per=req.alpha_per, backend=req.backend,
+    model = OneStageRidge(alphas=req.alphas if fixed else alphas, alpha_per=req.alpha_per, device=req.device,
                           chunk_size=req.chunk_size or DEFAULT_CHUNK_SIZE, path=stage / layout.MODEL,
                           solver=req.solver, solver_params={"cv": req.cv} if req.solver == "himalaya" else None)
     _room_for_model(stage, inputs, req, 1 if fixed else len(alphas))
@@ -131,7 +135,7 @@ def _fit_locked(req: FitRequest, folder: Path, lock) -> FitResult:
     r = {g: metrics.columnwise_r(pred[g].reshape(len(pred[g]), -1), y.reshape(len(y), -1))
          for g, y in inputs.y_test.items()}
     if all(np.isnan(v).all() for v in r.values()):
-        raise DataFormatError(f"every held-out r of {req.targets} is undefined (constant predictions): the fit of "
+        raise DataFormatError(f"every held-out r of {req.families} is undefined (constant predictions): the fit of "
                               f"{req.source} learned nothing; its files stay in {stage}")
     with timer("write"), writing(stage):
         Predictions(ids=inputs.data.test_ids, pred=pred, r=r, rescaled=req.rescale,
@@ -167,7 +171,7 @@ def _room_for_model(stage: Path, inputs: FitInputs, req: FitRequest, n_alphas: i
 
 def read_fit_inputs(req: FitRequest) -> FitInputs:
     """The source's data and the targets from the feature cache, every check a fit needs done before it starts."""
-    source, groups = req.source, list(req.targets)
+    source, groups = req.source, list(req.families)
     data = source.data(progress=req.progress)
     constant = data.check(source.where)
     if constant:
@@ -178,7 +182,7 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
     ids = np.concatenate([data.train_ids, data.test_ids])
     for g in groups:
         if g not in REGISTRY and not store.exists(g):
-            raise InputError(f"--targets {g}: no such feature family (known: {','.join(sorted(REGISTRY))}), and no "
+            raise InputError(f"--families {g}: no such feature family (known: {','.join(sorted(REGISTRY))}), and no "
                              f"file {store.path(g)} in the feature cache")
         lack = store.missing(g, ids)
         # a family that needs no weights costs seconds: make (or complete) it now instead of stopping
@@ -191,7 +195,7 @@ def read_fit_inputs(req: FitRequest) -> FitInputs:
                 raise store.missing_error(g, lack, extract_command(source, g, fdir) + f"\n({exc})") from exc
             lack = store.missing(g, ids)
         if len(lack) and not store.exists(g):
-            raise DataError(f"target group {g!r} is not in the feature cache {fdir}. Compute it with:\n"
+            raise DataError(f"feature family {g!r} is not in the feature cache {fdir}. Compute it with:\n"
                             f"    {extract_command(source, g, fdir)}")
         if len(lack):
             raise store.missing_error(g, lack, extract_command(source, g, fdir))
@@ -221,7 +225,7 @@ def extract_command(source: Source, family: str, features_dir) -> str:
                 words += ["--" + name.replace("_", "-"), str(v)]
     if subject is not None:
         words += ["--subjects", str(subject)]
-    return (f"python scripts/extract_features.py --features {family} {' '.join(words)} "
+    return (f"python scripts/extract_features.py --families {family} {' '.join(words)} "
             f"--features-dir {features_dir}")
 
 
@@ -267,7 +271,7 @@ def fit_summary(req: FitRequest, inputs: FitInputs, model, r: dict, timer: Timer
         "constant_voxels": inputs.constant,
         "voxel_grid": None if inputs.data.voxel_xyz is None else _grid_digest(inputs.data.voxel_xyz),
         "noise_ceiling": inputs.ceiling,
-        "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.targets},
+        "groups": {g: _group_summary(r[g], model.alphas_[g]) for g in req.families},
         "warnings": list(getattr(model, "fit_warnings_", [])),
         "seconds": {"load": t["load"], **{f"fit.{k}": v for k, v in model.seconds_.items()}, "fit": t["fit"],
                     "predict": t["predict"], "write": t["write"]},

@@ -21,7 +21,7 @@ from ..runtime.io import versions, write_json
 from ..runtime.runs import FolderLock, claim, commit, staging
 from ..sources import Source
 from ..sources.base import noise_ceiling
-from .common import feature_store, leave_resumable, request_config, same_source, writing
+from .common import TupleResult, feature_store, leave_resumable, request_config, same_source, writing
 from .extract import extract_features
 from .predict import _fit_summary, _fitted_voxels, _one_run
 
@@ -118,7 +118,17 @@ def _patterns(data, model, X, keep) -> dict[str, np.ndarray]:
     return out
 
 
-def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, **options) -> tuple[dict, Path]:
+@dataclass
+class MapsResult(TupleResult):
+    """What the maps stage wrote: ``maps.json``'s content (``summary["maps"]``: each map's voxels, min, median and
+    max) and the folder of the NIfTI files."""
+
+    summary: dict
+    folder: Path
+    _tuple = ("summary", "folder")
+
+
+def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, **options) -> MapsResult:
     """Brain maps of ``source``: one value per voxel, written as NIfTI in the subject's own grid.
 
     Parameters
@@ -128,7 +138,7 @@ def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, *
     families : sequence of str
         Feature families (``pixels``, ``autokl``, ...) to fit an encoding map of each.
     model_dir : str or Path, optional
-        A fitted model's folder (``ridge-decode fit``): adds the decoder's activation pattern per target group.
+        A fitted model's folder (``ridge-decode fit``): adds the decoder's activation pattern per feature family.
     out : str or Path, optional
         The output folder; default ``maps/<label>``.
     **options
@@ -137,10 +147,9 @@ def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, *
 
     Returns
     -------
-    summary : dict
-        The content of ``maps.json``: the maps written, the source and the versions.
-    folder : Path
-        Where ``<name>.nii.gz`` (float32, one 3-D volume per map, NaN outside the mask), ``maps.png`` and
+    MapsResult
+        ``summary``: the content of ``maps.json`` (the maps written, the source and the versions); ``folder``:
+        where ``<name>.nii.gz`` (float32, one 3-D volume per map, NaN outside the mask), ``maps.png`` and
         ``maps.json`` were written. The maps: ``noise_ceiling`` (percent of variance, where the source has ncsnr),
         ``encoding_<family>`` (out-of-sample R^2 per voxel, by GCV), ``share_<a>_vs_<b>`` for the first two families
         (in [0, 1]: the share of a voxel's explained variance that ``a`` explains; 0.5 where both explain it
@@ -149,9 +158,8 @@ def brain_maps(source: Source, families=("pixels",), model_dir=None, out=None, *
     return make_maps(MapsRequest(source, list(families), model_dir=model_dir, out=out, **options))
 
 
-def make_maps(req: MapsRequest) -> tuple[dict, Path]:
-    """Compute the maps and write ``<out>/<name>.nii.gz`` for each, ``maps.png`` and ``maps.json``; returns
-    (maps.json's content, the folder)."""
+def make_maps(req: MapsRequest) -> MapsResult:
+    """Compute the maps and write ``<out>/<name>.nii.gz`` for each, ``maps.png`` and ``maps.json``."""
     grid = req.source.grid()
     if grid is None:
         raise InputError(f"{req.source} has no voxel grid (an HDF5 file holds voxels as columns): brain maps need "
@@ -174,7 +182,7 @@ def make_maps(req: MapsRequest) -> tuple[dict, Path]:
         except BaseException:
             leave_resumable(staging(out), req.echo)
             raise
-    return summary, out
+    return MapsResult(summary, out)
 
 
 def _describe(values: np.ndarray) -> dict:

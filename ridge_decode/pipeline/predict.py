@@ -18,7 +18,7 @@ from ..runtime import layout
 from ..runtime.io import file_signature, versions, write_json
 from ..runtime.runs import FolderLock, commit, staging
 from ..sources import Source
-from .common import feature_store, leave_resumable, request_config, writing
+from .common import TupleResult, feature_store, leave_resumable, request_config, writing
 
 
 @dataclass
@@ -34,10 +34,19 @@ class PredictRequest:
     echo: Callable[[str], None] = print
 
 
-def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
+@dataclass
+class PredictResult(TupleResult):
+    """What a predict wrote: the summary (also ``summary.json``) and the folder of ``predictions.h5``."""
+
+    summary: dict
+    folder: Path
+    _tuple = ("summary", "folder")
+
+
+def predict_subject(req: PredictRequest) -> PredictResult:
     """Write ``<out>/predictions.h5`` (and ``summary.json``) for split ``req.split`` of the source's betas, with
     the fit's voxel selection and rescaling; held-out r per target where the feature cache has the true targets.
-    The folder is locked and committed as a fit's is. Returns (the summary, the folder)."""
+    The folder is locked and committed as a fit's is."""
     out = layout.predict_dir(req.source.label, req.out)
     with FolderLock(out, echo=req.echo, kind="predict") as lock:
         try:
@@ -46,7 +55,7 @@ def predict_subject(req: PredictRequest) -> tuple[dict, Path]:
         except BaseException:
             leave_resumable(staging(out), req.echo)
             raise
-    return summary, out
+    return PredictResult(summary, out)
 
 
 def _predict_locked(req: PredictRequest, stage: Path, run_id: str) -> dict:

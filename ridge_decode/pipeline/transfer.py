@@ -20,7 +20,7 @@ from ..runtime import layout
 from ..runtime.io import versions, write_json
 from ..sources import Source, reopen
 from ..sources.base import MIN_TRAIN_IMAGES
-from .common import feature_store
+from .common import TupleResult, feature_store, renamed
 from .fit import FitRequest, fit_subject
 
 # transfer: the new subject's layer in the reference's space; scratch: the package's per-target ridge on the new
@@ -39,7 +39,7 @@ class TransferRequest:
 
     reference: Source
     subject: Source
-    targets: list[str] = field(default_factory=lambda: ["pixels"])
+    families: list[str] = field(default_factory=lambda: ["pixels"])
     features_dir: str | Path | None = None
     reference_dir: str | Path | None = None
     fractions: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.25, 0.5, 1.0])
@@ -49,6 +49,10 @@ class TransferRequest:
     out: str | Path = layout.OUTPUTS
     json_path: str | Path | None = None
     echo: Callable[[str], None] = print
+    targets: list[str] | None = None  # deprecated since 0.2.0: families
+
+    def __post_init__(self):
+        renamed(self, "TransferRequest", {"targets": "families"})
 
 
 def reference_source(reference_dir, default: Source) -> Source:
@@ -62,9 +66,19 @@ def reference_source(reference_dir, default: Source) -> Source:
     return default
 
 
-def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
+@dataclass
+class TransferResult(TupleResult):
+    """What a transfer wrote: the JSON of the curves (``payload`` is its content) and their figure."""
+
+    json_path: Path
+    figure: Path
+    payload: dict
+    _tuple = ("json_path", "figure")
+
+
+def run_transfer(req: TransferRequest) -> TransferResult:
     """Fit the reference if needed, freeze its shared space, fit the new subject at each training fraction with
-    each of ``TRANSFER_METHODS``; returns (the JSON, the figure)."""
+    each of ``TRANSFER_METHODS``."""
     if importlib.util.find_spec("torch"):  # the eigensolver imports it: let no timed fit pay for that
         import torch  # noqa: F401
 
@@ -77,7 +91,7 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
     ref_dir, ref_model, ref_seconds = _reference_model(req, grid)
     t0 = time.perf_counter()
     shared = SharedSpace.from_reference(ref_model, req.reference.data(progress=False).train_betas, rank=req.rank,
-                                        groups=list(req.targets), seed=req.seed,
+                                        groups=list(req.families), seed=req.seed,
                                         info={"reference": req.reference.label})
     shared_seconds = time.perf_counter() - t0
     results = _curves(req, shared, store, grid)
@@ -89,14 +103,14 @@ def run_transfer(req: TransferRequest) -> tuple[Path, Path]:
                              "fit_seconds": summary["seconds"].get("fit") if summary else None,
                              "run_id": summary.get("run_id") if summary else None, **shared.info_},
                "subject": req.subject.describe(),
-               "config": {"targets": list(req.targets), "fractions": req.fractions, "rank": req.rank,
+               "config": {"families": list(req.families), "fractions": req.fractions, "rank": req.rank,
                           "alphas": list(map(float, grid)), "seed": req.seed},
                "versions": versions()}
     write_json(json_path, payload)
     fig = json_path.with_suffix(".png")
     plots.plot_transfer(results, fig,
                           title=f"{req.subject.label} from reference {req.reference.label} (rank {req.rank})")
-    return json_path, fig
+    return TransferResult(json_path, fig, payload)
 
 
 def _ours_or_absent(json_path: Path) -> None:
@@ -123,7 +137,7 @@ def _read_json(path: Path) -> dict | None:
 
 def _reference_model(req: TransferRequest, grid):
     """(the reference's fit folder, its model, seconds to load or fit it): fitted here if absent."""
-    groups = list(req.targets)
+    groups = list(req.families)
     ref_dir = layout.fit_dir(req.reference.label, req.reference_dir, req.out)
     t0 = time.perf_counter()
     if (ref_dir / layout.MODEL).exists():
@@ -131,10 +145,10 @@ def _reference_model(req: TransferRequest, grid):
         missing = [g for g in groups if g not in ref_model.groups_]
         if missing:
             raise DataError(f"the reference model {ref_dir / layout.MODEL} has groups {ref_model.groups_}, not "
-                            f"{missing}; refit it with --targets {','.join(groups)} or pass another --reference-dir")
+                            f"{missing}; refit it with --families {','.join(groups)} or pass another --reference-dir")
     else:
         try:
-            fitted = fit_subject(FitRequest(req.reference, targets=groups, features_dir=req.features_dir,
+            fitted = fit_subject(FitRequest(req.reference, families=groups, features_dir=req.features_dir,
                                             out=ref_dir.parent, alphas=grid, echo=req.echo))
         except DataFileError as exc:
             if req.reference_dir is None:
@@ -169,7 +183,7 @@ def _n_rows(fraction: float, n: int) -> int:
 
 def _curves(req: TransferRequest, shared, store, grid) -> list[dict]:
     """Each method at each training fraction of the new subject: mean r, retrieval and seconds."""
-    groups = list(req.targets)
+    groups = list(req.families)
     new = req.subject.data(progress=False)
     y_test = {g: store.read(g, new.test_ids) for g in groups}
     order = np.random.default_rng(req.seed).permutation(len(new.train_ids))

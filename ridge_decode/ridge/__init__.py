@@ -5,7 +5,7 @@ out of core, chunked and resumable into an HDF5 model; ``RidgeGCV`` (``estimator
 scikit-learn regressor. ``validation`` checks both estimators' parameters and inputs in one place.
 """
 
-from .backend import BACKENDS
+from .backend import BACKENDS, DEVICES
 from .model import DEFAULT_CHUNK_SIZE, OneStageRidge, rescale_to_train_statistics
 from .validation import DEFAULT_ALPHAS, AlphaGridWarning, resolve_alphas
 
@@ -18,5 +18,5 @@ def __getattr__(name):
         return RidgeGCV
     raise AttributeError(f"module 'ridge_decode.ridge' has no attribute {name!r}")
 
-__all__ = ["BACKENDS", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "AlphaGridWarning", "OneStageRidge", "RidgeGCV",
-           "rescale_to_train_statistics", "resolve_alphas"]
+__all__ = ["BACKENDS", "DEFAULT_ALPHAS", "DEFAULT_CHUNK_SIZE", "DEVICES", "AlphaGridWarning", "OneStageRidge",
+           "RidgeGCV", "rescale_to_train_statistics", "resolve_alphas"]

@@ -13,14 +13,23 @@ import numpy as np
 from ..errors import ParameterError
 
 BACKENDS = ("numpy", "torch", "torch_cuda")
+# Where the maths runs, the word every layer uses (``device=``, ``--device``): "cpu" is the numpy backend, "cuda"
+# torch_cuda; himalaya's backend names are accepted as they are (``"torch"`` is torch on the CPU).
+DEVICE_BACKENDS = {"cpu": "numpy", "cuda": "torch_cuda"}
+DEVICES = (*DEVICE_BACKENDS, *BACKENDS)
+
+
+def backend_name(device: str) -> str:
+    """The himalaya backend that runs on ``device`` (one of ``DEVICES``): "cpu" is numpy, "cuda" torch_cuda."""
+    if device not in DEVICES:
+        raise ParameterError(f"device must be one of {DEVICES}; got {device!r}", param="device")
+    return DEVICE_BACKENDS.get(device, device)
 
 
 def get(name: str):
     """The himalaya backend module called ``name`` (one of ``BACKENDS``), imported without touching himalaya's
     process-wide backend."""
-    if name not in BACKENDS:
-        raise ParameterError(f"backend must be one of {BACKENDS}; got {name!r}", param="backend")
-    return importlib.import_module(f"himalaya.backend.{name}")
+    return importlib.import_module(f"himalaya.backend.{backend_name(name)}")
 
 
 def is_torch(b) -> bool:

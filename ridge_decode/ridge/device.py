@@ -43,7 +43,8 @@ class Device:
     the device is the host: crossings are still counted (they copy nothing).
     """
 
-    def __init__(self, backend_name: str = "numpy"):
+    def __init__(self, device: str = "cpu"):
+        backend_name = backend.backend_name(device)  # "cpu", "cuda" or a himalaya backend's name
         self.b = backend.get(backend_name)
         self.name = backend_name
         self.torch = backend.is_torch(self.b)

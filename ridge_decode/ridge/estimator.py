@@ -40,12 +40,15 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         standardised X (each feature centred and scaled to unit variance, ddof=1, over the training rows).
     alpha_per : {"target", "group"}, default="target"
         Each column of y its own alpha, or one alpha for all of y (the lowest GCV error summed over the targets).
-    backend : {"numpy", "torch", "torch_cuda"}, default="numpy"
-        The himalaya backend the maths runs on.
+    device : {"cpu", "cuda", "numpy", "torch", "torch_cuda"}, default="cpu"
+        Where the maths runs: "cpu" is himalaya's numpy backend, "cuda" its torch_cuda; himalaya's backend names
+        are accepted as they are ("torch" is torch on the CPU).
     chunk_size : int, default=4096
         Targets solved at a time: bounds the memory of the target loop.
     eigh_dtype : {"float32", "float64"}, default="float32"
         Precision of the kernel's eigendecomposition.
+    backend : str or "deprecated", default="deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``device=backend`` (``fit`` warns).
 
     Attributes
     ----------
@@ -81,17 +84,18 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         The fit's ``AlphaGridWarning`` messages, also issued as warnings.
     """
 
-    def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
-                 chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32"):
+    def __init__(self, alphas=None, alpha_per: str = "target", device: str = "cpu",
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", backend="deprecated"):
         self.alphas = alphas
         self.alpha_per = alpha_per
-        self.backend = backend
+        self.device = device
         self.chunk_size = chunk_size
         self.eigh_dtype = eigh_dtype
+        self.backend = backend  # the name before 0.2.0: stored as given, translated (and warned) by fit
 
     def fit(self, X, y):
         """Fit on ``X`` (n, p) and ``y`` (n,), (n, t) or (n, ...); returns self."""
-        params = validation.current_form(self.get_params(), "RidgeGCV")  # alpha_per="all" warns
+        params = validation.current_form(self.get_params(), "RidgeGCV")  # alpha_per="all", backend= warn
         alphas, alpha_per = validation.check_params(params), params["alpha_per"]
         if y is None:
             raise InputError("RidgeGCV requires y to be passed, but the target y is None")
@@ -101,7 +105,7 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
         check_consistent_length(X, y)
         self._y_shape = y.shape[1:]
         Y = validation.check_targets({SINGLE_GROUP: y.reshape(len(y), -1)}, len(X))[SINGLE_GROUP]
-        dev = Device(self.backend)
+        dev = Device(params["device"])
         fitted = core.fit(dev.b, dev.to_device(X, "voxels", X.dtype),
                           dev.to_device(Y, "targets", validation.compute_dtype(Y.dtype)),
                           dev.to_device(alphas, "alpha grid", np.float64), alpha_per, self.chunk_size,
@@ -144,7 +148,7 @@ class RidgeGCV(RegressorMixin, BaseEstimator):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with appropriate "
                                  "arguments before using this estimator.")
         X = validation.check_X(validate_data(self, X, reset=False, dtype=[np.float64, np.float32]))
-        dev = Device(self.backend)
+        dev = Device(validation.device_of(self))
         b = dev.b
         Xs = core.apply_standardization(b, dev.to_device(X, "test voxels", X.dtype),
                                         dev.to_device(self.X_mean_, "voxel means", np.float64),

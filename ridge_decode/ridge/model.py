@@ -87,8 +87,9 @@ class OneStageRidge:
         ``solver="fixed"``: the alpha itself, one number or {group: number}.
     alpha_per : {"target", "group"}, default="target"
         One alpha per target column, or one per group (the lowest GCV error summed over the group's targets).
-    backend : {"numpy", "torch", "torch_cuda"}, default="numpy"
-        The himalaya backend the maths runs on.
+    device : {"cpu", "cuda", "numpy", "torch", "torch_cuda"}, default="cpu"
+        Where the maths runs: "cpu" is himalaya's numpy backend, "cuda" its torch_cuda; himalaya's backend names
+        are accepted as they are ("torch" is torch on the CPU).
     chunk_size : int, default=4096
         Targets per chunk: bounds the peak memory of the target loop.
     eigh_dtype : {"float32", "float64"}, default="float32"
@@ -108,6 +109,8 @@ class OneStageRidge:
         Deprecated since 0.2.0, removed in 0.3.0: ``solver="fixed", alphas=fixed_alpha`` (``fit`` warns).
     cv : int or "deprecated", default="deprecated"
         Deprecated since 0.2.0, removed in 0.3.0: ``solver_params={"cv": cv}`` (``fit`` warns).
+    backend : str or "deprecated", default="deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``device=backend`` (``fit`` warns).
 
     Attributes
     ----------
@@ -148,12 +151,12 @@ class OneStageRidge:
         The HDF5 file holding the coefficients (None when in memory).
     """
 
-    def __init__(self, alphas=None, alpha_per: str = "target", backend: str = "numpy",
+    def __init__(self, alphas=None, alpha_per: str = "target", device: str = "cpu",
                  chunk_size: int = DEFAULT_CHUNK_SIZE, eigh_dtype: str = "float32", path=None, solver: str = "gcv",
-                 solver_params: dict | None = None, fixed_alpha="deprecated", cv="deprecated"):
+                 solver_params: dict | None = None, fixed_alpha="deprecated", cv="deprecated", backend="deprecated"):
         self.alphas = alphas
         self.alpha_per = alpha_per
-        self.backend = backend
+        self.device = device
         self.chunk_size = chunk_size
         self.eigh_dtype = eigh_dtype
         self.path = path
@@ -161,6 +164,7 @@ class OneStageRidge:
         self.solver_params = solver_params
         self.fixed_alpha = fixed_alpha  # the names before 0.2.0: stored as given, translated (and warned) by fit
         self.cv = cv
+        self.backend = backend
 
     def get_params(self, deep: bool = True) -> dict:
         """Every parameter of ``__init__`` with its value (scikit-learn's convention)."""
@@ -228,7 +232,7 @@ class OneStageRidge:
             single, targets = "1d", np.asarray(targets)[:, None]
         targets = validation.check_targets({SINGLE_GROUP: targets} if single else targets, n)
         fixed = validation.fixed_alphas(params["alphas"], list(targets)) if solver_name == "fixed" else None
-        dev = Device(self.backend)
+        dev = Device(params["device"])
         self._names = names
         config = self._config(alphas, params, targets, fixed, (n, p), single)
         hashing = None
@@ -302,7 +306,7 @@ class OneStageRidge:
         solver = current["solver"]
         return {
             "alphas": alphas.tolist(), "alpha_per": current["alpha_per"], "fixed_alpha": fixed,
-            "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "backend": self.backend,
+            "chunk_size": int(self.chunk_size), "eigh_dtype": self.eigh_dtype, "device": current["device"],
             "solver": solver, "solver_params": current["solver_params"] if solver == "himalaya" else None,
             "n_images": n, "n_voxels": p, "params": params, "single": single, "feature_names": self._names,
             "groups": {g: [int(d) for d in Y.shape[1:]] for g, Y in targets.items()},
@@ -450,7 +454,7 @@ class OneStageRidge:
         groups = list(self.groups_ if groups is None else groups)
         for g in groups:
             self._require_group(g)
-        dev, dt = Device(self.backend), str(np.dtype(dtype))
+        dev, dt = Device(validation.device_of(self)), str(np.dtype(dtype))
         b = dev.b
         out = {}
         with self._model_store() as st:

@@ -102,12 +102,14 @@ def current_params(saved: dict, names) -> dict:
     saved = dict(saved)
     if saved.get("fixed_alpha") is not None:
         saved["solver"], saved["alphas"] = "fixed", saved["fixed_alpha"]
+    if "backend" in saved:  # before 0.2.0: himalaya's backend name, which device accepts as it is
+        saved.setdefault("device", saved["backend"])
     if saved.get("alpha_per") == "all":  # before 0.2.0
         saved["alpha_per"] = "group"
     if saved.get("solver") == "himalaya" and "cv" in saved:
         saved["solver_params"] = {**(saved.get("solver_params") or {}), "cv": saved["cv"]}
     # the deprecated names are translated above: never passed on (they would warn at the next fit)
-    return {k: v for k, v in saved.items() if k in names and k not in ("path", "fixed_alpha", "cv")}
+    return {k: v for k, v in saved.items() if k in names and k not in ("path", "fixed_alpha", "cv", "backend")}
 
 
 def fitted_attributes(st) -> dict:

@@ -168,8 +168,10 @@ class TransferRidge:
         The reference's frozen space (never modified).
     alphas : array-like of shape (A,)
         The ridge grid, positive and unitless, as for ``OneStageRidge``.
-    backend : str
-        As for ``OneStageRidge``: "numpy", "torch" or "torch_cuda".
+    device : str
+        As for ``OneStageRidge``: "cpu", "cuda", or a himalaya backend's name ("numpy", "torch", "torch_cuda").
+    backend : str or "deprecated"
+        Deprecated since 0.2.0, removed in 0.3.0: ``device=backend`` (``fit`` warns).
 
     Attributes
     ----------
@@ -179,9 +181,10 @@ class TransferRidge:
         p, the new subject's voxel count.
     """
 
-    def __init__(self, shared: SharedSpace, alphas=DEFAULT_ALPHAS, backend: str = "numpy"):
+    def __init__(self, shared: SharedSpace, alphas=DEFAULT_ALPHAS, device: str = "cpu", backend="deprecated"):
         self.shared = shared
         self.alphas = alphas
+        self.device = device
         self.backend = backend
 
     def fit(self, X, targets: dict) -> TransferRidge:
@@ -191,7 +194,7 @@ class TransferRidge:
             raise InputError(f"target groups {unknown} are not in the reference's shared space, which has "
                              f"{self.shared.groups_}: refit the reference with them")
         coords = {g: self.shared.project(g, Y) for g, Y in targets.items()}
-        self.model_ = OneStageRidge(alphas=self.alphas, backend=self.backend).fit(X, coords)
+        self.model_ = OneStageRidge(alphas=self.alphas, device=self.device, backend=self.backend).fit(X, coords)
         self.n_voxels_ = np.asarray(X).shape[1]
         return self
 
@@ -216,7 +219,7 @@ class TransferRidge:
         folder = Path(folder)
         shared = SharedSpace.load(folder / "shared.h5")
         model = OneStageRidge.load(folder / "layer.h5")
-        self = cls(shared, alphas=model.alphas, backend=model.backend)
+        self = cls(shared, alphas=model.alphas, device=model.device)
         self.model_ = model
         self.n_voxels_ = model.X_mean_.shape[0]
         return self
@@ -233,14 +236,16 @@ class PrincipalRidge:
     Parameters as for ``OneStageRidge``. Fitted: ``shared_`` (the subject's own basis), ``layer_``.
     """
 
-    def __init__(self, alphas=DEFAULT_ALPHAS, backend: str = "numpy"):
+    def __init__(self, alphas=DEFAULT_ALPHAS, device: str = "cpu", backend="deprecated"):
         self.alphas = alphas
+        self.device = device
         self.backend = backend
 
     def fit(self, X, targets: dict) -> PrincipalRidge:
         """Fit on training voxels ``X`` (n, p) and targets {group: (n, ...)}."""
         self.shared_ = SharedSpace.from_targets(targets, info={"reference": "self"})
-        self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, backend=self.backend).fit(X, targets)
+        self.layer_ = TransferRidge(self.shared_, alphas=self.alphas, device=self.device,
+                                    backend=self.backend).fit(X, targets)
         return self
 
     def predict(self, X) -> dict[str, np.ndarray]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import InputError, InputTypeError, ParameterError, python_fix
 from . import core
-from .backend import BACKENDS
+from .backend import DEVICES
 from .device import torch_to_host
 from .runner import SOLVERS
 
@@ -58,8 +58,13 @@ DEPRECATED = "deprecated"  # the default of a parameter kept only for its old sp
 def current_form(params: dict, estimator: str) -> dict:
     """``params`` (an estimator's ``get_params()``) in today's names, with a ``FutureWarning`` for each name used
     before 0.2.0: ``alpha_per="all"`` is ``"group"``; ``fixed_alpha=a`` is ``solver="fixed", alphas=a``; ``cv=k`` is
-    ``solver_params={"cv": k}``. The deprecated keys are dropped."""
+    ``solver_params={"cv": k}``; ``backend=b`` is ``device=b``. The deprecated keys are dropped."""
     params = dict(params)
+    backend = params.pop("backend", DEPRECATED)
+    if not (isinstance(backend, str) and backend == DEPRECATED):
+        deprecated(f"{estimator}(backend=...)", f"{estimator}(device=...) ('cpu', 'cuda', or a himalaya backend's "
+                   "name)", stacklevel=4)
+        params["device"] = backend
     if isinstance(params.get("alpha_per"), str) and params["alpha_per"] == "all":
         deprecated('alpha_per="all"', 'alpha_per="group"', stacklevel=4)
         params["alpha_per"] = "group"
@@ -71,6 +76,12 @@ def current_form(params: dict, estimator: str) -> dict:
         deprecated(f"{estimator}(cv=...)", f"{estimator}(solver_params={{'cv': ...}})", stacklevel=4)
         params["solver_params"] = {**(params.get("solver_params") or {}), "cv": cv}
     return params
+
+
+def device_of(estimator) -> str:
+    """Where ``estimator``'s maths runs: its ``device``, or the deprecated ``backend`` when that was given."""
+    backend = getattr(estimator, "backend", DEPRECATED)
+    return estimator.device if isinstance(backend, str) and backend == DEPRECATED else backend
 
 
 # ------------------------------------------------------------------------------------------- parameters
@@ -110,7 +121,7 @@ PARAMETERS = {
     "alphas": ("None, or finite positive numbers (one, or a 1-D sequence; with solver='fixed', {group: number})",
                lambda v: v is None or _real_numbers(list(v.values()) if isinstance(v, Mapping) else v) is None),
     "alpha_per": _one_of(*ALPHA_PER),
-    "backend": _one_of(*BACKENDS),
+    "device": _one_of(*DEVICES),
     "chunk_size": _integer(1),
     "eigh_dtype": _one_of("float32", "float64"),
     "solver": (lambda: f"one of {tuple(SOLVERS)}", lambda v: isinstance(v, str) and v in SOLVERS),  # read live

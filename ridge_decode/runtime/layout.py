@@ -140,11 +140,11 @@ def load_json(path: Path, redo: str) -> dict:
         raise DataFormatError(f"{path} is not valid JSON ({exc}): it is damaged or was edited; {redo}") from None
 
 
-def fit_done(folder, identity: dict, targets) -> bool:
-    """A complete fit of the source ``identity`` into exactly the target groups ``targets`` is in ``folder``."""
+def fit_done(folder, identity: dict, families) -> bool:
+    """A complete fit of the source ``identity`` into exactly the feature families ``families`` is in ``folder``."""
     summary = read_json(Path(folder) / SUMMARY)
     return bool(summary) and not identity_differences((summary.get("source") or {}).get("identity"), identity) \
-        and sorted(summary.get("groups", {})) == sorted(targets)
+        and sorted(summary.get("groups", {})) == sorted(families)
 
 
 def decode_done(folder, identity: dict, ids=None) -> bool:

@@ -99,16 +99,10 @@ def cuda_available() -> bool:
 
 
 def require_device(device: str, option: str = "--device") -> str:
-    """``device`` as given, once it is known to exist here: ``cuda`` (or ``cuda:k``) needs a CUDA GPU."""
-    if str(device).startswith("cuda") and not cuda_available():
+    """``device`` as given, once it is known to exist here: ``cuda`` (or ``cuda:k``, or a CUDA backend of himalaya's,
+    ``torch_cuda``) needs a CUDA GPU."""
+    if (str(device).startswith("cuda") or device in GPU_BACKENDS) and not cuda_available():
         raise DeviceError(f"{option} {device}: no CUDA GPU is available on this machine (torch.cuda.is_available() "
                           f"is False): use {option} cpu, or run where a GPU is")
     return device
 
-
-def require_backend(backend: str, option: str = "--backend") -> str:
-    """``backend`` as given, once it can run here: the CUDA backends need a GPU."""
-    if backend in GPU_BACKENDS and not cuda_available():
-        raise DeviceError(f"{option} {backend}: no CUDA GPU is available on this machine (torch.cuda.is_available() "
-                          f"is False): use {option} numpy or {option} torch")
-    return backend

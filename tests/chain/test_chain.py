@@ -39,7 +39,7 @@ def test_a_renamed_option_fails_the_parse():
 
 
 def test_the_local_and_slurm_executors_run_the_same_commands_in_dependency_order(synthetic_root, tmp_path):
-    common = dict(data_root=synthetic_root, subjects=[1, 2], families=["pixels"], targets=["pixels"],
+    common = dict(data_root=synthetic_root, subjects=[1, 2], families=["pixels"], fit_families=["pixels"],
                   extract_shards=2, decode_shards=2, out=tmp_path / "o", recon=tmp_path / "r",
                   evaluation=tmp_path / "e")
     steps = nsd_chain(ChainRequest(**common))

@@ -9,7 +9,7 @@ def test_recipe_runs_on_the_synthetic_root_and_skips_finished_steps(synthetic_co
     # No weights at all: pixels and the weight-free decoder need none, and the network metrics are then reported
     # as unavailable (the networks themselves are tested in test_evaluate.py); this test is about the chaining.
     args = ["reproduce", "--data-root", str(synthetic_copy), "--weights-root", str(tmp_path / "no_weights"),
-            "--subjects", "1,2", "--targets", "pixels", "--decoder", "weight-free", "--device", "cpu", "--no-fetch",
+            "--subjects", "1,2", "--families", "pixels", "--decoder", "weight-free", "--device", "cpu", "--no-fetch",
             "--out", str(tmp_path / "outputs"), "--recon", str(tmp_path / "recon"),
             "--eval-dir", str(tmp_path / "eval")]
     runner = CliRunner()

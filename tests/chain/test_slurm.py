@@ -19,7 +19,7 @@ import pytest
 
 pytestmark = pytest.mark.slurm
 
-FAMILIES, TARGETS = ["pixels", "autokl"], ["pixels", "autokl"]
+FAMILIES, FIT_FAMILIES = ["pixels", "autokl"], ["pixels", "autokl"]
 
 
 def _free_port() -> int:
@@ -104,7 +104,7 @@ def _wait_empty(env, timeout=150):
 def _request(base: Path, root: Path, weights: Path, **kw):
     from ridge_decode.chain.cluster import SlurmRequest
 
-    return SlurmRequest(data_root=root, subjects=[1, 2], families=FAMILIES, targets=TARGETS, extract_shards=2,
+    return SlurmRequest(data_root=root, subjects=[1, 2], families=FAMILIES, fit_families=FIT_FAMILIES, extract_shards=2,
                         decode_shards=2, weights_root=weights, out=base / "outputs", recon=base / "recon",
                         evaluation=base / "eval", run_dir=base / "run", resources="none", **kw)
 
@@ -179,7 +179,7 @@ def test_chain_on_slurm_equals_one_machine_after_a_cancelled_task(cluster, synth
     for s in (1, 2):
         a = Predictions.load(layout.subject_dir(tmp_path / "local" / "outputs", s))
         b = Predictions.load(layout.subject_dir(tmp_path / "slurm" / "outputs", s))
-        for g in TARGETS:
+        for g in FIT_FAMILIES:
             np.testing.assert_array_equal(a.pred[g], b.pred[g])
         rec_a, rec_b = (layout.subject_dir(tmp_path / n / "recon", s) for n in ("local", "slurm"))
         pngs = sorted(p.name for p in rec_a.glob("0*.png"))

@@ -15,10 +15,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_extract_fit_writes_summary(synthetic_copy, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["extract-features", "--features", "pixels", "--data-root", str(synthetic_copy)])
+    res = runner.invoke(main, ["extract-features", "--families", "pixels", "--data-root", str(synthetic_copy)])
     assert res.exit_code == 0, res.output
     out = tmp_path / "outputs"
-    res = runner.invoke(main, ["fit", "--subject", "1", "--data-root", str(synthetic_copy), "--targets", "pixels",
+    res = runner.invoke(main, ["fit", "--subject", "1", "--data-root", str(synthetic_copy), "--families", "pixels",
                                "--out", str(out), "--alphas", "0:6:7"])
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "subj01" / "summary.json").read_text())
@@ -109,7 +109,7 @@ def test_fit_without_nsd_says_what_is_missing(tmp_path):
 
 
 def test_fit_computes_missing_pixels_on_the_fly(synthetic_copy, tmp_path):
-    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--targets", "pixels",
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--families", "pixels",
                                     "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
     assert "not in the feature cache" in res.output and "computing them now" in res.output
@@ -117,9 +117,9 @@ def test_fit_computes_missing_pixels_on_the_fly(synthetic_copy, tmp_path):
 
 
 def test_fit_names_the_extraction_command_for_a_missing_group(synthetic_copy, tmp_path):
-    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--targets", "autokl",
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--families", "autokl",
                                     "--out", str(tmp_path)])
-    assert res.exit_code != 0 and "extract_features.py --features autokl" in res.output
+    assert res.exit_code != 0 and "extract_features.py --families autokl" in res.output
 
 
 def test_demo_writes_figure_and_scores(synthetic_copy, tmp_path):
@@ -144,7 +144,7 @@ def test_generic_input_goes_through_extract_and_fit(synthetic_root, tmp_path):
     path = tmp_path / "mine.h5"
     write_own_from_nsd(path, synthetic_root, use_cache=False)
     runner = CliRunner()
-    res = runner.invoke(main, ["fit", "--input", str(path), "--targets", "autokl", "--out", str(tmp_path / "o")])
+    res = runner.invoke(main, ["fit", "--input", str(path), "--families", "autokl", "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and f"--input {path}" in res.output  # a family that needs weights: the command
     assert runner.invoke(main, ["extract-features", "--input", str(path)]).exit_code == 0
     res = runner.invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o")])
@@ -169,7 +169,7 @@ def test_user_errors_are_one_line_and_bugs_name_their_traceback_log(tmp_path, mo
     runner = CliRunner()
     res = runner.invoke(main, ["fit", "--data-root", str(tmp_path / "empty")])
     assert res.exit_code == 1 and res.output.startswith("Error: Missing") and "Traceback" not in res.output
-    res = runner.invoke(main, ["extract-features", "--features", "nope", "--data-root", str(tmp_path)])
+    res = runner.invoke(main, ["extract-features", "--families", "nope", "--data-root", str(tmp_path)])
     assert res.exit_code == 2 and "unknown feature families ['nope']" in res.output  # a bad value: a usage error
 
     def broken(request):

@@ -190,16 +190,16 @@ def test_diffusion_decode_cli_and_its_errors(synthetic_copy, tiny_weights, tmp_p
     base = ["--data-root", str(synthetic_copy)]
     res = runner.invoke(main, ["decode", *base, "--model-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     assert res.exit_code != 0 and "no predictions at" in res.output and "scripts/fit.py" in res.output
-    assert runner.invoke(main, ["extract-features", *base, "--weights-root", str(tiny_weights), "--features",
+    assert runner.invoke(main, ["extract-features", *base, "--weights-root", str(tiny_weights), "--families",
                                 "ipadapter_plus,autokl,pixels", "--batch-size", "128",
                                 "--subjects", "1"]).exit_code == 0
     out = tmp_path / "outputs"
-    res = runner.invoke(main, ["fit", *base, "--targets", "pixels", "--out", str(out / "a")])
+    res = runner.invoke(main, ["fit", *base, "--families", "pixels", "--out", str(out / "a")])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["decode", *base, "--model-dir", str(out / "a" / "subj01"), "--out", str(tmp_path / "r"),
                                "--weights-root", str(tiny_weights)])
-    assert res.exit_code != 0 and "refit with --targets autokl,ipadapter_plus" in res.output
-    res = runner.invoke(main, ["fit", *base, "--targets", "autokl,ipadapter_plus", "--out", str(out / "b")])
+    assert res.exit_code != 0 and "refit with --families autokl,ipadapter_plus" in res.output
+    res = runner.invoke(main, ["fit", *base, "--families", "autokl,ipadapter_plus", "--out", str(out / "b")])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["decode", *base, "--model-dir", str(out / "b" / "subj01"), "--out", str(tmp_path / "r"),
                                "--weights-root", str(tiny_weights), "--n-images", "3", "--steps", "2",

@@ -33,7 +33,7 @@ def test_the_share_of_pixels_over_the_latent_follows_the_planted_hierarchy(synth
 
 
 def test_the_maps_command_writes_nifti_in_the_subjects_grid(synthetic_root, tmp_path):
-    fit = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_root), "--subject", "1", "--targets",
+    fit = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_root), "--subject", "1", "--families",
                                     "pixels", "--out", str(tmp_path / "outputs"), "--features-dir",
                                     str(tmp_path / "f")])
     assert fit.exit_code == 0, fit.output

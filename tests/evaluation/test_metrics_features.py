@@ -51,7 +51,7 @@ def test_feature_store_round_trip(tmp_path):
     np.testing.assert_array_equal(store.read("toy", [11, 7, 7]), feats[[2, 0, 0]])
     with pytest.raises(KeyError, match=r"\[5\]"):
         store.read("toy", [3, 5])
-    with pytest.raises(FileNotFoundError, match="extract_features.py --features nope"):
+    with pytest.raises(FileNotFoundError, match="extract_features.py --families nope"):
         store.read("nope", [3])
     assert not list(tmp_path.glob("*.part"))
 

@@ -170,21 +170,21 @@ def test_cli_list_ids_and_absent_id(synthetic_copy, tiny_weights, tmp_path):
     assert "16x768" in res.output and "weights missing" not in res.output
     res = runner.invoke(main, ["extract-features", "--list", "--weights-root", str(tmp_path / "none")])
     assert "weights missing: sd15" in res.output
-    res = runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy), "--features", "clip_text",
+    res = runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy), "--families", "clip_text",
                                "--weights-root", str(tiny_weights), "--ids", "5,72999,99999"])
     assert res.exit_code != 0 and "has no image for ids [99999]" in res.output
 
 
 def test_fit_reads_model_features_from_the_cache(synthetic_copy, tiny_weights, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy), "--features",
+    res = runner.invoke(main, ["extract-features", "--data-root", str(synthetic_copy), "--families",
                                "ipadapter_plus,clip_text", "--weights-root", str(tiny_weights), "--batch-size", "64",
                                "--dtype", "float16", "--subjects", "1"])
     assert res.exit_code == 0, res.output
     with h5py.File(synthetic_copy / "features" / "clip_text.h5", "r") as f:
         assert f["features"].dtype == np.float16
     out = tmp_path / "o"
-    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--targets", "ipadapter_plus,clip_text",
+    res = runner.invoke(main, ["fit", "--data-root", str(synthetic_copy), "--families", "ipadapter_plus,clip_text",
                                "--out", str(out), "--alphas", "0:6:7"])
     assert res.exit_code == 0, res.output
     with h5py.File(out / "subj01" / "predictions.h5", "r") as f:

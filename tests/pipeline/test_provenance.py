@@ -81,7 +81,7 @@ def test_predict_while_fits_commit_into_its_model_folder_never_mixes(tmp_path):
     expected = {}
     for name, path in (("a", a), ("b", b)):
         assert CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "out"), *FIT,
-                                         "--targets", "pixels"]).exit_code == 0
+                                         "--families", "pixels"]).exit_code == 0
         assert CliRunner().invoke(main, ["predict", "--model-dir", str(model_dir), "--input", str(a), "--out",
                                          str(tmp_path / f"p_{name}")]).exit_code == 0
         with h5py.File(tmp_path / f"p_{name}" / "predictions.h5") as f:
@@ -93,7 +93,7 @@ def test_predict_while_fits_commit_into_its_model_folder_never_mixes(tmp_path):
         "for k in range(6):\n"
         f"    src = {str(a)!r} if k % 2 else {str(b)!r}\n"
         f"    CliRunner().invoke(main, ['fit', '--input', src, '--out', {str(tmp_path / 'out')!r}, '--alphas', "
-        "'-2:4:7', '--targets', 'pixels'])\n")], env={**__import__("os").environ, **env})
+        "'-2:4:7', '--families', 'pixels'])\n")], env={**__import__("os").environ, **env})
     outcomes = []
     try:
         k = 0
@@ -258,7 +258,7 @@ def _command(tmp_path, name):
     if name == "fit":
         return ["fit", "--input", str(data), "--out", str(tmp_path / "out"), *FIT, "--chunk-size", "256"]
     if name == "extract-features":
-        return ["extract-features", "--input", str(data), "--features", "pixels", "--batch-size", "4"]
+        return ["extract-features", "--input", str(data), "--families", "pixels", "--batch-size", "4"]
     return ["decode", "--input", str(data), "--model-dir", str(tmp_path / "out" / "mine"), "--decoder", "weight-free",
             "--out", str(tmp_path / "recon"), "--batch-size", "1"]
 
@@ -344,7 +344,7 @@ def test_an_unreadable_weights_folder_is_permission_denied_with_its_path(tmp_pat
     vae.chmod(0)
     try:
         res = subprocess.run([setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-m",
-                              "ridge_decode.cli", "extract-features", "--input", str(data), "--features", "autokl",
+                              "ridge_decode.cli", "extract-features", "--input", str(data), "--families", "autokl",
                               "--weights-root", str(weights), "--features-dir", str(tmp_path / "f")],
                              capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
     finally:

@@ -146,7 +146,7 @@ def test_transfer_cli_reads_no_test_rows(synthetic_copy, tmp_path, monkeypatch):
 
     monkeypatch.setattr(FeatureStore, "read", spy)
     path = tmp_path / "t.json"
-    res = runner.invoke(main, ["transfer", *base, "--reference", "1", "--subject", "2", "--targets", "pixels",
+    res = runner.invoke(main, ["transfer", *base, "--reference", "1", "--subject", "2", "--families", "pixels",
                                "--train-fraction", "0.05,1", "--out", str(tmp_path / "o"), "--json", str(path)])
     assert res.exit_code == 0, res.output
     out = json.loads(path.read_text())
@@ -157,6 +157,6 @@ def test_transfer_cli_reads_no_test_rows(synthetic_copy, tmp_path, monkeypatch):
     fit_reads = [ids for ids in reads if not set(ids.tolist()) <= test_ids]
     assert all(not (set(ids.tolist()) & test_ids) for ids in fit_reads)
     assert path.with_suffix(".png").exists()
-    res = runner.invoke(main, ["transfer", *base, "--targets", "autokl", "--reference-dir",
+    res = runner.invoke(main, ["transfer", *base, "--families", "autokl", "--reference-dir",
                                str(tmp_path / "o" / "subj01"), "--out", str(tmp_path / "o")])
     assert res.exit_code != 0 and "has groups ['pixels'], not ['autokl']" in res.output

@@ -88,7 +88,7 @@ def test_a_fit_and_a_predict_cross_exactly_the_planned_arrays(tmp_path, monkeypa
     n, p = X.shape
     widths, chunk, alphas = [y.shape[1] for y in Y.values()], 8, np.logspace(-1, 4, 6)
     counting = _Counting(monkeypatch)
-    model = OneStageRidge(alphas=alphas, backend="torch", chunk_size=chunk,
+    model = OneStageRidge(alphas=alphas, device="torch", chunk_size=chunk,
                           path=tmp_path / "m.h5" if path else None).fit(X, Y)
     assert model.crossings_ == _planned_fit(n, p, widths, chunk, len(alphas))
     ins = sum(c for (d, _), (c, _) in model.crossings_.items() if d == "in")
@@ -120,8 +120,8 @@ def test_nothing_in_ridge_converts_arrays_but_the_device_module():
 
 def test_the_torch_backend_gives_the_numpy_backends_model():
     X, Y, X_test = _data()
-    a = OneStageRidge(alphas=np.logspace(-1, 4, 6), backend="numpy", chunk_size=8).fit(X, Y)
-    b = OneStageRidge(alphas=np.logspace(-1, 4, 6), backend="torch", chunk_size=8).fit(X, Y)
+    a = OneStageRidge(alphas=np.logspace(-1, 4, 6), device="numpy", chunk_size=8).fit(X, Y)
+    b = OneStageRidge(alphas=np.logspace(-1, 4, 6), device="torch", chunk_size=8).fit(X, Y)
     pa, pb = a.predict(X_test), b.predict(X_test)
     for g in Y:
         np.testing.assert_array_equal(a.alphas_[g], b.alphas_[g])  # a clear choice on this planted problem
@@ -134,16 +134,16 @@ def test_himalayas_global_backend_is_left_as_it_was():
     X, Y, X_test = _data()
     set_backend("numpy")
     for solver in ("gcv", "himalaya"):
-        model = OneStageRidge(alphas=np.logspace(-1, 4, 6), backend="torch", solver=solver, solver_params={"cv": 3})
+        model = OneStageRidge(alphas=np.logspace(-1, 4, 6), device="torch", solver=solver, solver_params={"cv": 3})
         model.fit(X, Y).predict(X_test)
         assert get_backend().name == "numpy", solver
-    RidgeGCV(backend="torch").fit(X, Y["g0"]).predict(X_test)
+    RidgeGCV(device="torch").fit(X, Y["g0"]).predict(X_test)
     assert get_backend().name == "numpy"
 
 
 def test_load_restores_every_parameter(tmp_path):
     X, Y, _ = _data()
-    params = dict(alphas=[0.5, 5.0, 50.0], alpha_per="group", backend="torch", chunk_size=5, eigh_dtype="float64")
+    params = dict(alphas=[0.5, 5.0, 50.0], alpha_per="group", device="torch", chunk_size=5, eigh_dtype="float64")
     OneStageRidge(**params, path=tmp_path / "m.h5").fit(X, Y, overlap=False)
     loaded = OneStageRidge.load(tmp_path / "m.h5").get_params()
     defaults = OneStageRidge().get_params()

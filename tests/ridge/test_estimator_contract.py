@@ -165,9 +165,9 @@ def test_errors_subclass_the_built_in_types_callers_catch():
     assert issubclass(errors.IncompleteOutputError, RuntimeError)  # a bug: the command line logs its traceback
     assert not issubclass(errors.InternalError, errors.RidgeDecodeError)
     assert issubclass(errors.FitInUseError, BlockingIOError) and issubclass(errors.FitInUseError, errors.OutputError)
-    with pytest.raises(errors.ParameterError, match="backend must be one of") as info:
-        OneStageRidge(backend="cupy").fit(*_data())
-    assert info.value.param == "backend"
+    with pytest.raises(errors.ParameterError, match="device must be one of") as info:
+        OneStageRidge(device="cupy").fit(*_data())
+    assert info.value.param == "device"
 
 
 # ------------------------------------------------------------------------------------------- deprecations
@@ -218,6 +218,48 @@ def test_fixed_alpha_and_cv_keywords_warn_and_give_the_new_form():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # the new form and defaults never warn
         OneStageRidge(solver="fixed", alphas=30.0).fit(X, Y)
+
+
+@pytest.mark.parametrize("cls", [RidgeGCV, OneStageRidge])
+def test_backend_keyword_warns_and_is_device(cls):
+    """``backend=`` (before 0.2.0) is ``device=``: stored as given (``clone`` keeps it), ``fit`` warns and runs on
+    that device; "cpu" is himalaya's numpy backend."""
+    X, Y = _data(n=60)
+    old = cls(alphas=ALPHAS, backend="torch")
+    twin = clone(old)
+    assert twin.get_params()["backend"] == "torch" and twin.get_params()["device"] == "cpu"
+    with pytest.warns(FutureWarning, match=rf"{cls.__name__}\(backend=\.\.\.\) is deprecated since 0\.2\.0 and will "
+                                           rf"be removed in 0\.3\.0: use {cls.__name__}\(device=\.\.\.\)"):
+        twin.fit(X, Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the new form never warns
+        new = cls(alphas=ALPHAS, device="torch").fit(X, Y)
+        cpu = cls(alphas=ALPHAS, device="cpu").fit(X, Y)
+        numpy = cls(alphas=ALPHAS, device="numpy").fit(X, Y)
+    np.testing.assert_array_equal(np.asarray(twin.predict(X)), np.asarray(new.predict(X)))
+    np.testing.assert_array_equal(np.asarray(cpu.predict(X)), np.asarray(numpy.predict(X)))
+    np.testing.assert_allclose(np.asarray(cpu.predict(X)), np.asarray(new.predict(X)), rtol=1e-4, atol=1e-4)
+
+
+def test_a_model_saved_with_backend_loads_with_that_device(tmp_path):
+    """A model file written before 0.2.0 recorded ``backend``: it loads with ``device`` set to it, and never warns."""
+    import json
+
+    import h5py
+
+    X, Y = _data(n=60)
+    path = OneStageRidge(alphas=ALPHAS, device="torch").fit(X, Y).save(tmp_path / "m.h5")
+    with h5py.File(path, "r+") as f:  # the record as 0.1.0 wrote it
+        config = json.loads(f.attrs["config"])
+        config["params"]["backend"] = config["params"].pop("device")
+        config["backend"] = config.pop("device")
+        f.attrs["config"] = json.dumps(config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        loaded = OneStageRidge.load(path)
+        assert (loaded.device, loaded.backend) == ("torch", "deprecated")
+        fresh = OneStageRidge(alphas=ALPHAS, device="torch").fit(X, Y)
+        np.testing.assert_array_equal(loaded.predict(X), fresh.predict(X))
 
 
 def test_a_model_saved_with_the_old_names_loads_in_the_new_form(tmp_path):
@@ -333,7 +375,7 @@ def test_one_table_translates_python_parameters_to_flags():
 def test_command_line_prints_the_flag(synthetic_copy, tmp_path):
     from ridge_decode.cli import main
 
-    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--targets", "pixels", "--alphas",
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_copy), "--families", "pixels", "--alphas",
                                     "7:8:2", "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
     assert "widen the grid (--alphas LOG10_MIN:LOG10_MAX:COUNT, e.g. --alphas -2:10:25)" in res.output

@@ -249,7 +249,7 @@ def test_fixed_alpha_dual_coefficients_are_the_closed_form(backend, alpha):
     Xs = standardise(X, X)
     closed = np.linalg.solve(Xs @ Xs.T + alpha * np.eye(len(X)), Y - Y.mean(0))
     for params in ({"solver": "fixed", "alphas": alpha}, {"alphas": [alpha]}):
-        dual = OneStageRidge(backend=backend, **params).fit(X, {"y": Y}).dual_coef("y")
+        dual = OneStageRidge(device=backend, **params).fit(X, {"y": Y}).dual_coef("y")
         np.testing.assert_allclose(dual, closed, rtol=0, atol=2e-4 * np.abs(closed).max())
 
 
@@ -259,7 +259,7 @@ def test_predictions_match_sklearn_kernel_ridge(estimator, backend):
     """himalaya's test_sklearn_api_kernel: against ``sklearn.kernel_ridge.KernelRidge(kernel="linear")`` on the
     standardised features and centred targets, one alpha per target (each its own GCV choice)."""
     X, Y, X_test = _kernel_problem(seed=1)
-    model = estimator(alphas=np.logspace(-1, 3, 9), backend=backend).fit(X, Y)
+    model = estimator(alphas=np.logspace(-1, 3, 9), device=backend).fit(X, Y)
     pred = np.asarray(model.predict(X_test), np.float64)
     for k, alpha in enumerate(chosen(model)):
         ref = KernelRidge(alpha=alpha, kernel="linear").fit(standardise(X, X), Y[:, k] - Y[:, k].mean())
@@ -289,7 +289,7 @@ def test_inputs_are_never_changed_and_a_refit_gives_the_same_model(estimator, ba
     X = (rng.randn(30, 12) * 10).astype(dtype)
     y = (rng.randn(30, *y_shape) * 10 + 5).astype(dtype)
     X0, y0 = X.copy(), y.copy()
-    model = estimator(backend=backend, chunk_size=2)
+    model = estimator(device=backend, chunk_size=2)
     first = np.asarray(model.fit(X, y).predict(X))
     np.testing.assert_array_equal(X, X0)
     np.testing.assert_array_equal(y, y0)
@@ -319,7 +319,7 @@ def test_far_from_zero_inputs_keep_their_precision():
     ({"chunk_size": 0}, None, "chunk_size must be an integer >= 1; got 0"),
     ({"chunk_size": -5}, None, "chunk_size must be an integer >= 1; got -5"),
     ({"alpha_per": "voxel"}, None, r"alpha_per must be one of \('target', 'group'\); got 'voxel'"),
-    ({"backend": "jax"}, None, "backend must be one of"),
+    ({"device": "jax"}, None, "device must be one of"),
     ({}, "one sample", r"at least 2 samples are needed \(n_samples = 1\)"),
     ({}, "beyond float32", "values beyond float32's range"),
 ])

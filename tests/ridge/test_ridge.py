@@ -142,7 +142,7 @@ def test_brain_diffuser_baseline_matches_sklearn_ridge(backend):
     X, Y = _data()
     Xt, _ = _data(n=40, seed=1)
     fixed = {"a": 300.0, "b": 5e4}
-    m = OneStageRidge(solver="fixed", alphas=fixed, backend=backend, chunk_size=2).fit(X, {"a": Y[:, :4],
+    m = OneStageRidge(solver="fixed", alphas=fixed, device=backend, chunk_size=2).fit(X, {"a": Y[:, :4],
                                                                                           "b": Y[:, 4:]})
     assert not m.cv_scores_ and not hasattr(m, "kernel_eigenvalues_")
     pred = m.predict(Xt)
@@ -168,8 +168,8 @@ def test_rescale_handles_constant_predictions():
 def test_backends_agree_and_shapes_round_trip(backend):
     X, Y = _data()
     targets = {"a": Y[:, :4].reshape(-1, 2, 2), "b": Y[:, 4:]}
-    m_np = OneStageRidge(backend="numpy").fit(X, targets)
-    m_t = OneStageRidge(backend=backend).fit(X, targets)
+    m_np = OneStageRidge(device="numpy").fit(X, targets)
+    m_t = OneStageRidge(device=backend).fit(X, targets)
     p_np, p_t = m_np.predict(X[:7]), m_t.predict(X[:7])
     assert p_np["a"].shape == (7, 2, 2) and p_np["b"].shape == (7, 2)
     assert m_np.target_shapes_ == {"a": (2, 2), "b": (2,)}

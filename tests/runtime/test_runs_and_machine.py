@@ -210,7 +210,7 @@ def test_outputs_of_another_source_are_not_done_for_either_runner(synthetic_copy
     assert res.exit_code == 0, res.output
 
     def states():
-        todo = {s.name for s, _ in in_order(nsd_chain(recipe_request(synthetic_copy, subjects=(1,), targets="pixels",
+        todo = {s.name for s, _ in in_order(nsd_chain(recipe_request(synthetic_copy, subjects=(1,), families="pixels",
                                                                      out=out, fetch=False)))}
         jobs = {j.name: j.done for j in plan(SlurmRequest(data_root=synthetic_copy, subjects=[1], out=out,
                                                           dry_run=True))}
@@ -271,9 +271,10 @@ def test_no_gpu_is_a_message(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     path = write_coarse(tmp_path / "mine.h5")
-    res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o"), "--backend",
-                                    "torch_cuda"])
-    assert res.exit_code == 1 and "--backend torch_cuda: no CUDA GPU" in res.output, res.output
+    for device in ("cuda", "torch_cuda"):
+        res = CliRunner().invoke(main, ["fit", "--input", str(path), "--out", str(tmp_path / "o"), "--device",
+                                        device])
+        assert res.exit_code == 1 and f"--device {device}: no CUDA GPU" in res.output, res.output
     res = CliRunner().invoke(main, ["extract-features", "--input", str(path), "--device", "cuda"])
     assert res.exit_code == 1 and "--device cuda: no CUDA GPU" in res.output, res.output
     assert not (tmp_path / "o").exists()

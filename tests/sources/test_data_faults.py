@@ -139,7 +139,7 @@ def test_nan_betas_are_refused_naming_file_volume_and_voxel_by_every_command(twe
 
 # ------------------------------------------------------------------------------- one cache, every subject
 def _extract(root, subjects, features_dir=None):
-    args = ["extract-features", "--data-root", str(root), "--subjects", subjects, "--features", "pixels"]
+    args = ["extract-features", "--data-root", str(root), "--subjects", subjects, "--families", "pixels"]
     res = CliRunner().invoke(main, args + (["--features-dir", str(features_dir)] if features_dir else []))
     assert res.exit_code == 0, res.output
 
@@ -181,11 +181,11 @@ def test_a_cache_lacking_ids_names_them_and_the_command_that_adds_them(synthetic
     store = FeatureStore(root / "features")
     store.write("mine", only2, np.random.default_rng(0).standard_normal((len(only2), 5)).astype(np.float32))
     lacking = np.setdiff1d(viewed_ids(root, [1]), only2)
-    res = CliRunner().invoke(main, ["fit", "--data-root", str(root), "--subject", "1", "--targets", "mine",
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(root), "--subject", "1", "--families", "mine",
                                     "--out", str(tmp_path / "o"), *FIT])
     assert res.exit_code == 1 and "Traceback" not in res.output and "bug" not in res.output, res.output
     assert f"holds no features for {len(lacking)} of the images" in res.output and str(lacking[0]) in res.output
-    assert "extract_features.py --features mine --data-root" in res.output and "--subjects 1" in res.output
+    assert "extract_features.py --families mine --data-root" in res.output and "--subjects 1" in res.output
     assert "--subject 1 " not in res.output and "--sessions" not in res.output and "changed" not in res.output
     # the fingerprint check meets ids the file lacks: they are named, never compared with another id's row
     _extract(root, "2")
@@ -193,11 +193,11 @@ def test_a_cache_lacking_ids_names_them_and_the_command_that_adds_them(synthetic
         FeatureStore(root / "features").check_images("pixels", viewed_ids(root, [1]), lambda ids: None)
 
 
-@pytest.mark.parametrize("targets, words", [("nosuch", ["--targets nosuch: no such feature family", "pixels"]),
-                                            ("", ["--targets ''", "no name given"]),
-                                            (" , ", ["--targets ' , '", "no name given"])])
+@pytest.mark.parametrize("targets, words", [("nosuch", ["--families nosuch: no such feature family", "pixels"]),
+                                            ("", ["--families ''", "no name given"]),
+                                            (" , ", ["--families ' , '", "no name given"])])
 def test_targets_that_name_no_family_are_usage_errors(synthetic_root, tmp_path, targets, words):
-    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_root), "--subject", "1", "--targets", targets,
+    res = CliRunner().invoke(main, ["fit", "--data-root", str(synthetic_root), "--subject", "1", "--families", targets,
                                     "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and all(w in res.output for w in words), res.output
     assert "extract_features" not in res.output and "constant" not in res.output

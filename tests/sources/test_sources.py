@@ -95,7 +95,7 @@ def test_nifti_chain_end_to_end_weight_free(pair, tmp_path):
     """extract, fit, predict, decode and evaluate, each with the NIfTI options."""
     root, d, nifti, _ = pair
     src, runner = flags(nifti), CliRunner()
-    res = runner.invoke(main, ["extract-features", *src, "--features", "pixels"])
+    res = runner.invoke(main, ["extract-features", *src, "--families", "pixels"])
     assert res.exit_code == 0, res.output
     res = runner.invoke(main, ["predict", *src, "--model-dir", str(root / "out" / "trials"), "--out",
                                str(tmp_path / "pred")])
