@@ -172,6 +172,11 @@ def aggregate_evaluations(dirs, out: str | Path | None = None) -> Path:
             raise ForeignFolderError(f"--out {out} is {'one of' if a == b else 'nested with one of'} the folders "
                                      f"--aggregate averages ({d}): the mean goes into a folder of its own, e.g. "
                                      f"--out {layout.EVAL / 'mean'}")
+    seen = {}
+    for d in dirs:
+        if Path(d).resolve() in seen:
+            raise InputError(f"--aggregate names {d} twice (as {seen[Path(d).resolve()]}): each subject counts once")
+        seen[Path(d).resolve()] = d
     claim(out, "aggregate")
     results = []
     for d in dirs:

@@ -54,6 +54,9 @@ def folder(path: str | Path, what: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(f"{what}: {path} is a file; expected a folder (or nothing there yet)")
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{what}: {path} is a link to nothing ({os.readlink(path)}): give a folder, or remove the "
+                         "link")
     return path
 
 

@@ -21,6 +21,7 @@ import datetime
 import errno
 import json
 import os
+import re
 import shutil
 import socket
 import sys
@@ -84,6 +85,9 @@ def claim(folder, kind: str, what: str = "--out") -> Path:
     """``folder`` if a run of ``kind`` may write it: absent, empty, or holding a ridge_decode run of ``kind``.
     Anything else is a ``ForeignFolderError`` (exit 2) naming what is there; nothing is touched."""
     folder = Path(folder)
+    if folder.is_symlink() and not folder.exists():
+        raise ForeignFolderError(f"{what} {folder} is a link to nothing ({os.readlink(folder)}): give a folder, or "
+                                 "remove the link")
     if not folder.exists():
         return folder
     if not folder.is_dir():
@@ -97,6 +101,14 @@ def claim(folder, kind: str, what: str = "--out") -> Path:
         return folder
     found = run_kind(folder)
     if found == kind:
+        extra = [p for p in entries if p.name not in _committed(folder)]
+        if extra:  # the new run replaces the whole folder: what the earlier run did not write would be lost
+            shown = ", ".join(p.name + ("/" if p.is_dir() else "") for p in extra[:6])
+            more = f" and {len(extra) - 6} more" if len(extra) > 6 else ""
+            raise ForeignFolderError(
+                f"{what} {folder} holds {NAMES[kind]} written by ridge_decode and {len(extra)} entr"
+                f"{'y' if len(extra) == 1 else 'ies'} it did not write ({shown}{more}): a new run replaces the whole "
+                f"folder, so it is left untouched. Move those entries out, or choose another {what}")
         return folder
     raise ForeignFolderError(
         f"{what} {folder} holds {_what_is_there(folder, found, entries)}, not {NAMES[kind]}: it is left untouched. "
@@ -104,12 +116,33 @@ def claim(folder, kind: str, what: str = "--out") -> Path:
         f"own; choose another {what}")
 
 
-def write_marker(folder, kind: str, run_id: str) -> None:
-    """``<folder>/.ridge_decode_run.json``: the kind of run the folder holds, and its id."""
+def _committed(folder: Path) -> set[str] | _Any:
+    """The names a marked run's commit wrote into ``folder`` (its marker's ``files``), or every name where the run
+    records none (a decode writes its images one by one; a run from before the record)."""
+    try:
+        files = json.loads((folder / MARKER).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        files = None
+    return _Any() if files is None else {*files, MARKER}
+
+
+class _Any:
+    """A set that holds every name."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+
+def write_marker(folder, kind: str, run_id: str, files=None) -> None:
+    """``<folder>/.ridge_decode_run.json``: the kind of run the folder holds, its id and, where given, the names
+    its commit wrote (``claim`` refuses a folder that holds others)."""
     from .io import atomic_path
 
+    record = {"kind": kind, "run_id": run_id, "written_by": "ridge_decode"}
+    if files is not None:
+        record["files"] = sorted(files)
     with atomic_path(Path(folder) / MARKER) as tmp:  # shards of a decode may write it at once
-        tmp.write_text(json.dumps({"kind": kind, "run_id": run_id, "written_by": "ridge_decode"}))
+        tmp.write_text(json.dumps(record))
 
 
 def _rename(a, b) -> None:
@@ -238,14 +271,20 @@ def recover(folder) -> None:
     """Finish what a killed commit left: ``<name>`` missing between two renames is restored from its old generation
     (else the new one); leftover generations beside a whole folder are removed. Called with the lock held."""
     folder = Path(folder)
-    gens = sorted(folder.parent.glob(f".{folder.name}{GEN_INFIX}*"))
-    olds = sorted(folder.parent.glob(f".{folder.name}{OLD_INFIX}*"))
+    gens, olds = _generations(folder, GEN_INFIX), _generations(folder, OLD_INFIX)
     if not folder.exists() and (olds or gens):
         _rename((olds or gens)[-1], folder)
-    for leftover in folder.parent.glob(f".{folder.name}{GEN_INFIX}*"):
+    for leftover in _generations(folder, GEN_INFIX) + _generations(folder, OLD_INFIX):
         shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in folder.parent.glob(f".{folder.name}{OLD_INFIX}*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+
+
+RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{8}")  # new_run_id's form
+
+
+def _generations(folder: Path, infix: str) -> list[Path]:
+    """``.<name><infix><run id>`` beside ``folder``: a commit's own, never a user's folder of a like name."""
+    prefix = f".{folder.name}{infix}"
+    return sorted(p for p in folder.parent.glob(prefix + "*") if RUN_ID.fullmatch(p.name[len(prefix):]))
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -278,7 +317,7 @@ def commit(folder, lock: FolderLock, names) -> Path:
         if p.name not in names:
             shutil.rmtree(p) if p.is_dir() else p.unlink()
     if lock.kind is not None:
-        write_marker(stage, lock.kind, lock.run_id)
+        write_marker(stage, lock.kind, lock.run_id, files={Path(n).parts[0] for n in names})
     gen = _sibling(folder, GEN_INFIX, lock.run_id)
     _rename(stage, gen)
     if not folder.exists():

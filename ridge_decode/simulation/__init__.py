@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..errors import DataFileError, DataFormatError, ForeignFolderError, InputError
 from ..runtime.io import write_json
-from ..runtime.runs import MARKER, claim, run_kind, write_marker
+from ..runtime.runs import claim, run_kind, write_marker
 from ..sources.base import noise_ceiling
 from ..sources.manifest import entry_path, load_manifest
 from . import writers
@@ -225,7 +225,7 @@ def _root_so_far(out: Path, settings: dict) -> dict | None:
     named) or when ``out`` holds something else."""
     made = out / SYNTHETIC_JSON
     if not made.exists():
-        if out.is_dir() and any(out.iterdir()) and run_kind(out) != "simulate" and not (out / MARKER).exists():
+        if out.is_dir() and any(out.iterdir()) and run_kind(out) != "simulate":
             claim(out, "simulate")  # names what is there
         return None
     try:

@@ -305,3 +305,54 @@ def test_the_check_itself_needs_no_write_and_says_permission(tmp_path):
     finally:
         locked.chmod(0o755)
     assert (locked / "x").read_text() == "x"
+
+
+# ------------------------------------------------------------------ the hostile probe of round three, second pass
+def test_a_rerun_never_deletes_what_its_earlier_run_did_not_write(tmp_path):
+    """A run replaces its whole folder: a notebook, a nested prediction or a synthetic root put inside an earlier
+    fit's folder was deleted with exit 0. The marker records what the commit wrote; anything else is refused."""
+    path = _write(tmp_path / "mine.h5")
+    assert run("fit", "--input", path, "--out", tmp_path / "out", *FIT).exit_code == 0
+    fit = tmp_path / "out" / "mine"
+    assert set(json.loads((fit / MARKER).read_text())["files"]) == {p.name for p in fit.iterdir()} - {MARKER}
+    (fit / "my_analysis.ipynb").write_text("{}")
+    assert run("predict", "--input", path, "--model-dir", fit, "--out", fit / "pred").exit_code == 0
+    before = _digest(tmp_path / "out")
+    res = run("fit", "--input", path, "--out", tmp_path / "out", *FIT)
+    _refused(res, "2 entries it did not write", "my_analysis.ipynb", "pred/", "left untouched")
+    assert _digest(tmp_path / "out") == before
+    (fit / "my_analysis.ipynb").unlink()
+    shutil.rmtree(fit / "pred")
+    assert run("fit", "--input", path, "--out", tmp_path / "out", *FIT).exit_code == 0  # its own files: rewritten
+
+
+def test_a_users_folders_named_like_a_commits_are_left_alone(tmp_path):
+    """``.results.old-2023`` and ``.results.gen-final`` beside an output folder were taken for a killed commit's
+    generations: removed, or renamed into the output folder."""
+    from ridge_decode.runtime.runs import new_run_id, recover
+
+    folder = tmp_path / "results"
+    mine = [tmp_path / ".results.old-2023", tmp_path / ".results.gen-final"]
+    for p in mine:
+        p.mkdir()
+        (p / "thesis.tex").write_text("mine")
+    recover(folder)
+    assert not folder.exists() and all((p / "thesis.tex").read_text() == "mine" for p in mine)
+    ours = tmp_path / f".results.gen-{new_run_id()}"  # a killed commit's generation is still restored
+    ours.mkdir()
+    recover(folder)
+    assert folder.is_dir() and not ours.exists() and all(p.exists() for p in mine)
+
+
+def test_simulate_into_another_kind_of_run_a_duplicate_aggregate_and_a_dangling_link_are_refused(tmp_path):
+    path = _write(tmp_path / "mine.h5")
+    assert run("fit", "--input", path, "--out", tmp_path / "out", *FIT).exit_code == 0
+    fit = tmp_path / "out" / "mine"
+    before = _digest(fit)
+    _refused(run("simulate", "--size", "tiny", "--subjects", "1", "--out", fit), "a fit written by ridge_decode")
+    assert _digest(fit) == before
+    res = run("evaluate", "--aggregate", fit, fit, "--out", tmp_path / "mean")
+    assert res.exit_code != 0 and "twice" in res.output and "bug" not in res.output, res.output
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    _refused(run("fit", "--input", path, "--out", tmp_path / "dangling", "--label", "x", *FIT), "link to nothing")
+    _refused(run("predict", "--input", path, "--model-dir", fit, "--out", tmp_path / "dangling"), "link to nothing")
