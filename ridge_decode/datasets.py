@@ -136,10 +136,26 @@ def fetch_kay2008(data_home=None, echo: Callable[[str], None] = print) -> Path:
 
     ``kay_images.npz`` (the Neuromatch Academy copy, 249 MB) comes from ``$RIDGE_DECODE_KAY_DIR`` where it is set,
     else from ``<data home>/kay2008``, downloaded there from OSF when absent (size and sha256 checked). The HDF5
-    file (``HDF5Source``'s input: betas (n, 8428) float32, images (1870, 128, 128, 3) uint8, each voxel's area in
-    ``voxel_roi`` (8428,) int indexing ``roi_names``) is written once, in the data home. Raises
-    ``DataFileError`` naming the file, the command and the variable that provide it when it is neither local nor
-    downloadable.
+    file is written once, in the data home.
+
+    Parameters
+    ----------
+    data_home : str or Path, optional
+        The data home; default ``$RIDGE_DECODE_DATA``, else ``~/ridge_decode_data``.
+    echo : callable
+        Where progress messages go (the sizes written).
+
+    Returns
+    -------
+    Path
+        The HDF5 file, ``HDF5Source``'s input: ``train/betas`` (1750, 8428) and ``test/betas`` (120, 8428)
+        float32, their image ids, ``images`` (1870, 128, 128, 3) uint8, and each voxel's area in ``voxel_roi``
+        (8428,) int indexing ``roi_names``.
+
+    Raises
+    ------
+    DataFileError
+        The file is neither local nor downloadable: names it, the command and the variable that provide it.
     """
     from .sources import kay2008
 
