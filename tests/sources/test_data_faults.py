@@ -363,7 +363,8 @@ def test_a_read_only_hdf5_folder_is_one_line(tmp_path, mirror):  # noqa: F811 (t
     try:
         res = CliRunner().invoke(main, ["fetch-macaque-v4", "--dest", str(tmp_path / "v4"), "--hdf5",
                                         str(where / "v4.h5")])
-        assert res.exit_code == 1 and "--hdf5" in res.output and "read-only file system" in res.output.lower(), res.output
+        out = res.output
+        assert res.exit_code == 1 and "--hdf5" in out and "read-only file system" in out.lower(), out
         assert "bug" not in res.output
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False)
