@@ -69,7 +69,7 @@ for ax in (ax1, ax2):
     ax.legend(fontsize=7, loc="upper left")
 plt.show()
 
-#
+# %%
 # Two-way identification
 # ----------------------
 # Does each reconstruction correlate more with its own image than with another test image? Chance is 0.5.
