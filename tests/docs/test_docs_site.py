@@ -53,6 +53,7 @@ def _docs_module(name: str):
     return module
 
 
+@pytest.mark.site  # needs the docs extra (sphinx-gallery), installed by make docs
 def test_the_gallery_runs_in_file_name_order_and_an_eleventh_example_comes_last(tmp_path):
     from sphinx_gallery.sorting import FileNameSortKey
 
@@ -81,6 +82,7 @@ def test_examples_import_only_the_public_names():
                 assert node.attr in public, (path.name, f"rd.{node.attr}")
 
 
+@pytest.mark.site  # needs the docs extra (sphinx-gallery), installed by make docs
 def test_the_folded_answers_reach_the_notebooks_as_html_not_rst():
     gallery = _docs_module("_gallery")
     text = ("Exercises\n\n.. raw:: html\n\n   <details><summary>Answer</summary>\n\nIt is 3.\n\n"
@@ -100,6 +102,7 @@ def test_the_folded_answers_reach_the_notebooks_as_html_not_rst():
     assert ".. raw::" not in md and "<details><summary>Answer</summary>" in md
 
 
+@pytest.mark.site  # needs the docs extra (sphinx-gallery), installed by make docs
 def test_the_scraper_draws_the_package_figures_once_and_leaves_pyplots_to_the_default(tmp_path):
     import matplotlib
 

@@ -93,8 +93,9 @@ def test_maps_refuse_a_fit_or_a_parent_of_fits_and_check_the_fits_voxels(tmp_pat
     summary = json.loads((fit / "summary.json").read_text())
     assert written["fit"]["run_id"] == summary["run_id"] and Path(written["fit"]["model_dir"]) == fit.resolve()
     assert written["run_id"] != summary["run_id"]  # the maps' own run, and the fit's it read
-    assert json.loads((tmp_path / "maps" / MARKER).read_text()) == {"kind": "maps", "run_id": written["run_id"],
-                                                                    "written_by": "ridge_decode"}
+    marker = json.loads((tmp_path / "maps" / MARKER).read_text())
+    assert marker == {"kind": "maps", "run_id": written["run_id"], "written_by": "ridge_decode",
+                      "files": sorted(p.name for p in (tmp_path / "maps").iterdir() if p.name != MARKER)}
 
     # another mask with as many voxels: predict refused it, and so do maps now (no pattern at unseen voxels)
     other = write_nifti(tmp_path / "other", _dataset(), mask=_mask(seed=1))
