@@ -21,7 +21,7 @@ HEADER = """\
 # this file alone, so that the version diff is one commit. pyproject.toml keeps the ranges for other environments.
 # No hashes: `pip install -e .` cannot run in pip's hash-checking mode.
 """
-SKIP = {"ridge-decode", "pip", "setuptools", "wheel"}  # the package itself and the venv's own tools
+SKIP = {"ridge-decode", "pip", "setuptools", "wheel", "uv"}  # the package itself and the venv's own tools
 
 
 def write(path: str) -> None:
