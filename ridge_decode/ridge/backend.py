@@ -101,6 +101,22 @@ def eigh(b, K):
     return s.numpy(), Q.numpy()
 
 
+def row_major(b, x):
+    """``x`` (n, m) in row-major (C) order, on its device: ``x`` itself when it is. LAPACK's eigenvectors come back
+    column-major; on the host, torch's transposing copy is used where torch is installed (measured twice as fast as
+    numpy's at n = 8859: 0.5 s against 1.0 s)."""
+    if is_torch(b):
+        return x.contiguous()
+    if x.flags.c_contiguous:
+        return x
+    try:
+        # heavy (torch): imported where used
+        import torch
+    except ImportError:
+        return np.ascontiguousarray(x)
+    return torch.from_numpy(x).contiguous().numpy()
+
+
 def cholesky(b, A):
     """The lower Cholesky factor of ``A``, or None when ``A`` is not positive definite to its precision."""
     if is_torch(b):

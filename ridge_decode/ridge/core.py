@@ -101,7 +101,8 @@ def eigendecompose(b, K, dtype: str = "float32"):
     ``dtype`` is the precision of the decomposition. In float32 the eigenvalues' absolute error is about
     ``eps32 * s.max()`` (eps32 = 1.2e-7): alphas below that bound are lost in round-off (see ``precision_bound``).
     Tiny negative eigenvalues of a rank-deficient kernel are round-off and are clipped to 0. A float32
-    decomposition that fails (it can on GPUs for ill-conditioned kernels) is redone in float64.
+    decomposition that fails (it can on GPUs for ill-conditioned kernels) is redone in float64. ``Q`` is row-major
+    (C order), as the model file stores it.
     """
     try:
         s, Q = backend.eigh(b, cast(b, K, dtype))
@@ -109,7 +110,7 @@ def eigendecompose(b, K, dtype: str = "float32"):
         if dtype == "float64":
             raise
         s, Q = backend.eigh(b, cast(b, K, "float64"))
-    return cast(b, b.clip(s, 0, None), "float32"), cast(b, Q, "float32")
+    return cast(b, b.clip(s, 0, None), "float32"), backend.row_major(b, cast(b, Q, "float32"))
 
 
 def precision_bound(s_max: float, dtype: str = "float32") -> float:

@@ -43,6 +43,7 @@ import numpy as np
 
 from ..errors import FitInUseError, InputError, UnknownGroupError
 from ..runtime.io import atomic_path, resumable_h5
+from ..runtime.overlap import run as run_overlapped
 from . import core, fit_chunks, model_file, runner, validation
 from .device import Device
 from .stores import MemoryStore
@@ -469,12 +470,7 @@ class OneStageRidge:
             M = core.cross_kernel(b, core.cast(b, Xs, dt), core.cast(b, Xt, dt), basis)
             del Xs, Xt
             for g in groups:
-                t = int(np.prod(self.target_shapes_[g]))
-                y_mean = dev.to_device(self.y_mean_[g], "target means", dt)
-                parts = [core.predict(b, M, dev.to_device(st.columns(f"groups/{g}/coef", a, a + int(self.chunk_size)),
-                                                          "coef chunk", dt), y_mean[a : a + int(self.chunk_size)])
-                         for a in range(0, t, int(self.chunk_size))]
-                P = dev.to_host(b.concatenate(parts, 1) if len(parts) > 1 else parts[0], "predictions")
+                P = self._predict_group(st, dev, M, g, dt)
                 if rescale:
                     P = rescale_to_train_statistics(P, self.y_mean_[g], self.y_std_[g])
                 out[g] = P.reshape((len(X),) + self.target_shapes_[g])
@@ -483,6 +479,19 @@ class OneStageRidge:
         if single and groups == [SINGLE_GROUP]:
             return out[SINGLE_GROUP][:, 0] if single == "1d" else out[SINGLE_GROUP]
         return out
+
+    def _predict_group(self, st, dev: Device, M, g: str, dt: str) -> np.ndarray:
+        """Group ``g``'s predictions (n_test, t) on the host: ``M`` (n_test, n) times each chunk of its stored
+        coefficients, plus the means. The next chunk is read from the model file (a reader thread) while this one's
+        product runs: at 88,000 targets that hides 3 GB of reading behind the GEMMs."""
+        t, width = int(np.prod(self.target_shapes_[g])), int(self.chunk_size)
+        y_mean = dev.to_device(self.y_mean_[g], "target means", dt)
+        parts = []
+        run_overlapped(list(range(0, t, width)),
+                       lambda a: dev.to_device(st.columns(f"groups/{g}/coef", a, a + width), "coef chunk", dt),
+                       lambda a, coef: core.predict(dev.b, M, coef, y_mean[a : a + width]),
+                       lambda a, part: parts.append(part))
+        return dev.to_host(dev.b.concatenate(parts, 1) if len(parts) > 1 else parts[0], "predictions")
 
     def score(self, X, y, sample_weight=None) -> float:
         """The coefficient of determination R^2 of the predictions for ``X`` against ``y`` (the targets as ``fit``

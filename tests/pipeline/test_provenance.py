@@ -72,10 +72,11 @@ def test_a_loaded_or_pickled_model_whose_file_is_refitted_stops_instead_of_mixin
                                   OneStageRidge.load(path).predict(XB[:5] * 3 + 1)["y"])
 
 
-@pytest.mark.slow  # starts subprocesses
+@pytest.mark.slow  # starts a subprocess
 def test_predict_while_fits_commit_into_its_model_folder_never_mixes(tmp_path):
-    """Real processes: fits of two different sources commit one after the other into one model folder while
-    predicts read it. Every predict gives one of the two fits' predictions exactly, or stops with one line."""
+    """Two processes: fits of two different sources commit one after the other into one model folder (a child
+    process) while predicts read it (this one). Every predict gives one of the two fits' predictions exactly, or
+    stops with one line."""
     a, b = write_coarse(tmp_path / "a" / "mine.h5", seed=0), write_coarse(tmp_path / "b" / "mine.h5", seed=0, scale=5.0)
     model_dir = tmp_path / "out" / "mine"
     expected = {}
@@ -87,36 +88,35 @@ def test_predict_while_fits_commit_into_its_model_folder_never_mixes(tmp_path):
         with h5py.File(tmp_path / f"p_{name}" / "predictions.h5") as f:
             expected[name] = f["pred/pixels"][()]
     assert not np.allclose(expected["a"], expected["b"])
-    env = {"PYTHONDONTWRITEBYTECODE": ""}
     fits = subprocess.Popen([sys.executable, "-c", (
         "import sys\nfrom click.testing import CliRunner\nfrom ridge_decode.cli import main\n"
-        "for k in range(6):\n"
+        "print('imported', flush=True)\n"
+        "for k in range(4):\n"
         f"    src = {str(a)!r} if k % 2 else {str(b)!r}\n"
         f"    CliRunner().invoke(main, ['fit', '--input', src, '--out', {str(tmp_path / 'out')!r}, '--alphas', "
-        "'-2:4:7', '--families', 'pixels'])\n")], env={**__import__("os").environ, **env})
+        "'-2:4:7', '--families', 'pixels'])\n")], stdout=subprocess.PIPE, text=True,
+        env={**__import__("os").environ, "PYTHONDONTWRITEBYTECODE": ""})
     outcomes = []
     try:
-        k = 0
-        while fits.poll() is None and k < 12:
-            out = tmp_path / f"p{k}"
-            res = subprocess.run([sys.executable, "-m", "ridge_decode.cli", "predict", "--model-dir", str(model_dir),
-                                  "--input", str(a), "--out", str(out)], capture_output=True, text=True,
-                                 env={**__import__("os").environ, **env}, timeout=120)
-            if res.returncode == 0:
+        assert fits.stdout.readline().strip() == "imported"  # its fits start now: predict until they end
+        while fits.poll() is None and len(outcomes) < 200:
+            out = tmp_path / f"p{len(outcomes)}"
+            res = CliRunner().invoke(main, ["predict", "--model-dir", str(model_dir), "--input", str(a), "--out",
+                                            str(out)])
+            if res.exit_code == 0:
                 with h5py.File(out / "predictions.h5") as f:
                     got = f["pred/pixels"][()]
                 assert any(np.array_equal(got, e) for e in expected.values()), "predictions of neither fit"
                 outcomes.append("one fit")
             else:
-                line = res.stderr.strip().splitlines()[-1]
-                assert "Traceback" not in res.stderr and "bug" not in res.stderr, res.stderr
+                line = res.output.strip().splitlines()[-1]
+                assert isinstance(res.exception, SystemExit) and "bug" not in res.output, res.output
                 assert "changed while predict read it" in line or "holds another fit" in line or \
-                    "no finished fit" in line or "in use by pid" in line, res.stderr
+                    "no finished fit" in line or "in use by pid" in line, res.output
                 outcomes.append("one line")
-            k += 1
     finally:
         fits.wait(timeout=300)
-    assert outcomes
+    assert fits.returncode == 0 and outcomes, outcomes
 
 
 # ------------------------------------------------------------------------------------ provenance required

@@ -156,3 +156,18 @@ def test_fused_engine_matches_an_independent_float64_fit(alpha_per, tmp_path):
         np.testing.assert_array_equal(got, chosen)
         pred = model.predict(Xtest)
         np.testing.assert_allclose(pred, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+def test_the_basis_is_row_major_and_diagonalises_the_kernel():
+    """LAPACK gives column-major eigenvectors; the engine keeps them row-major (the model file's order, written
+    without a transposing copy), and they still diagonalise the kernel."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((40, 70)).astype(np.float32)
+    K = A @ A.T
+    s, Q = core.eigendecompose(B, K)
+    assert Q.flags.c_contiguous and Q.dtype == np.float32
+    np.testing.assert_allclose(K @ Q, Q * s, atol=1e-3 * s.max())
+    np.testing.assert_allclose(np.sort(s), np.linalg.eigvalsh(K.astype(np.float64)), rtol=1e-4, atol=1e-3)
+    F = np.asfortranarray(Q)
+    assert backend.row_major(B, F).flags.c_contiguous and np.array_equal(backend.row_major(B, F), Q)
+    assert backend.row_major(B, Q) is Q

@@ -281,12 +281,13 @@ def test_a_full_disk_is_one_line_in_every_command_and_the_same_command_then_work
 
     path = _write(tmp_path / "mine.h5")
     fit = tmp_path / "fits"
-    assert _cli("fit", "--input", path, "--out", fit, *FIT).returncode == 0
     nifti = _flags(write_nifti(tmp_path / "lab", _dataset()))  # maps need a grid
-    assert _cli("fit", *nifti, "--out", fit, *FIT).returncode == 0
     decoded = tmp_path / "recons"
-    assert _cli("decode", "--input", path, "--model-dir", fit / "mine", "--decoder", "weight-free",
-                "--out", decoded).returncode == 0
+    for argv in (["fit", "--input", path, "--out", fit, *FIT], ["fit", *nifti, "--out", fit, *FIT],
+                 ["decode", "--input", path, "--model-dir", fit / "mine", "--decoder", "weight-free", "--out",
+                  decoded]):  # the inputs, on a disk with room: in this process (the test is the processes below)
+        res = CliRunner().invoke(main, [str(a) for a in argv])
+        assert res.exit_code == 0, res.output
     commands = {
         "extract-features": ["--input", path, "--features-dir", disk / "features"],
         "fit": ["--input", path, "--out", disk / "fits", *FIT],
