@@ -56,8 +56,11 @@ def standardize(b, X, block: int = STANDARDIZE_BLOCK):
     n, p = X.shape
     Xs = backend.empty_like(b, X, (n, p), "float32")
     mean, scale = backend.empty_like(b, X, (p,), "float64"), backend.empty_like(b, X, (p,), "float64")
+    # one float64 block, reused: a new (n, block) array per block costs fresh memory each time (page faults)
+    buffer = backend.empty_like(b, X, (n, min(block, p)), "float64")
     for a in range(0, p, block):
-        x = backend.copy_as(b, X[:, a : a + block], "float64")  # a copy: X itself is never written
+        x = buffer[:, : min(block, p - a)]
+        x[...] = X[:, a : a + block]  # a copy in float64: X itself is never written
         m = b.sum(x, 0) / n
         x -= m
         sd = b.sqrt(backend.column_squares(b, x) / max(n - 1, 1))
