@@ -210,11 +210,17 @@ FLOOR_STAGES = {"kernel": ("kernel",), "eigh": ("eigh",), "projection": ("solve"
 
 
 def floor_ratios(engine: dict, floor: dict) -> dict:
-    """The engine's time over the floor's, overall (fit + predict over the floor's sum) and per stage."""
+    """The engine's time over the floor's, overall (fit + predict over the floor's sum) and per stage, and
+    ``eigh_matched``: overall with the engine's eigendecomposition counted at the floor's time for that same call.
+
+    The eigendecomposition is one call in both, so its part of the ratio is 1 by construction (issue 47); but on
+    the 2-core machine the same call on the same kernel took 61 to 78 s from run to run, a spread larger than the
+    whole 20% budget. ``eigh_matched`` takes that noise out and measures everything around the call."""
     stages = engine["stage_seconds"]
     out = {"overall": engine["seconds"] / floor["sum"]}
     for stage, mine in FLOOR_STAGES.items():
         out[stage] = sum(stages.get(k, 0.0) for k in mine) / floor[stage]
+    out["eigh_matched"] = (engine["seconds"] - stages.get("eigh", 0.0) + floor["eigh"]) / floor["sum"]
     return out
 
 
@@ -318,6 +324,9 @@ def print_floor(res: dict) -> None:
         print(f"| {stage} ({'+'.join(mine)}) | {sum(st.get(k, 0.0) for k in mine):.2f} | {fl[stage]:.2f} | "
               f"{ratio[stage]:.2f} |")
     print(f"| overall (fit + predict) | {res['seconds']:.2f} | {fl['sum']:.2f} | {ratio['overall']:.2f} |")
+    matched = floor_ratios(res, fl)["eigh_matched"]
+    matched_s = res["seconds"] - st.get("eigh", 0.0) + fl["eigh"]
+    print(f"| overall, the engine's eigh counted at the floor's | {matched_s:.2f} | {fl['sum']:.2f} | {matched:.2f} |")
 
 
 def print_engine(results: dict) -> None:
@@ -391,19 +400,21 @@ def scaling(config: dict, args) -> None:
         _write_scaling(args.json, config, rows)
     print(f"\np {NSD['n_voxels']}, n_test {NSD['n_test']}, {len(config['alphas'])} alphas, backend "
           f"{config['backend']}, {os.cpu_count()} CPUs")
-    print("| n | targets | engine s | floor s | engine / floor | eigh s | sklearn Ridge (fixed) s | engine / sklearn "
-          "| engine r | sklearn r | engine peak GB |")
-    print("|---" * 11 + "|")
+    print("| n | targets | engine s | floor s | engine / floor | eigh-matched | engine's eigh s | floor's eigh s "
+          "| sklearn Ridge (fixed) s | engine / sklearn | engine r | sklearn r | engine peak GB |")
+    print("|---" * 13 + "|")
     for row in rows:
         e, sk = row["ridge_decode"], row["sklearn_ridge_fixed"]
         if "error" in e:
-            print(f"| {row['n_train']} | {row['n_targets']} | failed |" + " |" * 8)
+            print(f"| {row['n_train']} | {row['n_targets']} | failed |" + " |" * 10)
             continue
         sks = f"{sk['seconds']:.1f}" if "seconds" in sk else "not run"
         ratio = f"{e['seconds'] / sk['seconds']:.2f}" if "seconds" in sk else "-"
         skr = f"{sk['mean_r']:.4f}" if "mean_r" in sk else "-"
-        print(f"| {row['n_train']} | {row['n_targets']} | {e['seconds']:.1f} | {e['floor_seconds']['sum']:.1f} | "
-              f"{e['floor_ratio']['overall']:.2f} | {e['floor_seconds']['eigh']:.1f} | {sks} | {ratio} | "
+        fl = e["floor_seconds"]
+        print(f"| {row['n_train']} | {row['n_targets']} | {e['seconds']:.1f} | {fl['sum']:.1f} | "
+              f"{e['floor_ratio']['overall']:.2f} | {floor_ratios(e, fl)['eigh_matched']:.2f} | "
+              f"{e['stage_seconds']['eigh']:.1f} | {fl['eigh']:.1f} | {sks} | {ratio} | "
               f"{e['mean_r']:.4f} | {skr} | {e['peak_rss_mb'] / 1024:.2f} |")
     print(f"\nwritten: {args.json}")
 
