@@ -25,6 +25,10 @@ import numpy as np
 
 import ridge_decode as rd
 
+# run as a script (in a terminal or headless), each figure is also written as a PNG into the data home
+figures = rd.get_data_home() / "figures"
+figures.mkdir(exist_ok=True)
+
 root = rd.fetch_synthetic()  # written once into the data home (about 20 s, 0.44 GB), then reused
 data = rd.NSDSource(root, subject=1).load(progress=False)
 print(f"{data.n_voxels} voxels in the ROI; {len(data.train_ids)} training and {len(data.test_ids)} test images")
@@ -43,6 +47,7 @@ ax.scatter(np.flatnonzero(~is_test), trials[~is_test], s=2, label="training imag
 ax.scatter(np.flatnonzero(is_test), trials[is_test], s=4, c="C3", label="shared (test) images")
 ax.set(xlabel="trial in session 1", ylabel="73k image id", title="session 1: which image each trial showed")
 ax.legend(fontsize=7, markerscale=3)
+fig.savefig(figures / "01_design.png")
 plt.show()  # a notebook shows the figure here; `python plot_01_the_data.py` opens it in a window
 
 # %%

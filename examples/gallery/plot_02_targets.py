@@ -16,6 +16,10 @@ import matplotlib.pyplot as plt
 
 import ridge_decode as rd
 
+# run as a script (in a terminal or headless), each figure is also written as a PNG into the data home
+figures = rd.get_data_home() / "figures"
+figures.mkdir(exist_ok=True)
+
 root = rd.fetch_synthetic()  # written once into the data home (about 20 s, 0.44 GB), then reused
 source = rd.NSDSource(root, subject=1)
 data = source.load(progress=False)
@@ -35,6 +39,7 @@ for k in range(6):
         ax.axis("off")
 axes[0, 0].set_title("seen", loc="left", fontsize=8)
 axes[1, 0].set_title("target: 32 x 32", loc="left", fontsize=8)
+fig.savefig(figures / "02_targets.png")
 plt.show()
 
 # %%

@@ -19,6 +19,10 @@ import numpy as np
 
 import ridge_decode as rd
 
+# run as a script (in a terminal or headless), each figure is also written as a PNG into the data home
+figures = rd.get_data_home() / "figures"
+figures.mkdir(exist_ok=True)
+
 root = rd.fetch_synthetic()  # written once into the data home (about 20 s, 0.44 GB), then reused
 source = rd.NSDSource(root, subject=1)
 data = source.load(progress=False)
@@ -40,6 +44,7 @@ ax.annotate(f"the centred kernel's null direction\n(eigenvalue {s[-1]:.2g}: 0 up
             textcoords="axes fraction", fontsize=7, arrowprops={"arrowstyle": "->"})
 ax.set(xlabel="component j", ylabel="eigenvalue", title="kernel spectrum and the chosen alpha")
 ax.legend(fontsize=7, loc="lower left")
+fig.savefig(figures / "03_spectrum.png")
 plt.show()
 
 # %%
@@ -91,6 +96,7 @@ a3.bar(np.log10(grid), counts, width=0.8 * np.log10(grid[1] / grid[0]))
 decades = np.arange(0, 9, 2)
 a3.set_xticks(decades, [f"$10^{{{d}}}$" for d in decades])
 a3.set(xlabel="chosen alpha (one bar per grid point)", ylabel="targets", title="how many targets chose each alpha")
+fig.savefig(figures / "03_gcv_curves.png")
 plt.show()
 
 # %%

@@ -18,6 +18,10 @@ import numpy as np
 
 import ridge_decode as rd
 
+# run as a script (in a terminal or headless), each figure is also written as a PNG into the data home
+figures = rd.get_data_home() / "figures"
+figures.mkdir(exist_ok=True)
+
 root = rd.fetch_synthetic()  # written once into the data home (about 20 s, 0.44 GB), then reused
 source = rd.NSDSource(root, subject=1)
 data = source.load(progress=False)
@@ -67,6 +71,7 @@ ax1.set(xlabel="r of one target (a pixel), across the test images", ylabel="targ
 ax2.set(xlabel="PixCorr of one image, across its pixels", ylabel="images", title="PixCorr per image")
 for ax in (ax1, ax2):
     ax.legend(fontsize=7, loc="upper left")
+fig.savefig(figures / "04_r_and_pixcorr.png")
 plt.show()
 
 # %%

@@ -18,6 +18,10 @@ import numpy as np
 
 import ridge_decode as rd
 
+# run as a script (in a terminal or headless), each figure is also written as a PNG into the data home
+figures = rd.get_data_home() / "figures"
+figures.mkdir(exist_ok=True)
+
 EARLY = 0.5  # hierarchy position below which the simulator's voxels are early
 
 root = rd.fetch_synthetic()  # written once into the data home (about 20 s, 0.44 GB), then reused
@@ -38,6 +42,7 @@ ax.hist(early, bins=bins, alpha=0.6, label=f"early voxels (t < {EARLY})")
 ax.hist(late, bins=bins, alpha=0.6, label=f"late voxels (t >= {EARLY})")
 ax.set(xlabel="noise ceiling (% of variance, 3 repeats)", ylabel="voxels", title="voxel noise ceilings")
 ax.legend(fontsize=7)
+fig.savefig(figures / "05_noise_ceilings.png")
 plt.show()
 
 # %%
