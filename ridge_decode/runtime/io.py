@@ -23,6 +23,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .. import __version__
 from .machine import full_disk, io_error
 from .pinned import pinned_set
 
@@ -176,10 +177,13 @@ def versions() -> dict:
 @functools.cache
 def _versions() -> dict:
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for name in ("ridge_decode", "numpy", "scipy", "scikit-learn", "himalaya", "torch", "h5py", "nibabel",
-                 "diffusers", "transformers"):
+    for name in ("numpy", "scipy", "scikit-learn", "himalaya", "torch", "h5py", "nibabel", "diffusers",
+                 "transformers"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             out[name] = metadata.version(name)
+    # this package's own version from its source: an editable install's metadata keeps the version it was installed
+    # at (a checkout installed at 0.1.0 and now at 0.2.0 reported 0.1.0)
+    out["ridge_decode"] = __version__
     out["pinned_set"] = pinned_set()
     return out
 
