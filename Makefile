@@ -22,8 +22,9 @@ OTHER_STAMP := $(VENV)/.installed-pinned
 endif
 # The installer. uv (pip's interface; it links the files from its cache, installed into the venv first) sets up a
 # fresh .venv in about 30 s with a cold cache and in seconds with a warm one, where pip spends two minutes
-# unpacking torch's 5 GB. Where uv fails (no index it can reach) pip does the same install. INSTALLER=pip: pip alone
-# (the default of PINNED=0, whose --upgrade-strategy is pip's).
+# unpacking torch's 5 GB. uv reads its own settings (UV_INDEX_URL, ...), not pip's; where it fails (no index it can
+# reach) pip does the same install. INSTALLER=pip: pip alone (the default of PINNED=0, whose eager upgrade is pip's
+# --upgrade-strategy; uv's --upgrade is eager already, so uv is given the arguments without it).
 ifeq ($(PINNED),1)
 INSTALLER ?= uv
 else
@@ -32,7 +33,8 @@ endif
 UV_VERSION ?= 0.13.8
 UV := $(VENV)/bin/uv
 ifeq ($(INSTALLER),uv)
-install = { { $(PY) -m pip install -q uv==$(UV_VERSION) && $(UV) pip install --python $(PY) $(1); } \
+install = { { $(PY) -m pip install -q uv==$(UV_VERSION) && \
+	$(UV) pip install --python $(PY) $(subst --upgrade-strategy eager,,$(1)); } \
 	|| $(PY) -m pip install --no-compile $(1); }
 else
 install = $(PY) -m pip install --no-compile $(1)

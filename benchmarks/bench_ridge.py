@@ -220,7 +220,9 @@ def floor_ratios(engine: dict, floor: dict) -> dict:
     out = {"overall": engine["seconds"] / floor["sum"]}
     for stage, mine in FLOOR_STAGES.items():
         out[stage] = sum(stages.get(k, 0.0) for k in mine) / floor[stage]
-    out["eigh_matched"] = (engine["seconds"] - stages.get("eigh", 0.0) + floor["eigh"]) / floor["sum"]
+    # a fit that took its basis back from a resumed file made no eigendecomposition: nothing to match
+    eigh = stages.get("eigh")
+    out["eigh_matched"] = out["overall"] if eigh is None else (engine["seconds"] - eigh + floor["eigh"]) / floor["sum"]
     return out
 
 
@@ -414,7 +416,7 @@ def scaling(config: dict, args) -> None:
         fl = e["floor_seconds"]
         print(f"| {row['n_train']} | {row['n_targets']} | {e['seconds']:.1f} | {fl['sum']:.1f} | "
               f"{e['floor_ratio']['overall']:.2f} | {floor_ratios(e, fl)['eigh_matched']:.2f} | "
-              f"{e['stage_seconds']['eigh']:.1f} | {fl['eigh']:.1f} | {sks} | {ratio} | "
+              f"{e['stage_seconds'].get('eigh', 0.0):.1f} | {fl['eigh']:.1f} | {sks} | {ratio} | "
               f"{e['mean_r']:.4f} | {skr} | {e['peak_rss_mb'] / 1024:.2f} |")
     print(f"\nwritten: {args.json}")
 
