@@ -45,7 +45,7 @@ SYNTH ?= $(DATA_HOME)/synthetic
 # pytest-xdist workers: the tests are CPU-bound and independent; 2 matches the 2-core CI machine
 TEST_WORKERS ?= 2
 # BLAS and OpenMP threads per worker (and per process a test starts): two workers of two threads each oversubscribe
-# the 2 cores (the suite took 5 min 26 s so, 4 min 22 s with one thread each)
+# the 2 cores (the suite took 5 min 26 s with two threads per worker, 4 min 22 s with one)
 TEST_THREADS ?= 1
 TEST_ENV := OMP_NUM_THREADS=$(TEST_THREADS) OPENBLAS_NUM_THREADS=$(TEST_THREADS) MKL_NUM_THREADS=$(TEST_THREADS)
 # Write bytecode as Python does by default, even where the environment sets PYTHONDONTWRITEBYTECODE (this

@@ -43,13 +43,6 @@ def cast(b, x, dtype: str):
     return x.astype(dtype, copy=False)
 
 
-def copy_as(b, x, dtype: str):
-    """A new array: ``x`` as ``dtype``, on its device (never ``x`` itself, so it may be written)."""
-    if is_torch(b):
-        return x.to(getattr(b, dtype), copy=True)
-    return np.array(x, dtype=dtype)
-
-
 def column_sums(b, x):
     """(c,) float64 sums of the columns of ``x`` (n, c), accumulated in float64 without a float64 copy."""
     if is_torch(b):
@@ -109,6 +102,8 @@ def row_major(b, x):
         return x.contiguous()
     if x.flags.c_contiguous:
         return x
+    if any(stride < 0 for stride in x.strides):  # a reversed view, which torch cannot share
+        return np.ascontiguousarray(x)
     try:
         # heavy (torch): imported where used
         import torch

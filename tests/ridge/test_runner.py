@@ -171,3 +171,5 @@ def test_the_basis_is_row_major_and_diagonalises_the_kernel():
     F = np.asfortranarray(Q)
     assert backend.row_major(B, F).flags.c_contiguous and np.array_equal(backend.row_major(B, F), Q)
     assert backend.row_major(B, Q) is Q
+    reversed_view = F[::-1]  # negative strides: not shared with torch, copied by numpy
+    assert np.array_equal(backend.row_major(B, reversed_view), Q[::-1])
